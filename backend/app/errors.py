@@ -1,0 +1,150 @@
+"""The exception hierarchy: every error a user can trigger, with a message that says what to do."""
+
+from __future__ import annotations
+
+__all__ = [
+    "AppError",
+    "ConfigError",
+    "DataError",
+    "FeedError",
+    "InvariantError",
+    "SessionAborted",
+    "StrategyError",
+    "ThreadStuckError",
+]
+
+
+class AppError(Exception):
+    """Base of every error the product raises on purpose; ``str(e)`` is the user message."""
+
+
+class ConfigError(AppError):
+    """A session config (or CLI argument) is wrong.
+
+    Renders in the compiler format editors turn into links::
+
+        session_configs/demo.yaml:14:21: error: backtest.speed_multiplier: expected a number >= 0, received -3
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        field: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+        self.field = field
+        self.hint = hint
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.file or "<config>"
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        text = f"{where}: error: "
+        if self.field:
+            text += f"{self.field}: "
+        text += self.message
+        if self.hint:
+            text += f"; {self.hint}"
+        return text
+
+
+class DataError(AppError):
+    """Bar data is absent or unreadable in a way that stops the run (bad rows are counted, not raised)."""
+
+    def __init__(self, source: str, detail: str, *, symbol: str | None = None) -> None:
+        self.source = source
+        self.detail = detail
+        self.symbol = symbol
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        who = f" ({self.symbol})" if self.symbol else ""
+        return f"{self.source}{who}: {self.detail}"
+
+
+class FeedError(AppError):
+    """A live feed failed in a way that must end the run (bad credentials, unknown symbol, ...)."""
+
+    def __init__(self, detail: str, *, code: int | None = None, fatal: bool = True) -> None:
+        self.detail = detail
+        self.code = code
+        self.fatal = fatal
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"feed error {self.code}: {self.detail}" if self.code is not None else f"feed error: {self.detail}"
+
+
+class StrategyError(AppError):
+    """User strategy code raised; wraps the original as ``__cause__``."""
+
+    def __init__(self, strategy: str, session: str, clock_time: str, cause: BaseException) -> None:
+        self.strategy = strategy
+        self.session = session
+        self.clock_time = clock_time
+        self.cause = cause
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return (
+            f"strategy {self.strategy} raised at {self.clock_time} (session {self.session}): "
+            f"{type(self.cause).__name__}: {self.cause}"
+        )
+
+
+class InvariantError(AppError):
+    """An internal invariant broke (clock stepped back, second writer, ...): a bug, never bad input."""
+
+
+class ThreadStuckError(AppError):
+    """A pipeline thread did not finish within its join timeout."""
+
+    def __init__(self, thread: str, timeout_s: float) -> None:
+        self.thread = thread
+        self.timeout_s = timeout_s
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"thread {self.thread} did not stop within {self.timeout_s:g} s"
+
+
+class SessionAborted(AppError):
+    """A pipeline thread failed; raised in the main thread ``from`` the original exception."""
+
+    def __init__(
+        self,
+        thread: str,
+        cause: BaseException,
+        *,
+        clock_time: str | None = None,
+        session: str | None = None,
+        outputs_dir: str | None = None,
+    ) -> None:
+        self.thread = thread
+        self.cause = cause
+        self.clock_time = clock_time
+        self.session = session
+        self.outputs_dir = outputs_dir
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = ""
+        if self.clock_time:
+            where += f" at {self.clock_time}"
+        if self.session:
+            where += f" (session {self.session})"
+        cause = self.cause
+        if isinstance(cause, StrategyError):
+            cause = cause.cause
+        return f"{self.thread} failed{where}: {type(cause).__name__}: {cause}"
