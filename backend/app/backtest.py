@@ -1,0 +1,102 @@
+"""CLI: ``python -m app.backtest CONFIG [--output DIR]`` runs one session config end to end."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from datetime import date
+from pathlib import Path
+
+from app.config import load_session_config
+from app.errors import AppError, ConfigError, SessionAborted
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m app.backtest",
+        description="Run a trading session config: a backtest over stored bars (data-driven or "
+                    "clock-driven) or a live session, and write its reports.")
+    p.add_argument("config", help="path of the session config YAML (see session_configs/)")
+    p.add_argument("--output", "-o", metavar="DIR",
+                   help="folder for the run's files (default: runs/<session_name>-<timestamp>)")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only the summary report")
+    p.add_argument("--traceback", action="store_true", help="also print full tracebacks on errors")
+    return p
+
+
+class _ProgressBar:
+    """A one-line progress bar over sessions, drawn on stderr when it is a terminal."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int, session: date) -> None:
+        if not self.enabled:
+            return
+        width = 30
+        filled = width * done // max(1, total)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} sessions  {session}")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _default_output(session_name: str) -> Path:
+    from datetime import datetime
+
+    stamp = datetime.now().astimezone().strftime("%Y%m%d-%H%M%S")  # noqa: DTZ005 - a folder name
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in session_name)
+    return Path("runs") / f"{safe}-{stamp}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the process exit code (0 ok, 1 run failed, 2 config/usage, 130 Ctrl-C)."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s [%(threadName)s] %(message)s")
+    try:
+        config = load_session_config(args.config)
+    except ConfigError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_USAGE
+    out_dir = Path(args.output) if args.output else _default_output(config.session_name)
+    from app.metrics.report import format_run_report, format_session_report
+    from app.runtime.run import run as run_config
+
+    try:
+        result = run_config(config, out_dir, progress=_ProgressBar())
+    except ConfigError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_USAGE
+    except SessionAborted as e:
+        if args.traceback:
+            traceback.print_exception(e)
+        print(f"error: {e}", file=sys.stderr)
+        print(f"partial report written to {out_dir}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print(f"interrupted; partial report written to {out_dir}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except AppError as e:
+        if args.traceback:
+            traceback.print_exception(e)
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    if not args.quiet:
+        for record in result.records:
+            print(format_session_report(record))
+            print()
+    print(format_run_report(result.summary))
+    s = result.summary
+    print(f"{s['session_name']}: {s['sessions_completed']} sessions, {s['bars']:,} bars, "
+          f"return {s.get('total_return_pct', 0.0):.2f}%; reports in {out_dir}", file=sys.stderr)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

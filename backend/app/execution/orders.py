@@ -1,0 +1,105 @@
+"""Order, Fill and Rejection: the immutable values a strategy and a broker exchange."""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+
+__all__ = ["Fill", "Order", "OrderSide", "OrderType", "Rejection"]
+
+
+class OrderSide(enum.Enum):
+    """Direction of an order: BUY adds to a position, SELL reduces it (or shorts)."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(enum.Enum):
+    """MARKET fills at the next bar's open; LIMIT fills when a bar trades through the limit."""
+
+    MARKET = "market"
+    LIMIT = "limit"
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A request to trade `quantity` shares of `symbol`.
+
+    Parameters
+    ----------
+    id : int
+        Caller-chosen identifier, unique within a run; fills and rejections refer to it.
+    symbol : str
+        The instrument.
+    side : OrderSide
+        BUY or SELL.
+    quantity : int
+        Number of shares, > 0 (the side gives the sign).
+    type : OrderType
+        MARKET (default) or LIMIT.
+    limit_price : float or None
+        Required (> 0) for LIMIT orders, None for MARKET orders.
+    placed_at_ns : int
+        Clock time (ns UTC) at which the order was placed; it can fill only on a bar that
+        starts at or after this time, so an order never fills on the bar that triggered it.
+
+    Raises
+    ------
+    ValueError
+        If `quantity` is not an int > 0, or `limit_price` does not match `type`.
+    """
+
+    id: int
+    symbol: str
+    side: OrderSide
+    quantity: int
+    type: OrderType = OrderType.MARKET
+    limit_price: float | None = None
+    placed_at_ns: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.quantity, bool) or not isinstance(self.quantity, int) or self.quantity <= 0:
+            raise ValueError(
+                f"order {self.id} ({self.symbol}): expected quantity to be an int > 0, received {self.quantity!r}"
+            )
+        if self.type is OrderType.LIMIT:
+            price = self.limit_price
+            if price is None or not math.isfinite(price) or price <= 0:
+                raise ValueError(
+                    f"order {self.id} ({self.symbol}): expected limit_price > 0 for a LIMIT order, "
+                    f"received {price!r}"
+                )
+        elif self.limit_price is not None:
+            raise ValueError(
+                f"order {self.id} ({self.symbol}): expected limit_price None for a MARKET order, "
+                f"received {self.limit_price!r}"
+            )
+
+    @property
+    def signed_quantity(self) -> int:
+        """Return `quantity` for a BUY and `-quantity` for a SELL."""
+        return self.quantity if self.side is OrderSide.BUY else -self.quantity
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """An executed order: `quantity` shares at `price`, plus `commission` (in cash units)."""
+
+    order_id: int
+    symbol: str
+    side: OrderSide
+    quantity: int
+    price: float
+    commission: float
+    filled_at_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An order refused at submission or at fill; `reason` names the violated limit first."""
+
+    order: Order
+    reason: str
+    at_ns: int

@@ -1,0 +1,85 @@
+"""Alpaca Market Data v2 wire format: decode stream frames and REST pages into LiveBar values."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Final
+
+from app.feeds.live import BarKind, LiveBar, parse_rfc3339_ns
+
+__all__ = [
+    "BAR_TYPES",
+    "RAW_TEXT_LIMIT",
+    "TIMEFRAMES",
+    "decode_frame",
+    "parse_bar",
+    "truncate_raw",
+]
+
+TIMEFRAMES: Final = {"1s": "1Sec", "1m": "1Min", "1d": "1Day"}
+"""Our base interval label -> Alpaca ``timeframe``. ``1Sec`` is not an Alpaca timeframe: only the
+local feed server (``python -m app.feed``) serves it."""
+
+BAR_TYPES: Final[dict[str, BarKind]] = {"b": "bar", "u": "updated", "d": "daily"}
+RAW_TEXT_LIMIT: Final = 500
+_PRICE_KEYS: Final = ("o", "h", "l", "c")
+
+
+def truncate_raw(raw: str | bytes) -> str:
+    """Return the raw frame as text, cut to ``RAW_TEXT_LIMIT`` characters for a log line."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, (bytes, bytearray)) else str(raw)
+    return text if len(text) <= RAW_TEXT_LIMIT else text[:RAW_TEXT_LIMIT] + "...(truncated)"
+
+
+def decode_frame(raw: str | bytes) -> list[dict[str, Any]]:
+    """Return the messages of one server frame (a JSON array of objects with a string ``T``).
+
+    Raises
+    ------
+    ValueError
+        If the frame is not JSON, not an array, or holds something other than ``T``-keyed objects.
+    """
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"expected a JSON frame, received invalid JSON ({e})") from None
+    if not isinstance(data, list):
+        raise ValueError(f"expected a JSON array frame, received {type(data).__name__}")
+    for item in data:
+        if not isinstance(item, dict) or not isinstance(item.get("T"), str):
+            raise ValueError("expected every array item to be an object with a string 'T'")
+    return data
+
+
+def _number(obj: dict[str, Any], key: str) -> float:
+    value = obj.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"expected a finite number in field {key!r}, received {value!r}")
+    return float(value)
+
+
+def parse_bar(obj: dict[str, Any], received_ns: int, kind: BarKind, symbol: str | None = None) -> LiveBar:
+    """Return the LiveBar for one bar object (stream ``b``/``u``/``d`` or a REST bar).
+
+    `symbol` is given for REST bars, which carry no ``S``.
+
+    Raises
+    ------
+    ValueError
+        If a field is missing or has the wrong type.
+    """
+    sym = symbol if symbol is not None else obj.get("S")
+    if not isinstance(sym, str) or not sym:
+        raise ValueError(f"expected a symbol string in field 'S', received {sym!r}")
+    stamp = obj.get("t")
+    if not isinstance(stamp, str):
+        raise ValueError(f"expected an RFC-3339 string in field 't', received {stamp!r}")
+    start_ns = parse_rfc3339_ns(stamp)
+    o, h, low, c = (_number(obj, key) for key in _PRICE_KEYS)
+    volume = _number(obj, "v")
+    count = obj.get("n", 0)
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise ValueError(f"expected an integer in field 'n', received {count!r}")
+    vwap = _number(obj, "vw") if "vw" in obj else math.nan
+    return LiveBar(sym, start_ns, o, h, low, c, volume, count, vwap, kind, received_ns)

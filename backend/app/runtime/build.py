@@ -1,0 +1,161 @@
+"""Composition root: the only module that knows every concrete class (feeds, broker, threads)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.config.schema import Mode, SessionConfig
+from app.errors import ConfigError, DataError
+from app.execution.paper import SimulatedBroker
+from app.feeds.preload import HistoricalIndicatorSpec, HistorySpec
+from app.feeds.stored import StoredBarSource
+from app.indicators.bank import IndicatorBank, SessionIndicator
+from app.metrics.running import PerformanceMetrics
+from app.store.bar import Interval, parse_interval
+from app.store.bar_store import BarStore
+from app.store.session_data import SessionData, SessionState
+from app.strategies.base import Strategy, StrategyContext
+from app.strategies.loader import load_strategy
+from app.sync.stop import StopToken
+from app.sync.subscription import StreamSubscription
+from app.threads.analysis import AnalysisEngine
+from app.threads.coordinator import CoordinatorPlan, SessionCoordinator
+from app.threads.processor import DataProcessor
+from app.threads.supervisor import Supervisor
+from app.threads.upkeep import DataUpkeep
+from app.timing.clocks import Clock, ScaledClock, SteppedClock, WallClock
+from app.timing.time_manager import TimeManager
+
+__all__ = ["Pipeline", "build"]
+
+SessionDone = Callable[[int, SessionState], None]
+
+
+@dataclass
+class Pipeline:
+    """Everything one run needs, wired together."""
+
+    config: SessionConfig
+    tm: TimeManager
+    data: SessionData
+    stop: StopToken
+    supervisor: Supervisor
+    broker: SimulatedBroker
+    strategy: Strategy
+    metrics: PerformanceMetrics
+    subscriptions: dict[str, StreamSubscription]
+    coordinator: SessionCoordinator
+    processor: DataProcessor
+    upkeep: DataUpkeep
+    engine: AnalysisEngine
+    plan: CoordinatorPlan
+    derived: tuple[Interval, ...]
+    indicator_keys: tuple[str, ...]
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def threads(self) -> list[Any]:
+        """Consumers first, so no signal is published before its reader runs."""
+        return [self.engine, self.processor, self.upkeep, self.coordinator]
+
+
+def _make_clock(config: SessionConfig) -> Clock:
+    if config.mode is Mode.LIVE:
+        return WallClock()
+    assert config.backtest is not None
+    if config.backtest.speed_multiplier > 0:
+        return ScaledClock(config.backtest.speed_multiplier)
+    return SteppedClock()
+
+
+def _sessions(config: SessionConfig, tm: TimeManager) -> tuple:
+    bt = config.backtest
+    assert bt is not None
+    try:
+        days = tm.trading_days(bt.start_date, bt.end_date)
+    except ValueError as e:
+        raise ConfigError(str(e), file=config.source_file, field="backtest.start_date") from e
+    if not days:
+        raise ConfigError(
+            f"no {config.calendar} trading day between {bt.start_date} and {bt.end_date}",
+            file=config.source_file, field="backtest.end_date")
+    return tuple(days)
+
+
+def _indicators(config: SessionConfig, strategy_cls: type[Strategy]) -> list[SessionIndicator]:
+    out: dict[str, SessionIndicator] = {}
+    for spec in config.indicators:
+        out[spec.key] = SessionIndicator(spec.key, spec.name, spec.period, spec.interval, spec.field,
+                                         dict(spec.params))
+    for raw in strategy_cls.indicators(config.strategy.params_dict, config.base_interval.label):
+        interval = parse_interval(raw.get("interval") or config.base_interval.label)
+        period = int(raw.get("period", 0))
+        key = f"{raw['name']}_{period}_{interval}" if period else f"{raw['name']}_{interval}"
+        out.setdefault(key, SessionIndicator(key, raw["name"], period, interval, raw.get("field", "close"),
+                                             dict(raw.get("params", {}))))
+    return [out[k] for k in sorted(out)]
+
+
+def _history(config: SessionConfig) -> tuple[tuple[HistorySpec, ...], tuple[HistoricalIndicatorSpec, ...]]:
+    symbols = tuple(sorted(config.symbols))
+    specs = [HistorySpec(d.trailing_days, tuple(d.intervals), tuple(sorted(d.apply_to or symbols)))
+             for d in config.historical.data]
+    hist_inds = []
+    for ind in config.historical.indicators:
+        hist_inds.append(HistoricalIndicatorSpec(ind.key, ind.name, ind.period, ind.interval))
+        covered = any(ind.interval in s.intervals and s.trailing_days >= ind.period and set(symbols) <= set(s.symbols)
+                      for s in specs)
+        if not covered:
+            specs.append(HistorySpec(ind.period, (ind.interval,), symbols))
+    return tuple(specs), tuple(hist_inds)
+
+
+def check_store(config: SessionConfig, store: BarStore) -> None:
+    """Fail fast, naming symbol and interval, when the store lacks the base bars."""
+    if not store.root.is_dir():
+        raise DataError(str(store.root), "bar store folder does not exist; create sample data with "
+                        f"`python -m app.data sample --store {store.root}`")
+    for symbol in config.symbols:
+        if not store.has(symbol, config.base_interval):
+            raise DataError(str(store.root), f"no {config.base_interval} bars for {symbol} (expected "
+                            f"{store.root}/{config.base_interval}/{symbol}.parquet); import them with "
+                            f"`python -m app.data import FILE --symbol {symbol} --interval "
+                            f"{config.base_interval} --store {store.root}`", symbol=symbol)
+
+
+def build(config: SessionConfig, on_session_done: SessionDone) -> Pipeline:
+    """Wire a backtest pipeline for `config` (live wiring: see app.runtime.live)."""
+    tm = TimeManager(config.calendar, _make_clock(config))
+    sessions = _sessions(config, tm)
+    strategy = load_strategy(config.strategy.path, config.strategy.params_dict, config.source_file)
+    indicators = _indicators(config, type(strategy))
+    base = config.base_interval
+    derived = tuple(sorted({*config.streams, *(i.interval for i in indicators)} - {base}))
+    symbols = tuple(sorted(config.symbols))
+    store = BarStore(config.data.store)
+    check_store(config, store)
+    stop = StopToken()
+    supervisor = Supervisor(stop, config.run.join_timeout_s)
+    metrics = PerformanceMetrics()
+    data = SessionData(symbols, base, derived)
+    subs = {name: StreamSubscription(name, stop) for name in
+            ("Coordinator→Processor", "Coordinator→Upkeep", "Processor→Analysis")}
+    broker = SimulatedBroker(config.trading)
+    ctx = StrategyContext(symbols, base.label, {i.key: i.interval.label for i in indicators}, broker, tm)
+    history, hist_inds = _history(config)
+    speed = config.backtest.speed_multiplier if config.backtest else 0.0
+    plan = CoordinatorPlan(sessions, symbols, base, history, hist_inds, config.historical.enable_quality,
+                           config.run.batch_steps, speed if config.mode is Mode.BACKTEST else 0.0)
+    fail = supervisor.record_failure
+    source = StoredBarSource(store, tm, base)
+    coordinator = SessionCoordinator(plan, source, tm, data, (subs["Coordinator→Processor"], subs["Coordinator→Upkeep"]),
+                                     metrics, stop, fail, on_session_done)
+    processor = DataProcessor(symbols, base, derived, IndicatorBank(indicators), subs["Coordinator→Processor"],
+                              subs["Processor→Analysis"], metrics, speed > 0, stop, fail)
+    upkeep = DataUpkeep(symbols, base, tm, subs["Coordinator→Upkeep"], metrics,
+                        config.gap_filler.enable_session_quality, stop, fail)
+    engine = AnalysisEngine(strategy, ctx, broker, tm, subs["Processor→Analysis"], metrics, stop, fail)
+    return Pipeline(config, tm, data, stop, supervisor, broker, strategy, metrics, subs, coordinator, processor,
+                    upkeep, engine, plan, derived, tuple(i.key for i in indicators))

@@ -1,0 +1,96 @@
+"""run(config, out_dir): build the pipeline, supervise it, and always write the outputs."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from app.config import config_to_dict
+from app.config.schema import SessionConfig
+from app.errors import SessionAborted
+from app.runtime.build import Pipeline, build
+from app.runtime.outputs import write_outputs
+from app.runtime.records import session_record
+from app.store.session_data import SessionState
+from app.timing.clocks import perf_ns
+
+__all__ = ["Progress", "RunResult", "run"]
+
+Progress = Callable[[int, int, date], None]
+
+
+@dataclass
+class RunResult:
+    """How a run ended and where its outputs are."""
+
+    out_dir: Path
+    status: str  # "ok" | "failed" | "interrupted"
+    summary: dict[str, Any]
+    records: list[dict[str, Any]] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+def _log_to(out_dir: Path) -> logging.Handler:
+    handler = logging.FileHandler(out_dir / "run.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+    return handler
+
+
+def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
+        pipeline_hook: Callable[[Pipeline], None] | None = None) -> RunResult:
+    """Run `config` to completion, writing every output into `out_dir`, even on failure.
+
+    Raises
+    ------
+    SessionAborted
+        When a pipeline thread failed (outputs written first; ``outputs_dir`` set).
+    KeyboardInterrupt
+        On Ctrl-C (outputs written first).
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    handler = _log_to(out_dir)
+    try:
+        shutil.copyfile(config.source_file, out_dir / "config.yaml")
+        holder: dict[str, Pipeline] = {}
+
+        def on_session_done(index: int, state: SessionState) -> None:
+            p = holder["p"]
+            record = session_record(state, index, p.tm, p.plan.symbols, p.plan.base.label,
+                                    tuple(i.label for i in p.derived), p.engine.results.sessions[index],
+                                    config.gap_filler.enable_session_quality)
+            record["metrics"] = p.metrics.end_session(p.subscriptions)
+            p.records.append(record)
+            if progress is not None:
+                progress(index + 1, len(p.plan.sessions), state.session)
+
+        pipeline = build(config, on_session_done)
+        holder["p"] = pipeline
+        if pipeline_hook is not None:
+            pipeline_hook(pipeline)
+        status, error = "ok", None
+        t0 = perf_ns()
+        try:
+            pipeline.supervisor.run(pipeline.threads)
+        except SessionAborted as e:
+            status, error = "failed", e
+            e.outputs_dir = str(out_dir)
+        except KeyboardInterrupt as e:
+            status, error = "interrupted", e
+        elapsed_s = (perf_ns() - t0) / 1e9
+        summary = write_outputs(pipeline, out_dir, status, elapsed_s, config_to_dict(config))
+        result = RunResult(out_dir, status, summary, pipeline.records, error)
+        if error is not None:
+            raise error
+        return result
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()

@@ -1,0 +1,161 @@
+"""Parquet bar files: ``<store>/<interval>/<SYMBOL>.parquet``, written atomically, read with clear errors."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from app.errors import DataError
+from app.store.bar import BAR_FIELDS, BarArrays, Interval
+
+__all__ = [
+    "FILE_COLUMNS",
+    "TIMESTAMP_COLUMN",
+    "TIMESTAMP_TYPE",
+    "bar_path",
+    "check_symbol",
+    "missing_bars_hint",
+    "read_bars_file",
+    "write_bars",
+]
+
+TIMESTAMP_COLUMN: Final = "timestamp"
+"""Name of the bar-open column in data files (int64 ``start`` in memory)."""
+
+FILE_COLUMNS: Final = (TIMESTAMP_COLUMN, *BAR_FIELDS)
+"""Columns every bar file has, in this order."""
+
+TIMESTAMP_TYPE: Final = pa.timestamp("ns", tz="UTC")
+"""Arrow type of the ``timestamp`` column as written."""
+
+_SYMBOL_RE: Final = re.compile(r"^[A-Za-z0-9^=_][A-Za-z0-9.^=_-]*$")
+_SCHEMA: Final = pa.schema(
+    [pa.field(TIMESTAMP_COLUMN, TIMESTAMP_TYPE, nullable=False)]
+    + [pa.field(name, pa.float64()) for name in BAR_FIELDS]
+)
+
+
+def check_symbol(symbol: str) -> str:
+    """Return `symbol` when it is safe as a file name, else raise.
+
+    Raises
+    ------
+    ValueError
+        If the symbol is empty or holds characters other than letters, digits and ``. - _ ^ =``
+        (a leading ``.`` or ``-`` is refused too).
+    """
+    if not isinstance(symbol, str) or not _SYMBOL_RE.match(symbol):
+        raise ValueError(
+            "expected a symbol of letters, digits and '. - _ ^ =' (not starting with '.' or '-'), "
+            f"received {symbol!r}"
+        )
+    return symbol
+
+
+def bar_path(store: Path, interval: Interval, symbol: str) -> Path:
+    """Return the file that holds the bars of `symbol` at `interval` in `store`.
+
+    Raises
+    ------
+    ValueError
+        If `symbol` cannot be a file name (see `check_symbol`).
+    """
+    return Path(store) / interval.label / f"{check_symbol(symbol)}.parquet"
+
+
+def missing_bars_hint(store: Path, interval_label: str, symbol: str) -> str:
+    """Return the message for absent bars, with the two commands that create them."""
+    return (
+        f"no bars for {symbol} at interval {interval_label} in {store}; create them with "
+        f"`python -m app.data sample --store {store}` or "
+        f"`python -m app.data import FILE --symbol {symbol} --interval {interval_label} --store {store}`"
+    )
+
+
+def write_bars(store: Path, interval: Interval, symbol: str, bars: BarArrays) -> Path:
+    """Write `bars` to their file atomically (temporary file, then ``os.replace``) and return the path.
+
+    Folders are created as needed; an existing file is replaced whole, so a reader sees either
+    the old file or the new one, never a half-written one.
+
+    Raises
+    ------
+    ValueError
+        If `symbol` cannot be a file name or the columns differ in length.
+    """
+    path = bar_path(store, interval, symbol)
+    lengths = {int(np.shape(col)[0]) for col in bars}
+    if len(lengths) > 1:
+        raise ValueError(f"expected columns of equal length, received lengths {sorted(lengths)} for {symbol}")
+    start = np.ascontiguousarray(bars.start, dtype=np.int64)
+    arrays = [pa.array(start, type=pa.int64()).cast(TIMESTAMP_TYPE)]
+    arrays += [pa.array(np.asarray(col, dtype=np.float64), type=pa.float64()) for col in bars[1:]]
+    table = pa.Table.from_arrays(arrays, schema=_SCHEMA)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read_bars_file(path: Path) -> BarArrays:
+    """Read one bar file into columns (rows in file order; sorting is the caller's business).
+
+    Numeric price and volume columns of another numeric type are converted to float64; nulls
+    become NaN so the bar checks count them.
+
+    Raises
+    ------
+    DataError
+        If the file is missing (the message says how to create it), is not readable Parquet,
+        lacks a column (named, with the expected list), or a column has the wrong type.
+    """
+    path = Path(path)
+    if not path.is_file():
+        store = path.parent.parent
+        raise DataError(str(path), missing_bars_hint(store, path.parent.name, path.stem))
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as e:
+        raise DataError(str(path), f"expected a readable Parquet file, received an error: {e}") from e
+    names = set(table.column_names)
+    for name in FILE_COLUMNS:
+        if name not in names:
+            raise DataError(
+                str(path),
+                f"missing column {name!r}; expected columns {', '.join(FILE_COLUMNS)}, "
+                f"received {', '.join(table.column_names) or 'none'}",
+            )
+    start = _read_timestamps(path, table.column(TIMESTAMP_COLUMN))
+    prices = [_read_floats(path, name, table.column(name)) for name in BAR_FIELDS]
+    return BarArrays(start, *prices)
+
+
+def _read_timestamps(path: Path, column: pa.ChunkedArray) -> np.ndarray:
+    kind = column.type
+    if not pa.types.is_timestamp(kind) or kind.tz is None:
+        raise DataError(
+            str(path),
+            f"column 'timestamp': expected type timestamp[ns, tz=UTC], received {kind}",
+        )
+    if column.null_count:
+        raise DataError(str(path), f"column 'timestamp': expected no empty values, received {column.null_count}")
+    values = column.cast(pa.timestamp("ns", tz="UTC")).cast(pa.int64()).combine_chunks()
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _read_floats(path: Path, name: str, column: pa.ChunkedArray) -> np.ndarray:
+    kind = column.type
+    if not (pa.types.is_floating(kind) or pa.types.is_integer(kind)):
+        raise DataError(str(path), f"column {name!r}: expected type double (float64), received {kind}")
+    values = column.cast(pa.float64()).combine_chunks()
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)

@@ -1,0 +1,72 @@
+"""SessionData: the one store of trailing history and current-session data, per symbol and interval."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from app.store.bar import BarArrays, Interval
+from app.store.series import BarSeries, ValueSeries
+
+__all__ = ["SessionData", "SessionState"]
+
+SeriesKey = tuple[str, str]  # (symbol, interval label or indicator key)
+
+
+@dataclass
+class SessionState:
+    """Everything known about one session; replaced (never mutated back) when the next begins.
+
+    Ownership (one writer per field, DESIGN.md rule 4):
+    - SessionCoordinator: ``history``, ``bars`` for the base interval, ``historical_indicators``,
+      ``historical_quality``, ``rejected``, ``repairs``;
+    - DataProcessor: ``bars`` for derived intervals, ``indicators``, ``derived_skipped``;
+    - DataUpkeep: ``quality``, ``gaps``, ``live_quality``, ``filled``.
+    Keys are added only by their writer before the first event that mentions them is published.
+
+    Warnings
+    --------
+    Readers (any thread) read series through ``view()`` and scalars by key; they never iterate
+    a dict that a writer is still filling (reports read after the session's end is acked).
+    """
+
+    session: date
+    open_ns: int
+    close_ns: int
+    early_close: bool
+    history: dict[SeriesKey, BarArrays] = field(default_factory=dict)
+    bars: dict[SeriesKey, BarSeries] = field(default_factory=dict)
+    indicators: dict[SeriesKey, ValueSeries] = field(default_factory=dict)
+    historical_indicators: dict[SeriesKey, float] = field(default_factory=dict)
+    historical_quality: dict[SeriesKey, float] = field(default_factory=dict)
+    quality: dict[SeriesKey, Any] = field(default_factory=dict)
+    live_quality: dict[SeriesKey, float] = field(default_factory=dict)
+    rejected: dict[str, dict[str, int]] = field(default_factory=dict)
+    repairs: dict[str, int] = field(default_factory=dict)
+    derived_skipped: dict[SeriesKey, int] = field(default_factory=dict)
+    derived_produced: dict[SeriesKey, int] = field(default_factory=dict)
+    filled: dict[str, int] = field(default_factory=dict)
+    no_trades: dict[str, int] = field(default_factory=dict)
+
+
+class SessionData:
+    """The run's shared store: which symbols and intervals exist, and the current SessionState.
+
+    Warnings
+    --------
+    Only the SessionCoordinator calls `begin_session`, and only after every consumer has
+    acked the previous session's end; other threads take the state from the session-start
+    event they receive, so a reader never sees two sessions mixed.
+    """
+
+    def __init__(self, symbols: tuple[str, ...], base: Interval, derived: tuple[Interval, ...]) -> None:
+        self.symbols = tuple(sorted(symbols))
+        self.base = base
+        self.derived = tuple(sorted(derived))
+        self.current: SessionState | None = None
+
+    def begin_session(self, session: date, open_ns: int, close_ns: int, early_close: bool) -> SessionState:
+        """Drop the previous session's data and start an empty one (teardown + activate)."""
+        self.current = SessionState(session, open_ns, close_ns, early_close)
+        return self.current

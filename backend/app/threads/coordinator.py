@@ -1,0 +1,167 @@
+"""SessionCoordinator: the day loop -- teardown, load, stream base bars in time order, close."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from app.bars.steps import build_steps
+from app.feeds.base import BarSource
+from app.feeds.preload import HistoricalIndicatorSpec, HistorySpec, preload_history
+from app.metrics.running import PerformanceMetrics
+from app.store.bar import Interval
+from app.store.series import BarSeries
+from app.store.session_data import SessionData, SessionState
+from app.sync.stop import StopToken
+from app.sync.subscription import StreamSubscription, WaitStatus
+from app.threads.base import FailureSink, SessionThread
+from app.threads.events import SessionEnd, SessionStart, StepBatch
+from app.timing.clocks import ScaledClock, SteppedClock, perf_ns
+from app.timing.time_manager import TimeManager
+
+__all__ = ["CoordinatorPlan", "SessionCoordinator"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CoordinatorPlan:
+    """What the coordinator streams: sessions, symbols, history and pacing."""
+
+    sessions: tuple[date, ...]
+    symbols: tuple[str, ...]
+    base: Interval
+    history: tuple[HistorySpec, ...]
+    historical_indicators: tuple[HistoricalIndicatorSpec, ...]
+    enable_historical_quality: bool
+    batch_steps: int
+    speed_multiplier: float  # 0 = data-driven
+
+
+class SessionCoordinator(SessionThread):
+    """Owns the clock and the trading-day lifecycle; the only writer of base series.
+
+    Per session: wait until every consumer acked the previous session's end, begin a fresh
+    SessionState (teardown), preload history, reveal the day's base bars step by step
+    (data-driven: `batch_steps` per hand-off; clock-driven: each when the scaled clock passes
+    its end) and finish with the clock at the close.
+    """
+
+    def __init__(
+        self,
+        plan: CoordinatorPlan,
+        source: BarSource,
+        tm: TimeManager,
+        data: SessionData,
+        outputs: Sequence[StreamSubscription],
+        metrics: PerformanceMetrics,
+        stop_token: StopToken,
+        on_failure: FailureSink,
+        on_session_done: Callable[[int, SessionState], None],
+    ) -> None:
+        super().__init__(stop_token, on_failure)
+        self.plan, self.source, self.tm, self.data = plan, source, tm, data
+        self.outputs = tuple(outputs)
+        self.metrics = metrics
+        self.on_session_done = on_session_done
+        self.where = self._where
+        self._state: SessionState | None = None
+
+    def _where(self) -> tuple[str | None, str | None]:
+        s = self._state
+        return self.tm.format_ns(self.tm.now_ns()), (s.session.isoformat() if s else None)
+
+    def run(self) -> None:
+        last_close: int | None = None
+        for index, session in enumerate(self.plan.sessions):
+            if self.stop_token.is_set():
+                return
+            t0 = perf_ns()
+            state = self._begin(index, session)
+            if last_close is not None:
+                self.metrics.stat("session_gap").record(state.open_ns - last_close)
+            self.metrics.stat("data_loading_initial" if index == 0 else "data_loading_subsequent").record(perf_ns() - t0)
+            if not self._stream(state) or not self._end(index, state):
+                return
+            last_close = state.close_ns
+            self.metrics.stat("session_duration").record(state.close_ns - state.open_ns)
+            self.on_session_done(index, state)
+        for sub in self.outputs:
+            sub.end()
+
+    def _begin(self, index: int, session: date) -> SessionState:
+        open_ns, close_ns = self.tm.session_bounds_ns(session)
+        state = self.data.begin_session(session, open_ns, close_ns, self.tm.is_early_close(session))
+        self._state = state
+        clock = self.tm.clock
+        if isinstance(clock, ScaledClock):
+            clock.jump_to(open_ns)
+        elif isinstance(clock, SteppedClock):
+            clock.advance_to(max(open_ns, clock.now_ns()))
+        preload_history(self.source, self.tm, state, self.plan.history, self.plan.historical_indicators,
+                        self.plan.symbols, self.plan.enable_historical_quality)
+        for symbol in self.plan.symbols:
+            load = self.source.session_bars(symbol, session)
+            state.bars[(symbol, self.plan.base.label)] = BarSeries(f"{symbol}/{self.plan.base}", preloaded=load.bars)
+            if load.rejected:
+                bucket = state.rejected.setdefault(symbol, {})
+                for reason, count in load.rejected.items():
+                    bucket[reason] = bucket.get(reason, 0) + count
+            if load.repairs:
+                state.repairs[symbol] = load.repairs
+        for sub in self.outputs:
+            sub.publish(SessionStart(index, state))
+        return state
+
+    def _stream(self, state: SessionState) -> bool:
+        base = self.plan.base
+        series = [state.bars[(s, base.label)] for s in self.plan.symbols]
+        ends, base_idx = build_steps([sr._snap[0].start for sr in series], base.ns)
+        # Rows each symbol has after step k: running count of its bars up to k.
+        counts = (base_idx >= 0).cumsum(axis=0)
+        paced = self.plan.speed_multiplier > 0
+        step = 1 if paced else self.plan.batch_steps
+        stat = self.metrics.stat("coordinator")
+        for lo in range(0, ends.shape[0], step):
+            hi = min(lo + step, ends.shape[0])
+            if paced and not self._wait_until(int(ends[lo])):
+                return False
+            t0 = perf_ns()
+            for s, sr in enumerate(series):
+                sr.publish(int(counts[hi - 1, s]))
+            if not paced:
+                self.tm.clock.advance_to(int(ends[hi - 1]))  # type: ignore[attr-defined]
+            batch = StepBatch(lo, hi, ends[lo:hi], base_idx[lo:hi], due_ns=int(ends[lo]))
+            for sub in self.outputs:
+                if paced:
+                    self._count_overrun(sub)
+                sub.publish(batch)
+            stat.record((perf_ns() - t0) // (hi - lo))
+        if paced and not self._wait_until(state.close_ns):
+            return False
+        if not paced:
+            self.tm.clock.advance_to(state.close_ns)  # type: ignore[attr-defined]
+        return True
+
+    def _end(self, index: int, state: SessionState) -> bool:
+        end = SessionEnd(index, state)
+        seqs = [sub.publish(end) for sub in self.outputs]
+        # Teardown of this session must wait until every consumer (and, through the
+        # processor, the engine) has finished with it.
+        return all(sub.wait_ack(seq) is WaitStatus.READY for sub, seq in zip(self.outputs, seqs, strict=True))
+
+    def _wait_until(self, instant_ns: int) -> bool:
+        while True:
+            remaining = self.tm.clock.real_seconds_until(instant_ns)
+            if remaining <= 0:
+                return True
+            if self.stop_token.wait(min(remaining, 0.2)):
+                return False
+
+    def _count_overrun(self, sub: StreamSubscription) -> None:
+        if sub.backlog > 0:
+            pending = sub.events(sub.acked, sub.acked + 1)
+            due = getattr(pending[0], "due_ns", 0) if pending else 0
+            sub.count_overrun(max(0, self.tm.now_ns() - due) if due else 0)

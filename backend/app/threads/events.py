@@ -1,0 +1,45 @@
+"""Events the pipeline threads hand each other through StreamSubscriptions (immutable)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from app.store.session_data import SessionState
+
+__all__ = ["SessionEnd", "SessionStart", "StepBatch"]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStart:
+    """A session's history is loaded and its (empty) series exist."""
+
+    index: int
+    state: SessionState
+
+
+@dataclass(frozen=True, slots=True)
+class StepBatch:
+    """Time steps ``[lo, hi)`` of the current session are published.
+
+    ``ends[i]`` is the clock after step ``lo + i`` (the end of its base bars);
+    ``base_idx[i, s]`` is the row of symbol ``s``'s new base bar at that step, or -1;
+    ``derived[label][i, s]`` (set by the DataProcessor) is how many ``label`` bars of symbol
+    ``s`` are visible after the step.
+    """
+
+    lo: int
+    hi: int
+    ends: np.ndarray
+    base_idx: np.ndarray
+    derived: dict[str, np.ndarray] = field(default_factory=dict)
+    due_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEnd:
+    """The session is over: the clock stands at its close."""
+
+    index: int
+    state: SessionState

@@ -1,0 +1,147 @@
+"""DataProcessor: derived bars from complete base sets, real-time indicators, then the engine."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+
+from app.bars.aggregate import aggregate_bars, aggregate_daily
+from app.indicators.bank import IndicatorBank
+from app.metrics.running import PerformanceMetrics
+from app.store.bar import Interval
+from app.store.series import BarSeries
+from app.store.session_data import SessionState
+from app.sync.stop import StopToken
+from app.sync.subscription import StreamSubscription, WaitStatus
+from app.threads.base import FailureSink, SessionThread
+from app.threads.events import SessionEnd, SessionStart, StepBatch
+from app.timing.clocks import perf_ns
+
+__all__ = ["DataProcessor"]
+
+
+class DataProcessor(SessionThread):
+    """Builds derived intervals and indicators for each published step, then signals the engine.
+
+    Sole writer of derived series, indicator series and derived-bar counters. A derived bar
+    is built only when every base bar of its window is present; windows that finish with a
+    hole are skipped and counted. A window is finished when the clock reaches its end.
+    """
+
+    def __init__(
+        self,
+        symbols: Sequence[str],
+        base: Interval,
+        derived: Sequence[Interval],
+        indicators: IndicatorBank,
+        inbox: StreamSubscription,
+        outbox: StreamSubscription,
+        metrics: PerformanceMetrics,
+        paced: bool,
+        stop_token: StopToken,
+        on_failure: FailureSink,
+    ) -> None:
+        super().__init__(stop_token, on_failure)
+        self.symbols = tuple(symbols)
+        self.base = base
+        self.intraday = tuple(i for i in derived if not i.is_daily and i != base)
+        self.daily = tuple(i for i in derived if i.is_daily and i != base)
+        self.indicators = indicators
+        self.inbox, self.outbox = inbox, outbox
+        self.metrics = metrics
+        self.paced = paced
+        self._state: SessionState | None = None
+        self._from_row: dict[tuple[int, str], int] = {}
+        self._base_rows = [0] * len(self.symbols)
+
+    def run(self) -> None:
+        after = 0
+        stat = self.metrics.stat("data_processor")
+        while True:
+            status, seq = self.inbox.wait(after)
+            if status is not WaitStatus.READY:
+                if status is WaitStatus.ENDED:
+                    self.outbox.end()
+                return
+            for event in self.inbox.events(after, seq):
+                if isinstance(event, StepBatch):
+                    t0 = perf_ns()
+                    self._step(event)
+                    stat.record((perf_ns() - t0) // max(1, event.hi - event.lo))
+                elif isinstance(event, SessionStart):
+                    self._begin(event)
+                elif isinstance(event, SessionEnd) and not self._end(event):
+                    return
+            self.inbox.ack(seq)
+            after = seq
+
+    def _begin(self, event: SessionStart) -> None:
+        state = self._state = event.state
+        self._from_row.clear()
+        self._base_rows = [0] * len(self.symbols)
+        for symbol in self.symbols:
+            for interval in (*self.intraday, *self.daily):
+                cap = 1 if interval.is_daily else (state.close_ns - state.open_ns) // interval.ns + 1
+                state.bars[(symbol, interval.label)] = BarSeries(f"{symbol}/{interval}", capacity=int(cap))
+                state.derived_skipped[(symbol, interval.label)] = 0
+        self.indicators.begin_session(state, self.symbols)
+        self.outbox.publish(event)
+
+    def _step(self, batch: StepBatch) -> None:
+        state = self._state
+        assert state is not None
+        upto = int(batch.ends[-1])
+        derived: dict[str, np.ndarray] = {}
+        for s, symbol in enumerate(self.symbols):
+            col = batch.base_idx[:, s]
+            new_rows = int(col.max()) + 1 if col.shape[0] and col.max() >= 0 else self._base_rows[s]
+            if new_rows > self._base_rows[s]:
+                self.indicators.update(state, symbol, self.base.label, self._base_rows[s], new_rows)
+                self._base_rows[s] = new_rows
+        for interval in self.intraday:
+            counts = np.zeros((batch.hi - batch.lo, len(self.symbols)), dtype=np.int32)
+            for s, symbol in enumerate(self.symbols):
+                counts[:, s] = self._derive(state, s, symbol, interval, upto, batch.ends)
+            derived[interval.label] = counts
+        if self.paced and self.outbox.backlog > 0:
+            self.outbox.count_overrun(0)
+        self.outbox.publish(dataclasses.replace(batch, derived=derived))
+
+    def _derive(self, state: SessionState, s: int, symbol: str, interval: Interval, upto: int,
+                ends: np.ndarray) -> np.ndarray:
+        key = (s, interval.label)
+        base = state.bars[(symbol, self.base.label)].view(self._base_rows[s])
+        lo = self._from_row.get(key, 0)
+        result = aggregate_bars(base.slice(lo, len(base)), self.base.ns, interval.ns,
+                                state.open_ns, upto, state.close_ns)
+        series = state.bars[(symbol, interval.label)]
+        before = len(series)
+        if len(result.bars):
+            series.append(result.bars)
+            self.indicators.update(state, symbol, interval.label, before, len(series))
+        if result.skipped_starts.shape[0]:
+            state.derived_skipped[(symbol, interval.label)] += int(result.skipped_starts.shape[0])
+        # The window still open at `upto` starts here; its base rows are kept for next time.
+        open_window = state.open_ns + ((upto - state.open_ns) // interval.ns) * interval.ns
+        self._from_row[key] = int(np.searchsorted(base.start, open_window))
+        view_starts = series.view().start
+        return np.searchsorted(view_starts + np.int64(interval.ns), ends, side="right").astype(np.int32)
+
+    def _end(self, event: SessionEnd) -> bool:
+        state = event.state
+        for s, symbol in enumerate(self.symbols):
+            for interval in self.intraday:
+                self._derive(state, s, symbol, interval, state.close_ns, np.empty(0, np.int64))
+            base = state.bars[(symbol, self.base.label)].view()
+            for interval in self.daily:
+                daily = aggregate_daily(base, state.open_ns)
+                if len(daily):
+                    state.bars[(symbol, interval.label)].append(daily)
+                    self.indicators.update(state, symbol, interval.label, 0, 1)
+        for symbol in self.symbols:
+            for interval in (*self.intraday, *self.daily):
+                state.derived_produced[(symbol, interval.label)] = len(state.bars[(symbol, interval.label)])
+        seq = self.outbox.publish(event)
+        return self.outbox.wait_ack(seq) is WaitStatus.READY

@@ -1,0 +1,88 @@
+"""Supervisor: start the pipeline threads, wait for done-or-first-failure, stop and join them all."""
+
+from __future__ import annotations
+
+import faulthandler
+import logging
+import sys
+import threading
+from collections.abc import Sequence
+
+from app.errors import SessionAborted, ThreadStuckError
+from app.sync.stop import StopToken
+from app.threads.base import SessionThread, ThreadFailure
+
+__all__ = ["Supervisor"]
+
+log = logging.getLogger(__name__)
+
+
+class Supervisor:
+    """Owns the run's threads and the first failure among them.
+
+    Warnings
+    --------
+    `run` is called from the main thread only (signals, Ctrl-C included, arrive there);
+    `record_failure` is the FailureSink every thread calls.
+    """
+
+    def __init__(self, stop: StopToken, join_timeout_s: float) -> None:
+        self.stop = stop
+        self.join_timeout_s = join_timeout_s
+        self.failure: ThreadFailure | None = None
+        self.secondary: list[ThreadFailure] = []
+        self._lock = threading.Lock()
+        self.interrupted = False
+
+    def record_failure(self, failure: ThreadFailure) -> None:
+        with self._lock:
+            if self.failure is None:
+                self.failure = failure
+            else:
+                self.secondary.append(failure)
+        self.stop.set(reason=f"{failure.thread} failed")
+
+    def run(self, threads: Sequence[SessionThread]) -> None:
+        """Start `threads` (consumers first), wait until all finish or one fails, join all.
+
+        Raises
+        ------
+        SessionAborted
+            From the first thread failure (``from`` the original exception).
+        KeyboardInterrupt
+            After stopping and joining every thread, when the user pressed Ctrl-C.
+        ThreadStuckError
+            When a thread does not stop within the join timeout (stacks are dumped first).
+        """
+        started: list[SessionThread] = []
+        try:
+            for thread in threads:
+                thread.start()
+                started.append(thread)
+            while any(t.is_alive() for t in started) and not self.stop.is_set():
+                self.stop.wait(0.2)  # short slices so Ctrl-C arrives promptly
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self.stop.set(reason="interrupted")
+        finally:
+            self.stop.set(reason="run finished")
+            self._join_all(started)
+        if self.interrupted:
+            raise KeyboardInterrupt
+        if self.failure is not None:
+            f = self.failure
+            raise SessionAborted(f.thread, f.error, clock_time=f.clock_time, session=f.session) from f.error
+
+    def _join_all(self, threads: Sequence[SessionThread]) -> None:
+        stuck: list[str] = []
+        for thread in threads:
+            try:
+                thread.join(self.join_timeout_s)
+            except KeyboardInterrupt:  # a second Ctrl-C while joining: keep joining
+                self.interrupted = True
+                thread.join(self.join_timeout_s)
+            except ThreadStuckError:
+                stuck.append(thread.name)
+        if stuck:
+            faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+            raise ThreadStuckError(", ".join(stuck), self.join_timeout_s)
