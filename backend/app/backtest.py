@@ -11,6 +11,7 @@ from pathlib import Path
 
 from app.config import load_session_config
 from app.errors import AppError, ConfigError, SessionAborted
+from app.timing.clocks import local_stamp
 
 __all__ = ["main"]
 
@@ -48,9 +49,7 @@ class _ProgressBar:
 
 
 def _default_output(session_name: str) -> Path:
-    from datetime import datetime
-
-    stamp = datetime.now().astimezone().strftime("%Y%m%d-%H%M%S")  # noqa: DTZ005 - a folder name
+    stamp = local_stamp()
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in session_name)
     return Path("runs") / f"{safe}-{stamp}"
 

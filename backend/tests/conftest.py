@@ -16,7 +16,7 @@ settings.register_profile(
 settings.register_profile(
     "dev", max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 _TESTS = Path(__file__).parent
 _MARK_BY_DIR = {"unit": "unit", "property": "property", "e2e": "e2e", "threads": "threads", "live": "threads"}

@@ -189,7 +189,7 @@ def _map_daily_dates(calendar: TradingCalendar, parsed: ParsedRows) -> BarArrays
         elif parsed.date_only[i]:
             # Not a session: midnight in the calendar's zone, which the session check rejects.
             starts[i] = pd.Timestamp(day).tz_localize(str(calendar.tz)).value
-    return parsed.bars._replace(start=starts)
+    return BarArrays(starts, *parsed.bars[1:])  # not _replace: BarArrays overrides __len__
 
 
 def _expected_starts(calendar: TradingCalendar, starts: np.ndarray, interval: Interval) -> np.ndarray:

@@ -28,6 +28,7 @@ _SHORT_NAMES: Final = {"open": "o", "high": "h", "low": "l", "close": "c", "volu
 _DATE_RE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NUMBER_RE: Final = re.compile(r"^[+-]?\d+(\.\d*)?$")
 _ISO_RE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)?$")
+_SUB_MICRO_RE: Final = re.compile(r"\.\d{7,}")
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND: Final = timedelta(microseconds=1)
 _INT64_MAX: Final = 2**63 - 1
@@ -201,12 +202,11 @@ def _parse_timestamp(text: str, tz: tzinfo | None, daily: bool) -> tuple[int, bo
         return (moment - _EPOCH) // _MICROSECOND * 1000, True
     if not _ISO_RE.match(text):
         raise ValueError(f"not an epoch number or ISO-8601 timestamp: {text!r}")
-    try:
-        moment = datetime.fromisoformat(text)
-        extra_ns = 0
-    except ValueError:
-        stamp = pd.Timestamp(text)  # nanosecond fractions, which fromisoformat refuses
+    if _SUB_MICRO_RE.search(text):
+        stamp = pd.Timestamp(text)  # fromisoformat would drop digits past microseconds
         moment, extra_ns = stamp.to_pydatetime(warn=False), stamp.nanosecond
+    else:
+        moment, extra_ns = datetime.fromisoformat(text), 0
     if moment.tzinfo is None:
         if tz is None:
             raise _NaiveTimestampError(

@@ -18,6 +18,9 @@ def _readonly(arr: np.ndarray) -> np.ndarray:
     return view
 
 
+_EMPTY = BarArrays(*(_readonly(c) for c in empty_bars()))
+
+
 class _SingleWriter:
     # The first thread that writes owns the series; a second writer is a bug (rule 4).
     __slots__ = ("_name", "_writer")
@@ -103,7 +106,7 @@ class BarSeries:
         if upto is not None and upto < n:
             n = max(0, upto)
         if n == 0:
-            return empty_bars()
+            return _EMPTY
         out = BarArrays(*(c[:n] for c in cols))
         for c in out:
             c.setflags(write=False)

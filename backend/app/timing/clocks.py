@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Protocol
 
 from app.errors import InvariantError
 
-__all__ = ["Clock", "ScaledClock", "SteppedClock", "WallClock", "monotonic_ns", "perf_ns"]
+__all__ = ["Clock", "ScaledClock", "SteppedClock", "WallClock", "local_stamp", "monotonic_ns", "perf_ns"]
 
 perf_ns = time.perf_counter_ns
 """High-resolution counter for measuring durations (never a time of day)."""
 
 monotonic_ns = time.monotonic_ns
 """Monotonic counter for deadlines."""
+
+
+def local_stamp() -> str:
+    """Return the machine's local wall time as ``YYYYmmdd-HHMMSS`` (for naming run folders)."""
+    return datetime.now().astimezone().strftime("%Y%m%d-%H%M%S")
 
 
 class Clock(Protocol):

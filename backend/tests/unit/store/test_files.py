@@ -83,7 +83,7 @@ def test_write_replaces_existing_file_and_leaves_no_temporary(tmp_path):
 
 
 def test_write_refuses_columns_of_unequal_length(tmp_path):
-    bars = _bars([T0, T0 + 1])._replace(volume=np.zeros(1))
+    bars = BarArrays(*_bars([T0, T0 + 1])[:5], np.zeros(1))
     with pytest.raises(ValueError, match=r"expected columns of equal length, received lengths \[1, 2\] for AAPL"):
         write_bars(tmp_path, M1, "AAPL", bars)
 

@@ -1,0 +1,63 @@
+"""Checks for one indicator entry: its name against the indicator registry, its period and interval."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Final, TypeVar
+
+from app.config.fields import FieldError, did_you_mean, show
+from app.store.bar import parse_interval
+
+__all__ = ["PERIODLESS_INDICATORS", "historical_indicator", "indicator_names", "session_indicator"]
+
+PERIODLESS_INDICATORS: Final = frozenset({"vwap"})
+"""Session indicators whose ``period`` may be omitted (it then reads 0)."""
+
+# Used until app.indicators.registry exists.
+_FALLBACK_SESSION: Final = ("sma", "ema", "rsi", "atr", "vwap", "bbands_upper", "bbands_lower")
+_FALLBACK_HISTORICAL: Final = ("avg_volume", "avg_range", "high", "low", "avg_close")
+
+_Spec = TypeVar("_Spec")
+
+
+def indicator_names(kind: str) -> tuple[str, ...]:
+    """Return the indicator names accepted for `kind` (``"session"`` or ``"historical"``)."""
+    try:
+        from app.indicators.registry import HISTORICAL_INDICATORS, SESSION_INDICATORS
+    except ImportError:
+        session, historical = _FALLBACK_SESSION, _FALLBACK_HISTORICAL
+    else:
+        session, historical = tuple(SESSION_INDICATORS), tuple(HISTORICAL_INDICATORS)
+    return session if kind == "session" else historical
+
+
+def _check_name(name: str, kind: str) -> None:
+    names = indicator_names(kind)
+    if name not in names:
+        hint = did_you_mean(name, names) or "expected one of " + ", ".join(repr(n) for n in names)
+        raise FieldError(f"expected a {kind} indicator name, received {show(name)}", hint=hint, subpath=("name",))
+
+
+def _check_period(spec: Any, periodless: bool) -> int:
+    if spec.period is None:
+        if periodless:
+            return 0
+        raise FieldError("required field is missing", subpath=("period",))
+    if spec.period < 1 and not periodless:
+        raise FieldError(f"expected an integer >= 1, received {spec.period!r}", subpath=("period",))
+    return int(spec.period)
+
+
+def session_indicator(spec: _Spec) -> _Spec:
+    """Check a session (real-time) indicator entry; an omitted interval stays None until the base is known."""
+    s: Any = spec
+    _check_name(s.name, "session")
+    return dataclasses.replace(s, period=_check_period(s, s.name in PERIODLESS_INDICATORS))
+
+
+def historical_indicator(spec: _Spec) -> _Spec:
+    """Check a historical indicator entry; an omitted interval becomes ``1d``."""
+    s: Any = spec
+    _check_name(s.name, "historical")
+    interval = s.interval if s.interval is not None else parse_interval("1d")
+    return dataclasses.replace(s, period=_check_period(s, False), interval=interval)

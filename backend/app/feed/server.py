@@ -1,0 +1,272 @@
+"""The local feed server: Alpaca's v2 stock stream and bars endpoint on one 127.0.0.1 port.
+
+One asyncio loop, no threads: a connection handler per websocket client, one emitter task that
+streams each replay step when its wall-clock interval closes, and a ``process_request`` hook
+that answers ``GET /v2/stocks/bars`` before any websocket upgrade.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import json
+import logging
+import math
+import signal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Final
+
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from app.feed.rest import BARS_PATH, answer_bars
+from app.feeds.live import format_rfc3339
+
+if TYPE_CHECKING:
+    from websockets.http11 import Request, Response
+
+    from app.feed.replay import Replay, ReplayBar
+    from app.timing.clocks import WallClock
+
+__all__ = ["FeedServer", "ServerOptions"]
+
+log = logging.getLogger(__name__)
+
+WS_PATHS: Final = frozenset({"/v2/iex", "/v2/sip", "/v2/delayed_sip", "/v2/test"})
+CHANNELS: Final = ("trades", "quotes", "bars", "updatedBars", "dailyBars", "statuses", "lulds", "corrections", "cancelErrors")
+_SUBSCRIBABLE: Final = frozenset(CHANNELS) - {"corrections", "cancelErrors"}
+_BAR_CHANNELS: Final = ("bars", "updatedBars", "dailyBars")
+MALFORMED_FRAME: Final = '[{"T":"b","S":"AAPL","o":1.0,'  # cut-off JSON
+
+
+@dataclass(frozen=True, slots=True)
+class ServerOptions:
+    """Behaviour and fault options of one server run (see ``python -m app.feed serve --help``)."""
+
+    port: int = 0
+    key: str = "test-key"
+    secret: str = "test-secret"
+    drops: frozenset[tuple[str, int]] = frozenset()
+    disconnect_after_s: float | None = None
+    malformed_after: int | None = None
+    reject_auth: bool = False
+    stop_after_s: float | None = None
+    auth_timeout_s: float = 10.0
+    ping_interval_s: float = 54.0
+
+
+@dataclass(slots=True)
+class _Client:
+    conn: ServerConnection
+    authenticated: bool = False
+    channels: dict[str, set[str]] = field(default_factory=lambda: {ch: set() for ch in CHANNELS})
+
+    def wants(self, channel: str, symbol: str) -> bool:
+        subs = self.channels[channel]
+        return symbol in subs or "*" in subs
+
+
+def _dump(messages: list[dict[str, Any]]) -> str:
+    return json.dumps(messages, separators=(",", ":"))
+
+
+def _error(code: int, msg: str) -> str:
+    return _dump([{"T": "error", "code": code, "msg": msg}])
+
+
+class FeedServer:
+    """Serve a Replay over the Alpaca protocol until stopped.
+
+    Warnings
+    --------
+    Runs on one asyncio loop; every method is called from that loop.
+    """
+
+    def __init__(self, replay: Replay, options: ServerOptions, clock: WallClock) -> None:
+        self.replay = replay
+        self.options = options
+        self._clock = clock
+        self._clients: set[_Client] = set()
+        self._stop = asyncio.Event()
+        self._emitted: dict[str, int] = {}
+        self._bar_frames = 0
+        self._malformed_sent = False
+        self._bar_type, self._bar_channel = ("d", "dailyBars") if replay.interval.is_daily else ("b", "bars")
+
+    def stop(self) -> None:
+        """Ask `run` to finish (safe from a signal handler on the loop)."""
+        self._stop.set()
+
+    async def run(self, announce: Callable[[int], None]) -> None:
+        """Listen on 127.0.0.1, call `announce(port)`, serve until `stop` or ``stop_after_s``."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stop)
+        async with serve(
+            self._handle, "127.0.0.1", self.options.port, process_request=self._process_request,
+            ping_interval=self.options.ping_interval_s, logger=logging.getLogger("app.feed.websockets"),
+        ) as server:
+            announce(server.sockets[0].getsockname()[1])
+            if self.options.stop_after_s is not None:
+                loop.call_later(self.options.stop_after_s, self.stop)
+            emitter = asyncio.create_task(self._emit_loop())
+            await self._stop.wait()
+            emitter.cancel()
+            await asyncio.gather(emitter, return_exceptions=True)
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        path, _, query = request.path.partition("?")
+        if path == BARS_PATH:
+            creds = None if self.options.reject_auth else (self.options.key, self.options.secret)
+            status, body = answer_bars(
+                query, request.headers.get("APCA-API-KEY-ID"), request.headers.get("APCA-API-SECRET-KEY"),
+                self.replay, self._clock.now_ns(), credentials=creds,
+            )
+            response = conn.respond(status, json.dumps(body, separators=(",", ":")))
+            del response.headers["Content-Type"]
+            response.headers["Content-Type"] = "application/json"
+            return response
+        if path not in WS_PATHS:
+            return conn.respond(404, f"no such path {path}\n")
+        return None
+
+    # -- websocket --------------------------------------------------------------------------
+
+    async def _handle(self, conn: ServerConnection) -> None:
+        client = _Client(conn)
+        self._clients.add(client)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.auth_timeout_s
+        try:
+            await conn.send(_dump([{"T": "success", "msg": "connected"}]))
+            while True:
+                if client.authenticated:
+                    raw = await conn.recv()
+                else:
+                    try:
+                        raw = await asyncio.wait_for(conn.recv(), deadline - loop.time())
+                    except TimeoutError:
+                        await conn.send(_error(404, "auth timeout"))
+                        await conn.close()
+                        return
+                await self._on_message(client, raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._clients.discard(client)
+
+    async def _on_message(self, client: _Client, raw: str | bytes) -> None:
+        try:
+            msg = json.loads(raw)
+        except ValueError:
+            msg = None
+        action = msg.get("action") if isinstance(msg, dict) else None
+        if action == "auth":
+            await client.conn.send(self._auth(client, msg))
+        elif action in ("subscribe", "unsubscribe"):
+            await client.conn.send(self._subscribe(client, action, msg))
+        else:
+            await client.conn.send(_error(400, "invalid syntax"))
+
+    def _auth(self, client: _Client, msg: dict[str, Any]) -> str:
+        if client.authenticated:
+            return _error(403, "already authenticated")
+        if self.options.reject_auth or (msg.get("key"), msg.get("secret")) != (self.options.key, self.options.secret):
+            return _error(402, "auth failed")
+        client.authenticated = True
+        return _dump([{"T": "success", "msg": "authenticated"}])
+
+    def _subscribe(self, client: _Client, action: str, msg: dict[str, Any]) -> str:
+        if not client.authenticated:
+            return _error(401, "not authenticated")
+        request = {k: v for k, v in msg.items() if k != "action"}
+        valid = bool(request) and all(
+            ch in _SUBSCRIBABLE and isinstance(syms, list) and syms and all(isinstance(s, str) and s for s in syms)
+            for ch, syms in request.items()
+        )
+        known = set(self.replay.symbols)
+        unknown = {s for ch in _BAR_CHANNELS for s in request.get(ch, []) or [] if s != "*" and s not in known} if valid else set()
+        if not valid or (action == "subscribe" and unknown):
+            return _error(400, "invalid syntax")
+        for ch, syms in request.items():
+            targets = [ch, "corrections", "cancelErrors"] if ch == "trades" else [ch]
+            for target in targets:
+                if action == "subscribe":
+                    client.channels[target].update(syms)
+                else:
+                    client.channels[target].difference_update(syms)
+        return _dump([{"T": "subscription", **{ch: sorted(client.channels[ch]) for ch in CHANNELS}}])
+
+    # -- streaming --------------------------------------------------------------------------
+
+    async def _emit_loop(self) -> None:
+        replay, opts = self.replay, self.options
+        k = replay.history_steps
+        updates: list[tuple[int, int, ReplayBar]] = []
+        started = self._clock.now_ns()
+        disconnect_at = None if opts.disconnect_after_s is None else started + int(opts.disconnect_after_s * 1e9)
+        while True:
+            now = self._clock.now_ns()
+            if disconnect_at is not None and now >= disconnect_at:
+                disconnect_at = None
+                self._abort_all()
+            while k < len(replay) and replay.due_ns(k) <= now:
+                await self._emit_step(k, updates)
+                k += 1
+            while updates and updates[0][0] <= now:
+                await self._emit_update(heapq.heappop(updates)[2])
+            due = [replay.due_ns(k)] if k < len(replay) else []
+            due += [updates[0][0]] if updates else []
+            due += [disconnect_at] if disconnect_at is not None else []
+            wait_s = (min(due) - self._clock.now_ns()) / 1e9 if due else math.inf
+            if wait_s == math.inf:
+                log.info("replay finished after %d steps; serving REST until stopped", len(replay))
+                return
+            await asyncio.sleep(max(wait_s, 0.0))
+
+    def _abort_all(self) -> None:
+        log.warning("fault: dropping %d client connections", len(self._clients))
+        for client in list(self._clients):
+            if client.conn.transport is not None:
+                client.conn.transport.abort()
+
+    def _bar_message(self, bar: ReplayBar, kind: str) -> dict[str, Any]:
+        volume: float | int = int(bar.volume) if float(bar.volume).is_integer() else bar.volume
+        return {"T": kind, "S": bar.symbol, "o": bar.open, "h": bar.high, "l": bar.low, "c": bar.close,
+                "v": volume, "t": format_rfc3339(bar.start_ns), "n": 1,
+                "vw": round((bar.high + bar.low + bar.close) / 3.0, 6)}
+
+    async def _emit_step(self, k: int, updates: list[tuple[int, int, ReplayBar]]) -> None:
+        sent: list[ReplayBar] = []
+        for bar in self.replay.step_bars(k):
+            nth = self._emitted.get(bar.symbol, 0)
+            self._emitted[bar.symbol] = nth + 1
+            if (bar.symbol, nth) in self.options.drops:
+                log.warning("fault: dropping %s bar #%d at %s", bar.symbol, nth, format_rfc3339(bar.start_ns))
+                continue
+            sent.append(bar)
+            if self.replay.is_restated(bar):
+                heapq.heappush(updates, (self.replay.update_due_ns(bar), bar.index, bar))
+        for client in list(self._clients):
+            msgs = [self._bar_message(b, self._bar_type) for b in sent if client.authenticated and client.wants(self._bar_channel, b.symbol)]
+            if msgs and await self._send(client, _dump(msgs)):
+                self._bar_frames += 1
+                if self.options.malformed_after is not None and not self._malformed_sent and self._bar_frames >= self.options.malformed_after:
+                    self._malformed_sent = True
+                    log.warning("fault: sending a malformed frame")
+                    await self._send(client, MALFORMED_FRAME)
+
+    async def _emit_update(self, bar: ReplayBar) -> None:
+        text = _dump([self._bar_message(self.replay.restated(bar), "u")])
+        for client in list(self._clients):
+            if client.authenticated and client.wants("updatedBars", bar.symbol):
+                await self._send(client, text)
+
+    async def _send(self, client: _Client, text: str) -> bool:
+        try:
+            await asyncio.wait_for(client.conn.send(text), 5.0)
+            return True
+        except (ConnectionClosed, TimeoutError):
+            return False
