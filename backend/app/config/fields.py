@@ -102,10 +102,13 @@ def yaml_field(
     key: str | None = None,
     missing: Any = UNSET,
     dump: Callable[[Any], Any] | None = None,
+    compare: bool = True,
 ) -> Any:
     """Return a dataclass field read from YAML with `check`; without a default the key is required."""
     spec = FieldSpec(check=check, key=key, missing=missing, dump=dump)
-    return dataclasses.field(default=default, default_factory=default_factory, metadata={_META_KEY: spec})
+    return dataclasses.field(
+        default=default, default_factory=default_factory, compare=compare, metadata={_META_KEY: spec}
+    )
 
 
 def yaml_fields(cls: type) -> list[tuple[str, str, FieldSpec, dataclasses.Field[Any]]]:

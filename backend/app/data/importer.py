@@ -208,7 +208,7 @@ def _expected_starts(calendar: TradingCalendar, starts: np.ndarray, interval: In
 def _reasons(parsed: ParsedRows, index: np.ndarray, reason: np.ndarray, n_rows: int) -> dict[int, str]:
     by_row = {int(k): UNPARSEABLE for k in parsed.unparseable}
     for i, r in zip(np.asarray(index, dtype=np.int64), reason):
-        by_row[int(parsed.row_index[i])] = RejectReason(r).name
+        by_row[int(parsed.row_index[i])] = RejectReason(int(r)).name
     if len(by_row) > n_rows:
         raise InvariantError("more rejected rows than rows read")
     return dict(sorted(by_row.items()))
@@ -232,7 +232,7 @@ def _write_rejected(rows: SourceRows, reasons: dict[int, str], path: Path) -> Pa
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with tmp.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
+            writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(["line", "reason", *rows.header])
             for k, reason in reasons.items():
                 writer.writerow([int(rows.lines[k]), reason, *rows.rows[k]])

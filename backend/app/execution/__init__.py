@@ -1,0 +1,34 @@
+"""Orders, pre-trade risk checks and brokers.
+
+``orders`` holds the immutable values (Order, Fill, Rejection), ``risk`` the pure limit checks
+(every reason names the violated limit first), ``ledger`` the average-cost books, ``broker`` the
+Broker protocol the AnalysisEngine talks to, and ``paper`` the deterministic SimulatedBroker
+that fills orders from the next base bars. Nothing here reads a clock or imports threading;
+a broker is confined to the AnalysisEngine thread.
+"""
+
+from __future__ import annotations
+
+from app.execution.broker import Broker
+from app.execution.ledger import ClosedTrade, Ledger, Position
+from app.execution.orders import Fill, Order, OrderSide, OrderType, Rejection
+from app.execution.paper import SimulatedBroker
+from app.execution.risk import Limits, LimitsLike, PortfolioSnapshot, PortfolioView, check_order
+
+__all__ = [
+    "Broker",
+    "ClosedTrade",
+    "Fill",
+    "Ledger",
+    "Limits",
+    "LimitsLike",
+    "Order",
+    "OrderSide",
+    "OrderType",
+    "PortfolioSnapshot",
+    "PortfolioView",
+    "Position",
+    "Rejection",
+    "SimulatedBroker",
+    "check_order",
+]

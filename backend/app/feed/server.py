@@ -55,7 +55,7 @@ class ServerOptions:
     ping_interval_s: float = 54.0
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Client:
     conn: ServerConnection
     authenticated: bool = False

@@ -1,0 +1,101 @@
+"""Find the missing bars of a series: maximal runs of expected starts without a bar."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Gap", "find_gaps", "missing_mask"]
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A maximal run of consecutive missing bars.
+
+    Parameters
+    ----------
+    start_ns : int
+        Start of the first missing bar.
+    end_ns : int
+        Exclusive end: start of the last missing bar plus the interval.
+    count : int
+        Number of missing bars in the run.
+    """
+
+    start_ns: int
+    end_ns: int
+    count: int
+
+
+def missing_mask(expected_starts: np.ndarray, present_starts: np.ndarray) -> np.ndarray:
+    """Return a bool array, True where an expected start has no present bar.
+
+    Parameters
+    ----------
+    expected_starts : np.ndarray
+        Strictly increasing int64 starts that should exist.
+    present_starts : np.ndarray
+        Starts that exist, in any order; starts not expected are ignored.
+
+    Raises
+    ------
+    ValueError
+        If `expected_starts` is not strictly increasing.
+    """
+    expected = np.asarray(expected_starts, dtype=np.int64)
+    present = np.asarray(present_starts, dtype=np.int64)
+    if expected.shape[0] > 1:
+        bad = np.flatnonzero(expected[1:] <= expected[:-1])
+        if bad.shape[0]:
+            raise ValueError(
+                f"expected strictly increasing expected_starts, received {int(expected[bad[0] + 1])} "
+                f"after {int(expected[bad[0]])}"
+            )
+    if present.shape[0] == 0:
+        return np.ones(expected.shape[0], dtype=bool)
+    if present.shape[0] > 1 and not bool(np.all(present[1:] >= present[:-1])):
+        present = np.sort(present)
+    pos = np.minimum(np.searchsorted(present, expected), present.shape[0] - 1)
+    return present[pos] != expected
+
+
+def find_gaps(expected_starts: np.ndarray, present_starts: np.ndarray, interval_ns: int) -> list[Gap]:
+    """Return the maximal runs of consecutive missing expected starts.
+
+    Parameters
+    ----------
+    expected_starts : np.ndarray
+        Strictly increasing int64 starts that should exist (from the calendar).
+    present_starts : np.ndarray
+        Starts that exist, in any order; starts not in `expected_starts` are ignored (they are
+        counted as rejected bars elsewhere).
+    interval_ns : int
+        Bar length, for the exclusive end of each gap.
+
+    Returns
+    -------
+    list[Gap]
+        In time order. Runs are consecutive in `expected_starts`: a run crossing a closed
+        period (overnight, a weekend between two daily bars) stays one gap, so `count` is the
+        number of missing bars, not ``(end_ns - start_ns) / interval_ns``. Each missing start
+        is in exactly one gap, so ``sum(count) + present-and-expected == len(expected)``.
+
+    Raises
+    ------
+    ValueError
+        If `interval_ns` is not positive or `expected_starts` is not strictly increasing.
+    """
+    if interval_ns <= 0:
+        raise ValueError(f"expected a positive interval_ns, received {interval_ns}")
+    expected = np.asarray(expected_starts, dtype=np.int64)
+    missing = missing_mask(expected, present_starts)
+    if not missing.any():
+        return []
+    edges = np.diff(np.concatenate(([0], missing.view(np.int8), [0])))
+    run_first = np.flatnonzero(edges == 1)
+    run_end = np.flatnonzero(edges == -1)
+    return [
+        Gap(int(expected[a]), int(expected[b - 1]) + interval_ns, int(b - a))
+        for a, b in zip(run_first.tolist(), run_end.tolist(), strict=True)
+    ]

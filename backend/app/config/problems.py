@@ -1,0 +1,61 @@
+"""Collect validation problems while the whole config is read; the first one in the file is raised."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from app.config.yaml_source import FieldPath, SourceMap, format_path
+from app.errors import ConfigError
+
+__all__ = ["BAD", "Problems"]
+
+
+class _Bad:
+    def __repr__(self) -> str:
+        return "BAD"
+
+
+BAD: Final = _Bad()
+"""Stands in for a value that failed its check (its problem is already recorded)."""
+
+
+class Problems:
+    """The ConfigErrors found so far in one config, each located through the SourceMap.
+
+    Parameters
+    ----------
+    source : SourceMap
+        Where each value was written.
+    """
+
+    def __init__(self, source: SourceMap) -> None:
+        self.source = source
+        self.errors: list[ConfigError] = []
+
+    def add(
+        self,
+        path: FieldPath,
+        message: str,
+        *,
+        hint: str | None = None,
+        at: FieldPath | None = None,
+        at_key: bool = False,
+    ) -> None:
+        """Record a problem with the field at `path`, shown at `at` (default: `path`) in the file."""
+        mark = self.source.locate(path if at is None else at, key=at_key)
+        self.errors.append(
+            ConfigError(
+                message,
+                file=self.source.file,
+                line=mark.line,
+                column=mark.column,
+                field=format_path(path) or None,
+                hint=hint,
+            )
+        )
+
+    def first(self) -> ConfigError | None:
+        """Return the problem written earliest in the file (ties: the one found first), or None."""
+        if not self.errors:
+            return None
+        return min(self.errors, key=lambda e: (e.line or 0, e.column or 0))

@@ -1,0 +1,97 @@
+"""Moving-window indicators: simple moving average and Bollinger bands."""
+
+from __future__ import annotations
+
+import abc
+
+import numpy as np
+
+from app.indicators.base import IndicatorState
+from app.store.bar import BarArrays
+
+__all__ = ["BollingerState", "SmaState"]
+
+
+def _windows(xs: np.ndarray, period: int) -> np.ndarray:
+    # Read-only (rows, period) view: row j is xs[j : j + period]; no copy.
+    stride = xs.strides[0]
+    rows = xs.shape[0] - period + 1
+    return np.lib.stride_tricks.as_strided(xs, shape=(rows, period), strides=(stride, stride), writeable=False)
+
+
+class _WindowState(IndicatorState):
+    """Keeps the last ``period - 1`` values; each value is a function of one full window."""
+
+    def __init__(self, period: int, field: str = "close") -> None:
+        if int(period) < 1:
+            raise ValueError(f"expected a period >= 1 for {self.name!r}, received {period!r}")
+        super().__init__(period, field)
+        self._tail = np.empty(0, dtype=np.float64)
+        self.lookback = self.period - 1
+
+    def _compute(self, bars: BarArrays) -> np.ndarray:
+        x = self._values(bars)
+        p = self.period
+        xs = np.concatenate((self._tail, x)) if self._tail.shape[0] else x
+        out = np.full(x.shape[0], np.nan)
+        if xs.shape[0] >= p:
+            values = self._of_windows(_windows(np.ascontiguousarray(xs), p))
+            out[out.shape[0] - values.shape[0] :] = values
+        self._tail = xs[max(0, xs.shape[0] - (p - 1)) :].copy() if p > 1 else self._tail
+        return out
+
+    @abc.abstractmethod
+    def _of_windows(self, windows: np.ndarray) -> np.ndarray:
+        """Return one value per row of `windows`."""
+
+
+class SmaState(_WindowState):
+    """Simple moving average of `field` over `period` rows.
+
+    Notes
+    -----
+    Each value is ``windows.mean(axis=1)`` of a strided view: O(period) flops per row in C,
+    about ten numpy calls per update whatever the chunk size, and numerically as good as
+    summing the window itself (no running sum that drifts over a long session).
+    """
+
+    name = "sma"
+
+    def _of_windows(self, windows: np.ndarray) -> np.ndarray:
+        return windows.mean(axis=1)
+
+
+class BollingerState(_WindowState):
+    """One Bollinger band: moving average +/- ``num_std`` population standard deviations.
+
+    Parameters
+    ----------
+    period : int
+        Window length.
+    field : str
+        Bar column.
+    num_std : float
+        Width of the band in standard deviations (>= 0).
+    upper : bool
+        True for the upper band, False for the lower one.
+
+    Notes
+    -----
+    Two-pass variance per window (mean, then mean squared deviation), so a flat or slowly
+    drifting price gives an exact zero width rather than cancellation noise.
+    """
+
+    name = "bbands"
+
+    def __init__(self, period: int, field: str = "close", num_std: float = 2.0, upper: bool = True) -> None:
+        super().__init__(period, field)
+        if not np.isfinite(num_std) or num_std < 0:
+            raise ValueError(f"expected params.num_std to be a number >= 0, received {num_std!r}")
+        self.num_std = float(num_std)
+        self._sign = 1.0 if upper else -1.0
+
+    def _of_windows(self, windows: np.ndarray) -> np.ndarray:
+        mean = windows.mean(axis=1)
+        dev = windows - mean[:, None]
+        std = np.sqrt((dev * dev).mean(axis=1))
+        return mean + (self._sign * self.num_std) * std

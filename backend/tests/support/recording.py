@@ -1,0 +1,57 @@
+"""Strategies used by tests: a recorder (no-lookahead evidence) and failure injectors."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from app.store.bar import Bar
+from app.strategies.base import Strategy, StrategyContext
+from app.strategies.sma_cross import SmaCross
+
+RECORDS: list[dict[str, Any]] = []
+
+
+class Recorder(SmaCross):
+    """Trades like SmaCross and records, at every bar, the newest data it can see."""
+
+    params: ClassVar[dict[str, Any]] = {**SmaCross.params, "derived": "5m"}
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
+        derived = ctx.bars(bar.symbol, self.p["derived"])
+        base = ctx.bars(bar.symbol)
+        RECORDS.append({
+            "now": ctx.now_ns,
+            "bar_start": bar.start,
+            "base_newest_start": int(base.start[-1]) if len(base) else None,
+            "derived_newest_start": int(derived.start[-1]) if len(derived) else None,
+            "sma_len": len(ctx.indicator_values(bar.symbol, self._fast_key)),
+            "base_len": len(base),
+        })
+        super().on_bar(ctx, bar)
+
+
+class FailAtBar(Strategy):
+    """Raises ZeroDivisionError at the n-th bar (to test failure handling)."""
+
+    params: ClassVar[dict[str, Any]] = {"n": 100}
+
+    def on_session_start(self, ctx: StrategyContext) -> None:
+        self._seen = getattr(self, "_seen", 0)
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
+        self._seen += 1
+        if self._seen >= int(self.p["n"]):
+            1 / 0  # noqa: B018 - the failure under test
+
+
+class SlowStrategy(Strategy):
+    """Burns `busy_ms` of wall time per bar, to make clock-driven stages overrun."""
+
+    params: ClassVar[dict[str, Any]] = {"busy_ms": 5.0}
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
+        import time
+
+        end = time.perf_counter() + float(self.p["busy_ms"]) / 1000
+        while time.perf_counter() < end:
+            pass

@@ -1,0 +1,130 @@
+"""The four threads in-process: a failure in each one, no lookahead, determinism under a shaken schedule."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from support import recording
+from support.runs import BACKEND, REPO, make_store, write_config
+
+from app.config import load_session_config
+from app.errors import SessionAborted
+from app.runtime.run import run
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    return make_store(tmp_path_factory.mktemp("store"))
+
+
+def _run(cfg_path: Path, out: Path):
+    return run(load_session_config(cfg_path), out)
+
+
+def _boom(*args, **kwargs):
+    raise RuntimeError("injected failure")
+
+
+@pytest.mark.parametrize(
+    ("thread", "target"),
+    [
+        ("SessionCoordinator", "app.feeds.stored.StoredBarSource.session_bars"),
+        ("DataProcessor", "app.threads.processor.aggregate_bars"),
+        ("DataUpkeep", "app.threads.upkeep.compute_quality"),
+    ],
+)
+def test_failure_in_each_thread_stops_the_run_and_names_it(store, tmp_path, monkeypatch, thread, target):
+    # Arrange
+    cfg = write_config(tmp_path / "s.yaml", store)
+    monkeypatch.setattr(target, _boom)
+
+    # Act
+    with pytest.raises(SessionAborted) as info:
+        _run(cfg, tmp_path / "out")
+
+    # Assert: the right thread is named with its cause, outputs exist, nothing left running.
+    assert info.value.thread == thread
+    assert f"{thread} failed" in str(info.value)
+    assert "RuntimeError: injected failure" in str(info.value)
+    assert isinstance(info.value.__cause__, RuntimeError)
+    assert (tmp_path / "out" / "summary.json").is_file()
+    assert not [t for t in threading.enumerate() if t.name in
+                ("SessionCoordinator", "DataProcessor", "DataUpkeep", "AnalysisEngine")]
+
+
+def test_failure_in_the_engine_is_reported_with_clock_and_session(store, tmp_path):
+    cfg = write_config(tmp_path / "s.yaml", store,
+                       strategy={"class": "support.recording:FailAtBar", "params": {"n": 5}})
+    with pytest.raises(SessionAborted, match=r"AnalysisEngine failed at 2024-07-01 09:34:00 America/New_York "
+                                             r"\(session 2024-07-01\): ZeroDivisionError"):
+        _run(cfg, tmp_path / "out")
+
+
+def test_strategy_never_sees_a_bar_that_has_not_closed(store, tmp_path):
+    # Arrange
+    recording.RECORDS.clear()
+    cfg = write_config(tmp_path / "s.yaml", store,
+                       strategy={"class": "support.recording:Recorder",
+                                 "params": {"fast": 3, "slow": 6, "quantity": 1, "derived": "5m"}})
+
+    # Act
+    _run(cfg, tmp_path / "out")
+
+    # Assert: every visible base and derived bar had ended by the engine's clock.
+    minute, five = 60_000_000_000, 300_000_000_000
+    assert len(recording.RECORDS) > 3000
+    for r in recording.RECORDS:
+        assert r["bar_start"] + minute == r["now"]
+        assert r["base_newest_start"] + minute <= r["now"]
+        if r["derived_newest_start"] is not None:
+            assert r["derived_newest_start"] + five <= r["now"]
+        assert r["sma_len"] == r["base_len"]
+    derived_seen = [r for r in recording.RECORDS if r["derived_newest_start"] is not None]
+    # A 5m bar appears exactly at its end, not later either (it is complete by then).
+    assert any(r["derived_newest_start"] + five == r["now"] for r in derived_seen)
+
+
+def test_determinism_under_a_shaken_thread_schedule(store, tmp_path):
+    cfg = write_config(tmp_path / "s.yaml", store, symbols=["AAPL", "SPY"])
+    baseline = _run(cfg, tmp_path / "a")
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        shaken = _run(cfg, tmp_path / "b")
+    finally:
+        sys.setswitchinterval(old)
+    for name in ("fills.csv", "equity.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert baseline.summary["final_equity"] == shaken.summary["final_equity"]
+
+
+def test_sigint_ends_a_clock_driven_run_cleanly_with_reports(store, tmp_path):
+    # Arrange: a clock-driven run slow enough to interrupt mid-session.
+    cfg = write_config(tmp_path / "s.yaml", store, backtest={"speed_multiplier": 60})
+    env = {"PYTHONPATH": f"{BACKEND}:{BACKEND / 'tests'}", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.Popen([sys.executable, "-m", "app.backtest", str(cfg), "--output", str(tmp_path / "out")],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "out" / "run.log").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)
+
+        # Act
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+    # Assert
+    assert proc.returncode == 130, err
+    assert "interrupted; partial report written to" in err
+    assert (tmp_path / "out" / "summary.json").is_file()
