@@ -178,7 +178,7 @@ def calendar_code(value: Any) -> str:
 
     names = available_calendars()
     if not isinstance(value, str) or value not in names:
-        raise FieldError(f"unknown exchange calendar {show(value)}", hint=did_you_mean(value, names))
+        raise FieldError(f"unknown exchange calendar {show(value)}", hint=did_you_mean(value, names, n=3))
     return value
 
 

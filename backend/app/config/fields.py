@@ -127,7 +127,10 @@ def show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def did_you_mean(word: object, choices: Iterable[str]) -> str | None:
-    """Return ``"did you mean 'x'?"`` for the closest of `choices`, or None when nothing is close."""
-    close = difflib.get_close_matches(str(word), list(choices), n=1)
-    return f"did you mean {close[0]!r}?" if close else None
+def did_you_mean(word: object, choices: Iterable[str], n: int = 1) -> str | None:
+    """Return ``"did you mean 'x'?"`` (up to `n` close `choices`, best first), or None when nothing is close."""
+    close = [repr(c) for c in difflib.get_close_matches(str(word), list(choices), n=n)]
+    if not close:
+        return None
+    listed = close[0] if len(close) == 1 else ", ".join(close[:-1]) + " or " + close[-1]
+    return f"did you mean {listed}?"

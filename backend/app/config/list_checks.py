@@ -6,15 +6,13 @@ import copy
 import math
 import re
 from collections.abc import Callable
-from typing import Any, Final, TypeAlias
+from typing import Any, Final
 
 from app.config.checks import interval
 from app.config.fields import FieldError, show
 from app.store.bar import Interval
 
 __all__ = [
-    "ParamValue",
-    "Params",
     "apply_to",
     "free_mapping",
     "interval_list",
@@ -23,9 +21,6 @@ __all__ = [
     "strategy_params",
     "symbol_list",
 ]
-
-ParamValue: TypeAlias = "str | int | float | bool | None | tuple[str | int | float | bool | None, ...]"
-Params: TypeAlias = "tuple[tuple[str, ParamValue], ...]"
 
 _SYMBOL_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 

@@ -50,7 +50,7 @@ def build_session_config(data: Any, source: SourceMap, base_dir: Path) -> Sessio
             f"expected a mapping of session config fields, received {received}",
             file=source.file, line=source.locate(()).line, column=source.locate(()).column,
         )
-    values = read_fields(problems, SessionConfig, (), data)
+    values = _read_fields(problems, SessionConfig, (), data)
     apply_rules(problems, values, base_dir)
     first = problems.first()
     if first is not None:
@@ -58,7 +58,7 @@ def build_session_config(data: Any, source: SourceMap, base_dir: Path) -> Sessio
     return SessionConfig(source_file=source.file, **values)
 
 
-def read_fields(problems: Problems, cls: type, path: FieldPath, raw: dict[str, Any]) -> dict[str, Any]:
+def _read_fields(problems: Problems, cls: type, path: FieldPath, raw: dict[str, Any]) -> dict[str, Any]:
     """Return ``{attribute: value}`` for the YAML fields of `cls` in `raw`; invalid ones are BAD (and recorded)."""
     fields = yaml_fields(cls)
     known = [key for _, key, _, _ in fields]
@@ -107,7 +107,7 @@ def _read_section(problems: Problems, cls: type, path: FieldPath, raw: Any) -> A
         names = ", ".join(key for _, key, _, _ in yaml_fields(cls))
         problems.add(path, f"expected a mapping with fields {names}, received {show(raw)}")
         return BAD
-    values = read_fields(problems, cls, path, raw)
+    values = _read_fields(problems, cls, path, raw)
     if any(value is BAD for value in values.values()):
         return BAD
     return cls(**values)

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from app.data.importer import import_bars
 from app.data.sample import DEFAULT_SYMBOLS, write_sample
 from app.errors import AppError, DataError
-from app.store.bar import parse_interval
+from app.store.bar import Interval, parse_interval
 from app.store.files import check_symbol, read_bars_file
 from app.timing.calendar import UnknownCalendarError, available_calendars
 
@@ -50,7 +50,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--store", type=Path, required=True, help="store folder")
     sample.add_argument("--symbols", default=",".join(DEFAULT_SYMBOLS), help="comma-separated symbols")
     sample.add_argument("--start", type=_date, default=date(2024, 1, 2), help="first date (YYYY-MM-DD)")
-    sample.add_argument("--end", type=_date, default=date(2024, 6, 28), help="last date (YYYY-MM-DD)")
+    sample.add_argument("--end", type=_date, default=date(2024, 7, 31), help="last date (YYYY-MM-DD)")
     sample.add_argument("--calendar", default="XNYS", help="exchange calendar code (24/7 for 1s demos)")
     sample.add_argument("--interval", default="1m", help="base interval, e.g. 1m or 1s")
     sample.add_argument("--seed", type=int, default=7, help="random seed (>= 0)")
@@ -173,7 +173,7 @@ def _symbols(text: str) -> list[str]:
 def _info(store: Path) -> int:
     if not store.is_dir():
         raise DataError(str(store), "expected a store folder, received a missing path")
-    lines = []
+    lines: list[str] = []
     for interval, folder in _interval_folders(store):
         for path in sorted(folder.glob("*.parquet")):
             if path.name.startswith("."):
@@ -186,7 +186,7 @@ def _info(store: Path) -> int:
 
 
 def _interval_folders(store: Path) -> Sequence[tuple[str, Path]]:
-    found = []
+    found: list[tuple[Interval, Path]] = []
     for folder in store.iterdir():
         if not folder.is_dir():
             continue

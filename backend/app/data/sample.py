@@ -81,7 +81,7 @@ def write_sample(
     store: Path,
     symbols: Sequence[str] = DEFAULT_SYMBOLS,
     start: date = date(2024, 1, 2),
-    end: date = date(2024, 6, 28),
+    end: date = date(2024, 7, 31),
     calendar_code: str = "XNYS",
     interval: str = "1m",
     seed: int = 7,
@@ -117,13 +117,14 @@ def write_sample(
     for symbol in symbols:
         rng = np.random.Generator(np.random.PCG64([seed, zlib.crc32(symbol.encode("utf-8"))]))
         bars = _simulate(rng, layout, base)
-        keep, symbol_gaps = _pick_gaps(rng, symbol, sessions, layout) if inject_gaps else (None, [])
-        kept = bars if keep is None else BarArrays(*(col[keep] for col in bars))
-        session_id = layout.session_id if keep is None else layout.session_id[keep]
+        kept, session_id = bars, layout.session_id
+        if inject_gaps:
+            keep, symbol_gaps = _pick_gaps(rng, symbol, sessions, layout)
+            kept, session_id = BarArrays(*(col[keep] for col in bars)), session_id[keep]
+            gaps.extend(symbol_gaps)
         files.append(write_bars(store, base, symbol, kept))
         files.append(write_bars(store, _DAILY, symbol, _aggregate_daily(kept, session_id, daily_starts)))
         rows[symbol] = len(kept)
-        gaps.extend(symbol_gaps)
     readme = Path(store) / "README.txt"
     report = SampleReport(
         Path(store), base.label, calendar_code, seed, sessions, rows, (*files, readme), tuple(gaps)

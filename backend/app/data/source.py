@@ -128,7 +128,7 @@ def _column_index(source: SourceRows) -> tuple[list[int], list[int]]:
     else:
         ts_cols = [names[n] for n in TIMESTAMP_NAMES if n in names][:1]
     missing = [] if ts_cols else ["timestamp"]
-    value_cols = []
+    value_cols: list[int] = []
     for field in BAR_FIELDS:
         index = names.get(field, names.get(_SHORT_NAMES[field]))
         if index is None:

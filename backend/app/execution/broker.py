@@ -28,7 +28,9 @@ class Broker(Protocol):
         """Cancel pending orders (of `symbol`, or all) and return them in submission order."""
         ...
 
-    def on_bar(self, symbol: str, start_ns: int, open_: float, high: float, low: float, close: float) -> list[Fill]:
+    def on_bar(
+        self, symbol: str, start_ns: int, open_: float, high: float, low: float, close: float
+    ) -> list[Fill]:
         """Match pending orders of `symbol` against a new base bar; return the fills."""
         ...
 

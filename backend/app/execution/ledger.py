@@ -58,7 +58,8 @@ class ClosedTrade:
 class _Book:
     # Mutable per-symbol state: the position plus its running round trip.
     __slots__ = (
-        "avg", "commission", "entry_notional", "entry_qty", "exit_notional", "gross", "long", "opened_at_ns", "qty",
+        "avg", "commission", "entry_notional", "entry_qty", "exit_notional", "gross", "long",
+        "opened_at_ns", "qty",
     )
 
     def __init__(self) -> None:
@@ -97,7 +98,9 @@ class Ledger:
         self._realized = 0.0
         self._commission = 0.0
 
-    def apply(self, symbol: str, signed_quantity: int, price: float, commission: float, at_ns: int) -> None:
+    def apply(
+        self, symbol: str, signed_quantity: int, price: float, commission: float, at_ns: int
+    ) -> None:
         """Book a fill of `signed_quantity` (buy > 0) shares of `symbol` at `price`."""
         book = self._books.get(symbol)
         if book is None:

@@ -60,9 +60,11 @@ class Order:
     placed_at_ns: int = 0
 
     def __post_init__(self) -> None:
-        if isinstance(self.quantity, bool) or not isinstance(self.quantity, int) or self.quantity <= 0:
+        qty = self.quantity
+        if isinstance(qty, bool) or not isinstance(qty, int) or qty <= 0:
             raise ValueError(
-                f"order {self.id} ({self.symbol}): expected quantity to be an int > 0, received {self.quantity!r}"
+                f"order {self.id} ({self.symbol}): expected quantity to be an int > 0, "
+                f"received {qty!r}"
             )
         if self.type is OrderType.LIMIT:
             price = self.limit_price

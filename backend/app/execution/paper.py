@@ -119,7 +119,8 @@ class SimulatedBroker:
             return rejection
         reserve = estimate_buy_cost(order, ref_price, self._limits)
         self._pending.setdefault(order.symbol, []).append(_Pending(order, reserve))
-        self._pending_qty[order.symbol] = self._pending_qty.get(order.symbol, 0) + order.signed_quantity
+        signed = order.signed_quantity
+        self._pending_qty[order.symbol] = self._pending_qty.get(order.symbol, 0) + signed
         return None
 
     def cancel_all(self, symbol: str | None = None) -> list[Order]:
@@ -133,7 +134,9 @@ class SimulatedBroker:
 
     # -- bars -------------------------------------------------------------------------
 
-    def on_bar(self, symbol: str, start_ns: int, open_: float, high: float, low: float, close: float) -> list[Fill]:
+    def on_bar(
+        self, symbol: str, start_ns: int, open_: float, high: float, low: float, close: float
+    ) -> list[Fill]:
         """Fill the pending orders of `symbol` on a new base bar, then mark it at `close`.
 
         Returns
@@ -147,7 +150,13 @@ class SimulatedBroker:
         return fills
 
     def _match(
-        self, pending: list[_Pending], symbol: str, start_ns: int, open_: float, high: float, low: float
+        self,
+        pending: list[_Pending],
+        symbol: str,
+        start_ns: int,
+        open_: float,
+        high: float,
+        low: float,
     ) -> list[Fill]:
         fills: list[Fill] = []
         keep: list[_Pending] = []
@@ -168,7 +177,9 @@ class SimulatedBroker:
             del self._pending_qty[symbol]
         return fills
 
-    def _trigger_price(self, order: Order, start_ns: int, open_: float, high: float, low: float) -> float | None:
+    def _trigger_price(
+        self, order: Order, start_ns: int, open_: float, high: float, low: float
+    ) -> float | None:
         if order.placed_at_ns > start_ns:
             return None  # placed after this bar opened: filling here would look ahead
         buy = order.side is OrderSide.BUY
@@ -187,13 +198,14 @@ class SimulatedBroker:
             cost = qty * price + commission
             if cost > self._ledger.cash:
                 reason = (
-                    f"insufficient cash at fill: buy {qty:,} {symbol} at {price:,.2f} needs {cost:,.2f} "
-                    f"including commission {commission:,.2f}, cash {self._ledger.cash:,.2f}"
+                    f"insufficient cash at fill: buy {qty:,} {symbol} at {price:,.2f} "
+                    f"needs {cost:,.2f} including commission {commission:,.2f}, "
+                    f"cash {self._ledger.cash:,.2f}"
                 )
         elif not self._limits.allow_short and qty > self.position(symbol):
             reason = (
-                f"no shorting at fill: sell {qty:,} {symbol} exceeds position {self.position(symbol):,} "
-                "(allow_short is false)"
+                f"no shorting at fill: sell {qty:,} {symbol} exceeds position "
+                f"{self.position(symbol):,} (allow_short is false)"
             )
         if reason is not None:
             self._rejections.append(Rejection(order, reason, at_ns))

@@ -1,4 +1,4 @@
-"""Pure pre-trade risk checks: an order, a reference price, a portfolio view, limits -> reason or None.
+"""Pure pre-trade risk checks: (order, reference price, portfolio view, limits) -> reason or None.
 
 No clock, no threads, no I/O. Every reason text starts with the name of the violated limit
 (``max_per_trade: ...``, ``max_per_symbol: ...``, ``max_open_positions: ...``,
@@ -91,9 +91,9 @@ class Limits:
             _require(name, getattr(self, name), positive=True)
         for name in ("commission_per_share", "commission_min", "slippage_bps"):
             _require(name, getattr(self, name), positive=False)
-        if isinstance(self.max_open_positions, bool) or not isinstance(self.max_open_positions, int) \
-                or self.max_open_positions < 1:
-            raise ValueError(f"Limits.max_open_positions: expected an int >= 1, received {self.max_open_positions!r}")
+        n = self.max_open_positions
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"Limits.max_open_positions: expected an int >= 1, received {n!r}")
 
 
 def _require(name: str, value: float, *, positive: bool) -> None:
@@ -159,7 +159,9 @@ def estimate_buy_cost(order: Order, ref_price: float, limits: LimitsLike) -> flo
     return order.quantity * price + estimate_commission(order.quantity, limits)
 
 
-def check_order(order: Order, ref_price: float, portfolio: PortfolioView, limits: LimitsLike) -> str | None:
+def check_order(
+    order: Order, ref_price: float, portfolio: PortfolioView, limits: LimitsLike
+) -> str | None:
     """Return why `order` breaks a limit, or None when it may be sent.
 
     Rules, checked in this order (notional = quantity x `ref_price`):
@@ -194,11 +196,17 @@ def check_order(order: Order, ref_price: float, portfolio: PortfolioView, limits
     what = f"{order.side.value} {qty:,} {symbol} at {ref_price:,.2f}"
     notional = qty * ref_price
     if notional > limits.max_per_trade:
-        return f"max_per_trade: order notional {notional:,.2f} exceeds {limits.max_per_trade:,.2f} ({what})"
+        return (
+            f"max_per_trade: order notional {notional:,.2f} exceeds "
+            f"{limits.max_per_trade:,.2f} ({what})"
+        )
     held = portfolio.exposure(symbol)
     after = held + order.signed_quantity
     if order.side is OrderSide.SELL and not limits.allow_short and qty > held:
-        return f"no shorting: sell {qty:,} {symbol} exceeds position {held:,} (allow_short is false)"
+        return (
+            f"no shorting: sell {qty:,} {symbol} exceeds position {held:,} "
+            "(allow_short is false)"
+        )
     after_notional = abs(after) * ref_price
     if abs(after) > abs(held) and after_notional > limits.max_per_symbol:
         return (
@@ -207,8 +215,8 @@ def check_order(order: Order, ref_price: float, portfolio: PortfolioView, limits
         )
     if held == 0 and portfolio.open_positions >= limits.max_open_positions:
         return (
-            f"max_open_positions: opening {symbol} would make {portfolio.open_positions + 1:,} open positions, "
-            f"limit {limits.max_open_positions:,}"
+            f"max_open_positions: opening {symbol} would make "
+            f"{portfolio.open_positions + 1:,} open positions, limit {limits.max_open_positions:,}"
         )
     cost = estimate_buy_cost(order, ref_price, limits)
     if cost > portfolio.available_cash:

@@ -245,7 +245,7 @@ class AlpacaFeed:
         try:
             ws = ws_connect(
                 self._stream_url, open_timeout=self._timeout_s, close_timeout=2.0, ping_interval=20.0,
-                ping_timeout=20.0, logger=_wire_log, user_agent_header="session-coordinator",
+                ping_timeout=20.0, logger=_wire_log, user_agent_header="session-coordinator", legacy=True,
             )
         except InvalidStatus as e:
             status = e.response.status_code

@@ -239,10 +239,13 @@ def parse_rfc3339_ns(text: str) -> int:
     year, month, day, hour, minute, second, frac, offset = match.groups()
     if hour is not None and offset is None:
         raise ValueError(f"expected an RFC-3339 timestamp with a zone, received {text!r}")
-    whole = datetime(
-        int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
-        tzinfo=timezone.utc,
-    )
+    try:
+        whole = datetime(
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+            tzinfo=timezone.utc,
+        )
+    except ValueError as e:
+        raise ValueError(f"expected an RFC-3339 timestamp with a valid date and time, received {text!r} ({e})") from None
     seconds = int(whole.timestamp())
     if offset and offset.upper() != "Z":
         sign = 1 if offset[0] == "+" else -1

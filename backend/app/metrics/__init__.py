@@ -1,0 +1,25 @@
+"""Run metrics: timing statistics, trading statistics and the reports people and machines read.
+
+``running`` keeps fixed-memory timing statistics and counters per run (callers pass durations;
+nothing here reads a clock), ``stats`` computes P&L, Sharpe, drawdown and trade statistics as
+pure functions, and ``report`` renders session and run reports as text and as deterministic
+JSON. ``stats`` imports no threads, clocks or I/O.
+"""
+
+from __future__ import annotations
+
+from app.metrics.report import format_run_report, format_session_report, to_json, without_metrics
+from app.metrics.running import STAGES, PerformanceMetrics, RunningStat
+from app.metrics.stats import compute_run_summary, compute_session_stats
+
+__all__ = [
+    "STAGES",
+    "PerformanceMetrics",
+    "RunningStat",
+    "compute_run_summary",
+    "compute_session_stats",
+    "format_run_report",
+    "format_session_report",
+    "to_json",
+    "without_metrics",
+]

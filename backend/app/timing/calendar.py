@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import warnings
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -53,7 +54,10 @@ class TradingCalendar:
         if code not in available_calendars():
             raise UnknownCalendarError(code)
         self.code = code
-        self._cal = xcals.get_calendar(code)
+        with warnings.catch_warnings():
+            # exchange_calendars 4.x on pandas 3 warns about its own Series.values use.
+            warnings.simplefilter("ignore", getattr(pd.errors, "Pandas4Warning", FutureWarning))
+            self._cal = xcals.get_calendar(code)
         self.tz = ZoneInfo(str(self._cal.tz))
         self.first_session: date = self._cal.first_session.date()
         self.last_session: date = self._cal.last_session.date()

@@ -89,9 +89,14 @@ def test_summary_is_the_cli_line(tmp_path):
 
 
 def test_keep_extended_hours_accepts_bars_outside_the_session(tmp_path):
+    # The 16:05 bar is kept, so the 09:36 bar after it is now out of order.
     report = import_bars(_source(tmp_path, MIXED), "AAPL", "1m", tmp_path, keep_extended_hours=True)
-    assert report.accepted == 4
-    assert "OUTSIDE_SESSION" not in report.rejected_by_reason
+    assert report.accepted == 3
+    assert report.rejected_by_reason == {
+        "UNPARSEABLE": 2, "NAN": 1, "HIGH_BELOW_LOW": 1, "OUT_OF_ORDER": 2, "DUPLICATE": 1,
+    }
+    assert read_bars_file(report.written).start[-1] == OPEN_2024_01_02 + (6 * 60 + 35) * M
+    assert report.rejected_file.read_text().splitlines()[-1].startswith("12,OUT_OF_ORDER,")
 
 
 def test_clean_import_removes_a_stale_rejected_file(tmp_path):

@@ -35,7 +35,9 @@ def test_average_cost_worked_example():
 
     # One round trip: 200 in at 11, out at (50*15 + 150*9) / 200 = 10.5
     assert ledger.closed_trades == [
-        ClosedTrade("X", OrderSide.BUY, 200, 11.0, 10.5, 4.0, -104.0, opened_at_ns=1, closed_at_ns=4)
+        ClosedTrade(
+            "X", OrderSide.BUY, 200, 11.0, 10.5, 4.0, -104.0, opened_at_ns=1, closed_at_ns=4
+        )
     ]
 
 

@@ -12,10 +12,13 @@ MIN = 60_000_000_000  # one minute in ns
 
 
 def _broker(**overrides):
-    fields = dict(
-        starting_cash=100_000.0, max_per_trade=50_000.0, max_per_symbol=50_000.0, max_open_positions=5,
-    )
-    fields.update(overrides)
+    fields = {
+        "starting_cash": 100_000.0,
+        "max_per_trade": 50_000.0,
+        "max_per_symbol": 50_000.0,
+        "max_open_positions": 5,
+        **overrides,
+    }
     return SimulatedBroker(Limits(**fields))
 
 
@@ -147,7 +150,8 @@ def test_market_buy_that_would_overdraw_cash_is_rejected_at_fill():
     (rejection,) = broker.rejections
     assert rejection.at_ns == MIN and rejection.order.id == 1
     assert rejection.reason == (
-        "insufficient cash at fill: buy 99 AAPL at 105.00 needs 10,395.00 including commission 0.00, cash 10,000.00"
+        "insufficient cash at fill: buy 99 AAPL at 105.00 needs 10,395.00 "
+        "including commission 0.00, cash 10,000.00"
     )
     assert broker.cash == 10_000.0 and broker.position("AAPL") == 0 and broker.pending_orders == []
 
@@ -156,7 +160,8 @@ def test_sell_that_would_go_short_after_a_rejected_buy_is_rejected_at_fill():
     broker = _broker(starting_cash=10_000.0, max_per_trade=20_000.0, max_per_symbol=20_000.0)
     _bar(broker, 0, 100.0)
     broker.submit(_market(1, OrderSide.BUY, 99, 1), 100.0)
-    assert broker.submit(_market(2, OrderSide.SELL, 99, 1), 100.0) is None  # covered by the pending buy
+    # the pending buy covers the sell at submission
+    assert broker.submit(_market(2, OrderSide.SELL, 99, 1), 100.0) is None
 
     assert _bar(broker, 1, 105.0) == []
 
@@ -185,7 +190,10 @@ def test_pending_buys_reserve_cash():
     rejection = broker.submit(_market(2, OrderSide.BUY, 50, 0, symbol="MSFT"), 100.0)
 
     assert rejection is not None
-    assert rejection.reason == "insufficient cash: buy 50 MSFT needs 5,000.00 including commission 0.00, available 4,000.00"
+    assert rejection.reason == (
+        "insufficient cash: buy 50 MSFT needs 5,000.00 including commission 0.00, "
+        "available 4,000.00"
+    )
 
 
 def test_pending_orders_count_as_open_positions_until_cancelled():

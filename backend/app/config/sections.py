@@ -1,0 +1,284 @@
+"""The sections of a session config: one frozen dataclass per YAML mapping, each field with its check and default."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from app.config.checks import (
+    boolean,
+    class_path,
+    env_name,
+    integer,
+    interval,
+    iso_date,
+    number,
+    one_of,
+    optional,
+    store_path,
+    text,
+    url,
+)
+from app.config.fields import SectionList, yaml_field
+from app.config.indicator_specs import historical_indicator
+from app.config.list_checks import (
+    apply_to,
+    interval_list,
+    params_to_dict,
+    scalar_params,
+    strategy_params,
+)
+from app.store.bar import BAR_FIELDS, Interval
+
+__all__ = [
+    "BacktestConfig",
+    "DataConfig",
+    "GapFillerConfig",
+    "HistoricalConfig",
+    "HistoricalData",
+    "IndicatorSpec",
+    "LiveConfig",
+    "RunConfig",
+    "StrategySpec",
+    "TradingLimits",
+]
+
+_value = dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+
+
+@_value
+class BacktestConfig:
+    """The ``backtest:`` section: the replayed window and the clock speed.
+
+    Parameters
+    ----------
+    start_date : datetime.date
+        First calendar date of the window (YAML date or ``'YYYY-MM-DD'``); required. A weekend or
+        holiday means the first trading day after it.
+    end_date : datetime.date
+        Last calendar date of the window, ``>= start_date``; required.
+    speed_multiplier : float, default 0.0
+        ``>= 0``. ``0`` runs data-driven (as fast as the pipeline goes, deterministic); ``k > 0``
+        runs clock-driven, one market minute taking ``60 / k`` wall seconds.
+    """
+
+    start_date: date = yaml_field(iso_date)
+    end_date: date = yaml_field(iso_date)
+    speed_multiplier: float = yaml_field(number(ge=0), default=0.0)
+
+
+@_value
+class LiveConfig:
+    """The ``live:`` section: the real-time provider and how to reach it.
+
+    Parameters
+    ----------
+    provider : str, default "alpaca"
+        One of ``alpaca``.
+    stream_url : str
+        WebSocket URL of the bar stream, ``ws://`` or ``wss://``; required.
+    rest_url : str
+        REST URL used for history and gap refetch, ``http://`` or ``https://``; required.
+    feed : str, default "iex"
+        One of ``iex``, ``sip``, ``delayed_sip``, ``test``.
+    key_env : str, default "APCA_API_KEY_ID"
+        Name of the environment variable holding the API key (never the key itself).
+    secret_env : str, default "APCA_API_SECRET_KEY"
+        Name of the environment variable holding the API secret.
+    stop_after_seconds : float or None, default None
+        ``> 0``: end the live run after this many wall seconds; None runs until the close.
+    reconnect_initial_s : float, default 1.0
+        ``> 0``: first reconnect delay; it doubles on each failed attempt.
+    reconnect_max_s : float, default 60.0
+        ``>= reconnect_initial_s``: the longest reconnect delay.
+    """
+
+    provider: str = yaml_field(one_of("alpaca"), default="alpaca")
+    stream_url: str = yaml_field(url("ws", "wss"))
+    rest_url: str = yaml_field(url("http", "https"))
+    feed: str = yaml_field(one_of("iex", "sip", "delayed_sip", "test"), default="iex")
+    key_env: str = yaml_field(env_name, default="APCA_API_KEY_ID")
+    secret_env: str = yaml_field(env_name, default="APCA_API_SECRET_KEY")
+    stop_after_seconds: float | None = yaml_field(optional(number(gt=0)), default=None)
+    reconnect_initial_s: float = yaml_field(number(gt=0), default=1.0)
+    reconnect_max_s: float = yaml_field(number(gt=0), default=60.0)
+
+
+@_value
+class IndicatorSpec:
+    """One entry of ``indicators:`` (real-time) or ``historical.indicators:`` (on trailing bars).
+
+    Parameters
+    ----------
+    name : str
+        A name from the indicator registry (session or historical list); required.
+    period : int, default 0
+        Bars in the window, ``>= 1``; required except for indicators without a window (``vwap``),
+        where it may be omitted and reads 0.
+    interval : Interval
+        Bars the indicator is computed on. When omitted: the base interval (session indicators)
+        or ``1d`` (historical indicators).
+    field : str, default "close"
+        Bar field fed to the indicator: one of ``open``, ``high``, ``low``, ``close``, ``volume``.
+    params : tuple of (str, scalar) pairs, default ()
+        Extra parameters from a YAML mapping (e.g. ``num_std: 2``), sorted by name.
+    """
+
+    name: str = yaml_field(text)
+    period: int = yaml_field(integer(ge=0), default=0, missing=None)
+    interval: Interval = yaml_field(interval, missing=None)
+    field: str = yaml_field(one_of(*BAR_FIELDS), default="close")
+    params: tuple[tuple[str, Any], ...] = yaml_field(scalar_params, default=(), dump=params_to_dict)
+
+    @property
+    def key(self) -> str:
+        """Return the unique name of this indicator, e.g. ``sma_20_5m`` or ``vwap_1m`` (period 0)."""
+        if self.period == 0:
+            return f"{self.name}_{self.interval}"
+        return f"{self.name}_{self.period}_{self.interval}"
+
+
+@_value
+class HistoricalData:
+    """One entry of ``historical.data:``: a trailing window of stored bars loaded before each session.
+
+    Parameters
+    ----------
+    trailing_days : int
+        Number of trading days in the window, ``> 0``, ending the trading day before the session; required.
+    intervals : tuple of Interval
+        Non-empty, unique list of intervals to load; required.
+    apply_to : tuple of str or None, default None
+        Configured symbols to load for; YAML ``"all"`` (or omitting the key) means every symbol (None).
+    """
+
+    trailing_days: int = yaml_field(integer(gt=0))
+    intervals: tuple[Interval, ...] = yaml_field(interval_list)
+    apply_to: tuple[str, ...] | None = yaml_field(apply_to, default=None)
+
+
+@_value
+class HistoricalConfig:
+    """The ``historical:`` section: trailing data and the indicators computed on it.
+
+    Parameters
+    ----------
+    enable_quality : bool, default True
+        Compute the quality of the trailing data; ``false`` makes it read 100.
+    data : tuple of HistoricalData, default ()
+        Trailing windows to load before each session.
+    indicators : tuple of IndicatorSpec, default ()
+        Historical indicators; their interval defaults to ``1d``.
+    """
+
+    enable_quality: bool = yaml_field(boolean, default=True)
+    data: tuple[HistoricalData, ...] = yaml_field(SectionList(HistoricalData), default=())
+    indicators: tuple[IndicatorSpec, ...] = yaml_field(
+        SectionList(IndicatorSpec, historical_indicator), default=()
+    )
+
+
+@_value
+class GapFillerConfig:
+    """The ``gap_filler:`` section: session quality and (live only) refetching missing bars.
+
+    Parameters
+    ----------
+    max_retries : int, default 5
+        From 1 to 20: refetch attempts per gap.
+    retry_interval_seconds : float, default 60.0
+        ``> 0``: wall seconds between refetch attempts.
+    enable_session_quality : bool, default True
+        Detect gaps and compute session quality; ``false`` makes session quality read 100.
+    """
+
+    max_retries: int = yaml_field(integer(ge=1, le=20), default=5)
+    retry_interval_seconds: float = yaml_field(number(gt=0), default=60.0)
+    enable_session_quality: bool = yaml_field(boolean, default=True)
+
+
+@_value
+class DataConfig:
+    """The ``data:`` section: where stored bars live.
+
+    Parameters
+    ----------
+    store : pathlib.Path
+        Bar store directory; required. A relative path is resolved against the YAML file's
+        directory; the absolute path is stored. Existence is checked when the store is opened.
+    """
+
+    store: Path = yaml_field(store_path)
+
+
+@_value
+class StrategySpec:
+    """The ``strategy:`` section: the user's strategy class and its parameters.
+
+    Parameters
+    ----------
+    path : str
+        YAML key ``class``: ``"package.module:ClassName"``; required. Only the format is checked here.
+    params : tuple of (str, value) pairs, default ()
+        The ``params:`` mapping sorted by name; values are scalars or tuples of scalars (YAML lists).
+    """
+
+    path: str = yaml_field(class_path, key="class")
+    params: tuple[tuple[str, Any], ...] = yaml_field(strategy_params, default=(), dump=params_to_dict)
+
+    @property
+    def params_dict(self) -> dict[str, Any]:
+        """Return the params as a new dict."""
+        return dict(self.params)
+
+
+@_value
+class TradingLimits:
+    """The ``trading:`` section: cash, risk limits and costs of the simulated or live account.
+
+    Parameters
+    ----------
+    starting_cash : float, default 100000.0
+        ``> 0``: account cash at the start of the run.
+    max_per_trade : float, default 10000.0
+        ``> 0`` and ``<= starting_cash``: largest notional of one order.
+    max_per_symbol : float, default 25000.0
+        ``> 0``: largest open position value in one symbol.
+    max_open_positions : int, default 5
+        ``>= 1``: most symbols held at once.
+    commission_per_share : float, default 0.0
+        ``>= 0``: commission charged per share filled.
+    commission_min : float, default 0.0
+        ``>= 0``: smallest commission per order.
+    slippage_bps : float, default 0.0
+        ``>= 0`` and ``< 10000``: fill price moved against the order, in basis points.
+    allow_short : bool, default False
+        Allow selling more than is held.
+    """
+
+    starting_cash: float = yaml_field(number(gt=0), default=100_000.0)
+    max_per_trade: float = yaml_field(number(gt=0), default=10_000.0)
+    max_per_symbol: float = yaml_field(number(gt=0), default=25_000.0)
+    max_open_positions: int = yaml_field(integer(ge=1), default=5)
+    commission_per_share: float = yaml_field(number(ge=0), default=0.0)
+    commission_min: float = yaml_field(number(ge=0), default=0.0)
+    slippage_bps: float = yaml_field(number(ge=0, lt=10_000), default=0.0)
+    allow_short: bool = yaml_field(boolean, default=False)
+
+
+@_value
+class RunConfig:
+    """The ``run:`` section: pipeline plumbing.
+
+    Parameters
+    ----------
+    join_timeout_s : float, default 10.0
+        ``> 0``: how long to wait for each thread to stop before reporting it stuck.
+    batch_steps : int, default 390
+        ``>= 1``: most time steps one data-driven hand-off between threads may carry.
+    """
+
+    join_timeout_s: float = yaml_field(number(gt=0), default=10.0)
+    batch_steps: int = yaml_field(integer(ge=1), default=390)

@@ -1,0 +1,192 @@
+"""Recursive indicators: EMA, Wilder RSI, Wilder ATR, and session VWAP.
+
+The recursions (each value depends on the previous one) run as a Python list comprehension
+over the chunk, about 0.1 us per row and indicator; everything else is vectorised. Seeds are
+``math.fsum`` means, so they do not depend on how the first rows were chunked.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+
+import numpy as np
+
+from app.indicators.base import IndicatorState
+from app.store.bar import BarArrays
+
+__all__ = ["AtrState", "EmaState", "RsiState", "VwapState"]
+
+_NAN = float("nan")
+
+
+def _check_period(name: str, period: int) -> None:
+    if int(period) < 1:
+        raise ValueError(f"expected a period >= 1 for {name!r}, received {period!r}")
+
+
+class _Seeded(IndicatorState):
+    """Collects the first `period` inputs, seeds with their mean, then runs `_recur`."""
+
+    def __init__(self, period: int, field: str = "close") -> None:
+        _check_period(self.name, period)
+        super().__init__(period, field)
+        self._seed: list[float] = []
+        self._last: float | None = None
+
+    def _run(self, inputs: list[float]) -> list[float]:
+        out = [_NAN] * len(inputs)
+        i = 0
+        if self._last is None:
+            i = min(len(inputs), self.period - len(self._seed))
+            self._seed.extend(inputs[:i])
+            if len(self._seed) < self.period:
+                return out
+            self._last = math.fsum(self._seed) / self.period
+            self._seed = []
+            out[i - 1] = self._last
+        if i < len(inputs):
+            out[i:] = values = self._recur(inputs[i:], self._last)
+            self._last = values[-1]
+        return out
+
+    @abc.abstractmethod
+    def _recur(self, inputs: list[float], last: float) -> list[float]:
+        """Return the values after `last` for each input."""
+
+
+class EmaState(_Seeded):
+    """Exponential moving average, ``alpha = 2 / (period + 1)``, seeded with the SMA of the
+    first `period` values (first value at row ``period - 1``)."""
+
+    name = "ema"
+
+    def __init__(self, period: int, field: str = "close") -> None:
+        super().__init__(period, field)
+        self.alpha = 2.0 / (self.period + 1)
+
+    def _compute(self, bars: BarArrays) -> np.ndarray:
+        return np.array(self._run(self._values(bars).tolist()), dtype=np.float64)
+
+    def _recur(self, inputs: list[float], last: float) -> list[float]:
+        a, b, e = self.alpha, 1.0 - self.alpha, last
+        return [e := a * v + b * e for v in inputs]
+
+
+class AtrState(_Seeded):
+    """Average true range with Wilder smoothing: seed = mean of the first `period` true ranges
+    (first value at row ``period - 1``), then ``atr = (atr * (period - 1) + tr) / period``.
+
+    The true range of the very first row is ``high - low``; afterwards
+    ``max(high - low, |high - prev close|, |low - prev close|)``.
+    """
+
+    name = "atr"
+
+    def __init__(self, period: int, field: str = "close") -> None:
+        super().__init__(period, field)
+        self._prev_close: float | None = None
+
+    def _compute(self, bars: BarArrays) -> np.ndarray:
+        h, lo, c = bars.high, bars.low, bars.close
+        prev = np.empty(h.shape[0])
+        prev[1:] = c[:-1]
+        prev[0] = h[0] if self._prev_close is None else self._prev_close
+        tr = np.maximum(h - lo, np.maximum(np.abs(h - prev), np.abs(lo - prev)))
+        if self._prev_close is None:
+            tr[0] = h[0] - lo[0]
+        self._prev_close = float(c[-1])
+        return np.array(self._run(tr.tolist()), dtype=np.float64)
+
+    def _recur(self, inputs: list[float], last: float) -> list[float]:
+        p, q, atr = self.period, self.period - 1, last
+        return [atr := (atr * q + v) / p for v in inputs]
+
+
+class RsiState(IndicatorState):
+    """Relative strength index with Wilder smoothing of gains and losses.
+
+    The first value is at row `period` (it needs `period` changes): average gain and loss are
+    the means of the first `period` changes, then ``avg = (avg * (period - 1) + x) / period``.
+    ``rsi = 100 * avg_gain / (avg_gain + avg_loss)``, which equals ``100 - 100 / (1 + RS)``;
+    100 when there were only gains, 50 when the price did not move at all.
+    """
+
+    name = "rsi"
+
+    def __init__(self, period: int, field: str = "close") -> None:
+        _check_period(self.name, period)
+        super().__init__(period, field)
+        self._prev: float | None = None
+        self._seed_gain: list[float] = []
+        self._seed_loss: list[float] = []
+        self._avg: tuple[float, float] | None = None
+
+    def _compute(self, bars: BarArrays) -> np.ndarray:
+        x = self._values(bars)
+        m = x.shape[0]
+        out = np.full(m, np.nan)
+        start = 1 if self._prev is None else 0
+        prev = x[0] if self._prev is None else self._prev
+        change = np.diff(x, prepend=prev)[start:]
+        self._prev = float(x[-1])
+        gains = np.maximum(change, 0.0).tolist()
+        losses = np.maximum(-change, 0.0).tolist()
+        i = 0
+        if self._avg is None:
+            i = min(len(gains), self.period - len(self._seed_gain))
+            self._seed_gain.extend(gains[:i])
+            self._seed_loss.extend(losses[:i])
+            if len(self._seed_gain) < self.period:
+                return out
+            self._avg = (math.fsum(self._seed_gain) / self.period, math.fsum(self._seed_loss) / self.period)
+            out[start + i - 1] = _rsi(*self._avg)
+        if i < len(gains):
+            ag, al = self._recur(gains[i:], losses[i:], self._avg)
+            total = ag + al
+            safe = np.where(total > 0, total, 1.0)
+            out[start + i :] = np.where(total > 0, 100.0 * ag / safe, 50.0)
+        return out
+
+    def _recur(
+        self, gains: list[float], losses: list[float], avg: tuple[float, float]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        p, q = self.period, self.period - 1
+        ag, al = avg
+        ags = [ag := (ag * q + g) / p for g in gains]
+        als = [al := (al * q + v) / p for v in losses]
+        self._avg = (ag, al)
+        return np.array(ags), np.array(als)
+
+
+def _rsi(avg_gain: float, avg_loss: float) -> float:
+    total = avg_gain + avg_loss
+    return 100.0 * avg_gain / total if total > 0 else 50.0
+
+
+class VwapState(IndicatorState):
+    """Volume-weighted average of the typical price ``(high + low + close) / 3``, cumulative
+    from the first row of the session; NaN while the cumulative volume is 0.
+
+    Session-anchored: `warm_up` ignores history, and `period` is not used. Cumulative sums
+    carry across chunks as the first element of ``np.cumsum``, so chunked values are exact.
+    """
+
+    name = "vwap"
+
+    def __init__(self, period: int = 0, field: str = "close") -> None:
+        super().__init__(period, field)
+        self._pv = 0.0
+        self._v = 0.0
+
+    def warm_up(self, history: BarArrays) -> None:
+        return None
+
+    def _compute(self, bars: BarArrays) -> np.ndarray:
+        v = bars.volume
+        typical = (bars.high + bars.low + bars.close) / 3.0
+        cum_pv = np.cumsum(np.concatenate(([self._pv], typical * v)))[1:]
+        cum_v = np.cumsum(np.concatenate(([self._v], v)))[1:]
+        self._pv, self._v = float(cum_pv[-1]), float(cum_v[-1])
+        has_volume = cum_v > 0
+        return np.where(has_volume, cum_pv / np.where(has_volume, cum_v, 1.0), np.nan)

@@ -1,0 +1,246 @@
+"""Running timing statistics in fixed memory, and the per-run PerformanceMetrics that holds them.
+
+Nothing here reads a clock: callers measure durations (through ``app.timing``) and pass
+integer nanoseconds. ``PerformanceMetrics.sample_process`` reads process CPU time and memory
+through psutil.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Final
+
+import psutil
+
+__all__ = ["STAGES", "PerformanceMetrics", "RunningStat"]
+
+#: Timing stages every run records (a stage with no records reports count 0).
+STAGES: Final = (
+    "coordinator",
+    "data_processor",
+    "data_upkeep",
+    "analysis_engine",
+    "data_loading_initial",
+    "data_loading_subsequent",
+    "session_gap",
+    "session_duration",
+)
+
+_SUB_BITS: Final = 3  # 8 sub-buckets per power of two
+_SUB: Final = 1 << _SUB_BITS
+_EXACT: Final = 2 * _SUB  # values below 16 get a bucket each
+_BUCKETS: Final = (64 - _SUB_BITS + 1) * _SUB  # covers every value < 2**64 ns (~584 years)
+_UNITS: Final = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+_MB: Final = 1024 * 1024
+
+
+def _bucket_bounds(index: int) -> tuple[int, int]:
+    # [low, high) of the values that land in bucket `index`.
+    if index < _EXACT:
+        return index, index + 1
+    bits = index // _SUB + _SUB_BITS
+    width = 1 << (bits - _SUB_BITS - 1)
+    low = (_SUB + index % _SUB) * width
+    return low, low + width
+
+
+class RunningStat:
+    """Count, total, min, max, mean and p50/p99 of integer durations, in fixed memory.
+
+    Percentiles come from a log-bucket histogram: values below 16 ns are exact; above, each
+    power of two is split into 8 buckets, so a percentile reported as its bucket's midpoint
+    (clamped to ``[min, max]``) is within 1/16 (6.25 %) of a recorded value of that rank.
+
+    Warnings
+    --------
+    Not thread-safe: one writer thread per instance. Read it after the writer has stopped, or
+    accept a momentarily inconsistent snapshot; combine per-thread instances with `merge`.
+    """
+
+    __slots__ = ("_buckets", "count", "max_ns", "min_ns", "total_ns")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total_ns = 0
+        self.min_ns = 0
+        self.max_ns = 0
+        self._buckets = [0] * _BUCKETS
+
+    def record(self, value_ns: int) -> None:
+        """Add one duration in integer nanoseconds (>= 0).
+
+        Raises
+        ------
+        ValueError
+            If `value_ns` is negative.
+        """
+        if value_ns < _EXACT:
+            if value_ns < 0:
+                raise ValueError(f"expected a duration >= 0 ns, received {value_ns!r}")
+            index = value_ns
+        else:
+            bits = value_ns.bit_length()
+            sub = (value_ns >> (bits - _SUB_BITS - 1)) & (_SUB - 1)  # 3 bits after the leading 1
+            index = ((bits - _SUB_BITS) << _SUB_BITS) | sub
+        self._buckets[index] += 1
+        if self.count:
+            if value_ns < self.min_ns:
+                self.min_ns = value_ns
+            elif value_ns > self.max_ns:
+                self.max_ns = value_ns
+        else:
+            self.min_ns = self.max_ns = value_ns
+        self.count += 1
+        self.total_ns += value_ns
+
+    def merge(self, other: RunningStat) -> None:
+        """Add every record of `other` to this statistic."""
+        if not other.count:
+            return
+        if self.count:
+            self.min_ns = min(self.min_ns, other.min_ns)
+            self.max_ns = max(self.max_ns, other.max_ns)
+        else:
+            self.min_ns, self.max_ns = other.min_ns, other.max_ns
+        self.count += other.count
+        self.total_ns += other.total_ns
+        self._buckets = [a + b for a, b in zip(self._buckets, other._buckets, strict=True)]
+
+    @property
+    def mean_ns(self) -> float:
+        """Mean duration in ns (0.0 when empty)."""
+        return self.total_ns / self.count if self.count else 0.0
+
+    def percentile_ns(self, q: float) -> float:
+        """Return the nearest-rank `q`-quantile (0 < q <= 1) in ns, approximated (0.0 when empty).
+
+        Raises
+        ------
+        ValueError
+            If `q` is not in ``(0, 1]``.
+        """
+        if not 0.0 < q <= 1.0:
+            raise ValueError(f"expected a quantile in (0, 1], received {q!r}")
+        if not self.count:
+            return 0.0
+        rank = max(1, math.ceil(round(q * self.count, 9)))  # round: 0.29 * 100 is 28.999...
+        seen = 0
+        for index, n in enumerate(self._buckets):
+            seen += n
+            if seen >= rank:
+                low, high = _bucket_bounds(index)
+                mid = low if high - low == 1 else (low + high) / 2
+                return float(min(max(mid, self.min_ns), self.max_ns))
+        return float(self.max_ns)  # unreachable while counts add up
+
+    def as_dict(self, unit: str = "ms") -> dict[str, float | int]:
+        """Return ``count`` and ``total/min/max/mean/p50/p99`` in `unit` (keys end in ``_<unit>``).
+
+        Raises
+        ------
+        ValueError
+            If `unit` is not one of ns, us, ms, s.
+        """
+        scale = _UNITS.get(unit)
+        if scale is None:
+            raise ValueError(f"expected unit 'ns', 'us', 'ms' or 's', received {unit!r}")
+        return {
+            "count": self.count,
+            f"total_{unit}": self.total_ns / scale,
+            f"min_{unit}": self.min_ns / scale,
+            f"max_{unit}": self.max_ns / scale,
+            f"mean_{unit}": self.mean_ns / scale,
+            f"p50_{unit}": self.percentile_ns(0.5) / scale,
+            f"p99_{unit}": self.percentile_ns(0.99) / scale,
+        }
+
+
+class PerformanceMetrics:
+    """The timings, counters and process samples of a run (or of one session).
+
+    Attributes
+    ----------
+    stages : dict of str to RunningStat
+        One RunningStat per name in `STAGES`; record with ``metrics.stages[name].record(ns)``
+        or `record`.
+    counters : dict of str to int
+        Event counters such as ``backpressure.coordinator_processor``,
+        ``backpressure.processor_analysis`` and ``overruns.<edge>``.
+
+    Warnings
+    --------
+    Not thread-safe. Each stage and counter must have a single writer thread, and readers
+    should read after the writers stopped (at session end). Alternatively give each thread
+    its own instance and `merge` them.
+    """
+
+    def __init__(self) -> None:
+        self.stages: dict[str, RunningStat] = {name: RunningStat() for name in STAGES}
+        self.counters: dict[str, int] = {}
+        self.cpu_s = 0.0
+        self.rss_bytes = 0
+        self.peak_rss_bytes = 0
+
+    def record(self, stage: str, value_ns: int) -> None:
+        """Record a duration for `stage`.
+
+        Raises
+        ------
+        ValueError
+            If `stage` is not one of `STAGES`, or the duration is negative.
+        """
+        stat = self.stages.get(stage)
+        if stat is None:
+            raise ValueError(f"expected a stage in {', '.join(STAGES)}, received {stage!r}")
+        stat.record(value_ns)
+
+    def increment(self, counter: str, n: int = 1) -> None:
+        """Add `n` to `counter` (created at 0)."""
+        self.counters[counter] = self.counters.get(counter, 0) + n
+
+    def sample_process(self) -> None:
+        """Record this process's CPU seconds (user + system), RSS and peak RSS."""
+        process = psutil.Process()
+        times = process.cpu_times()
+        self.cpu_s = float(times.user + times.system)
+        self.rss_bytes = int(process.memory_info().rss)
+        self.peak_rss_bytes = max(self.peak_rss_bytes, self.rss_bytes, _peak_rss_bytes())
+
+    def merge(self, other: PerformanceMetrics) -> None:
+        """Add `other`'s records and counters; keep the larger process sample."""
+        for name, stat in other.stages.items():
+            self.stages.setdefault(name, RunningStat()).merge(stat)
+        for name, n in other.counters.items():
+            self.increment(name, n)
+        self.cpu_s = max(self.cpu_s, other.cpu_s)
+        self.rss_bytes = max(self.rss_bytes, other.rss_bytes)
+        self.peak_rss_bytes = max(self.peak_rss_bytes, other.peak_rss_bytes)
+
+    def as_dict(self) -> dict[str, object]:
+        """Return ``{"stages": {...}, "counters": {...}, "process": {...}}``.
+
+        ``stages`` maps each stage to ``RunningStat.as_dict("ms")``; ``process`` (``cpu_s``,
+        ``rss_mb``, ``peak_rss_mb``) is present only after `sample_process`.
+        """
+        out: dict[str, object] = {
+            "stages": {name: stat.as_dict("ms") for name, stat in self.stages.items()},
+            "counters": dict(sorted(self.counters.items())),
+        }
+        if self.peak_rss_bytes:
+            out["process"] = {
+                "cpu_s": self.cpu_s,
+                "rss_mb": self.rss_bytes / _MB,
+                "peak_rss_mb": self.peak_rss_bytes / _MB,
+            }
+        return out
+
+
+def _peak_rss_bytes() -> int:
+    # ru_maxrss is KiB on Linux, bytes on macOS; unavailable on Windows.
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return 0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)

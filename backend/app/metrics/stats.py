@@ -1,0 +1,196 @@
+"""Pure run and session statistics from equity, trades and counts (no clock, no threads, no I/O).
+
+The dicts returned here are pieces of the report schema documented in ``app.metrics.report``:
+deterministic values at the top level, wall-clock timings under ``"metrics"``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Final, Protocol
+
+import numpy as np
+
+__all__ = [
+    "TRADING_DAYS_PER_YEAR",
+    "TradeLike",
+    "compute_run_summary",
+    "compute_session_stats",
+    "max_drawdown_pct",
+    "profit_factor",
+    "sharpe_ratio",
+    "win_rate_pct",
+]
+
+TRADING_DAYS_PER_YEAR: Final = 252
+
+
+class TradeLike(Protocol):
+    """A closed round trip; only its net `pnl` (commissions included) matters here."""
+
+    @property
+    def pnl(self) -> float: ...
+
+
+def max_drawdown_pct(equity: np.ndarray, starting_cash: float) -> float:
+    """Return the largest peak-to-trough fall of ``[starting_cash, *equity]``, in % of the peak.
+
+    0.0 when equity never falls below an earlier peak. The result is >= 0 (a 12.5 % fall
+    returns 12.5).
+
+    Raises
+    ------
+    ValueError
+        If `starting_cash` is not > 0.
+    """
+    if not starting_cash > 0:
+        raise ValueError(f"expected starting_cash > 0, received {starting_cash!r}")
+    series = np.concatenate(([float(starting_cash)], np.asarray(equity, dtype=np.float64)))
+    peaks = np.maximum.accumulate(series)
+    return float(np.max((peaks - series) / peaks) * 100.0)
+
+
+def sharpe_ratio(session_end_equity: Sequence[float], starting_cash: float) -> float:
+    """Return the annualised Sharpe ratio of daily returns (risk-free rate 0).
+
+    Session ``i``'s return is ``end[i] / end[i - 1] - 1``, with ``end[-1] = starting_cash``;
+    the ratio is ``mean / std(ddof=1) * sqrt(252)``. 0.0 with fewer than 2 sessions or
+    when the returns do not vary.
+    """
+    if len(session_end_equity) < 2:
+        return 0.0
+    ends = np.asarray([starting_cash, *session_end_equity], dtype=np.float64)
+    returns = ends[1:] / ends[:-1] - 1.0
+    std = float(np.std(returns, ddof=1))
+    if std == 0.0 or not math.isfinite(std):
+        return 0.0
+    return float(np.mean(returns) / std * math.sqrt(TRADING_DAYS_PER_YEAR))
+
+
+def win_rate_pct(closed_trades: Sequence[TradeLike]) -> float | None:
+    """Return the percentage of trades with ``pnl > 0``, or None without trades."""
+    if not closed_trades:
+        return None
+    return 100.0 * sum(1 for t in closed_trades if t.pnl > 0) / len(closed_trades)
+
+
+def profit_factor(closed_trades: Sequence[TradeLike]) -> float | None:
+    """Return gross profit / gross loss of the trades, or None when no trade lost."""
+    loss = -sum(t.pnl for t in closed_trades if t.pnl < 0)
+    if loss == 0:
+        return None
+    return sum(t.pnl for t in closed_trades if t.pnl > 0) / loss
+
+
+def compute_run_summary(
+    equity_ns: np.ndarray,
+    equity: np.ndarray,
+    session_end_equity: Sequence[float],
+    closed_trades: Sequence[TradeLike],
+    starting_cash: float,
+    fills_count: int,
+    bars_processed: int,
+    elapsed_s: float,
+    *,
+    rejected_orders: int = 0,
+) -> dict[str, object]:
+    """Return the run-level part of ``summary.json``.
+
+    Parameters
+    ----------
+    equity_ns, equity : numpy.ndarray
+        The equity series (clock time in ns, account equity), one point per step.
+    session_end_equity : sequence of float
+        Equity at the end of each session, in session order.
+    closed_trades : sequence of TradeLike
+        Every round trip of the run.
+    starting_cash : float
+        Opening cash, > 0.
+    fills_count, bars_processed, rejected_orders : int
+        Totals of the run.
+    elapsed_s : float
+        Wall-clock seconds the run took (lands under ``"metrics"``).
+
+    Returns
+    -------
+    dict
+        ``{"sessions", "bars_processed", "trading": {...}, "metrics": {"backtest": {...}}}``;
+        see ``app.metrics.report`` for every key.
+
+    Raises
+    ------
+    ValueError
+        If `equity_ns` and `equity` differ in length, or `starting_cash` is not > 0.
+    """
+    if len(equity_ns) != len(equity):
+        raise ValueError(
+            "expected equity_ns and equity of equal length, "
+            f"received {len(equity_ns)} and {len(equity)}"
+        )
+    drawdown = max_drawdown_pct(equity, starting_cash)
+    if len(equity):
+        final = float(equity[-1])
+    else:
+        final = float(session_end_equity[-1]) if session_end_equity else float(starting_cash)
+    sessions = len(session_end_equity)
+    trading = {
+        "starting_cash": float(starting_cash),
+        "final_equity": final,
+        "pnl": final - starting_cash,
+        "total_return_pct": (final / starting_cash - 1.0) * 100.0,
+        "sharpe": sharpe_ratio(session_end_equity, starting_cash),
+        "max_drawdown_pct": drawdown,
+        "win_rate_pct": win_rate_pct(closed_trades),
+        "profit_factor": profit_factor(closed_trades),
+        "trades": len(closed_trades),
+        "fills": int(fills_count),
+        "rejected_orders": int(rejected_orders),
+    }
+    backtest = {
+        "total_time_s": float(elapsed_s),
+        "avg_per_day_s": elapsed_s / sessions if sessions else 0.0,
+        "bars_per_second": bars_processed / elapsed_s if elapsed_s > 0 else 0.0,
+    }
+    return {
+        "sessions": sessions,
+        "bars_processed": int(bars_processed),
+        "trading": trading,
+        "metrics": {"backtest": backtest},
+    }
+
+
+def compute_session_stats(
+    date: str,
+    equity_start: float,
+    equity_end: float,
+    fills_count: int,
+    closed_trades: Sequence[TradeLike],
+    *,
+    rejected_orders: int = 0,
+    bars_processed: int = 0,
+) -> dict[str, object]:
+    """Return the deterministic part of one ``sessions.json`` entry.
+
+    Returns
+    -------
+    dict
+        ``{"date", "bars_processed", "trading": {"equity_start", "equity_end", "pnl",
+        "return_pct", "fills", "trades", "wins", "rejected_orders"}}``, where ``pnl`` is
+        ``equity_end - equity_start`` and `closed_trades` are the trades closed in the session.
+    """
+    pnl = equity_end - equity_start
+    return {
+        "date": date,
+        "bars_processed": int(bars_processed),
+        "trading": {
+            "equity_start": float(equity_start),
+            "equity_end": float(equity_end),
+            "pnl": float(pnl),
+            "return_pct": pnl / equity_start * 100.0 if equity_start else 0.0,
+            "fills": int(fills_count),
+            "trades": len(closed_trades),
+            "wins": sum(1 for t in closed_trades if t.pnl > 0),
+            "rejected_orders": int(rejected_orders),
+        },
+    }

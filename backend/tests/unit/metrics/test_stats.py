@@ -1,0 +1,135 @@
+"""Run and session statistics, with hand-computed expectations."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from app.metrics.stats import (
+    compute_run_summary,
+    compute_session_stats,
+    max_drawdown_pct,
+    profit_factor,
+    sharpe_ratio,
+    win_rate_pct,
+)
+
+
+def _trades(*pnls):
+    return [SimpleNamespace(pnl=p) for p in pnls]
+
+
+def test_max_drawdown_is_the_largest_fall_from_a_running_peak():
+    # peaks 100, 110, 110, 120, 120 -> falls 0, 0, 10 %, 0, 25 %
+    assert max_drawdown_pct(np.array([110.0, 99.0, 120.0, 90.0]), 100.0) == pytest.approx(25.0)
+
+
+def test_max_drawdown_counts_a_fall_from_the_starting_cash():
+    assert max_drawdown_pct(np.array([80.0, 90.0]), 100.0) == pytest.approx(20.0)
+
+
+def test_max_drawdown_of_rising_or_empty_equity_is_zero():
+    assert max_drawdown_pct(np.array([100.0, 101.0, 105.0]), 100.0) == 0.0
+    assert max_drawdown_pct(np.array([]), 100.0) == 0.0
+
+
+def test_max_drawdown_needs_positive_starting_cash():
+    with pytest.raises(ValueError, match=r"expected starting_cash > 0, received 0.0"):
+        max_drawdown_pct(np.array([1.0]), 0.0)
+
+
+def test_sharpe_of_two_daily_returns():
+    # returns +2 %, -1 %: mean 0.005, std (ddof 1) 0.015 * sqrt(2) -> sqrt(252) / (3 sqrt 2) = sqrt(126) / 3
+    assert sharpe_ratio([102.0, 100.98], 100.0) == pytest.approx(math.sqrt(126) / 3)
+
+
+def test_sharpe_is_zero_for_one_session_or_constant_returns():
+    assert sharpe_ratio([150.0], 100.0) == 0.0
+    assert sharpe_ratio([], 100.0) == 0.0
+    assert sharpe_ratio([100.0, 100.0, 100.0], 100.0) == 0.0
+
+
+def test_win_rate_and_profit_factor():
+    trades = _trades(100.0, -50.0, 30.0, -10.0, 0.0)
+
+    assert win_rate_pct(trades) == pytest.approx(40.0)
+    assert profit_factor(trades) == pytest.approx(130.0 / 60.0)
+
+
+def test_win_rate_and_profit_factor_without_losses_or_trades():
+    assert profit_factor(_trades(5.0, 0.0)) is None
+    assert profit_factor([]) is None
+    assert win_rate_pct([]) is None
+
+
+def test_compute_run_summary_worked_example():
+    # Arrange: 2 sessions, one winning and one losing trade, 1,000 bars in 4 s
+    equity_ns = np.array([1, 2, 3, 4], dtype=np.int64)
+    equity = np.array([100_500.0, 99_000.0, 101_000.0, 102_000.0])
+
+    # Act
+    out = compute_run_summary(
+        equity_ns, equity, [99_000.0, 102_000.0], _trades(2_500.0, -500.0), 100_000.0,
+        fills_count=4, bars_processed=1_000, elapsed_s=4.0, rejected_orders=1,
+    )
+
+    # Assert: returns -1 % then 102/99 - 1; drawdown 100,500 -> 99,000
+    returns = [-0.01, 102_000.0 / 99_000.0 - 1.0]
+    mean = sum(returns) / 2
+    std = math.sqrt(sum((r - mean) ** 2 for r in returns))
+    assert out == {
+        "sessions": 2,
+        "bars_processed": 1_000,
+        "trading": {
+            "starting_cash": 100_000.0,
+            "final_equity": 102_000.0,
+            "pnl": 2_000.0,
+            "total_return_pct": pytest.approx(2.0),
+            "sharpe": pytest.approx(mean / std * math.sqrt(252)),
+            "max_drawdown_pct": pytest.approx(1_500.0 / 100_500.0 * 100.0),
+            "win_rate_pct": 50.0,
+            "profit_factor": 5.0,
+            "trades": 2,
+            "fills": 4,
+            "rejected_orders": 1,
+        },
+        "metrics": {"backtest": {"total_time_s": 4.0, "avg_per_day_s": 2.0, "bars_per_second": 250.0}},
+    }
+
+
+def test_compute_run_summary_without_equity_or_time():
+    out = compute_run_summary(np.array([]), np.array([]), [], [], 1_000.0, 0, 0, 0.0)
+
+    assert out["sessions"] == 0
+    assert out["trading"]["final_equity"] == 1_000.0
+    assert out["trading"]["win_rate_pct"] is None
+    assert out["metrics"] == {"backtest": {"total_time_s": 0.0, "avg_per_day_s": 0.0, "bars_per_second": 0.0}}
+
+
+def test_compute_run_summary_refuses_mismatched_series():
+    with pytest.raises(ValueError, match=r"expected equity_ns and equity of equal length, received 2 and 1"):
+        compute_run_summary(np.array([1, 2]), np.array([1.0]), [], [], 1.0, 0, 0, 1.0)
+
+
+def test_compute_session_stats():
+    out = compute_session_stats(
+        "2024-01-02", 100_000.0, 99_750.0, 3, _trades(50.0, -300.0), rejected_orders=2, bars_processed=780
+    )
+
+    assert out == {
+        "date": "2024-01-02",
+        "bars_processed": 780,
+        "trading": {
+            "equity_start": 100_000.0,
+            "equity_end": 99_750.0,
+            "pnl": -250.0,
+            "return_pct": pytest.approx(-0.25),
+            "fills": 3,
+            "trades": 2,
+            "wins": 1,
+            "rejected_orders": 2,
+        },
+    }
