@@ -92,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             print()
     print(format_run_report(result.summary))
     s = result.summary
-    print(f"{s['session_name']}: {s['sessions_completed']} sessions, {s['bars']:,} bars, "
-          f"return {s.get('total_return_pct', 0.0):.2f}%; reports in {out_dir}", file=sys.stderr)
+    print(f"{s['session_name']}: {s['sessions']} sessions, {s['bars_processed']:,} bars, "
+          f"return {s['trading']['total_return_pct']:.2f}%; reports in {out_dir}", file=sys.stderr)
     return EXIT_OK
 
 

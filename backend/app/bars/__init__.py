@@ -9,7 +9,13 @@ pass the calendar's answers in as arrays of int64 ns starts.
 from app.bars.aggregate import AggregateResult, aggregate_bars, aggregate_daily
 from app.bars.checks import CheckResult, RejectReason, check_bars
 from app.bars.gaps import Gap, find_gaps, missing_mask
-from app.bars.quality import QualityReport, compute_quality, historical_quality, live_quality, session_quality
+from app.bars.quality import (
+    QualityReport,
+    compute_quality,
+    historical_quality,
+    live_quality,
+    session_quality,
+)
 from app.bars.steps import build_steps
 
 __all__ = [

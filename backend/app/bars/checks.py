@@ -100,7 +100,8 @@ def check_bars(bars: BarArrays, allowed_starts: np.ndarray | None = None) -> Che
     if n == 0:
         return _result(bars, np.zeros(0, dtype=np.int8))
     start, o, h, lo, c, v = bars
-    bad_number = ~(np.isfinite(o) & np.isfinite(h) & np.isfinite(lo) & np.isfinite(c) & np.isfinite(v))
+    finite = np.isfinite(o) & np.isfinite(h) & np.isfinite(lo) & np.isfinite(c) & np.isfinite(v)
+    bad_number = ~finite
     non_positive = (o <= 0) | (h <= 0) | (lo <= 0) | (c <= 0)
     high_below_low = h < lo
     outside_range = (o < lo) | (o > h) | (c < lo) | (c > h)

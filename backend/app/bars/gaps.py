@@ -49,8 +49,8 @@ def missing_mask(expected_starts: np.ndarray, present_starts: np.ndarray) -> np.
         bad = np.flatnonzero(expected[1:] <= expected[:-1])
         if bad.shape[0]:
             raise ValueError(
-                f"expected strictly increasing expected_starts, received {int(expected[bad[0] + 1])} "
-                f"after {int(expected[bad[0]])}"
+                "expected strictly increasing expected_starts, received "
+                f"{int(expected[bad[0] + 1])} after {int(expected[bad[0]])}"
             )
     if present.shape[0] == 0:
         return np.ones(expected.shape[0], dtype=bool)
@@ -60,7 +60,9 @@ def missing_mask(expected_starts: np.ndarray, present_starts: np.ndarray) -> np.
     return present[pos] != expected
 
 
-def find_gaps(expected_starts: np.ndarray, present_starts: np.ndarray, interval_ns: int) -> list[Gap]:
+def find_gaps(
+    expected_starts: np.ndarray, present_starts: np.ndarray, interval_ns: int
+) -> list[Gap]:
     """Return the maximal runs of consecutive missing expected starts.
 
     Parameters

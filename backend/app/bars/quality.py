@@ -9,7 +9,13 @@ import numpy as np
 
 from app.bars.gaps import Gap, find_gaps
 
-__all__ = ["QualityReport", "compute_quality", "historical_quality", "live_quality", "session_quality"]
+__all__ = [
+    "QualityReport",
+    "compute_quality",
+    "historical_quality",
+    "live_quality",
+    "session_quality",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +56,8 @@ def session_quality(expected_count: int, present_count: int) -> float:
     """
     if expected_count < 0 or present_count < 0:
         raise ValueError(
-            f"expected non-negative bar counts, received expected={expected_count}, present={present_count}"
+            "expected non-negative bar counts, received "
+            f"expected={expected_count}, present={present_count}"
         )
     if expected_count == 0:
         return 100.0
@@ -85,7 +92,9 @@ def compute_quality(
     gaps = tuple(find_gaps(expected, present_starts, interval_ns))
     missing = sum(g.count for g in gaps)
     present = int(expected.shape[0]) - missing
-    rejected = {getattr(k, "name", str(k)): int(v) for k, v in (rejected_counts or {}).items() if int(v)}
+    rejected = {
+        getattr(k, "name", str(k)): int(v) for k, v in (rejected_counts or {}).items() if int(v)
+    }
     return QualityReport(
         expected=int(expected.shape[0]),
         present=present,
@@ -121,7 +130,9 @@ def historical_quality(per_day: Sequence[tuple[int, int]]) -> float:
     return sum(session_quality(e, p) for e, p in per_day) / len(per_day)
 
 
-def live_quality(open_ns: int, close_ns: int, now_ns: int, interval_ns: int, present_count: int) -> float:
+def live_quality(
+    open_ns: int, close_ns: int, now_ns: int, interval_ns: int, present_count: int
+) -> float:
     """Return the quality of a streamed series so far (BEHAVIOURS 13).
 
     ``min(100, present / floor((min(now, close) - open) / interval) * 100)``; 100.0 while no

@@ -1,7 +1,8 @@
 """Session config: one YAML file read into a typed, frozen SessionConfig.
 
 ``load_session_config`` parses the YAML with marks (``yaml_source``), checks every field
-declared in ``schema`` (checks live next to the fields, in dataclass metadata), applies the
+declared in ``schema``/``sections`` (each field's check sits next to it, in dataclass metadata:
+``fields``, ``checks``, ``list_checks``, ``indicator_specs``), applies the
 cross-field rules (``rules``) and raises ``ConfigError`` for the first problem in the file,
 as ``file:line:col: error: field: expected ..., received ...``. ``config_to_dict`` writes a
 config back as plain data that loads to an equal config. This package imports only

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from datetime import date
 from enum import Enum
@@ -19,8 +18,9 @@ __all__ = ["config_to_dict"]
 def config_to_dict(config: SessionConfig) -> dict[str, Any]:
     """Return `config` as plain data for ``yaml.safe_dump``: every YAML field, defaults included.
 
-    Dates become ``'YYYY-MM-DD'`` strings, intervals their labels, paths strings, params mappings;
-    fields whose value is None are left out (None is their default). Derived values
+    Dates (also inside ``metadata``) become ISO strings, intervals their labels, paths strings,
+    params mappings, so the result is also valid JSON data. Fields whose value is None are left
+    out (None is their default). Derived values
     (``base_interval``, ``source_file``) are not written; session indicators carry their interval
     explicitly, which derives the same base interval again.
 
@@ -32,7 +32,8 @@ def config_to_dict(config: SessionConfig) -> dict[str, Any]:
     Returns
     -------
     dict
-        Loading ``yaml.safe_dump`` of it gives a SessionConfig equal to `config`.
+        Loading ``yaml.safe_dump`` of it gives a SessionConfig equal to `config` (``metadata``,
+        which equality ignores, comes back with its dates as strings).
     """
     return _section(config)
 
@@ -58,8 +59,8 @@ def _plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Path):
         return str(value)
-    if isinstance(value, tuple):
+    if isinstance(value, (tuple, list)):
         return [_plain(item) for item in value]
     if isinstance(value, dict):
-        return copy.deepcopy(value)
+        return {key: _plain(item) for key, item in value.items()}
     return value

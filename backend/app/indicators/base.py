@@ -36,7 +36,9 @@ class IndicatorState(abc.ABC):
 
     def __init__(self, period: int, field: str = "close") -> None:
         if field not in BAR_FIELDS:
-            raise ValueError(f"expected field to be one of {', '.join(BAR_FIELDS)}, received {field!r}")
+            raise ValueError(
+                f"expected field to be one of {', '.join(BAR_FIELDS)}, received {field!r}"
+            )
         self.period = int(period)
         self.field = field
         self._column = BAR_FIELDS.index(field) + 1
@@ -79,4 +81,5 @@ class IndicatorState(abc.ABC):
         """Advance the state over `bars` and return their values."""
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(period={self.period}, field={self.field!r}, rows_seen={self._rows})"
+        name = type(self).__name__
+        return f"{name}(period={self.period}, field={self.field!r}, rows_seen={self._rows})"

@@ -124,11 +124,11 @@ class RsiState(IndicatorState):
 
     def _compute(self, bars: BarArrays) -> np.ndarray:
         x = self._values(bars)
-        m = x.shape[0]
-        out = np.full(m, np.nan)
-        start = 1 if self._prev is None else 0
-        prev = x[0] if self._prev is None else self._prev
-        change = np.diff(x, prepend=prev)[start:]
+        out = np.full(x.shape[0], np.nan)
+        if self._prev is None:
+            start, change = 1, x[1:] - x[:-1]
+        else:
+            start, change = 0, x - np.concatenate(((self._prev,), x[:-1]))
         self._prev = float(x[-1])
         gains = np.maximum(change, 0.0).tolist()
         losses = np.maximum(-change, 0.0).tolist()
@@ -139,24 +139,20 @@ class RsiState(IndicatorState):
             self._seed_loss.extend(losses[:i])
             if len(self._seed_gain) < self.period:
                 return out
-            self._avg = (math.fsum(self._seed_gain) / self.period, math.fsum(self._seed_loss) / self.period)
+            p = self.period
+            self._avg = (math.fsum(self._seed_gain) / p, math.fsum(self._seed_loss) / p)
             out[start + i - 1] = _rsi(*self._avg)
         if i < len(gains):
-            ag, al = self._recur(gains[i:], losses[i:], self._avg)
-            total = ag + al
-            safe = np.where(total > 0, total, 1.0)
-            out[start + i :] = np.where(total > 0, 100.0 * ag / safe, 50.0)
+            out[start + i :] = self._recur(gains[i:], losses[i:], self._avg)
         return out
 
-    def _recur(
-        self, gains: list[float], losses: list[float], avg: tuple[float, float]
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _recur(self, gains: list[float], losses: list[float], avg: tuple[float, float]) -> list[float]:
         p, q = self.period, self.period - 1
         ag, al = avg
         ags = [ag := (ag * q + g) / p for g in gains]
         als = [al := (al * q + v) / p for v in losses]
         self._avg = (ag, al)
-        return np.array(ags), np.array(als)
+        return [_rsi(g, v) for g, v in zip(ags, als, strict=True)]
 
 
 def _rsi(avg_gain: float, avg_loss: float) -> float:
@@ -169,7 +165,7 @@ class VwapState(IndicatorState):
     from the first row of the session; NaN while the cumulative volume is 0.
 
     Session-anchored: `warm_up` ignores history, and `period` is not used. Cumulative sums
-    carry across chunks as the first element of ``np.cumsum``, so chunked values are exact.
+    carry across chunks as the first element of ``np.add.accumulate``, so chunked values are exact.
     """
 
     name = "vwap"
@@ -185,8 +181,9 @@ class VwapState(IndicatorState):
     def _compute(self, bars: BarArrays) -> np.ndarray:
         v = bars.volume
         typical = (bars.high + bars.low + bars.close) / 3.0
-        cum_pv = np.cumsum(np.concatenate(([self._pv], typical * v)))[1:]
-        cum_v = np.cumsum(np.concatenate(([self._v], v)))[1:]
+        cum_pv = np.add.accumulate(np.concatenate(((self._pv,), typical * v)))[1:]
+        cum_v = np.add.accumulate(np.concatenate(((self._v,), v)))[1:]
         self._pv, self._v = float(cum_pv[-1]), float(cum_v[-1])
-        has_volume = cum_v > 0
-        return np.where(has_volume, cum_pv / np.where(has_volume, cum_v, 1.0), np.nan)
+        if cum_v[0] > 0:  # volume is never negative (checked), so the sum only grows
+            return cum_pv / cum_v
+        return np.divide(cum_pv, cum_v, out=np.full(cum_v.shape[0], np.nan), where=cum_v > 0)

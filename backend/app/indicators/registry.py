@@ -23,7 +23,10 @@ __all__ = [
 SESSION_INDICATORS: Final = ("sma", "ema", "rsi", "atr", "vwap", "bbands_upper", "bbands_lower")
 HISTORICAL_INDICATORS: Final = ("avg_volume", "avg_range", "high", "low", "avg_close")
 
-_PARAMS: Final[dict[str, tuple[str, ...]]] = {"bbands_upper": ("num_std",), "bbands_lower": ("num_std",)}
+_PARAMS: Final[dict[str, tuple[str, ...]]] = {
+    "bbands_upper": ("num_std",),
+    "bbands_lower": ("num_std",),
+}
 
 
 def make_indicator(
@@ -62,7 +65,9 @@ def make_indicator(
         "sma": SmaState, "ema": EmaState, "rsi": RsiState, "atr": AtrState, "vwap": VwapState,
     }
     if name not in classes:
-        raise ValueError(f"expected an indicator among ({', '.join(SESSION_INDICATORS)}), received {name!r}")
+        raise ValueError(
+            f"expected an indicator among ({', '.join(SESSION_INDICATORS)}), received {name!r}"
+        )
     return classes[name](period, field)
 
 
@@ -121,7 +126,8 @@ def compute_historical(name: str, daily: BarArrays, period: int) -> float:
     """
     if name not in HISTORICAL_INDICATORS:
         raise ValueError(
-            f"expected a historical indicator among ({', '.join(HISTORICAL_INDICATORS)}), received {name!r}"
+            f"expected a historical indicator among ({', '.join(HISTORICAL_INDICATORS)}), "
+            f"received {name!r}"
         )
     if isinstance(period, bool) or int(period) < 1:
         raise ValueError(f"expected a period >= 1 for {name!r}, received {period!r}")

@@ -13,10 +13,11 @@ __all__ = ["BollingerState", "SmaState"]
 
 
 def _windows(xs: np.ndarray, period: int) -> np.ndarray:
-    # Read-only (rows, period) view: row j is xs[j : j + period]; no copy.
-    stride = xs.strides[0]
+    # (rows, period) view of a contiguous array: row j is xs[j : j + period]; no copy.
+    # Built with the ndarray constructor, which costs a tenth of as_strided per call.
+    stride = xs.itemsize
     rows = xs.shape[0] - period + 1
-    return np.lib.stride_tricks.as_strided(xs, shape=(rows, period), strides=(stride, stride), writeable=False)
+    return np.ndarray((rows, period), np.float64, xs, 0, (stride, stride))
 
 
 class _WindowState(IndicatorState):
@@ -35,7 +36,7 @@ class _WindowState(IndicatorState):
         xs = np.concatenate((self._tail, x)) if self._tail.shape[0] else x
         out = np.full(x.shape[0], np.nan)
         if xs.shape[0] >= p:
-            values = self._of_windows(_windows(np.ascontiguousarray(xs), p))
+            values = self._of_windows(_windows(np.ascontiguousarray(xs, dtype=np.float64), p))
             out[out.shape[0] - values.shape[0] :] = values
         self._tail = xs[max(0, xs.shape[0] - (p - 1)) :].copy() if p > 1 else self._tail
         return out
@@ -50,7 +51,7 @@ class SmaState(_WindowState):
 
     Notes
     -----
-    Each value is ``windows.mean(axis=1)`` of a strided view: O(period) flops per row in C,
+    Each value is the row mean of a strided ``(rows, period)`` view: O(period) flops per row in C,
     about ten numpy calls per update whatever the chunk size, and numerically as good as
     summing the window itself (no running sum that drifts over a long session).
     """
@@ -58,7 +59,7 @@ class SmaState(_WindowState):
     name = "sma"
 
     def _of_windows(self, windows: np.ndarray) -> np.ndarray:
-        return windows.mean(axis=1)
+        return np.add.reduce(windows, axis=1) / self.period
 
 
 class BollingerState(_WindowState):
@@ -83,7 +84,9 @@ class BollingerState(_WindowState):
 
     name = "bbands"
 
-    def __init__(self, period: int, field: str = "close", num_std: float = 2.0, upper: bool = True) -> None:
+    def __init__(
+        self, period: int, field: str = "close", num_std: float = 2.0, upper: bool = True
+    ) -> None:
         super().__init__(period, field)
         if not np.isfinite(num_std) or num_std < 0:
             raise ValueError(f"expected params.num_std to be a number >= 0, received {num_std!r}")
@@ -91,7 +94,8 @@ class BollingerState(_WindowState):
         self._sign = 1.0 if upper else -1.0
 
     def _of_windows(self, windows: np.ndarray) -> np.ndarray:
-        mean = windows.mean(axis=1)
+        p = self.period
+        mean = np.add.reduce(windows, axis=1) / p
         dev = windows - mean[:, None]
-        std = np.sqrt((dev * dev).mean(axis=1))
+        std = np.sqrt(np.add.reduce(dev * dev, axis=1) / p)
         return mean + (self._sign * self.num_std) * std

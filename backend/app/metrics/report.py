@@ -80,7 +80,7 @@ _EDGES: Final = (
     ),
 )
 
-Lines = list[str]
+_Lines = list[str]
 
 
 def format_session_report(session: Mapping[str, Any]) -> str:
@@ -170,7 +170,7 @@ def without_metrics(obj: Any) -> Any:
 # -- sections ----------------------------------------------------------------------------
 
 
-def _stage_block(metrics: Mapping[str, Any], name: str, title: str, noun: str) -> Lines:
+def _stage_block(metrics: Mapping[str, Any], name: str, title: str, noun: str) -> _Lines:
     stat = _stage(metrics, name)
     if not stat["count"]:
         return []
@@ -183,7 +183,7 @@ def _stage_block(metrics: Mapping[str, Any], name: str, title: str, noun: str) -
     ]
 
 
-def _lifecycle_block(metrics: Mapping[str, Any], sessions: int) -> Lines:
+def _lifecycle_block(metrics: Mapping[str, Any], sessions: int) -> _Lines:
     gap, duration = _stage(metrics, "session_gap"), _stage(metrics, "session_duration")
     if not (sessions or gap["count"] or duration["count"]):
         return []
@@ -195,7 +195,7 @@ def _lifecycle_block(metrics: Mapping[str, Any], sessions: int) -> Lines:
     return lines
 
 
-def _quality_block(quality: Mapping[str, Any] | None) -> Lines:
+def _quality_block(quality: Mapping[str, Any] | None) -> _Lines:
     if quality is None:
         return []
     lines = ["Data Quality:"]
@@ -216,7 +216,7 @@ def _quality_block(quality: Mapping[str, Any] | None) -> Lines:
     return lines
 
 
-def _session_trading_block(trading: Mapping[str, Any] | None) -> Lines:
+def _session_trading_block(trading: Mapping[str, Any] | None) -> _Lines:
     if trading is None:
         return []
     return [
@@ -228,7 +228,7 @@ def _session_trading_block(trading: Mapping[str, Any] | None) -> Lines:
     ]
 
 
-def _run_trading_block(trading: Mapping[str, Any] | None) -> Lines:
+def _run_trading_block(trading: Mapping[str, Any] | None) -> _Lines:
     if trading is None:
         return []
     win_rate, factor = trading["win_rate_pct"], trading["profit_factor"]
@@ -246,7 +246,7 @@ def _run_trading_block(trading: Mapping[str, Any] | None) -> Lines:
     ]
 
 
-def _process_block(process: Mapping[str, Any] | None) -> Lines:
+def _process_block(process: Mapping[str, Any] | None) -> _Lines:
     if process is None:
         return []
     return [
@@ -256,7 +256,7 @@ def _process_block(process: Mapping[str, Any] | None) -> Lines:
     ]
 
 
-def _clock_block(clock: Mapping[str, Any] | None, metrics: Mapping[str, Any]) -> Lines:
+def _clock_block(clock: Mapping[str, Any] | None, metrics: Mapping[str, Any]) -> _Lines:
     clock, timing = clock or {}, metrics.get("clock") or {}
     counters = metrics.get("counters", {})
     overruns = {

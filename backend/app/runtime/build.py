@@ -12,7 +12,7 @@ from app.execution.paper import SimulatedBroker
 from app.feeds.preload import HistoricalIndicatorSpec, HistorySpec
 from app.feeds.stored import StoredBarSource
 from app.indicators.bank import IndicatorBank, SessionIndicator
-from app.metrics.running import PerformanceMetrics
+from app.metrics.collect import RunMetrics
 from app.store.bar import Interval, parse_interval
 from app.store.bar_store import BarStore
 from app.store.session_data import SessionData, SessionState
@@ -28,7 +28,7 @@ from app.threads.upkeep import DataUpkeep
 from app.timing.clocks import Clock, ScaledClock, SteppedClock, WallClock
 from app.timing.time_manager import TimeManager
 
-__all__ = ["Pipeline", "build"]
+__all__ = ["Pipeline", "build", "check_store", "mode_name"]
 
 SessionDone = Callable[[int, SessionState], None]
 
@@ -44,7 +44,7 @@ class Pipeline:
     supervisor: Supervisor
     broker: SimulatedBroker
     strategy: Strategy
-    metrics: PerformanceMetrics
+    metrics: RunMetrics
     subscriptions: dict[str, StreamSubscription]
     coordinator: SessionCoordinator
     processor: DataProcessor
@@ -68,6 +68,14 @@ def _make_clock(config: SessionConfig) -> Clock:
     if config.backtest.speed_multiplier > 0:
         return ScaledClock(config.backtest.speed_multiplier)
     return SteppedClock()
+
+
+def mode_name(config: SessionConfig) -> str:
+    """Return "data_driven", "clock_driven" or "live" (the pacing the run uses)."""
+    if config.mode is Mode.LIVE:
+        return "live"
+    assert config.backtest is not None
+    return "clock_driven" if config.backtest.speed_multiplier > 0 else "data_driven"
 
 
 def _sessions(config: SessionConfig, tm: TimeManager) -> tuple:
@@ -138,16 +146,16 @@ def build(config: SessionConfig, on_session_done: SessionDone) -> Pipeline:
     check_store(config, store)
     stop = StopToken()
     supervisor = Supervisor(stop, config.run.join_timeout_s)
-    metrics = PerformanceMetrics()
     data = SessionData(symbols, base, derived)
     subs = {name: StreamSubscription(name, stop) for name in
             ("Coordinator→Processor", "Coordinator→Upkeep", "Processor→Analysis")}
     broker = SimulatedBroker(config.trading)
     ctx = StrategyContext(symbols, base.label, {i.key: i.interval.label for i in indicators}, broker, tm)
     history, hist_inds = _history(config)
-    speed = config.backtest.speed_multiplier if config.backtest else 0.0
+    speed = config.backtest.speed_multiplier if config.backtest and config.mode is Mode.BACKTEST else 0.0
+    metrics = RunMetrics(mode_name(config), speed)
     plan = CoordinatorPlan(sessions, symbols, base, history, hist_inds, config.historical.enable_quality,
-                           config.run.batch_steps, speed if config.mode is Mode.BACKTEST else 0.0)
+                           config.run.batch_steps, speed)
     fail = supervisor.record_failure
     source = StoredBarSource(store, tm, base)
     coordinator = SessionCoordinator(plan, source, tm, data, (subs["Coordinator→Processor"], subs["Coordinator→Upkeep"]),

@@ -8,9 +8,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from app.metrics.report import format_run_report, format_session_report, to_json
 from app.metrics.stats import compute_run_summary
 from app.runtime.build import Pipeline
+from app.runtime.records import quality_rollup
 
 __all__ = ["write_outputs"]
 
@@ -59,27 +62,43 @@ def build_summary(pipeline: Pipeline, status: str, elapsed_s: float) -> dict[str
     res = pipeline.engine.results
     broker = pipeline.broker
     cfg = pipeline.config
-    session_end_equity = [r["trading"]["equity_end"] for r in pipeline.records]
-    stats = compute_run_summary(
-        equity_ns=res.equity_ns, equity=res.equity, session_end_equity=session_end_equity,
-        closed_trades=broker.closed_trades, starting_cash=cfg.trading.starting_cash,
-        fills_count=len(broker.fills), bars_processed=res.bars, elapsed_s=elapsed_s)
-    summary: dict[str, Any] = {
+    records = pipeline.records
+    summary: dict[str, Any] = dict(compute_run_summary(
+        np.asarray(res.equity_ns, dtype=np.int64), np.asarray(res.equity, dtype=np.float64),
+        [r["trading"]["equity_end"] for r in records], broker.closed_trades, cfg.trading.starting_cash,
+        len(broker.fills), res.bars, elapsed_s, rejected_orders=len(broker.rejections)))
+    summary.update({
         "session_name": cfg.session_name,
         "status": status,
-        "mode": cfg.mode.value,
         "calendar": cfg.calendar,
         "symbols": list(pipeline.plan.symbols),
         "base_interval": pipeline.plan.base.label,
+        "streams": [pipeline.plan.base.label, *(i.label for i in pipeline.derived)],
         "sessions_planned": len(pipeline.plan.sessions),
-        "sessions_completed": len(pipeline.records),
-        "bars": res.bars,
+        "first_session": records[0]["date"] if records else None,
+        "last_session": records[-1]["date"] if records else None,
         "steps": res.steps,
-        "orders_rejected": len(broker.rejections),
-        "final_equity": broker.equity,
-        "final_cash": broker.cash,
         "open_positions": {s: broker.position(s) for s in pipeline.plan.symbols if broker.position(s)},
-        **{k: v for k, v in stats.items() if k != "bars_per_second"},
-    }
-    summary["metrics"] = pipeline.metrics.run_report(pipeline.subscriptions, elapsed_s, res.bars, pipeline.config)
+        "clock": {"mode": pipeline.metrics.mode, "requested_speed": pipeline.metrics.requested_speed},
+    })
+    if records:
+        detail = {s: {"quality_pct": float(np.mean([r["quality"][s]["quality_pct"] for r in records])),
+                      "gaps": [g for r in records for g in r["quality"][s]["gaps"]],
+                      "missing": sum(r["quality"][s]["missing"] or 0 for r in records),
+                      "rejected": _sum_dicts(r["quality"][s]["rejected"] for r in records),
+                      "derived_bars_skipped": _sum_dicts(r["quality"][s]["derived_bars_skipped"] for r in records)}
+                  for s in pipeline.plan.symbols}
+        bars = {s: _sum_dicts(r["bars"][s] for r in records) for s in pipeline.plan.symbols}
+        summary["data_quality"] = quality_rollup(detail, bars, pipeline.plan.base.label)
+        summary["bars"] = bars
+    metrics = pipeline.metrics.run_report(elapsed_s, res.bars, len(records))
+    summary["metrics"] = {**summary.get("metrics", {}), **metrics}
     return summary
+
+
+def _sum_dicts(dicts: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for d in dicts:
+        for k, v in d.items():
+            out[k] = out.get(k, 0) + v
+    return dict(sorted(out.items()))

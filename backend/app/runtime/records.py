@@ -4,52 +4,68 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.metrics.stats import compute_session_stats
 from app.store.session_data import SessionState
 from app.timing.time_manager import TimeManager
 
-__all__ = ["session_record"]
+__all__ = ["quality_rollup", "session_record"]
 
 
-def _quality(report: Any) -> dict[str, Any] | None:
-    if report is None:
-        return None
-    return {
-        "quality_pct": round(float(report.quality_pct), 4),
-        "expected": int(report.expected),
-        "present": int(report.present),
-        "missing": int(report.missing),
-        "gaps": [{"start": int(g.start_ns), "end": int(g.end_ns), "count": int(g.count)} for g in report.gaps],
-    }
+def _detail(state: SessionState, symbol: str, base: str, derived: tuple[str, ...], tm: TimeManager) -> dict[str, Any]:
+    report = state.quality.get((symbol, base))
+    present = len(state.bars[(symbol, base)])
+    if report is None:  # enable_session_quality: false -> no gap detection, quality reads 100
+        q: dict[str, Any] = {"quality_pct": 100.0, "expected": None, "present": present, "missing": None,
+                             "gaps": [], "gap_detection": False}
+    else:
+        q = {"quality_pct": float(report.quality_pct), "expected": int(report.expected),
+             "present": int(report.present), "missing": int(report.missing), "gap_detection": True,
+             "gaps": [{"start": tm.format_ns(int(g.start_ns)), "end": tm.format_ns(int(g.end_ns)),
+                       "bars": int(g.count)} for g in report.gaps]}
+    q["rejected"] = dict(sorted(state.rejected.get(symbol, {}).items()))
+    q["repaired_out_of_order"] = state.repairs.get(symbol, 0)
+    q["derived_bars_skipped"] = {label: state.derived_skipped.get((symbol, label), 0) for label in derived
+                                 if (symbol, label) in state.derived_skipped}
+    q["historical_quality_pct"] = {k[1]: v for k, v in sorted(state.historical_quality.items()) if k[0] == symbol}
+    return q
+
+
+def quality_rollup(detail: dict[str, dict[str, Any]], bars: dict[str, dict[str, int]], base: str) -> dict[str, Any]:
+    """Return the report's QUALITY block from per-symbol details (derived report the base score)."""
+    series: dict[str, dict[str, Any]] = {}
+    rejected: dict[str, int] = {}
+    skipped = 0
+    for symbol, q in detail.items():
+        series[symbol] = {}
+        for label in bars[symbol]:
+            series[symbol][label] = {"quality_pct": q["quality_pct"], "gaps": len(q["gaps"]),
+                                     "missing_bars": q["missing"] or 0, "derived": label != base}
+        for reason, count in q["rejected"].items():
+            rejected[reason] = rejected.get(reason, 0) + count
+        skipped += sum(q["derived_bars_skipped"].values())
+    return {"series": series, "rejected_bars": dict(sorted(rejected.items())), "derived_bars_skipped": skipped}
 
 
 def session_record(state: SessionState, index: int, tm: TimeManager, symbols: tuple[str, ...], base: str,
-                   derived: tuple[str, ...], trading: dict[str, Any], enable_quality: bool) -> dict[str, Any]:
+                   derived: tuple[str, ...], trading: dict[str, Any], clock: dict[str, Any]) -> dict[str, Any]:
     """Return the JSON-ready record of one finished session (read after every stage acked it)."""
-    bars: dict[str, dict[str, int]] = {}
-    quality: dict[str, Any] = {}
-    for symbol in symbols:
-        bars[symbol] = {label: len(state.bars[(symbol, label)]) for label in (base, *derived)
-                        if (symbol, label) in state.bars}
-        q = _quality(state.quality.get((symbol, base)))
-        if q is None:
-            q = {"quality_pct": 100.0, "expected": None, "present": bars[symbol][base], "missing": None,
-                 "gaps": [], "detection": "disabled" if not enable_quality else "none"}
-        for gap in q["gaps"]:
-            gap["start_local"] = tm.format_ns(gap["start"])
-        q["rejected"] = dict(sorted(state.rejected.get(symbol, {}).items()))
-        q["repaired_out_of_order"] = state.repairs.get(symbol, 0)
-        q["derived_skipped"] = {label: state.derived_skipped.get((symbol, label), 0) for label in derived
-                                if (symbol, label) in state.derived_skipped}
-        q["historical"] = {k[1]: round(v, 4) for k, v in sorted(state.historical_quality.items()) if k[0] == symbol}
-        quality[symbol] = q
-    pnl = trading["equity_end"] - trading["equity_start"]
-    return {
+    bars = {s: {label: len(state.bars[(s, label)]) for label in (base, *derived) if (s, label) in state.bars}
+            for s in symbols}
+    detail = {s: _detail(state, s, base, derived, tm) for s in symbols}
+    record = compute_session_stats(
+        state.session.isoformat(), trading["equity_start"], trading["equity_end"], trading["fills"],
+        trading["closed_trades"], rejected_orders=trading["orders_rejected"],
+        bars_processed=sum(b[base] for b in bars.values()))
+    record["trading"]["rejections"] = trading["rejections"]
+    record["trading"]["positions_end"] = trading["positions"]
+    record.update({
         "index": index,
-        "session": state.session.isoformat(),
         "open": tm.format_ns(state.open_ns),
         "close": tm.format_ns(state.close_ns),
         "early_close": state.early_close,
         "bars": bars,
-        "quality": quality,
-        "trading": {**trading, "pnl": pnl},
-    }
+        "data_quality": quality_rollup(detail, bars, base),
+        "quality": detail,
+        "clock": clock,
+    })
+    return record

@@ -66,7 +66,7 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
             p = holder["p"]
             record = session_record(state, index, p.tm, p.plan.symbols, p.plan.base.label,
                                     tuple(i.label for i in p.derived), p.engine.results.sessions[index],
-                                    config.gap_filler.enable_session_quality)
+                                    {"mode": p.metrics.mode, "requested_speed": p.metrics.requested_speed})
             record["metrics"] = p.metrics.end_session(p.subscriptions)
             p.records.append(record)
             if progress is not None:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from app.execution.paper import SimulatedBroker
-from app.metrics.running import PerformanceMetrics
+from app.metrics.collect import RunMetrics
 from app.store.bar import Bar
 from app.store.session_data import SessionState
 from app.strategies.base import Strategy, StrategyContext
@@ -43,7 +43,7 @@ class AnalysisEngine(SessionThread):
     """
 
     def __init__(self, strategy: Strategy, ctx: StrategyContext, broker: SimulatedBroker,
-                 tm: TimeManager, inbox: StreamSubscription, metrics: PerformanceMetrics,
+                 tm: TimeManager, inbox: StreamSubscription, metrics: RunMetrics,
                  stop_token: StopToken, on_failure: FailureSink) -> None:
         super().__init__(stop_token, on_failure)
         self.strategy, self.ctx, self.broker, self.tm = strategy, ctx, broker, tm
@@ -52,7 +52,7 @@ class AnalysisEngine(SessionThread):
         self.results = EngineResults()
         self.where = self._where
         self._state: SessionState | None = None
-        self._session_start = (0.0, 0, 0)
+        self._session_start = (0.0, 0, 0, 0)
 
     def _where(self) -> tuple[str | None, str | None]:
         s = self._state
@@ -80,7 +80,8 @@ class AnalysisEngine(SessionThread):
         ctx._state, ctx._final, ctx._derived = state, False, {}
         ctx._base_count = [0] * len(ctx.symbols)
         ctx.now_ns = state.open_ns
-        self._session_start = (self.broker.equity, len(self.broker.fills), len(self.broker.rejections))
+        broker = self.broker
+        self._session_start = (broker.equity, len(broker.fills), len(broker.rejections), len(broker.closed_trades))
         self.strategy.on_session_start(ctx)
 
     def _walk(self, batch: StepBatch) -> None:
@@ -146,7 +147,7 @@ class AnalysisEngine(SessionThread):
         ctx.now_ns = state.close_ns
         ctx._final = True
         self.strategy.on_session_end(ctx)
-        equity0, fills0, rej0 = self._session_start
+        equity0, fills0, rej0, trades0 = self._session_start
         broker = self.broker
         self.results.sessions[event.index] = {
             "equity_start": equity0,
@@ -155,5 +156,6 @@ class AnalysisEngine(SessionThread):
             "fills": len(broker.fills) - fills0,
             "orders_rejected": len(broker.rejections) - rej0,
             "rejections": [r.reason for r in broker.rejections[rej0:]],
+            "closed_trades": broker.closed_trades[trades0:],
             "positions": {s: broker.position(s) for s in ctx.symbols if broker.position(s)},
         }

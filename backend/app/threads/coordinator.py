@@ -10,7 +10,7 @@ from datetime import date
 from app.bars.steps import build_steps
 from app.feeds.base import BarSource
 from app.feeds.preload import HistoricalIndicatorSpec, HistorySpec, preload_history
-from app.metrics.running import PerformanceMetrics
+from app.metrics.collect import RunMetrics
 from app.store.bar import Interval
 from app.store.series import BarSeries
 from app.store.session_data import SessionData, SessionState
@@ -56,7 +56,7 @@ class SessionCoordinator(SessionThread):
         tm: TimeManager,
         data: SessionData,
         outputs: Sequence[StreamSubscription],
-        metrics: PerformanceMetrics,
+        metrics: RunMetrics,
         stop_token: StopToken,
         on_failure: FailureSink,
         on_session_done: Callable[[int, SessionState], None],
@@ -83,8 +83,10 @@ class SessionCoordinator(SessionThread):
             if last_close is not None:
                 self.metrics.stat("session_gap").record(state.open_ns - last_close)
             self.metrics.stat("data_loading_initial" if index == 0 else "data_loading_subsequent").record(perf_ns() - t0)
+            t_stream = perf_ns()
             if not self._stream(state) or not self._end(index, state):
                 return
+            self.metrics.mark_session_clock(state.close_ns - state.open_ns, perf_ns() - t_stream)
             last_close = state.close_ns
             self.metrics.stat("session_duration").record(state.close_ns - state.open_ns)
             self.on_session_done(index, state)

@@ -9,7 +9,7 @@ import numpy as np
 
 from app.bars.aggregate import aggregate_bars, aggregate_daily
 from app.indicators.bank import IndicatorBank
-from app.metrics.running import PerformanceMetrics
+from app.metrics.collect import RunMetrics
 from app.store.bar import Interval
 from app.store.series import BarSeries
 from app.store.session_data import SessionState
@@ -38,7 +38,7 @@ class DataProcessor(SessionThread):
         indicators: IndicatorBank,
         inbox: StreamSubscription,
         outbox: StreamSubscription,
-        metrics: PerformanceMetrics,
+        metrics: RunMetrics,
         paced: bool,
         stop_token: StopToken,
         on_failure: FailureSink,
@@ -69,7 +69,10 @@ class DataProcessor(SessionThread):
                 if isinstance(event, StepBatch):
                     t0 = perf_ns()
                     self._step(event)
-                    stat.record((perf_ns() - t0) // max(1, event.hi - event.lo))
+                    items = event.hi - event.lo
+                    per_item = (perf_ns() - t0) // items
+                    for _ in range(items):  # one record per step: batch time shared evenly
+                        stat.record(per_item)
                 elif isinstance(event, SessionStart):
                     self._begin(event)
                 elif isinstance(event, SessionEnd) and not self._end(event):

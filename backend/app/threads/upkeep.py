@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from app.bars.quality import compute_quality, live_quality
-from app.metrics.running import PerformanceMetrics
+from app.metrics.collect import RunMetrics
 from app.store.bar import Interval
 from app.store.session_data import SessionState
 from app.sync.stop import StopToken
@@ -28,7 +28,7 @@ class DataUpkeep(SessionThread):
     """
 
     def __init__(self, symbols: Sequence[str], base: Interval, tm: TimeManager,
-                 inbox: StreamSubscription, metrics: PerformanceMetrics, enabled: bool,
+                 inbox: StreamSubscription, metrics: RunMetrics, enabled: bool,
                  stop_token: StopToken, on_failure: FailureSink) -> None:
         super().__init__(stop_token, on_failure)
         self.symbols = tuple(symbols)

@@ -39,7 +39,7 @@ def test_backtest_writes_every_output_and_one_session_per_trading_day(store, tmp
     for name in ("fills.csv", "equity.csv", "sessions.json", "summary.json", "config.yaml", "report.txt"):
         assert (out / name).is_file(), name
     sessions = json.loads((out / "sessions.json").read_text())
-    assert [s["session"] for s in sessions] == SESSIONS
+    assert [s["date"] for s in sessions] == SESSIONS
     early = sessions[2]
     assert early["early_close"] is True
     assert early["close"].startswith("2024-07-03 13:00:00")
@@ -57,7 +57,7 @@ def test_backtest_writes_every_output_and_one_session_per_trading_day(store, tmp
         header = next(csv.reader(fh))
     assert header == ["timestamp", "symbol", "side", "quantity", "price", "commission"]
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["sessions_completed"] == 4
+    assert summary["sessions"] == 4
     assert summary["status"] == "ok"
 
 
@@ -85,7 +85,7 @@ def test_strategy_failure_names_the_engine_exits_1_and_leaves_a_partial_report(s
     assert "America/New_York (session 2024-07-02): ZeroDivisionError: division by zero" in proc.stderr
     assert "partial report written to" in proc.stderr
     sessions = json.loads((tmp_path / "out" / "sessions.json").read_text())
-    assert [s["session"] for s in sessions] == ["2024-07-01"]
+    assert [s["date"] for s in sessions] == ["2024-07-01"]
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["status"] == "failed"
 
 

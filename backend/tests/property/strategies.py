@@ -26,7 +26,7 @@ _price = st.integers(1, 100_000)
 _row = st.tuples(_price, _price, _price, _price, st.booleans(), st.integers(0, 1_000_000))
 
 
-def _valid_row(raw: tuple[int, int, int, int, bool, int]) -> tuple[float, float, float, float, float]:
+def _valid_row(raw: tuple[int, ...]) -> tuple[float, float, float, float, float]:
     four = sorted(raw[:4])
     first, second = (four[2], four[1]) if raw[4] else (four[1], four[2])
     return (first / 100, four[3] / 100, four[0] / 100, second / 100, float(raw[5]))
@@ -41,7 +41,7 @@ def ohlcv_rows(n: int) -> st.SearchStrategy[list[tuple[float, float, float, floa
 
 
 @st.composite
-def grid_bars(draw, n_slots: int, base_ns: int = MINUTE, anchor_ns: int = ANCHOR, fill: float | None = None):
+def grid_bars(draw, n_slots: int, base_ns: int = MINUTE, anchor_ns: int = ANCHOR, fill=None):
     """Draw valid bars on a subset of the ``anchor + j * base`` slots, ``j < n_slots``.
 
     `fill` biases the draw towards present slots (complete windows are then common).

@@ -34,7 +34,10 @@ def naive_aggregate(bars, base_ns, target_ns, anchor, upto, close):
 
 
 def as_rows(bars):
-    return [(int(s), float(o), float(h), float(lo), float(c), float(v)) for s, o, h, lo, c, v in zip(*bars, strict=True)]
+    return [
+        (int(s), float(o), float(h), float(lo), float(c), float(v))
+        for s, o, h, lo, c, v in zip(*bars, strict=True)
+    ]
 
 
 @st.composite
@@ -94,12 +97,17 @@ def test_aggregating_derived_bars_again_is_identity(session):
 
 
 @settings(deadline=None)
-@given(bars=grid_bars(60, fill=0.95), middle=st.sampled_from([2, 3, 5]), outer=st.sampled_from([2, 3]))
+@given(
+    bars=grid_bars(60, fill=0.95),
+    middle=st.sampled_from([2, 3, 5]),
+    outer=st.sampled_from([2, 3]),
+)
 def test_two_stage_aggregation_equals_direct(bars, middle, outer):
     close = ANCHOR + 60 * MINUTE
     mid = aggregate_bars(bars, MINUTE, middle * MINUTE, ANCHOR, close, close).bars
-    via_mid = aggregate_bars(mid, middle * MINUTE, middle * outer * MINUTE, ANCHOR, close, close).bars
-    direct = aggregate_bars(bars, MINUTE, middle * outer * MINUTE, ANCHOR, close, close).bars
+    outer_ns = middle * outer * MINUTE
+    via_mid = aggregate_bars(mid, middle * MINUTE, outer_ns, ANCHOR, close, close).bars
+    direct = aggregate_bars(bars, MINUTE, outer_ns, ANCHOR, close, close).bars
     assert as_rows(via_mid) == as_rows(direct)
 
 

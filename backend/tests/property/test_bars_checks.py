@@ -41,7 +41,9 @@ def naive_check(bars, allowed):
     return accepted, reasons
 
 
-allowed_sets = st.none() | st.sets(st.integers(0, 15)).map(lambda s: np.array([ANCHOR + k * MINUTE for k in s], np.int64))
+allowed_sets = st.none() | st.sets(st.integers(0, 15)).map(
+    lambda s: np.array([ANCHOR + k * MINUTE for k in s], np.int64)
+)
 
 
 @settings(deadline=None)
@@ -68,9 +70,8 @@ def test_check_bars_matches_naive_reference(bars, allowed):
     assert result.accepted.start.tolist() == [int(bars.start[i]) for i in accepted]
     for got, want in zip(result.accepted[1:], bars[1:], strict=True):
         np.testing.assert_array_equal(got, want[accepted])
-    assert dict(zip(result.rejected_index.tolist(), result.rejected_reason.tolist(), strict=True)) == {
-        i: r.value for i, r in reasons.items()
-    }
+    got = zip(result.rejected_index.tolist(), result.rejected_reason.tolist(), strict=True)
+    assert dict(got) == {i: r.value for i, r in reasons.items()}
 
 
 @settings(deadline=None)

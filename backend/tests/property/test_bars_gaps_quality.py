@@ -44,20 +44,25 @@ def test_gaps_match_naive_runs_and_never_double_count(data):
     gaps = find_gaps(expected, present, interval)
     # Assert
     present_set = set(present.tolist())
-    assert [(g.start_ns, g.end_ns, g.count) for g in gaps] == naive_gaps(expected, present_set, interval)
+    got = [(g.start_ns, g.end_ns, g.count) for g in gaps]
+    assert got == naive_gaps(expected, present_set, interval)
     in_both = len(set(expected.tolist()) & present_set)
     assert sum(g.count for g in gaps) + in_both == len(expected)
 
 
 @settings(deadline=None)
-@given(data=expected_and_present(), rejected=st.dictionaries(st.sampled_from(["NAN", "DUPLICATE"]), st.integers(0, 5)))
+@given(
+    data=expected_and_present(),
+    rejected=st.dictionaries(st.sampled_from(["NAN", "DUPLICATE"]), st.integers(0, 5)),
+)
 def test_quality_report_adds_up(data, rejected):
     expected, present, interval = data
     report = compute_quality(expected, present, interval, rejected)
     assert report.present + report.missing == report.expected == len(expected)
     assert sum(g.count for g in report.gaps) == report.missing
     assert 0.0 <= report.quality_pct <= 100.0
-    assert report.quality_pct == (100.0 if not len(expected) else report.present / len(expected) * 100)
+    want = 100.0 if not len(expected) else report.present / len(expected) * 100
+    assert report.quality_pct == want
     assert report.rejected == {k: v for k, v in rejected.items() if v}
 
 

@@ -59,7 +59,9 @@ def ref_rsi(xs, p):
 def ref_atr(h, lo, c, p):
     if not h:
         return []
-    tr = [h[0] - lo[0]] + [max(h[i] - lo[i], abs(h[i] - c[i - 1]), abs(lo[i] - c[i - 1])) for i in range(1, len(h))]
+    tr = [h[0] - lo[0]]
+    for i in range(1, len(h)):
+        tr.append(max(h[i] - lo[i], abs(h[i] - c[i - 1]), abs(lo[i] - c[i - 1])))
     return ref_wilder(tr, p, 0)[: len(h)]
 
 
@@ -111,4 +113,5 @@ def test_indicator_matches_naive_reference(name, bars, period, field, num_std):
     got = compute_indicator(name, bars, period, field, params)
     want = np.array(reference(name, bars, period, field, num_std), dtype=np.float64)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
-    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * max(1.0, float(np.nanmax(np.abs(want), initial=0))))
+    scale = max(1.0, float(np.nanmax(np.abs(want), initial=0)))
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * scale)

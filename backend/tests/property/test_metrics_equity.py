@@ -24,7 +24,10 @@ START_CASH = 100_000.0
 closes = st.integers(min_value=500, max_value=50_000).map(lambda cents: cents / 100)
 step = st.tuples(
     st.tuples(closes, closes, closes),
-    st.lists(st.tuples(st.sampled_from(SYMBOLS), st.sampled_from(OrderSide), st.integers(1, 40)), max_size=3),
+    st.lists(
+        st.tuples(st.sampled_from(SYMBOLS), st.sampled_from(OrderSide), st.integers(1, 40)),
+        max_size=3,
+    ),
 )
 
 
@@ -56,7 +59,8 @@ def test_recorded_equity_matches_equity_rebuilt_from_fills(steps, allow_short):
         rebuilt.append(_rebuild(broker.fills, dict(zip(SYMBOLS, prices, strict=True)), START_CASH))
         for symbol, side, qty in orders:
             oid += 1
-            broker.submit(Order(oid, symbol, side, qty, placed_at_ns=start + MIN), broker.last_price(symbol))
+            order = Order(oid, symbol, side, qty, placed_at_ns=start + MIN)
+            broker.submit(order, broker.last_price(symbol))
 
     # Assert
     assert recorded == pytest.approx(rebuilt, rel=1e-9, abs=1e-6)

@@ -44,7 +44,8 @@ def test_sharpe_matches_the_textbook_formula(start, ends):
     if std == 0.0:
         assert result == 0.0
     else:
-        assert result == pytest.approx(statistics.fmean(returns) / std * math.sqrt(252), rel=1e-6, abs=1e-9)
+        expected = statistics.fmean(returns) / std * math.sqrt(252)
+        assert result == pytest.approx(expected, rel=1e-6, abs=1e-9)
 
 
 durations = st.lists(st.integers(min_value=0, max_value=10**12), min_size=1, max_size=300)
@@ -67,7 +68,8 @@ def test_percentile_is_within_one_sixteenth_of_the_exact_rank(values, q):
 
     assert min(values) <= estimate <= max(values)
     assert abs(estimate - exact) <= exact / 16
-    assert (stat.count, stat.total_ns, stat.min_ns, stat.max_ns) == (len(values), sum(values), min(values), max(values))
+    summary = (stat.count, stat.total_ns, stat.min_ns, stat.max_ns)
+    assert summary == (len(values), sum(values), min(values), max(values))
 
 
 @settings(deadline=None)

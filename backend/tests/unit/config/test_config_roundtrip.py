@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -65,8 +67,16 @@ def test_examples_round_trip(text):
     cfg = _parse(text)
     dumped, again = _round_trip(cfg)
     assert again == cfg
-    assert again.metadata == cfg.metadata
     assert config_to_dict(again) == dumped
+    assert json.loads(json.dumps(dumped)) == dumped
+    assert json.loads(json.dumps(dumped)) == dumped
+
+
+def test_metadata_dates_are_dumped_as_strings():
+    cfg = _parse(LIVE_CONFIG)
+    assert cfg.metadata == {"note": "kept", "when": date(2024, 1, 5)}
+    assert config_to_dict(cfg)["metadata"] == {"note": "kept", "when": "2024-01-05"}
+    assert _round_trip(cfg)[1].metadata == {"note": "kept", "when": "2024-01-05"}
 
 
 def test_dumped_dict_is_plain_yaml_data():
@@ -194,3 +204,4 @@ def test_random_valid_configs_round_trip(raw):
     assert len(cfg.indicators) == len(raw["indicators"])
     assert again == cfg
     assert config_to_dict(again) == dumped
+    assert json.loads(json.dumps(dumped)) == dumped

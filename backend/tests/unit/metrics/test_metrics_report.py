@@ -7,11 +7,20 @@ import json
 import numpy as np
 import pytest
 
-from app.metrics.report import RULE, format_run_report, format_session_report, to_json, without_metrics
+from app.metrics.report import (
+    RULE,
+    format_run_report,
+    format_session_report,
+    to_json,
+    without_metrics,
+)
 
 
 def _stage(count, total, lo, hi, mean, p50, p99):
-    return {"count": count, "total_ms": total, "min_ms": lo, "max_ms": hi, "mean_ms": mean, "p50_ms": p50, "p99_ms": p99}
+    return {
+        "count": count, "total_ms": total, "min_ms": lo, "max_ms": hi,
+        "mean_ms": mean, "p50_ms": p50, "p99_ms": p99,
+    }
 
 
 QUALITY = {
@@ -42,7 +51,10 @@ SESSION = {
             "session_gap": _stage(1, 12.5, 12.5, 12.5, 12.5, 12.5, 12.5),
             "session_duration": _stage(1, 2_345.0, 2_345.0, 2_345.0, 2_345.0, 2_345.0, 2_345.0),
         },
-        "counters": {"backpressure.coordinator_processor": 1_234, "backpressure.processor_analysis": 0},
+        "counters": {
+            "backpressure.coordinator_processor": 1_234,
+            "backpressure.processor_analysis": 0,
+        },
     },
 }
 
@@ -99,12 +111,16 @@ SUMMARY = {
     "sessions": 5,
     "bars_processed": 3_900,
     "trading": {
-        "starting_cash": 100_000.0, "final_equity": 101_234.567, "pnl": 1_234.567, "total_return_pct": 1.234567,
-        "sharpe": 1.5, "max_drawdown_pct": 2.345, "win_rate_pct": 55.0, "profit_factor": 1.8,
+        "starting_cash": 100_000.0, "final_equity": 101_234.567, "pnl": 1_234.567,
+        "total_return_pct": 1.234567, "sharpe": 1.5, "max_drawdown_pct": 2.345,
+        "win_rate_pct": 55.0, "profit_factor": 1.8,
         "trades": 20, "fills": 40, "rejected_orders": 3,
     },
-    "data_quality": {"series": {"AAPL": {"1m": {"quality_pct": 98.5, "gaps": 2, "missing_bars": 6}}},
-                     "rejected_bars": {}, "derived_bars_skipped": 0},
+    "data_quality": {
+        "series": {"AAPL": {"1m": {"quality_pct": 98.5, "gaps": 2, "missing_bars": 6}}},
+        "rejected_bars": {},
+        "derived_bars_skipped": 0,
+    },
     "clock": {"mode": "clock_driven", "requested_speed": 60.0},
     "metrics": {
         "stages": {
@@ -116,8 +132,12 @@ SUMMARY = {
             "session_gap": _stage(4, 40.0, 5.0, 15.0, 10.0, 10.0, 15.0),
             "session_duration": _stage(5, 30_000.0, 5_500.0, 6_500.0, 6_000.0, 6_000.0, 6_500.0),
         },
-        "counters": {"backpressure.coordinator_processor": 12, "backpressure.processor_analysis": 3_456,
-                     "overruns.DataProcessor": 2, "overruns.AnalysisEngine": 7},
+        "counters": {
+            "backpressure.coordinator_processor": 12,
+            "backpressure.processor_analysis": 3_456,
+            "overruns.DataProcessor": 2,
+            "overruns.AnalysisEngine": 7,
+        },
         "process": {"cpu_s": 31.456, "rss_mb": 150.25, "peak_rss_mb": 210.5},
         "clock": {"achieved_speed": 59.5, "max_lag_s": 0.25},
         "backtest": {"total_time_s": 32.5, "avg_per_day_s": 6.5, "bars_per_second": 12_345.6},
@@ -209,24 +229,32 @@ def test_run_report_without_trades_and_data_driven_clock():
 
     assert "  - Win Rate: n/a (0 trades)" in lines
     assert "  - Profit Factor: n/a (no losing trade)" in lines
-    assert lines[-4:] == ["Clock:", "  - Mode: data_driven", "  - Speed: requested max (data-driven)", RULE]
+    assert lines[-4:] == [
+        "Clock:", "  - Mode: data_driven", "  - Speed: requested max (data-driven)", RULE,
+    ]
     assert "Session Lifecycle:" in lines and "Backtest Summary:" not in lines
 
 
 def test_to_json_sorts_rounds_and_converts():
-    obj = {"b": 1.23456789, "a": [np.float64(-1e-9), np.int64(7), (True, None)], "c": {"z": np.array([0.5]), "y": "s"}}
+    obj = {
+        "b": 1.23456789,
+        "a": [np.float64(-1e-9), np.int64(7), (True, None)],
+        "c": {"z": np.array([0.5]), "y": "s"},
+    }
 
     text = to_json(obj)
 
     assert text == (
-        '{\n  "a": [\n    0.0,\n    7,\n    [\n      true,\n      null\n    ]\n  ],\n  "b": 1.234568,\n'
+        '{\n  "a": [\n    0.0,\n    7,\n    [\n      true,\n      null\n    ]\n  ],\n'
+        '  "b": 1.234568,\n'
         '  "c": {\n    "y": "s",\n    "z": [\n      0.5\n    ]\n  }\n}'
     )
     assert json.loads(to_json(SUMMARY)) == json.loads(to_json(json.loads(to_json(SUMMARY))))
 
 
 def test_to_json_refuses_non_finite_numbers_naming_the_path():
-    with pytest.raises(ValueError, match=r"\$\.trading\.sharpe: expected a finite number, received nan"):
+    message = r"\$\.trading\.sharpe: expected a finite number, received nan"
+    with pytest.raises(ValueError, match=message):
         to_json({"trading": {"sharpe": float("nan")}})
     with pytest.raises(ValueError, match=r"\$\.x\[1\]: expected a finite number, received inf"):
         to_json({"x": [1.0, float("inf")]})
@@ -242,5 +270,6 @@ def test_without_metrics_drops_every_metrics_key():
 
     stripped = without_metrics({"sessions": sessions, "metrics": {}})
 
-    assert stripped == {"sessions": [{k: v for k, v in SESSION.items() if k != "metrics"}, {"date": "2024-01-03"}]}
+    session_without = {k: v for k, v in SESSION.items() if k != "metrics"}
+    assert stripped == {"sessions": [session_without, {"date": "2024-01-03"}]}
     assert "metrics" in SESSION  # the input is not modified

@@ -42,7 +42,8 @@ def test_max_drawdown_needs_positive_starting_cash():
 
 
 def test_sharpe_of_two_daily_returns():
-    # returns +2 %, -1 %: mean 0.005, std (ddof 1) 0.015 * sqrt(2) -> sqrt(252) / (3 sqrt 2) = sqrt(126) / 3
+    # returns +2 %, -1 %: mean 0.005, std (ddof 1) 0.015 * sqrt(2)
+    # -> 0.005 / (0.015 sqrt 2) * sqrt(252) = sqrt(126) / 3
     assert sharpe_ratio([102.0, 100.98], 100.0) == pytest.approx(math.sqrt(126) / 3)
 
 
@@ -96,7 +97,9 @@ def test_compute_run_summary_worked_example():
             "fills": 4,
             "rejected_orders": 1,
         },
-        "metrics": {"backtest": {"total_time_s": 4.0, "avg_per_day_s": 2.0, "bars_per_second": 250.0}},
+        "metrics": {
+            "backtest": {"total_time_s": 4.0, "avg_per_day_s": 2.0, "bars_per_second": 250.0}
+        },
     }
 
 
@@ -106,17 +109,21 @@ def test_compute_run_summary_without_equity_or_time():
     assert out["sessions"] == 0
     assert out["trading"]["final_equity"] == 1_000.0
     assert out["trading"]["win_rate_pct"] is None
-    assert out["metrics"] == {"backtest": {"total_time_s": 0.0, "avg_per_day_s": 0.0, "bars_per_second": 0.0}}
+    assert out["metrics"] == {
+        "backtest": {"total_time_s": 0.0, "avg_per_day_s": 0.0, "bars_per_second": 0.0}
+    }
 
 
 def test_compute_run_summary_refuses_mismatched_series():
-    with pytest.raises(ValueError, match=r"expected equity_ns and equity of equal length, received 2 and 1"):
+    message = r"expected equity_ns and equity of equal length, received 2 and 1"
+    with pytest.raises(ValueError, match=message):
         compute_run_summary(np.array([1, 2]), np.array([1.0]), [], [], 1.0, 0, 0, 1.0)
 
 
 def test_compute_session_stats():
     out = compute_session_stats(
-        "2024-01-02", 100_000.0, 99_750.0, 3, _trades(50.0, -300.0), rejected_orders=2, bars_processed=780
+        "2024-01-02", 100_000.0, 99_750.0, 3, _trades(50.0, -300.0),
+        rejected_orders=2, bars_processed=780,
     )
 
     assert out == {

@@ -51,7 +51,8 @@ def test_percentile_is_clamped_to_min_and_max():
 
 def test_empty_stat_reports_zeros():
     assert RunningStat().as_dict("ms") == {
-        "count": 0, "total_ms": 0.0, "min_ms": 0.0, "max_ms": 0.0, "mean_ms": 0.0, "p50_ms": 0.0, "p99_ms": 0.0,
+        "count": 0, "total_ms": 0.0, "min_ms": 0.0, "max_ms": 0.0,
+        "mean_ms": 0.0, "p50_ms": 0.0, "p99_ms": 0.0,
     }
 
 
@@ -121,7 +122,8 @@ def test_performance_metrics_records_stages_and_counters():
 
 
 def test_unknown_stage_is_refused():
-    with pytest.raises(ValueError, match=r"expected a stage in coordinator, data_processor, .*, received 'engine'"):
+    message = r"expected a stage in coordinator, data_processor, .*, received 'engine'"
+    with pytest.raises(ValueError, match=message):
         PerformanceMetrics().record("engine", 1)
 
 

@@ -161,7 +161,11 @@ def test_any_object_with_the_limit_fields_is_accepted():
         ("starting_cash", 0.0, r"starting_cash: expected a number > 0, received 0.0"),
         ("max_per_trade", -1.0, r"max_per_trade: expected a number > 0, received -1.0"),
         ("max_per_symbol", float("inf"), r"max_per_symbol: expected a number > 0, received inf"),
-        ("commission_per_share", -0.01, r"commission_per_share: expected a number >= 0, received -0.01"),
+        (
+            "commission_per_share",
+            -0.01,
+            r"commission_per_share: expected a number >= 0, received -0.01",
+        ),
         ("commission_min", "1", r"commission_min: expected a number >= 0, received '1'"),
         ("slippage_bps", -3, r"slippage_bps: expected a number >= 0, received -3"),
         ("max_open_positions", 0, r"max_open_positions: expected an int >= 1, received 0"),

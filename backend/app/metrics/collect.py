@@ -1,0 +1,103 @@
+"""RunMetrics: per-session PerformanceMetrics rolled into the run's, plus sync and clock figures."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from app.metrics.running import PerformanceMetrics, RunningStat
+
+__all__ = ["RunMetrics"]
+
+_BACKPRESSURE = {
+    "Coordinator→Processor": "backpressure.coordinator_processor",
+    "Processor→Analysis": "backpressure.processor_analysis",
+}
+
+
+class _Stats(Protocol):
+    overruns: int
+    max_lag_ns: int
+
+
+class _Sub(Protocol):
+    def statistics(self) -> _Stats: ...
+
+
+class RunMetrics:
+    """Stage timings for the current session and the whole run.
+
+    Threads record into ``stat(name)`` (one writer thread per stage). At each session end,
+    after every stage acked the session, `end_session` snapshots the session's figures,
+    merges them into the run's and resets the session's stats in place.
+
+    Warnings
+    --------
+    `stat` objects are written by their stage's thread only; `end_session` and `run_report`
+    run while the stages are idle (between sessions, or after the threads joined).
+    """
+
+    def __init__(self, mode: str, requested_speed: float) -> None:
+        self.session = PerformanceMetrics()
+        self.run = PerformanceMetrics()
+        self.mode = mode
+        self.requested_speed = requested_speed
+        self._overruns: dict[str, int] = {}
+        self.session_wall_ns = 0
+        self.session_virtual_ns = 0
+        self.total_wall_ns = 0
+        self.total_virtual_ns = 0
+        self.max_lag_ns = 0
+
+    def stat(self, name: str) -> RunningStat:
+        """Return the session-level RunningStat of stage `name` (one of STAGES)."""
+        return self.session.stages[name]
+
+    def mark_session_clock(self, virtual_ns: int, wall_ns: int) -> None:
+        """Record how much simulated and real time the session's stream took (coordinator)."""
+        self.session_virtual_ns, self.session_wall_ns = virtual_ns, wall_ns
+        self.total_virtual_ns += virtual_ns
+        self.total_wall_ns += wall_ns
+
+    def _sync_counters(self, subs: Mapping[str, _Sub], into: PerformanceMetrics) -> float:
+        worst = 0
+        for name, sub in subs.items():
+            stats = sub.statistics()
+            delta = stats.overruns - self._overruns.get(name, 0)
+            self._overruns[name] = stats.overruns
+            into.increment(f"overruns.{name}", delta)
+            if name in _BACKPRESSURE:
+                into.increment(_BACKPRESSURE[name], delta)
+            worst = max(worst, stats.max_lag_ns)
+        self.max_lag_ns = max(self.max_lag_ns, worst)
+        return worst / 1e9
+
+    def _clock(self, virtual_ns: int, wall_ns: int, max_lag_s: float) -> dict[str, Any]:
+        achieved = virtual_ns / wall_ns if wall_ns else 0.0
+        return {"achieved_speed": achieved, "max_lag_s": max_lag_s}
+
+    def end_session(self, subs: Mapping[str, _Sub]) -> dict[str, Any]:
+        """Return the finished session's metrics dict and fold it into the run's."""
+        lag = self._sync_counters(subs, self.session)
+        self.session.sample_process()
+        out = self.session.as_dict()
+        out["clock"] = self._clock(self.session_virtual_ns, self.session_wall_ns, lag)
+        self.run.merge(self.session)
+        for stat in self.session.stages.values():
+            stat.__init__()  # type: ignore[misc]  # reset in place: threads hold references
+        self.session.counters.clear()
+        return out
+
+    def run_report(self, elapsed_s: float, bars: int, sessions: int) -> dict[str, Any]:
+        """Return summary.json's ``metrics``: run stages, counters, process, clock, throughput."""
+        self.run.merge(self.session)  # a partial last session (failure or Ctrl-C)
+        self.run.sample_process()
+        out = self.run.as_dict()
+        out["clock"] = self._clock(self.total_virtual_ns, self.total_wall_ns, self.max_lag_ns / 1e9)
+        out["backtest"] = {
+            "total_time_s": elapsed_s,
+            "avg_per_day_s": elapsed_s / sessions if sessions else 0.0,
+            "bars_per_second": bars / elapsed_s if elapsed_s > 0 else 0.0,
+        }
+        out["pipeline_seconds"] = elapsed_s
+        return out
