@@ -146,7 +146,9 @@ class RsiState(IndicatorState):
             out[start + i :] = self._recur(gains[i:], losses[i:], self._avg)
         return out
 
-    def _recur(self, gains: list[float], losses: list[float], avg: tuple[float, float]) -> list[float]:
+    def _recur(
+        self, gains: list[float], losses: list[float], avg: tuple[float, float]
+    ) -> list[float]:
         p, q = self.period, self.period - 1
         ag, al = avg
         ags = [ag := (ag * q + g) / p for g in gains]
@@ -184,6 +186,6 @@ class VwapState(IndicatorState):
         cum_pv = np.add.accumulate(np.concatenate(((self._pv,), typical * v)))[1:]
         cum_v = np.add.accumulate(np.concatenate(((self._v,), v)))[1:]
         self._pv, self._v = float(cum_pv[-1]), float(cum_v[-1])
-        if cum_v[0] > 0:  # volume is never negative (checked), so the sum only grows
+        if np.minimum.reduce(cum_v) > 0:
             return cum_pv / cum_v
         return np.divide(cum_pv, cum_v, out=np.full(cum_v.shape[0], np.nan), where=cum_v > 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from typing import Final
 
 import numpy as np
 
@@ -10,6 +11,9 @@ from app.indicators.base import IndicatorState
 from app.store.bar import BarArrays
 
 __all__ = ["BollingerState", "SmaState"]
+
+
+_BLOCK_ELEMENTS: Final = 1 << 20
 
 
 def _windows(xs: np.ndarray, period: int) -> np.ndarray:
@@ -36,8 +40,13 @@ class _WindowState(IndicatorState):
         xs = np.concatenate((self._tail, x)) if self._tail.shape[0] else x
         out = np.full(x.shape[0], np.nan)
         if xs.shape[0] >= p:
-            values = self._of_windows(_windows(np.ascontiguousarray(xs, dtype=np.float64), p))
-            out[out.shape[0] - values.shape[0] :] = values
+            windows = _windows(np.ascontiguousarray(xs, dtype=np.float64), p)
+            first = out.shape[0] - windows.shape[0]
+            # Blocks bound the (rows, period) temporaries; a row's value never depends on them.
+            block = max(1, _BLOCK_ELEMENTS // p)
+            for lo in range(0, windows.shape[0], block):
+                chunk = windows[lo : lo + block]
+                out[first + lo : first + lo + chunk.shape[0]] = self._of_windows(chunk)
         self._tail = xs[max(0, xs.shape[0] - (p - 1)) :].copy() if p > 1 else self._tail
         return out
 

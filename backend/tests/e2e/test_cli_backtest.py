@@ -50,7 +50,7 @@ def test_backtest_writes_every_output_and_one_session_per_trading_day(store, tmp
             q = s["quality"][sym]
             assert q["present"] + q["missing"] == q["expected"]
             assert s["bars"][sym]["1m"] == q["present"]
-            assert sum(g["count"] for g in q["gaps"]) == q["missing"]
+            assert sum(g["bars"] for g in q["gaps"]) == q["missing"]
     assert "Performance Metrics Summary:" in proc.stdout
     assert "Performance Metrics (Session): 2024-07-03" in proc.stdout
     with (out / "fills.csv").open() as fh:

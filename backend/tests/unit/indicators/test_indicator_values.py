@@ -168,3 +168,34 @@ def test_historical_errors():
         compute_historical("atr_daily", closes(1), 1)
     with pytest.raises(ValueError, match=r"expected a period >= 1 for 'high', received 0"):
         compute_historical("high", closes(1), 0)
+
+
+def long_series(n=5_000, seed=7):
+    rng = np.random.default_rng(seed)
+    c = 100 + rng.normal(0, 0.05, n).cumsum()
+    o = np.concatenate(([c[0]], c[:-1]))
+    spread = rng.uniform(0, 0.05, n)
+    high, low = np.maximum(o, c) + spread, np.minimum(o, c) - spread
+    volume = rng.integers(0, 5_000, n).astype(np.float64)
+    return BarArrays(np.arange(n, dtype=np.int64), o, high, low, c, volume)
+
+
+@pytest.mark.parametrize("name", SESSION_INDICATORS)
+def test_long_session_in_uneven_chunks_is_bit_identical(name):
+    # Arrange: chunk sizes 1, 2, ..., like a stream whose batches vary
+    bars = long_series()
+    state = make_indicator(name, 20)
+    cuts = np.cumsum(np.arange(1, 200))
+    cuts = [0, *cuts[cuts < len(bars)].tolist(), len(bars)]
+    # Act
+    chunked = np.concatenate([state.update(bars.slice(a, b)) for a, b in zip(cuts, cuts[1:])])
+    # Assert
+    np.testing.assert_array_equal(chunked, compute_indicator(name, bars, 20))
+
+
+@pytest.mark.parametrize("name", ["sma", "bbands_upper"])
+def test_window_blocks_do_not_change_values(name, monkeypatch):
+    bars = long_series(n=500)
+    whole = compute_indicator(name, bars, 7)
+    monkeypatch.setattr("app.indicators.window._BLOCK_ELEMENTS", 20)
+    np.testing.assert_array_equal(compute_indicator(name, bars, 7), whole)
