@@ -95,11 +95,11 @@ def main() -> int:
         for i in range(args.repeat):
             result = run(cfg, Path(tmp) / f"out{i}")
             m = result.summary["metrics"]
-            bars = result.summary["bars"]
+            bars = result.summary["bars_processed"]
             pipeline_s = m["pipeline_seconds"]
             rate = bars / pipeline_s
             print(f"run {i + 1}: {bars:,} bars in {pipeline_s:.3f} s through 4 threads = {rate:,.0f} bars/s "
-                  f"({result.summary['sessions_completed']} sessions, {result.summary['trades']} trades)")
+                  f"({result.summary['sessions']} sessions, {result.summary['trading']['trades']} trades)")
             best = rate if best is None else max(best, rate)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"best: {best:,.0f} bars/s (target >= 200,000); peak RSS {peak_mb:.0f} MB (target < 300 MB)")

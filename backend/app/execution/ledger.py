@@ -174,6 +174,8 @@ class Ledger:
 
     def market_value(self, last: Mapping[str, float]) -> float:
         """Return ``sum(q * last[symbol])`` over the open positions."""
+        if not self._books:
+            return 0.0
         return sum(b.qty * last[s] for s, b in self._books.items() if b.qty != 0)
 
     def unrealized_pnl(self, last: Mapping[str, float]) -> float:

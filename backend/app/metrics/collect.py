@@ -79,12 +79,11 @@ class RunMetrics:
     def end_session(self, subs: Mapping[str, _Sub]) -> dict[str, Any]:
         """Return the finished session's metrics dict and fold it into the run's."""
         lag = self._sync_counters(subs, self.session)
-        self.session.sample_process()
         out = self.session.as_dict()
         out["clock"] = self._clock(self.session_virtual_ns, self.session_wall_ns, lag)
         self.run.merge(self.session)
         for stat in self.session.stages.values():
-            stat.__init__()  # type: ignore[misc]  # reset in place: threads hold references
+            stat.reset()  # in place: the stage threads hold references
         self.session.counters.clear()
         return out
 

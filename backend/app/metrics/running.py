@@ -94,6 +94,21 @@ class RunningStat:
         self.count += 1
         self.total_ns += value_ns
 
+    def record_many(self, value_ns: int, n: int) -> None:
+        """Add `n` records of the same duration (a batch's time shared by its items)."""
+        if n <= 0:
+            return
+        one = RunningStat()
+        one.record(value_ns)
+        one._buckets = [b * n for b in one._buckets]
+        one.count, one.total_ns = n, value_ns * n
+        self.merge(one)
+
+    def reset(self) -> None:
+        """Forget every record (in place: writers keep their reference)."""
+        self.count = self.total_ns = self.min_ns = self.max_ns = 0
+        self._buckets = [0] * _BUCKETS
+
     def merge(self, other: RunningStat) -> None:
         """Add every record of `other` to this statistic."""
         if not other.count:

@@ -66,7 +66,11 @@ class SessionData:
         self.derived = tuple(sorted(derived))
         self.current: SessionState | None = None
 
-    def begin_session(self, session: date, open_ns: int, close_ns: int, early_close: bool) -> SessionState:
-        """Drop the previous session's data and start an empty one (teardown + activate)."""
-        self.current = SessionState(session, open_ns, close_ns, early_close)
-        return self.current
+    def prepare_session(self, session: date, open_ns: int, close_ns: int, early_close: bool) -> SessionState:
+        """Return an empty, not yet visible SessionState (the coordinator fills it while the
+        previous session is still being finished downstream)."""
+        return SessionState(session, open_ns, close_ns, early_close)
+
+    def activate(self, state: SessionState) -> None:
+        """Make `state` current: the previous session's data is dropped (teardown)."""
+        self.current = state

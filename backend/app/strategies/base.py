@@ -82,6 +82,7 @@ class StrategyContext:
         self._derived: dict[str, np.ndarray] = {}
         self._row = 0
         self._final = False
+        self._lookup: dict[str, dict[str, tuple[Any, str | None]]] = {}
         self._next_order_id = 1
         self.rejections: list[tuple[int, str, str]] = []
 
@@ -145,9 +146,23 @@ class StrategyContext:
 
     def indicator(self, symbol: str, key: str) -> float:
         """Return the newest visible value of session indicator `key` (NaN while warming up)."""
-        label = self._ind_interval[key]
-        n = self._base_count[self._index[symbol]] if label == self._base else self._visible(symbol, label)
-        return self._state.indicators[(symbol, key)].value(n - 1)  # type: ignore[union-attr]
+        try:
+            series, label = self._lookup[symbol][key]
+        except KeyError:
+            raise KeyError(f"no indicator {key!r} for {symbol!r}; configured: {sorted(self._ind_interval)}") from None
+        n = self._base_count[self._index[symbol]] if label is None else self._visible(symbol, label)
+        return series.value(n - 1)  # type: ignore[no-any-return]
+
+    def _begin_session(self, state: SessionState) -> None:
+        # Called by the engine: bind this session's series (one dict hop per lookup later).
+        self._state, self._final, self._derived = state, False, {}
+        self._base_count = [0] * len(self.symbols)
+        self.now_ns = state.open_ns
+        self._lookup = {
+            symbol: {key: (state.indicators[(symbol, key)], None if label == self._base else label)
+                     for key, label in self._ind_interval.items()}
+            for symbol in self.symbols
+        }
 
     def indicator_values(self, symbol: str, key: str) -> np.ndarray:
         """Return the visible values of session indicator `key` (read-only view)."""

@@ -77,9 +77,7 @@ class AnalysisEngine(SessionThread):
     def _begin(self, state: SessionState) -> None:
         self._state = state
         ctx = self.ctx
-        ctx._state, ctx._final, ctx._derived = state, False, {}
-        ctx._base_count = [0] * len(ctx.symbols)
-        ctx.now_ns = state.open_ns
+        ctx._begin_session(state)
         broker = self.broker
         self._session_start = (broker.equity, len(broker.fills), len(broker.rejections), len(broker.closed_trades))
         self.strategy.on_session_start(ctx)

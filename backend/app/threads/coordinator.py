@@ -43,8 +43,9 @@ class CoordinatorPlan:
 class SessionCoordinator(SessionThread):
     """Owns the clock and the trading-day lifecycle; the only writer of base series.
 
-    Per session: wait until every consumer acked the previous session's end, begin a fresh
-    SessionState (teardown), preload history, reveal the day's base bars step by step
+    Per session: load a fresh SessionState (history, historical indicators and quality, the
+    day's checked base bars) while the previous session is finished downstream, activate it
+    once every consumer acked the previous session's end (teardown), reveal the base bars step by step
     (data-driven: `batch_steps` per hand-off; clock-driven: each when the scaled clock passes
     its end) and finish with the clock at the close.
     """
@@ -74,17 +75,29 @@ class SessionCoordinator(SessionThread):
         return self.tm.format_ns(self.tm.now_ns()), (s.session.isoformat() if s else None)
 
     def run(self) -> None:
+        sessions = self.plan.sessions
         last_close: int | None = None
-        for index, session in enumerate(self.plan.sessions):
-            if self.stop_token.is_set():
+        pending, load_ns = self._timed_load(sessions[0]) if sessions else (None, 0)
+        for index in range(len(sessions)):
+            if self.stop_token.is_set() or pending is None:
                 return
-            t0 = perf_ns()
-            state = self._begin(index, session)
+            state = pending
+            self._activate(index, state)
             if last_close is not None:
                 self.metrics.stat("session_gap").record(state.open_ns - last_close)
-            self.metrics.stat("data_loading_initial" if index == 0 else "data_loading_subsequent").record(perf_ns() - t0)
+            self.metrics.stat("data_loading_initial" if index == 0 else "data_loading_subsequent").record(load_ns)
             t_stream = perf_ns()
-            if not self._stream(state) or not self._end(index, state):
+            if not self._stream(state):
+                return
+            end = SessionEnd(index, state)
+            seqs = [sub.publish(end) for sub in self.outputs]
+            if index + 1 < len(sessions):
+                # Load the next session while the consumers finish this one (it stays
+                # invisible until activated, so nobody sees two sessions mixed).
+                pending, load_ns = self._timed_load(sessions[index + 1])
+            # Teardown must wait until every consumer (and, through the processor, the
+            # engine) has finished with this session.
+            if not all(s.wait_ack(q) is WaitStatus.READY for s, q in zip(self.outputs, seqs, strict=True)):
                 return
             self.metrics.mark_session_clock(state.close_ns - state.open_ns, perf_ns() - t_stream)
             last_close = state.close_ns
@@ -93,15 +106,14 @@ class SessionCoordinator(SessionThread):
         for sub in self.outputs:
             sub.end()
 
-    def _begin(self, index: int, session: date) -> SessionState:
+    def _timed_load(self, session: date) -> tuple[SessionState, int]:
+        t0 = perf_ns()
+        state = self._load(session)
+        return state, perf_ns() - t0
+
+    def _load(self, session: date) -> SessionState:
         open_ns, close_ns = self.tm.session_bounds_ns(session)
-        state = self.data.begin_session(session, open_ns, close_ns, self.tm.is_early_close(session))
-        self._state = state
-        clock = self.tm.clock
-        if isinstance(clock, ScaledClock):
-            clock.jump_to(open_ns)
-        elif isinstance(clock, SteppedClock):
-            clock.advance_to(max(open_ns, clock.now_ns()))
+        state = self.data.prepare_session(session, open_ns, close_ns, self.tm.is_early_close(session))
         preload_history(self.source, self.tm, state, self.plan.history, self.plan.historical_indicators,
                         self.plan.symbols, self.plan.enable_historical_quality)
         for symbol in self.plan.symbols:
@@ -113,9 +125,18 @@ class SessionCoordinator(SessionThread):
                     bucket[reason] = bucket.get(reason, 0) + count
             if load.repairs:
                 state.repairs[symbol] = load.repairs
+        return state
+
+    def _activate(self, index: int, state: SessionState) -> None:
+        self.data.activate(state)
+        self._state = state
+        clock = self.tm.clock
+        if isinstance(clock, ScaledClock):
+            clock.jump_to(state.open_ns)
+        elif isinstance(clock, SteppedClock):
+            clock.advance_to(max(state.open_ns, clock.now_ns()))
         for sub in self.outputs:
             sub.publish(SessionStart(index, state))
-        return state
 
     def _stream(self, state: SessionState) -> bool:
         base = self.plan.base
@@ -146,13 +167,6 @@ class SessionCoordinator(SessionThread):
         if not paced:
             self.tm.clock.advance_to(state.close_ns)  # type: ignore[attr-defined]
         return True
-
-    def _end(self, index: int, state: SessionState) -> bool:
-        end = SessionEnd(index, state)
-        seqs = [sub.publish(end) for sub in self.outputs]
-        # Teardown of this session must wait until every consumer (and, through the
-        # processor, the engine) has finished with it.
-        return all(sub.wait_ack(seq) is WaitStatus.READY for sub, seq in zip(self.outputs, seqs, strict=True))
 
     def _wait_until(self, instant_ns: int) -> bool:
         while True:

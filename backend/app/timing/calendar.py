@@ -59,6 +59,12 @@ class TradingCalendar:
             warnings.simplefilter("ignore", getattr(pd.errors, "Pandas4Warning", FutureWarning))
             self._cal = xcals.get_calendar(code)
         self.tz = ZoneInfo(str(self._cal.tz))
+        # Every session's (open, close) in ns, computed once: a dict hop instead of pandas lookups.
+        self._bounds: dict[date, tuple[int, int]] = {
+            ts.date(): (int(o), int(c))
+            for ts, o, c in zip(self._cal.sessions, self._cal.opens.array.asi8,
+                                self._cal.closes.array.asi8, strict=True)
+        }
         self.first_session: date = self._cal.first_session.date()
         self.last_session: date = self._cal.last_session.date()
 
@@ -106,10 +112,11 @@ class TradingCalendar:
         ValueError
             If `d` is not a trading day.
         """
-        label = self._check(d)
-        if not self._cal.is_session(label):
+        bounds = self._bounds.get(d)
+        if bounds is None:
+            self._check(d)
             raise ValueError(f"{d.isoformat()} is not a {self.code} trading day")
-        return int(self._cal.session_open(label).value), int(self._cal.session_close(label).value)
+        return bounds
 
     def is_early_close(self, d: date) -> bool:
         """Return True when session `d` closes before the calendar's regular close."""

@@ -64,6 +64,14 @@ def test_window_cut_by_the_close_is_skipped_even_with_every_bar_present():
     assert result.skipped_starts.tolist() == [OPEN + 120 * M]
 
 
+def test_close_off_the_base_grid_cuts_the_window_even_if_its_slots_are_present():
+    # the close falls inside the last base bar of the window: the window is cut, so skipped
+    close = OPEN + 4 * M + M // 2
+    result = aggregate_bars(minute_bars(range(5)), M, 5 * M, OPEN, close, close)
+    assert len(result.bars) == 0
+    assert result.skipped_starts.tolist() == [OPEN]
+
+
 def test_bars_before_the_anchor_or_after_the_close_are_ignored():
     close = OPEN + 5 * M
     base = minute_bars([-2, -1, 0, 1, 2, 3, 4, 5, 6])
