@@ -59,11 +59,11 @@ def micro() -> None:
 
     def append() -> None:
         counter[0] += 1
-        series.append(BarArrays(one.start + counter[0], *one[1:]))
+        series.append_one(counter[0], 1.0, 1.0, 1.0, 1.0, 1.0)
 
     values = ValueSeries("BENCH/sma", capacity=1 << 20)
     values.append(np.arange(100_000, dtype=np.float64))
-    print(f"SessionData BarSeries.append (1 bar):       {_per_call_us(append, 100_000):7.3f} us/call")
+    print(f"SessionData BarSeries.append_one:            {_per_call_us(append, 100_000):7.3f} us/call")
     print(f"SessionData BarSeries.view (zero-copy):     {_per_call_us(series.view, 100_000):7.3f} us/call")
     print(f"SessionData ValueSeries.value (latest):     {_per_call_us(lambda: values.value(99_999), 200_000):7.3f} us/call")
     tm = TimeManager("XNYS")

@@ -53,7 +53,7 @@ class BarSeries:
     `__len__` and `row`. Views are read-only numpy views, never copies.
     """
 
-    __slots__ = ("_owner", "_snap", "name")
+    __slots__ = ("_owner", "_ro", "_snap", "name")
 
     def __init__(self, name: str, capacity: int = 512, preloaded: BarArrays | None = None) -> None:
         self.name = name
@@ -61,10 +61,12 @@ class BarSeries:
         if preloaded is not None:
             # Backtests hand the store's arrays in: nothing is copied, `publish` reveals rows.
             self._snap: tuple[BarArrays, int] = (BarArrays(*(_readonly(c) for c in preloaded)), 0)
+            self._ro = self._snap[0]
         else:
             cap = max(1, capacity)
             cols = BarArrays(np.empty(cap, np.int64), *(np.empty(cap, np.float64) for _ in range(5)))
             self._snap = (cols, 0)
+            self._ro = BarArrays(*(_readonly(c) for c in cols))
 
     def __len__(self) -> int:
         return self._snap[1]
@@ -91,26 +93,48 @@ class BarSeries:
         if n and int(bars.start[0]) <= int(cols.start[n - 1]):
             raise InvariantError(f"series {self.name}: appended bar at {int(bars.start[0])} is not after {int(cols.start[n - 1])}")
         if n + k > cols.start.shape[0]:
-            cap = max(2 * cols.start.shape[0], n + k)
-            grown = BarArrays(*(np.empty(cap, c.dtype) for c in cols))
-            for dst, src in zip(grown, cols, strict=True):
-                dst[:n] = src[:n]
-            cols = grown
+            cols = self._grow(cols, n, n + k)
         for dst, src in zip(cols, bars, strict=True):
             dst[n : n + k] = src
         self._snap = (cols, n + k)  # one assignment publishes rows and (maybe) new arrays
 
+    def append_one(self, start: int, open_: float, high: float, low: float, close: float, volume: float) -> None:
+        """Append one bar given as scalars (the live path: no temporary arrays)."""
+        self._owner.check()
+        cols, n = self._snap
+        if n and start <= cols.start[n - 1]:
+            raise InvariantError(f"series {self.name}: appended bar at {start} is not after {int(cols.start[n - 1])}")
+        if n + 1 > cols.start.shape[0]:
+            cols = self._grow(cols, n, n + 1)
+        cols.start[n] = start
+        cols.open[n] = open_
+        cols.high[n] = high
+        cols.low[n] = low
+        cols.close[n] = close
+        cols.volume[n] = volume
+        self._snap = (cols, n + 1)
+
+    def _grow(self, cols: BarArrays, n: int, need: int) -> BarArrays:
+        # Old arrays are never written again, so views readers hold stay valid.
+        cap = max(2 * cols.start.shape[0], need)
+        grown = BarArrays(*(np.empty(cap, c.dtype) for c in cols))
+        for dst, src in zip(grown, cols, strict=True):
+            dst[:n] = src[:n]
+        self._ro = BarArrays(*(_readonly(c) for c in grown))
+        return grown
+
     def view(self, upto: int | None = None) -> BarArrays:
         """Return read-only views of rows ``[0, min(upto, len))`` (no copy)."""
+        ro = self._ro
         cols, n = self._snap
+        if ro.start.shape[0] < n:  # raced a growth: rows past the old capacity are only in `cols`
+            ro = BarArrays(*(_readonly(c) for c in cols))
         if upto is not None and upto < n:
             n = max(0, upto)
         if n == 0:
             return _EMPTY
-        out = BarArrays(*(c[:n] for c in cols))
-        for c in out:
-            c.setflags(write=False)
-        return out
+        s, o, h, lo, c, v = ro
+        return BarArrays(s[:n], o[:n], h[:n], lo[:n], c[:n], v[:n])
 
 
 class ValueSeries:
