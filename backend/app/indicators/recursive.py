@@ -1,8 +1,10 @@
 """Recursive indicators: EMA, Wilder RSI, Wilder ATR, and session VWAP.
 
-The recursions (each value depends on the previous one) run as a Python list comprehension
-over the chunk, about 0.1 us per row and indicator; everything else is vectorised. Seeds are
-``math.fsum`` means, so they do not depend on how the first rows were chunked.
+The recursions (each value depends on the previous one) run as Python list comprehensions
+over the chunk: about 0.15 us per row for EMA and ATR, 0.4 us for RSI (two recursions), plus
+a few microseconds of fixed cost per call; everything else is vectorised. Seeds are
+``math.fsum`` means, so they do not depend on how the first rows were chunked, and chunked
+feeding repeats exactly the one-call arithmetic (bit-identical values).
 """
 
 from __future__ import annotations
@@ -167,7 +169,8 @@ class VwapState(IndicatorState):
     from the first row of the session; NaN while the cumulative volume is 0.
 
     Session-anchored: `warm_up` ignores history, and `period` is not used. Cumulative sums
-    carry across chunks as the first element of ``np.add.accumulate``, so chunked values are exact.
+    carry across chunks as the first element of ``np.add.accumulate``, so chunked values are
+    exact. Cost O(rows), about 6 us fixed per call.
     """
 
     name = "vwap"

@@ -70,7 +70,7 @@ class DataUpkeep(SessionThread):
             if newest[s] >= 0:
                 self._rows[s] = int(newest[s]) + 1
             state.live_quality[(symbol, self.base.label)] = live_quality(
-                state.open_ns, now, state.close_ns, self.base.ns, self._rows[s])
+                state.open_ns, state.close_ns, now, self.base.ns, self._rows[s])
 
     def _end(self, state: SessionState) -> None:
         expected = self.tm.expected_bar_starts(state.session, self.base)
