@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
 from app.config import load_session_config  # noqa: E402
 from app.data.sample import write_sample  # noqa: E402
 from app.runtime.run import run  # noqa: E402
-from app.store.bar import BarArrays, parse_interval  # noqa: E402
+from app.store.bar import parse_interval  # noqa: E402
 from app.store.series import BarSeries, ValueSeries  # noqa: E402
 from app.timing.time_manager import TimeManager  # noqa: E402
 
@@ -54,7 +54,6 @@ def _per_call_us(fn, n: int) -> float:
 
 def micro() -> None:
     series = BarSeries("BENCH/1m", capacity=1 << 20)
-    one = BarArrays(np.array([0], np.int64), *(np.array([1.0]) for _ in range(5)))
     counter = [0]
 
     def append() -> None:
