@@ -95,7 +95,7 @@ def main() -> int:
             result = run(cfg, Path(tmp) / f"out{i}")
             m = result.summary["metrics"]
             bars = result.summary["bars_processed"]
-            pipeline_s = m["pipeline_seconds"]
+            pipeline_s = m["backtest"]["total_time_s"]
             rate = bars / pipeline_s
             print(f"run {i + 1}: {bars:,} bars in {pipeline_s:.3f} s through 4 threads = {rate:,.0f} bars/s "
                   f"({result.summary['sessions']} sessions, {result.summary['trading']['trades']} trades)")

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any, Final, TypeVar
 
 from app.config.fields import FieldError, did_you_mean, show
+from app.indicators.registry import HISTORICAL_INDICATORS, SESSION_INDICATORS
 from app.store.bar import parse_interval
 
 __all__ = ["PERIODLESS_INDICATORS", "historical_indicator", "indicator_names", "session_indicator"]
@@ -13,22 +14,12 @@ __all__ = ["PERIODLESS_INDICATORS", "historical_indicator", "indicator_names", "
 PERIODLESS_INDICATORS: Final = frozenset({"vwap"})
 """Session indicators whose ``period`` may be omitted (it then reads 0)."""
 
-# Used until app.indicators.registry exists.
-_FALLBACK_SESSION: Final = ("sma", "ema", "rsi", "atr", "vwap", "bbands_upper", "bbands_lower")
-_FALLBACK_HISTORICAL: Final = ("avg_volume", "avg_range", "high", "low", "avg_close")
-
 _Spec = TypeVar("_Spec")
 
 
 def indicator_names(kind: str) -> tuple[str, ...]:
     """Return the indicator names accepted for `kind` (``"session"`` or ``"historical"``)."""
-    try:
-        from app.indicators.registry import HISTORICAL_INDICATORS, SESSION_INDICATORS
-    except ImportError:
-        session, historical = _FALLBACK_SESSION, _FALLBACK_HISTORICAL
-    else:
-        session, historical = tuple(SESSION_INDICATORS), tuple(HISTORICAL_INDICATORS)
-    return session if kind == "session" else historical
+    return tuple(SESSION_INDICATORS) if kind == "session" else tuple(HISTORICAL_INDICATORS)
 
 
 def _check_name(name: str, kind: str) -> None:

@@ -30,6 +30,7 @@ from app.config.list_checks import (
     scalar_params,
     strategy_params,
 )
+from app.indicators.registry import indicator_key
 from app.store.bar import BAR_FIELDS, Interval
 
 __all__ = [
@@ -135,9 +136,7 @@ class IndicatorSpec:
     @property
     def key(self) -> str:
         """Return the unique name of this indicator, e.g. ``sma_20_5m`` or ``vwap_1m`` (period 0)."""
-        if self.period == 0:
-            return f"{self.name}_{self.interval}"
-        return f"{self.name}_{self.period}_{self.interval}"
+        return indicator_key(self.name, self.period, self.interval.label)
 
 
 @_value

@@ -42,13 +42,18 @@ class StoredBarSource:
         self.store = store
         self.tm = time_manager
         self.base = base
+        self._repairs_reported: set[tuple[str, str]] = set()
 
     def session_bars(self, symbol: str, session: date) -> SessionLoad:
         open_ns, close_ns = self.tm.session_bounds_ns(session)
         expected = self.tm.expected_bar_starts(session, self.base)
         raw = self.store.range(symbol, self.base, open_ns, close_ns)
         result = check_bars(raw, allowed_starts=expected)
-        repairs = self.store.repairs.get((symbol, self.base.label), 0)
+        # The store sorts a whole file once; its repair count is reported with the first
+        # session that reads the file, not again with every later one.
+        key = (symbol, self.base.label)
+        repairs = 0 if key in self._repairs_reported else self.store.repairs.get(key, 0)
+        self._repairs_reported.add(key)
         return SessionLoad(result.accepted, _counts(result.counts), repairs)
 
     def history(self, symbol: str, interval: Interval, days: tuple[date, ...]) -> HistoryLoad:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.indicators.base import IndicatorState
-from app.indicators.registry import make_indicator
+from app.indicators.registry import indicator_key, make_indicator
 from app.store.bar import Interval
 from app.store.series import ValueSeries
 from app.store.session_data import SessionState
@@ -18,14 +18,18 @@ __all__ = ["IndicatorBank", "SessionIndicator"]
 
 @dataclass(frozen=True)
 class SessionIndicator:
-    """A real-time indicator: `name(period)` of `field` on bars of `interval`, known as `key`."""
+    """A real-time indicator: `name(period)` of `field` on bars of `interval`."""
 
-    key: str
     name: str
     period: int
     interval: Interval
     field: str = "close"
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """The name strategies use, e.g. ``sma_10_1m``."""
+        return indicator_key(self.name, self.period, self.interval.label)
 
 
 class IndicatorBank:

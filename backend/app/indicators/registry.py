@@ -17,6 +17,7 @@ __all__ = [
     "SESSION_INDICATORS",
     "compute_historical",
     "compute_indicator",
+    "indicator_key",
     "make_indicator",
 ]
 
@@ -27,6 +28,11 @@ _PARAMS: Final[dict[str, tuple[str, ...]]] = {
     "bbands_upper": ("num_std",),
     "bbands_lower": ("num_std",),
 }
+
+
+def indicator_key(name: str, period: int, interval: str) -> str:
+    """Return an indicator's unique name: ``sma_20_5m``, or ``vwap_1m`` when `period` is 0."""
+    return f"{name}_{period}_{interval}" if period else f"{name}_{interval}"
 
 
 def make_indicator(

@@ -98,5 +98,4 @@ class RunMetrics:
             "avg_per_day_s": elapsed_s / sessions if sessions else 0.0,
             "bars_per_second": bars / elapsed_s if elapsed_s > 0 else 0.0,
         }
-        out["pipeline_seconds"] = elapsed_s
         return out

@@ -12,6 +12,7 @@ from app.execution.paper import SimulatedBroker
 from app.feeds.preload import HistoricalIndicatorSpec, HistorySpec
 from app.feeds.stored import StoredBarSource
 from app.indicators.bank import IndicatorBank, SessionIndicator
+from app.indicators.registry import make_indicator
 from app.metrics.collect import RunMetrics
 from app.store.bar import Interval, parse_interval
 from app.store.bar_store import BarStore
@@ -62,12 +63,11 @@ class Pipeline:
 
 
 def _make_clock(config: SessionConfig) -> Clock:
-    if config.mode is Mode.LIVE:
+    pacing = mode_name(config)
+    if pacing == "live":
         return WallClock()
     assert config.backtest is not None
-    if config.backtest.speed_multiplier > 0:
-        return ScaledClock(config.backtest.speed_multiplier)
-    return SteppedClock()
+    return ScaledClock(config.backtest.speed_multiplier) if pacing == "clock_driven" else SteppedClock()
 
 
 def mode_name(config: SessionConfig) -> str:
@@ -95,14 +95,22 @@ def _sessions(config: SessionConfig, tm: TimeManager) -> tuple:
 def _indicators(config: SessionConfig, strategy_cls: type[Strategy]) -> list[SessionIndicator]:
     out: dict[str, SessionIndicator] = {}
     for spec in config.indicators:
-        out[spec.key] = SessionIndicator(spec.key, spec.name, spec.period, spec.interval, spec.field,
-                                         dict(spec.params))
-    for raw in strategy_cls.indicators(config.strategy.params_dict, config.base_interval.label):
-        interval = parse_interval(raw.get("interval") or config.base_interval.label)
-        period = int(raw.get("period", 0))
-        key = f"{raw['name']}_{period}_{interval}" if period else f"{raw['name']}_{interval}"
-        out.setdefault(key, SessionIndicator(key, raw["name"], period, interval, raw.get("field", "close"),
-                                             dict(raw.get("params", {}))))
+        out[spec.key] = SessionIndicator(spec.name, spec.period, spec.interval, spec.field, dict(spec.params))
+    base = config.base_interval
+    for raw in strategy_cls.indicators(config.strategy.params_dict, base.label):
+        # A strategy's own request gets the same checks as a config entry, reported on
+        # strategy.class (the place a user can change).
+        try:
+            interval = parse_interval(raw.get("interval") or base.label)
+            if not base.divides(interval):
+                raise ValueError(f"expected an interval built from whole {base} bars, received {interval}")
+            period = int(raw.get("period", 0))
+            make_indicator(raw["name"], period, raw.get("field", "close"), raw.get("params"))
+        except (KeyError, ValueError, TypeError) as e:
+            raise ConfigError(f"{strategy_cls.__name__}.indicators() asked for {raw!r}: {e}",
+                              file=config.source_file, field="strategy.class") from e
+        wanted = SessionIndicator(raw["name"], period, interval, raw.get("field", "close"), dict(raw.get("params") or {}))
+        out.setdefault(wanted.key, wanted)
     return [out[k] for k in sorted(out)]
 
 
@@ -134,7 +142,20 @@ def check_store(config: SessionConfig, store: BarStore) -> None:
 
 
 def build(config: SessionConfig, on_session_done: SessionDone) -> Pipeline:
-    """Wire a backtest pipeline for `config` (live wiring: see app.runtime.live)."""
+    """Wire a backtest pipeline for `config`.
+
+    Raises
+    ------
+    ConfigError
+        For ``mode: live``, which this version cannot run yet (the feed adapter exists, the
+        live stream loop does not), and for strategy problems found while wiring.
+    DataError
+        When the bar store lacks the base bars.
+    """
+    if config.mode is Mode.LIVE:
+        raise ConfigError("expected 'backtest': this version cannot run live sessions yet (the Alpaca "
+                          "adapter and local feed server exist; the live stream loop does not)",
+                          file=config.source_file, field="mode")
     tm = TimeManager(config.calendar, _make_clock(config))
     sessions = _sessions(config, tm)
     strategy = load_strategy(config.strategy.path, config.strategy.params_dict, config.source_file)
@@ -161,7 +182,7 @@ def build(config: SessionConfig, on_session_done: SessionDone) -> Pipeline:
     coordinator = SessionCoordinator(plan, source, tm, data, (subs["Coordinator→Processor"], subs["Coordinator→Upkeep"]),
                                      metrics, stop, fail, on_session_done)
     processor = DataProcessor(symbols, base, derived, IndicatorBank(indicators), subs["Coordinator→Processor"],
-                              subs["Processor→Analysis"], metrics, speed > 0, stop, fail)
+                              subs["Processor→Analysis"], metrics, tm.clock, speed > 0, stop, fail)
     upkeep = DataUpkeep(symbols, base, tm, subs["Coordinator→Upkeep"], metrics,
                         config.gap_filler.enable_session_quality, stop, fail)
     engine = AnalysisEngine(strategy, ctx, broker, tm, subs["Processor→Analysis"], metrics, stop, fail)

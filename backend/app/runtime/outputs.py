@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import datetime as _dt
 import json
 from pathlib import Path
 from typing import Any
@@ -18,28 +17,22 @@ from app.runtime.records import quality_rollup
 __all__ = ["write_outputs"]
 
 
-def _iso(pipeline: Pipeline, ts_ns: int) -> str:
-    return pipeline.tm.to_local(ts_ns).isoformat()
-
-
 def _write_fills(pipeline: Pipeline, path: Path) -> None:
+    fills = pipeline.broker.fills
+    stamps = pipeline.tm.isoformat_many(np.array([f.filled_at_ns for f in fills], dtype=np.int64))
     with path.open("w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh, lineterminator="\n")
         out.writerow(["timestamp", "symbol", "side", "quantity", "price", "commission"])
-        for f in pipeline.broker.fills:
-            out.writerow([_iso(pipeline, f.filled_at_ns), f.symbol, f.side.name.lower(), f.quantity,
-                          f"{f.price:.4f}", f"{f.commission:.4f}"])
+        for stamp, f in zip(stamps, fills, strict=True):
+            out.writerow([stamp, f.symbol, f.side.name.lower(), f.quantity, f"{f.price:.4f}", f"{f.commission:.4f}"])
 
 
 def _write_equity(pipeline: Pipeline, path: Path) -> None:
     res = pipeline.engine.results
-    tz = pipeline.tm.uncached.tz
+    stamps = pipeline.tm.isoformat_many(np.array(res.equity_ns, dtype=np.int64))
     with path.open("w", encoding="utf-8") as fh:
         fh.write("timestamp,equity,cash\n")
-        # One row per step; formatting is the cost here, so keep the loop plain.
-        for ts, eq, cash in zip(res.equity_ns, res.equity, res.cash, strict=True):
-            stamp = _dt.datetime.fromtimestamp(ts / 1e9, tz=tz).isoformat()
-            fh.write(f"{stamp},{eq:.4f},{cash:.4f}\n")
+        fh.writelines(f"{t},{eq:.4f},{cash:.4f}\n" for t, eq, cash in zip(stamps, res.equity, res.cash, strict=True))
 
 
 def write_outputs(pipeline: Pipeline, out_dir: Path, status: str, elapsed_s: float,

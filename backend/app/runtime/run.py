@@ -13,7 +13,7 @@ from typing import Any
 from app.config import config_to_dict
 from app.config.schema import SessionConfig
 from app.errors import SessionAborted
-from app.runtime.build import Pipeline, build
+from app.runtime.build import build
 from app.runtime.outputs import write_outputs
 from app.runtime.records import session_record
 from app.store.session_data import SessionState
@@ -26,13 +26,11 @@ Progress = Callable[[int, int, date], None]
 
 @dataclass
 class RunResult:
-    """How a run ended and where its outputs are."""
+    """A finished run: where its outputs are, its summary and its per-session records."""
 
     out_dir: Path
-    status: str  # "ok" | "failed" | "interrupted"
     summary: dict[str, Any]
     records: list[dict[str, Any]] = field(default_factory=list)
-    error: BaseException | None = None
 
 
 def _log_to(out_dir: Path) -> logging.Handler:
@@ -45,8 +43,7 @@ def _log_to(out_dir: Path) -> logging.Handler:
     return handler
 
 
-def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
-        pipeline_hook: Callable[[Pipeline], None] | None = None) -> RunResult:
+def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None) -> RunResult:
     """Run `config` to completion, writing every output into `out_dir`, even on failure.
 
     Raises
@@ -60,10 +57,9 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
     handler = _log_to(out_dir)
     try:
         shutil.copyfile(config.source_file, out_dir / "config.yaml")
-        holder: dict[str, Pipeline] = {}
 
         def on_session_done(index: int, state: SessionState) -> None:
-            p = holder["p"]
+            p = pipeline  # bound below, before any thread starts
             record = session_record(state, index, p.tm, p.plan.symbols, p.plan.base.label,
                                     tuple(i.label for i in p.derived), p.engine.results.sessions[index],
                                     {"mode": p.metrics.mode, "requested_speed": p.metrics.requested_speed})
@@ -73,9 +69,6 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
                 progress(index + 1, len(p.plan.sessions), state.session)
 
         pipeline = build(config, on_session_done)
-        holder["p"] = pipeline
-        if pipeline_hook is not None:
-            pipeline_hook(pipeline)
         status, error = "ok", None
         t0 = perf_ns()
         try:
@@ -87,10 +80,9 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
             status, error = "interrupted", e
         elapsed_s = (perf_ns() - t0) / 1e9
         summary = write_outputs(pipeline, out_dir, status, elapsed_s, config_to_dict(config))
-        result = RunResult(out_dir, status, summary, pipeline.records, error)
         if error is not None:
             raise error
-        return result
+        return RunResult(out_dir, summary, pipeline.records)
     finally:
         logging.getLogger().removeHandler(handler)
         handler.close()

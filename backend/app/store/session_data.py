@@ -22,7 +22,7 @@ class SessionState:
     - SessionCoordinator: ``history``, ``bars`` for the base interval, ``historical_indicators``,
       ``historical_quality``, ``rejected``, ``repairs``;
     - DataProcessor: ``bars`` for derived intervals, ``indicators``, ``derived_skipped``;
-    - DataUpkeep: ``quality``, ``gaps``, ``live_quality``, ``filled``.
+    - DataUpkeep: ``quality``.
     Keys are added only by their writer before the first event that mentions them is published.
 
     Warnings
@@ -41,13 +41,9 @@ class SessionState:
     historical_indicators: dict[SeriesKey, float] = field(default_factory=dict)
     historical_quality: dict[SeriesKey, float] = field(default_factory=dict)
     quality: dict[SeriesKey, Any] = field(default_factory=dict)
-    live_quality: dict[SeriesKey, float] = field(default_factory=dict)
     rejected: dict[str, dict[str, int]] = field(default_factory=dict)
     repairs: dict[str, int] = field(default_factory=dict)
     derived_skipped: dict[SeriesKey, int] = field(default_factory=dict)
-    derived_produced: dict[SeriesKey, int] = field(default_factory=dict)
-    filled: dict[str, int] = field(default_factory=dict)
-    no_trades: dict[str, int] = field(default_factory=dict)
 
 
 class SessionData:

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from app.execution.orders import Order, OrderSide, OrderType
-from app.store.bar import Bar, BarArrays, empty_bars
+from app.bars.quality import live_quality
+from app.store.bar import Bar, BarArrays, empty_bars, parse_interval
 
 if TYPE_CHECKING:
     from app.execution.paper import SimulatedBroker
@@ -74,6 +75,7 @@ class StrategyContext:
         self.now_ns = 0
         self._index = {s: i for i, s in enumerate(symbols)}
         self._base = base_label
+        self._base_ns = parse_interval(base_label).ns
         self._ind_interval = indicator_intervals
         self._broker = broker
         self._tm = tm
@@ -84,7 +86,6 @@ class StrategyContext:
         self._final = False
         self._lookup: dict[str, dict[str, tuple[Any, str | None]]] = {}
         self._next_order_id = 1
-        self.rejections: list[tuple[int, str, str]] = []
 
     # -- clock and session ------------------------------------------------------------------
     @property
@@ -169,6 +170,17 @@ class StrategyContext:
         n = self._visible(symbol, self._ind_interval[key])
         return self._state.indicators[(symbol, key)].view(n)  # type: ignore[union-attr]
 
+    def session_quality(self, symbol: str) -> float:
+        """Return the base interval's quality so far: bars seen / bars due by now, in percent.
+
+        100 before the first bar is due (BEHAVIOURS.md 13); computed from this context's own
+        view, so it is the same in every run of a backtest.
+        """
+        assert self._state is not None
+        st = self._state
+        return live_quality(st.open_ns, st.close_ns, self.now_ns, self._base_ns,
+                            self._base_count[self._index[symbol]])
+
     def historical_indicator(self, symbol: str, key: str) -> float:
         """Return a historical (context) indicator computed before the session."""
         return self._state.historical_indicators[(symbol, key)]  # type: ignore[union-attr]
@@ -204,10 +216,14 @@ class StrategyContext:
     def _submit(self, symbol: str, side: OrderSide, quantity: int, limit: float | None) -> int | None:
         if symbol not in self._index:
             raise KeyError(f"unknown symbol {symbol!r}; the session trades {list(self.symbols)}")
+        price = self._broker.last_price(symbol)
+        if price is None:
+            raise ValueError(f"cannot order {symbol} at {self._tm.format_ns(self.now_ns)}: it has no bar yet, "
+                             f"so there is no price to check the order against")
         order = Order(self._next_order_id, symbol, side, int(quantity),
                       OrderType.LIMIT if limit is not None else OrderType.MARKET, limit, self.now_ns)
         self._next_order_id += 1
-        rejection = self._broker.submit(order, self._broker.last_price(symbol))
+        rejection = self._broker.submit(order, price)
         if rejection is not None:
             log.info("order rejected at %s: %s %d %s: %s", self._tm.format_ns(self.now_ns),
                      side.name, quantity, symbol, rejection.reason)

@@ -14,6 +14,7 @@ from app.timing.clocks import monotonic_ns
 __all__ = ["SubscriptionStats", "StreamSubscription", "WaitStatus"]
 
 _SLICE_S = 0.2  # every wait re-checks stop/end at least this often
+_TRIM_AT = 64  # drop acked events once this many have accumulated
 
 
 class WaitStatus(enum.Enum):
@@ -51,7 +52,9 @@ class StreamSubscription:
     def __init__(self, name: str, stop: StopToken) -> None:
         self.name = name
         self._stop = stop
-        self._events: list[Any] = []
+        # (sequence number of log[0] minus one, log): replaced by one assignment when the
+        # producer drops acked events, so a reader never pairs an offset with the wrong list.
+        self._log: tuple[int, list[Any]] = (0, [])
         self._published = 0
         self._acked = 0
         self._ended = False
@@ -67,9 +70,19 @@ class StreamSubscription:
 
     # -- producer -----------------------------------------------------------------------------
     def publish(self, event: Any) -> int:
-        """Append `event`, publish its sequence number and ring the consumer; return the seq."""
-        self._events.append(event)
-        self._published = len(self._events)
+        """Append `event`, publish its sequence number and ring the consumer; return the seq.
+
+        Events the consumer has acked are dropped here (by the producer, the log's only
+        writer), so a long run holds only the unfinished ones, not every session's state.
+        """
+        offset, log = self._log
+        acked = self._acked
+        if acked - offset >= _TRIM_AT:
+            log = log[acked - offset :]
+            offset = acked
+        log.append(event)
+        self._log = (offset, log)
+        self._published += 1
         self._signals += 1
         self._data_bell.set()
         return self._published
@@ -79,10 +92,21 @@ class StreamSubscription:
         self._ended = True
         self._data_bell.set()
 
-    def count_overrun(self, lag_ns: int) -> None:
-        """Record that the consumer was still busy when the next event became due."""
+    def check_overrun(self, now_ns: int) -> bool:
+        """Before publishing a paced event: count an overrun if the consumer is still busy.
+
+        The lateness is `now_ns` minus the ``due_ns`` of the oldest unfinished event (events
+        without one count with lateness 0). Returns True when an overrun was counted.
+        """
+        acked = self._acked
+        if self._published <= acked:
+            return False
+        oldest = self.events(acked, acked + 1)
+        due = getattr(oldest[0], "due_ns", 0) if oldest else 0
         self.overruns += 1
-        self.max_lag_ns = max(self.max_lag_ns, lag_ns)
+        if due:
+            self.max_lag_ns = max(self.max_lag_ns, now_ns - due)
+        return True
 
     @property
     def acked(self) -> int:
@@ -110,8 +134,17 @@ class StreamSubscription:
         return status, self._published
 
     def events(self, lo: int, hi: int) -> list[Any]:
-        """Return the events with sequence numbers in ``(lo, hi]`` (a list slice: atomic)."""
-        return self._events[lo:hi]
+        """Return the events with sequence numbers in ``(lo, hi]`` (a list slice: atomic).
+
+        Raises
+        ------
+        InvariantError
+            If `lo` is below what the consumer already acked (those events are gone).
+        """
+        offset, log = self._log
+        if lo < offset:
+            raise InvariantError(f"{self.name}: events after {lo} requested, but {offset} were acked and dropped")
+        return log[lo - offset : hi - offset]
 
     def ack(self, seq: int) -> None:
         """Tell the producer every event up to `seq` is finished."""

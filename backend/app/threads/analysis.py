@@ -96,15 +96,20 @@ class AnalysisEngine(SessionThread):
         ctx._derived = batch.derived
         stat = self.metrics.stat("analysis_engine")
         eq_ns, eq, cash = self.results.equity_ns, self.results.equity, self.results.cash
+
+        def close_step(t0: int) -> None:
+            # One equity point per step, once every bar of the step has been seen.
+            eq_ns.append(ctx.now_ns)
+            eq.append(broker.equity)
+            cash.append(broker.cash)
+            stat.record(perf_ns() - t0)
+
         current = -1
         t0 = 0
         for k, s, row in zip(ks.tolist(), ss.tolist(), rows.tolist(), strict=True):
             if k != current:
                 if current >= 0:
-                    eq_ns.append(ctx.now_ns)
-                    eq.append(broker.equity)
-                    cash.append(broker.cash)
-                    stat.record(perf_ns() - t0)
+                    close_step(t0)
                 t0 = perf_ns()
                 current = k
                 ctx.now_ns = ends[k]
@@ -116,10 +121,7 @@ class AnalysisEngine(SessionThread):
             counts[s] = row + 1
             on_bar(ctx, Bar(symbol, start[i], o[i], h[i], lo[i], c[i], v[i]))
         if current >= 0:
-            eq_ns.append(ctx.now_ns)
-            eq.append(broker.equity)
-            cash.append(broker.cash)
-            stat.record(perf_ns() - t0)
+            close_step(t0)
         self.results.steps += batch.hi - batch.lo
         self.results.bars += int(ks.shape[0])
 
@@ -150,7 +152,6 @@ class AnalysisEngine(SessionThread):
         self.results.sessions[event.index] = {
             "equity_start": equity0,
             "equity_end": broker.equity,
-            "cash_end": broker.cash,
             "fills": len(broker.fills) - fills0,
             "orders_rejected": len(broker.rejections) - rej0,
             "rejections": [r.reason for r in broker.rejections[rej0:]],

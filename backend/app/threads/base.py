@@ -45,6 +45,7 @@ class SessionThread(abc.ABC):
         self._on_failure = on_failure
         self._thread = threading.Thread(target=self._main, name=self.name, daemon=False)
         self.where: Callable[[], tuple[str | None, str | None]] = lambda: (None, None)
+        self.on_exit: Callable[[], None] = lambda: None  # the supervisor's wake-up
 
     def start(self) -> None:
         self._thread.start()
@@ -71,3 +72,5 @@ class SessionThread(abc.ABC):
             clock_time, session = self.where()
             log.error("%s failed: %s: %s", self.name, type(e).__name__, e, exc_info=e)
             self._on_failure(ThreadFailure(self.name, e, clock_time, session))
+        finally:
+            self.on_exit()

@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
+
 from app.bars.steps import build_steps
 from app.feeds.base import BarSource
 from app.feeds.preload import HistoricalIndicatorSpec, HistorySpec, preload_history
@@ -69,6 +71,7 @@ class SessionCoordinator(SessionThread):
         self.on_session_done = on_session_done
         self.where = self._where
         self._state: SessionState | None = None
+        self._starts: dict[date, list[np.ndarray]] = {}  # loaded sessions' bar starts, per symbol
 
     def _where(self) -> tuple[str | None, str | None]:
         s = self._state
@@ -112,19 +115,24 @@ class SessionCoordinator(SessionThread):
         return state, perf_ns() - t0
 
     def _load(self, session: date) -> SessionState:
+        # Fills a new, still invisible SessionState: history, then each symbol's checked base
+        # bars as a preloaded (unpublished) series, plus their starts for the step table.
         open_ns, close_ns = self.tm.session_bounds_ns(session)
         state = self.data.prepare_session(session, open_ns, close_ns, self.tm.is_early_close(session))
         preload_history(self.source, self.tm, state, self.plan.history, self.plan.historical_indicators,
                         self.plan.symbols, self.plan.enable_historical_quality)
+        starts = []
         for symbol in self.plan.symbols:
             load = self.source.session_bars(symbol, session)
             state.bars[(symbol, self.plan.base.label)] = BarSeries(f"{symbol}/{self.plan.base}", preloaded=load.bars)
+            starts.append(load.bars.start)
             if load.rejected:
                 bucket = state.rejected.setdefault(symbol, {})
                 for reason, count in load.rejected.items():
                     bucket[reason] = bucket.get(reason, 0) + count
             if load.repairs:
                 state.repairs[symbol] = load.repairs
+        self._starts[session] = starts
         return state
 
     def _activate(self, index: int, state: SessionState) -> None:
@@ -141,7 +149,7 @@ class SessionCoordinator(SessionThread):
     def _stream(self, state: SessionState) -> bool:
         base = self.plan.base
         series = [state.bars[(s, base.label)] for s in self.plan.symbols]
-        ends, base_idx = build_steps([sr._snap[0].start for sr in series], base.ns)
+        ends, base_idx = build_steps(self._starts.pop(state.session), base.ns)
         # Rows each symbol has after step k: running count of its bars up to k.
         counts = (base_idx >= 0).cumsum(axis=0)
         paced = self.plan.speed_multiplier > 0
@@ -156,10 +164,10 @@ class SessionCoordinator(SessionThread):
                 sr.publish(int(counts[hi - 1, s]))
             if not paced:
                 self.tm.clock.advance_to(int(ends[hi - 1]))  # type: ignore[attr-defined]
-            batch = StepBatch(lo, hi, ends[lo:hi], base_idx[lo:hi], due_ns=int(ends[lo]))
+            batch = StepBatch(lo, hi, ends[lo:hi], base_idx[lo:hi], counts[hi - 1], due_ns=int(ends[lo]))
             for sub in self.outputs:
                 if paced:
-                    self._count_overrun(sub)
+                    sub.check_overrun(self.tm.now_ns())
                 sub.publish(batch)
             stat.record((perf_ns() - t0) // (hi - lo))
         if paced and not self._wait_until(state.close_ns):
@@ -175,9 +183,3 @@ class SessionCoordinator(SessionThread):
                 return True
             if self.stop_token.wait(min(remaining, 0.2)):
                 return False
-
-    def _count_overrun(self, sub: StreamSubscription) -> None:
-        if sub.backlog > 0:
-            pending = sub.events(sub.acked, sub.acked + 1)
-            due = getattr(pending[0], "due_ns", 0) if pending else 0
-            sub.count_overrun(max(0, self.tm.now_ns() - due) if due else 0)

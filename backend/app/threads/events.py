@@ -25,6 +25,7 @@ class StepBatch:
 
     ``ends[i]`` is the clock after step ``lo + i`` (the end of its base bars);
     ``base_idx[i, s]`` is the row of symbol ``s``'s new base bar at that step, or -1;
+    ``rows_after[s]`` is how many base bars symbol ``s`` has once the batch is done;
     ``derived[label][i, s]`` (set by the DataProcessor) is how many ``label`` bars of symbol
     ``s`` are visible after the step.
     """
@@ -33,6 +34,7 @@ class StepBatch:
     hi: int
     ends: np.ndarray
     base_idx: np.ndarray
+    rows_after: np.ndarray
     derived: dict[str, np.ndarray] = field(default_factory=dict)
     due_ns: int = 0
 

@@ -17,7 +17,7 @@ from app.sync.stop import StopToken
 from app.sync.subscription import StreamSubscription, WaitStatus
 from app.threads.base import FailureSink, SessionThread
 from app.threads.events import SessionEnd, SessionStart, StepBatch
-from app.timing.clocks import perf_ns
+from app.timing.clocks import Clock, perf_ns
 
 __all__ = ["DataProcessor"]
 
@@ -39,6 +39,7 @@ class DataProcessor(SessionThread):
         inbox: StreamSubscription,
         outbox: StreamSubscription,
         metrics: RunMetrics,
+        clock: Clock,
         paced: bool,
         stop_token: StopToken,
         on_failure: FailureSink,
@@ -51,6 +52,7 @@ class DataProcessor(SessionThread):
         self.indicators = indicators
         self.inbox, self.outbox = inbox, outbox
         self.metrics = metrics
+        self.clock = clock
         self.paced = paced
         self._state: SessionState | None = None
         self._from_row: dict[tuple[int, str], int] = {}
@@ -96,8 +98,7 @@ class DataProcessor(SessionThread):
         upto = int(batch.ends[-1])
         derived: dict[str, np.ndarray] = {}
         for s, symbol in enumerate(self.symbols):
-            col = batch.base_idx[:, s]
-            new_rows = int(col.max()) + 1 if col.shape[0] and col.max() >= 0 else self._base_rows[s]
+            new_rows = int(batch.rows_after[s])
             if new_rows > self._base_rows[s]:
                 self.indicators.update(state, symbol, self.base.label, self._base_rows[s], new_rows)
                 self._base_rows[s] = new_rows
@@ -106,8 +107,8 @@ class DataProcessor(SessionThread):
             for s, symbol in enumerate(self.symbols):
                 counts[:, s] = self._derive(state, s, symbol, interval, upto, batch.ends)
             derived[interval.label] = counts
-        if self.paced and self.outbox.backlog > 0:
-            self.outbox.count_overrun(0)
+        if self.paced:
+            self.outbox.check_overrun(self.clock.now_ns())
         self.outbox.publish(dataclasses.replace(batch, derived=derived))
 
     def _derive(self, state: SessionState, s: int, symbol: str, interval: Interval, upto: int,
@@ -127,8 +128,8 @@ class DataProcessor(SessionThread):
         # The window still open at `upto` starts here; its base rows are kept for next time.
         open_window = state.open_ns + ((upto - state.open_ns) // interval.ns) * interval.ns
         self._from_row[key] = int(np.searchsorted(base.start, open_window))
-        view_starts = series.view().start
-        return np.searchsorted(view_starts + np.int64(interval.ns), ends, side="right").astype(np.int32)
+        # Bars visible after each step: those whose end (start + interval) <= the step's end.
+        return np.searchsorted(series.view().start, ends - np.int64(interval.ns), side="right").astype(np.int32)
 
     def _end(self, event: SessionEnd) -> bool:
         state = event.state
@@ -141,8 +142,5 @@ class DataProcessor(SessionThread):
                 if len(daily):
                     state.bars[(symbol, interval.label)].append(daily)
                     self.indicators.update(state, symbol, interval.label, 0, 1)
-        for symbol in self.symbols:
-            for interval in (*self.intraday, *self.daily):
-                state.derived_produced[(symbol, interval.label)] = len(state.bars[(symbol, interval.label)])
         seq = self.outbox.publish(event)
         return self.outbox.wait_ack(seq) is WaitStatus.READY

@@ -32,6 +32,8 @@ class Supervisor:
         self.failure: ThreadFailure | None = None
         self.secondary: list[ThreadFailure] = []
         self._lock = threading.Lock()
+        self._exited = threading.Event()  # rung by each thread as it ends
+        self._finished = 0
         self.interrupted = False
 
     def record_failure(self, failure: ThreadFailure) -> None:
@@ -41,6 +43,11 @@ class Supervisor:
             else:
                 self.secondary.append(failure)
         self.stop.set(reason=f"{failure.thread} failed")
+
+    def _thread_exited(self) -> None:
+        with self._lock:
+            self._finished += 1
+        self._exited.set()
 
     def run(self, threads: Sequence[SessionThread]) -> None:
         """Start `threads` (consumers first), wait until all finish or one fails, join all.
@@ -57,10 +64,16 @@ class Supervisor:
         started: list[SessionThread] = []
         try:
             for thread in threads:
+                thread.on_exit = self._thread_exited
                 thread.start()
                 started.append(thread)
-            while any(t.is_alive() for t in started) and not self.stop.is_set():
-                self.stop.wait(0.2)  # short slices so Ctrl-C arrives promptly
+            while not self.stop.is_set():
+                self._exited.clear()  # clear, then check: a ring after this is not lost
+                if self._finished >= len(started):
+                    break
+                # Woken as soon as a thread ends (a failure also sets the stop token);
+                # short slices so Ctrl-C arrives promptly.
+                self._exited.wait(0.2)
         except KeyboardInterrupt:
             self.interrupted = True
             self.stop.set(reason="interrupted")

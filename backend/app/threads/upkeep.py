@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from app.bars.quality import compute_quality, live_quality
+from app.bars.quality import compute_quality
 from app.metrics.collect import RunMetrics
 from app.store.bar import Interval
 from app.store.session_data import SessionState
 from app.sync.stop import StopToken
 from app.sync.subscription import StreamSubscription, WaitStatus
 from app.threads.base import FailureSink, SessionThread
-from app.threads.events import SessionEnd, SessionStart, StepBatch
+from app.threads.events import SessionEnd
 from app.timing.clocks import perf_ns
 from app.timing.time_manager import TimeManager
 
@@ -19,12 +19,14 @@ __all__ = ["DataUpkeep"]
 
 
 class DataUpkeep(SessionThread):
-    """Keeps each session's quality current: live score per step, gaps and final score at close.
+    """Computes each session's gaps and quality once its base bars are complete.
 
-    Sole writer of ``quality`` and ``live_quality``. Quality is measured on the base interval
+    Sole writer of ``quality``. Quality is measured on the base interval
     against the calendar's expected bar starts (early closes respected); derived intervals
     report the base's score (BEHAVIOURS.md 13). With ``enable_session_quality`` off no gap
-    detection runs and quality reads 100.
+    detection runs and quality reads 100. The score as of any step (BEHAVIOURS.md 13) is
+    ``StrategyContext.session_quality``, computed from the engine's own view so that reading
+    it never races this thread.
     """
 
     def __init__(self, symbols: Sequence[str], base: Interval, tm: TimeManager,
@@ -37,8 +39,6 @@ class DataUpkeep(SessionThread):
         self.inbox = inbox
         self.metrics = metrics
         self.enabled = enabled
-        self._state: SessionState | None = None
-        self._rows = [0] * len(self.symbols)
 
     def run(self) -> None:
         after = 0
@@ -48,29 +48,14 @@ class DataUpkeep(SessionThread):
             if status is not WaitStatus.READY:
                 return
             for event in self.inbox.events(after, seq):
-                t0 = perf_ns()
-                if isinstance(event, StepBatch):
-                    self._step(event)
-                elif isinstance(event, SessionStart):
-                    self._state = event.state
-                    self._rows = [0] * len(self.symbols)
-                elif isinstance(event, SessionEnd):
+                # Stored bars need no refetch: in backtests upkeep's work is the session's
+                # gaps and quality once its base bars are complete (steps are not needed).
+                if isinstance(event, SessionEnd):
+                    t0 = perf_ns()
                     self._end(event.state)
-                stat.record(perf_ns() - t0)
+                    stat.record(perf_ns() - t0)
             self.inbox.ack(seq)
             after = seq
-
-    def _step(self, batch: StepBatch) -> None:
-        state = self._state
-        if state is None or not self.enabled:
-            return
-        now = int(batch.ends[-1])
-        newest = batch.base_idx.max(axis=0)
-        for s, symbol in enumerate(self.symbols):
-            if newest[s] >= 0:
-                self._rows[s] = int(newest[s]) + 1
-            state.live_quality[(symbol, self.base.label)] = live_quality(
-                state.open_ns, state.close_ns, now, self.base.ns, self._rows[s])
 
     def _end(self, state: SessionState) -> None:
         expected = self.tm.expected_bar_starts(state.session, self.base)

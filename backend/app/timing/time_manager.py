@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from app.store.bar import Interval
 from app.timing.calendar import TradingCalendar
@@ -71,6 +72,23 @@ class TimeManager:
     def to_local(self, ts_ns: int) -> datetime:
         """Return an instant as an aware datetime in the exchange timezone."""
         return datetime.fromtimestamp(ts_ns / 1e9, tz=self.uncached.tz)
+
+    def isoformat_many(self, ts_ns: np.ndarray) -> list[str]:
+        """Return ISO-8601 exchange-local strings (``2024-07-01T09:31:00-04:00``) for many instants.
+
+        Equal to ``to_local(t).isoformat()`` for whole-second instants, without building a
+        datetime per row (used for output files with one row per step).
+        """
+        ns = np.asarray(ts_ns, dtype=np.int64)
+        if ns.shape[0] == 0:
+            return []
+        utc = pd.DatetimeIndex(ns.astype("datetime64[ns]")).tz_localize("UTC")
+        local = utc.tz_convert(self.uncached.tz).tz_localize(None).values
+        offset_min = (local.astype(np.int64) - ns) // 60_000_000_000
+        labels = {o: f"{'+' if o >= 0 else '-'}{abs(o) // 60:02d}:{abs(o) % 60:02d}"
+                  for o in np.unique(offset_min).tolist()}
+        text = np.datetime_as_string(local, unit="s").tolist()
+        return [t + labels[o] for t, o in zip(text, offset_min.tolist(), strict=True)]
 
     def format_ns(self, ts_ns: int) -> str:
         """Return ``YYYY-MM-DD HH:MM:SS <tz>`` in exchange time, for messages and reports."""

@@ -111,3 +111,47 @@ def test_help_lists_the_options():
     proc = cli("-m", "app.backtest", "--help")
     assert proc.returncode == 0
     assert "--output" in proc.stdout and "config" in proc.stdout
+
+
+def test_live_mode_is_refused_with_a_clear_message_not_run_as_a_backtest(store, tmp_path):
+    cfg = write_config(tmp_path / "s.yaml", store, mode="live",
+                       live={"stream_url": "ws://127.0.0.1:1/v2/iex", "rest_url": "http://127.0.0.1:1"})
+    proc = cli("-m", "app.backtest", str(cfg), "--output", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    assert "error: mode: expected 'backtest': this version cannot run live sessions yet" in proc.stderr
+    assert not (tmp_path / "out" / "fills.csv").exists()
+
+
+def test_a_strategy_asking_for_an_unknown_indicator_is_a_config_error(store, tmp_path):
+    cfg = write_config(tmp_path / "s.yaml", store,
+                       strategy={"class": "support.recording:AsksForNonsense", "params": {}})
+    proc = cli("-m", "app.backtest", str(cfg), "--output", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    assert "error: strategy.class: AsksForNonsense.indicators() asked for" in proc.stderr
+    assert "expected an indicator among" in proc.stderr
+
+
+def test_an_unsorted_store_file_is_repaired_and_counted_once(store, tmp_path):
+    # Arrange: a copy of the store whose AAPL file has two rows swapped.
+    import shutil
+
+    from app.store.bar import BarArrays, parse_interval
+    from app.store.files import bar_path, read_bars_file, write_bars
+
+    copy = tmp_path / "store"
+    shutil.copytree(store, copy)
+    one_minute = parse_interval("1m")
+    bars = read_bars_file(bar_path(copy, one_minute, "AAPL"))
+    order = list(range(len(bars)))
+    order[2500], order[2501] = order[2501], order[2500]
+    write_bars(copy, one_minute, "AAPL", BarArrays(*(col[order] for col in bars)))
+    cfg = write_config(tmp_path / "s.yaml", copy)
+
+    # Act
+    proc = cli("-m", "app.backtest", str(cfg), "--output", str(tmp_path / "out"), "--quiet")
+
+    # Assert: the run is unaffected, and the repair is reported in one session only.
+    assert proc.returncode == 0, proc.stderr
+    sessions = json.loads((tmp_path / "out" / "sessions.json").read_text())
+    repaired = [s["quality"]["AAPL"]["repaired_out_of_order"] for s in sessions]
+    assert repaired[0] > 0 and repaired[1:] == [0] * (len(repaired) - 1)

@@ -61,3 +61,13 @@ def test_invalidate_clears_every_cache_and_answers_stay_equal():
     tm.invalidate()
     assert tm.cache_info()["session_bounds_ns"]["currsize"] == 0
     assert tm.session_bounds_ns(d) == first
+
+
+@given(code=st.sampled_from(EXCHANGES),
+       seconds=st.lists(st.integers(1_262_304_000, 1_782_000_000), min_size=0, max_size=30))
+def test_isoformat_many_equals_one_datetime_per_instant(code, seconds):
+    tm = _tm(code)
+    ns = [s * 1_000_000_000 for s in seconds]
+    import numpy as np
+
+    assert tm.isoformat_many(np.array(ns, dtype=np.int64)) == [tm.to_local(t).isoformat() for t in ns]

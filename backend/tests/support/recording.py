@@ -26,6 +26,8 @@ class Recorder(SmaCross):
             "derived_newest_start": int(derived.start[-1]) if len(derived) else None,
             "sma_len": len(ctx.indicator_values(bar.symbol, self._fast_key)),
             "base_len": len(base),
+            "quality": ctx.session_quality(bar.symbol),
+            "open": ctx.session_open_ns,
         })
         super().on_bar(ctx, bar)
 
@@ -55,3 +57,11 @@ class SlowStrategy(Strategy):
         end = time.perf_counter() + float(self.p["busy_ms"]) / 1000
         while time.perf_counter() < end:
             pass
+
+
+class AsksForNonsense(Strategy):
+    """Declares an indicator that does not exist (a strategy bug the config check must catch)."""
+
+    @classmethod
+    def indicators(cls, params: dict[str, Any], base_interval: str) -> list[dict[str, Any]]:
+        return [{"name": "macdx", "period": 3}]

@@ -85,6 +85,8 @@ def test_strategy_never_sees_a_bar_that_has_not_closed(store, tmp_path):
         if r["derived_newest_start"] is not None:
             assert r["derived_newest_start"] + five <= r["now"]
         assert r["sma_len"] == r["base_len"]
+        due = (r["now"] - r["open"]) // minute  # bars due by now (naive BEHAVIOURS 13 reference)
+        assert r["quality"] == pytest.approx(min(100.0, 100.0 * r["base_len"] / due))
     derived_seen = [r for r in recording.RECORDS if r["derived_newest_start"] is not None]
     # A 5m bar appears exactly at its end, not later either (it is complete by then).
     assert any(r["derived_newest_start"] + five == r["now"] for r in derived_seen)

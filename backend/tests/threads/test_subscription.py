@@ -89,3 +89,44 @@ def test_ack_going_back_is_an_invariant_error():
     sub.ack(2)
     with pytest.raises(InvariantError, match="P→C: ack went back from 2 to 1"):
         sub.ack(1)
+
+
+def test_acked_events_are_released_so_a_long_run_does_not_keep_every_session():
+    # Arrange: a payload we can watch die, followed by enough traffic to trigger a trim.
+    import gc
+    import weakref
+
+    class Payload:
+        pass
+
+    sub = StreamSubscription("P→C", StopToken())
+    first = Payload()
+    ref = weakref.ref(first)
+    seq = sub.publish(first)
+    del first
+    sub.ack(seq)
+
+    # Act
+    for i in range(100):
+        sub.ack(sub.publish(i))
+    gc.collect()
+
+    # Assert: released, the remaining events still readable, the dropped ones refused.
+    assert ref() is None
+    assert sub.events(100, 101) == [99]
+    with pytest.raises(InvariantError, match=r"P→C: events after 0 requested, but \d+ were acked and dropped"):
+        sub.events(0, 1)
+
+
+def test_overrun_is_counted_only_while_the_consumer_is_busy_with_its_lateness():
+    class Due:
+        due_ns = 1_000
+
+    sub = StreamSubscription("P→C", StopToken())
+    assert sub.check_overrun(now_ns=5_000) is False
+    sub.publish(Due())
+    assert sub.check_overrun(now_ns=5_000) is True
+    sub.ack(1)
+    assert sub.check_overrun(now_ns=9_000) is False
+    assert sub.statistics().overruns == 1
+    assert sub.statistics().max_lag_ns == 4_000
