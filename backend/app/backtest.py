@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 from datetime import date
 from pathlib import Path
 
 from app.config import load_session_config
-from app.errors import AppError, ConfigError, SessionAborted
+from app.errors import AppError, ConfigError, SessionAborted, ThreadStuckError
 from app.timing.clocks import local_stamp
 
 __all__ = ["main"]
@@ -81,6 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"interrupted; partial report written to {out_dir}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except ThreadStuckError as e:
+        # A thread ignored the stop request: its stacks were dumped; a non-daemon thread
+        # would keep the process alive forever, so this is the one place we hard-exit.
+        print(f"error: {e}; giving up (thread stacks above)", file=sys.stderr)
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(EXIT_FAILED)
     except AppError as e:
         if args.traceback:
             traceback.print_exception(e)

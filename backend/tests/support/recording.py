@@ -65,3 +65,13 @@ class AsksForNonsense(Strategy):
     @classmethod
     def indicators(cls, params: dict[str, Any], base_interval: str) -> list[dict[str, Any]]:
         return [{"name": "macdx", "period": 3}]
+
+
+class IgnoresStop(Strategy):
+    """Never returns from on_bar (a strategy bug): the run must still end, not hang."""
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
+        import time
+
+        while True:
+            time.sleep(0.05)

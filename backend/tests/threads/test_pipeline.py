@@ -160,3 +160,30 @@ def test_clock_driven_run_keeps_pace_when_nothing_is_slow(store, tmp_path):
     achieved = result.records[0]["metrics"]["clock"]["achieved_speed"]
     # Pacing compensates for processing: achieved is close to requested (loose: shared machines).
     assert 3000 < achieved <= 6000 * 1.01
+
+
+def test_a_thread_that_ignores_stop_ends_the_process_with_a_stuck_thread_report(store, tmp_path):
+    # Arrange: the engine hangs inside user code; Ctrl-C asks everything to stop.
+    cfg = write_config(tmp_path / "s.yaml", store, run={"join_timeout_s": 1},
+                       strategy={"class": "support.recording:IgnoresStop", "params": {}})
+    env = {"PYTHONPATH": f"{BACKEND}:{BACKEND / 'tests'}", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.Popen([sys.executable, "-m", "app.backtest", str(cfg), "--output", str(tmp_path / "out")],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "out" / "run.log").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+
+        # Act
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+    # Assert: no hang; the stuck thread is named and its stack dumped.
+    assert proc.returncode == 1, err
+    assert "error: thread AnalysisEngine did not stop within 1 s; giving up" in err
+    assert 'Thread' in err and "on_bar" in err
