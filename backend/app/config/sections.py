@@ -94,6 +94,10 @@ class LiveConfig:
         ``> 0``: first reconnect delay; it doubles on each failed attempt.
     reconnect_max_s : float, default 60.0
         ``>= reconnect_initial_s``: the longest reconnect delay.
+    bar_grace_s : float or None, default None
+        ``>= 0``: how long after its end a step still missing a symbol's bar waits before it is
+        published without it (a minute without trades sends no bar). None: ``min(2, base
+        interval in seconds)``. Complete steps are published at once.
     """
 
     provider: str = yaml_field(one_of("alpaca"), default="alpaca")
@@ -105,6 +109,7 @@ class LiveConfig:
     stop_after_seconds: float | None = yaml_field(optional(number(gt=0)), default=None)
     reconnect_initial_s: float = yaml_field(number(gt=0), default=1.0)
     reconnect_max_s: float = yaml_field(number(gt=0), default=60.0)
+    bar_grace_s: float | None = yaml_field(optional(number(ge=0)), default=None)
 
 
 @_value

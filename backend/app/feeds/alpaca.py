@@ -120,6 +120,7 @@ class AlpacaFeed:
         self._connect_attempts = max(1, connect_attempts)
         self._sleep = sleep
         self._backoff = Backoff(reconnect_initial_s, reconnect_max_s, seed=seed)
+        self._rest_url, self._feed = rest_url, feed
         self._rest = AlpacaRest(rest_url, key, secret, feed=feed, stats=self.stats, clock_ns=self._clock_ns, sleep=sleep, timeout_s=timeout_s)
         self._deduper = BarDeduper()
         self._channels = ["dailyBars"] if interval.is_daily else ["bars", "updatedBars"]
@@ -149,6 +150,11 @@ class AlpacaFeed:
             if not env.get(name):
                 raise ConfigError(f"expected environment variable {name} to hold the Alpaca credential, received nothing", field=name)
         return cls(*args, key=env[key_env], secret=env[secret_env], **kwargs)
+
+    @property
+    def in_sync(self) -> bool:
+        """True while connected and no REST backfill is outstanding (see `LiveFeed.in_sync`)."""
+        return self._ws is not None and not self._backfill_due
 
     @property
     def symbols(self) -> list[str]:
@@ -231,6 +237,20 @@ class AlpacaFeed:
             Fatal for refused keys or parameters, not fatal for network trouble (see AlpacaRest).
         """
         return bars_to_arrays(self._rest.fetch(sorted(set(symbols)), interval, start_ns, end_ns), sorted(set(symbols)))
+
+    def rest_fetcher(self) -> Callable[[list[str], Interval, int, int], dict[str, BarArrays]]:
+        """Return a REST bar fetcher with its own connection state, for another thread (gap fill).
+
+        Same URL, credentials and feed as this feed; its counters are not this feed's `stats`.
+        """
+        rest = AlpacaRest(self._rest_url, self._key, self._secret, feed=self._feed, stats=FeedStats(),
+                          clock_ns=self._clock_ns, sleep=self._sleep, timeout_s=self._timeout_s)
+
+        def fetch(symbols: list[str], interval: Interval, start_ns: int, end_ns: int) -> dict[str, BarArrays]:
+            wanted = sorted(set(symbols))
+            return bars_to_arrays(rest.fetch(wanted, interval, start_ns, end_ns), wanted)
+
+        return fetch
 
     def close(self) -> None:
         """Close the connection (idempotent); a later close code 1006 is not a reconnect."""

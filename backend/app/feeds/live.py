@@ -135,6 +135,11 @@ class LiveFeed(Protocol):
         """Close the connection; idempotent."""
         ...
 
+    @property
+    def in_sync(self) -> bool:
+        """True while connected with no backfill outstanding (bars still missing may just be absent)."""
+        ...
+
 
 class BarDeduper:
     """Decide what each incoming bar is: new, a correction, or a duplicate.

@@ -64,9 +64,7 @@ class StoredBarSource:
         return self._derived_history(symbol, interval, days)
 
     def _stored_history(self, symbol: str, interval: Interval, days: tuple[date, ...]) -> HistoryLoad:
-        first_open, _ = self.tm.session_bounds_ns(days[0])
-        _, last_close = self.tm.session_bounds_ns(days[-1])
-        raw = self.store.range(symbol, interval, first_open, last_close)
+        raw = self._raw_history(symbol, interval, days)
         expected = [self.tm.expected_bar_starts(d, interval) for d in days]
         allowed = np.concatenate(expected)
         result = check_bars(raw, allowed_starts=allowed)
@@ -77,6 +75,12 @@ class StoredBarSource:
             present = int(np.searchsorted(starts, hi) - np.searchsorted(starts, lo))
             per_day.append((int(exp.shape[0]), present))
         return HistoryLoad(result.accepted, tuple(per_day), _counts(result.counts))
+
+    def _raw_history(self, symbol: str, interval: Interval, days: tuple[date, ...]) -> BarArrays:
+        # The unchecked bars of `days` (live runs add what the store lacks from REST).
+        first_open, _ = self.tm.session_bounds_ns(days[0])
+        _, last_close = self.tm.session_bounds_ns(days[-1])
+        return self.store.range(symbol, interval, first_open, last_close)
 
     def _derived_history(self, symbol: str, interval: Interval, days: tuple[date, ...]) -> HistoryLoad:
         base_hist = self._stored_history(symbol, self.base, days)

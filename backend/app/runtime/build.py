@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from app.config.schema import Mode, SessionConfig
 from app.errors import ConfigError, DataError
 from app.execution.paper import SimulatedBroker
+from app.feeds.alpaca import AlpacaFeed
+from app.feeds.base import BarSource
+from app.feeds.live import FeedStats
+from app.feeds.live_source import LiveBarSource
 from app.feeds.preload import HistoricalIndicatorSpec, HistorySpec
 from app.feeds.stored import StoredBarSource
 from app.indicators.bank import IndicatorBank, SessionIndicator
@@ -23,9 +28,10 @@ from app.sync.stop import StopToken
 from app.sync.subscription import StreamSubscription
 from app.threads.analysis import AnalysisEngine
 from app.threads.coordinator import CoordinatorPlan, SessionCoordinator
+from app.threads.live_stream import LiveStream
 from app.threads.processor import DataProcessor
 from app.threads.supervisor import Supervisor
-from app.threads.upkeep import DataUpkeep
+from app.threads.upkeep import DataUpkeep, GapFillPlan
 from app.timing.clocks import Clock, ScaledClock, SteppedClock, WallClock
 from app.timing.time_manager import TimeManager
 
@@ -55,6 +61,7 @@ class Pipeline:
     derived: tuple[Interval, ...]
     indicator_keys: tuple[str, ...]
     records: list[dict[str, Any]] = field(default_factory=list)
+    feed_stats: FeedStats | None = None  # live: the feed's counters (read after the run)
 
     @property
     def threads(self) -> list[Any]:
@@ -78,7 +85,23 @@ def mode_name(config: SessionConfig) -> str:
     return "clock_driven" if config.backtest.speed_multiplier > 0 else "data_driven"
 
 
+LIVE_HORIZON_DAYS = 30  # a live run covers the sessions closing within this many days
+
+
+def live_sessions(tm: TimeManager, now_ns: int, horizon_days: int = LIVE_HORIZON_DAYS) -> tuple[date, ...]:
+    """Return the sessions a live run started at `now_ns` covers: from the one still open (or next) on."""
+    today = datetime.fromtimestamp(now_ns // 1_000_000_000, tz=timezone.utc).date()
+    days = tm.trading_days(today - timedelta(days=1), today + timedelta(days=horizon_days))
+    return tuple(d for d in days if tm.session_bounds_ns(d)[1] > now_ns)
+
+
 def _sessions(config: SessionConfig, tm: TimeManager) -> tuple:
+    if config.mode is Mode.LIVE:
+        days = live_sessions(tm, tm.now_ns())
+        if not days:
+            raise ConfigError(f"no {config.calendar} session in the next {LIVE_HORIZON_DAYS} days",
+                              file=config.source_file, field="calendar")
+        return days
     bt = config.backtest
     assert bt is not None
     try:
@@ -141,21 +164,30 @@ def check_store(config: SessionConfig, store: BarStore) -> None:
                             f"{config.base_interval} --store {store.root}`", symbol=symbol)
 
 
+def _live_feed(config: SessionConfig, symbols: tuple[str, ...], base: Interval) -> AlpacaFeed:
+    live = config.live
+    assert live is not None
+    try:
+        return AlpacaFeed.from_env(live.key_env, live.secret_env, live.stream_url, live.rest_url,
+                                   symbols=list(symbols), interval=base, feed=live.feed,
+                                   reconnect_initial_s=live.reconnect_initial_s,
+                                   reconnect_max_s=live.reconnect_max_s)
+    except ConfigError as e:
+        field_name = {live.key_env: "live.key_env", live.secret_env: "live.secret_env"}.get(e.field or "", "live")
+        raise ConfigError(e.message, file=config.source_file, field=field_name) from None
+
+
 def build(config: SessionConfig, on_session_done: SessionDone) -> Pipeline:
-    """Wire a backtest pipeline for `config`.
+    """Wire the pipeline for `config`: the same threads in every mode, a stored or a live input.
 
     Raises
     ------
     ConfigError
-        For ``mode: live``, which this version cannot run yet (the feed adapter exists, the
-        live stream loop does not), and for strategy problems found while wiring.
+        For strategy problems found while wiring, and in live mode for missing credentials.
     DataError
-        When the bar store lacks the base bars.
+        When a backtest's bar store lacks the base bars.
     """
-    if config.mode is Mode.LIVE:
-        raise ConfigError("expected 'backtest': this version cannot run live sessions yet (the Alpaca "
-                          "adapter and local feed server exist; the live stream loop does not)",
-                          file=config.source_file, field="mode")
+    live_mode = config.mode is Mode.LIVE
     tm = TimeManager(config.calendar, _make_clock(config))
     sessions = _sessions(config, tm)
     strategy = load_strategy(config.strategy.path, config.strategy.params_dict, config.source_file)
@@ -164,7 +196,9 @@ def build(config: SessionConfig, on_session_done: SessionDone) -> Pipeline:
     derived = tuple(sorted({*config.streams, *(i.interval for i in indicators)} - {base}))
     symbols = tuple(sorted(config.symbols))
     store = BarStore(config.data.store)
-    check_store(config, store)
+    feed = _live_feed(config, symbols, base) if live_mode else None
+    if feed is None:
+        check_store(config, store)
     stop = StopToken()
     supervisor = Supervisor(stop, config.run.join_timeout_s)
     data = SessionData(symbols, base, derived)
@@ -173,18 +207,31 @@ def build(config: SessionConfig, on_session_done: SessionDone) -> Pipeline:
     broker = SimulatedBroker(config.trading)
     ctx = StrategyContext(symbols, base.label, {i.key: i.interval.label for i in indicators}, broker, tm)
     history, hist_inds = _history(config)
-    speed = config.backtest.speed_multiplier if config.backtest and config.mode is Mode.BACKTEST else 0.0
+    speed = config.backtest.speed_multiplier if config.backtest and not live_mode else 0.0
+    paced = live_mode or speed > 0
     metrics = RunMetrics(mode_name(config), speed)
     plan = CoordinatorPlan(sessions, symbols, base, history, hist_inds, config.historical.enable_quality,
                            config.run.batch_steps, speed)
     fail = supervisor.record_failure
-    source = StoredBarSource(store, tm, base)
+    source: BarSource = StoredBarSource(store, tm, base)
+    live_stream, fill = None, None
+    if feed is not None:
+        assert config.live is not None
+        source = LiveBarSource(store, tm, base, feed.fetch_bars)
+        grace_s = config.live.bar_grace_s if config.live.bar_grace_s is not None else min(2.0, base.seconds)
+        after = config.live.stop_after_seconds
+        deadline = None if after is None else tm.now_ns() + int(after * 1e9)
+        live_stream = LiveStream(feed, symbols, base, tm, stop, deadline_ns=deadline, grace_ns=int(grace_s * 1e9))
+        fill = GapFillPlan(feed.rest_fetcher(), config.gap_filler.max_retries, config.gap_filler.retry_interval_seconds)
     coordinator = SessionCoordinator(plan, source, tm, data, (subs["Coordinator→Processor"], subs["Coordinator→Upkeep"]),
-                                     metrics, stop, fail, on_session_done)
+                                     metrics, stop, fail, on_session_done, live=live_stream)
     processor = DataProcessor(symbols, base, derived, IndicatorBank(indicators), subs["Coordinator→Processor"],
-                              subs["Processor→Analysis"], metrics, tm.clock, speed > 0, stop, fail)
+                              subs["Processor→Analysis"], metrics, tm.clock, paced, stop, fail)
     upkeep = DataUpkeep(symbols, base, tm, subs["Coordinator→Upkeep"], metrics,
-                        config.gap_filler.enable_session_quality, stop, fail)
+                        config.gap_filler.enable_session_quality, stop, fail, fill)
     engine = AnalysisEngine(strategy, ctx, broker, tm, subs["Processor→Analysis"], metrics, stop, fail)
+    if live_stream is not None:
+        supervisor.drain = coordinator.request_drain  # live Ctrl-C: end the session, keep its report
     return Pipeline(config, tm, data, stop, supervisor, broker, strategy, metrics, subs, coordinator, processor,
-                    upkeep, engine, plan, derived, tuple(i.key for i in indicators))
+                    upkeep, engine, plan, derived, tuple(i.key for i in indicators),
+                    feed_stats=feed.stats if feed is not None else None)

@@ -20,9 +20,16 @@ class SessionState:
 
     Ownership (one writer per field, DESIGN.md rule 4):
     - SessionCoordinator: ``history``, ``bars`` for the base interval, ``historical_indicators``,
-      ``historical_quality``, ``rejected``, ``repairs``;
+      ``historical_quality``, ``rejected``, ``repairs``, ``stream_start_ns``, ``stream_end_ns``,
+      ``late``, ``corrections``;
     - DataProcessor: ``bars`` for derived intervals, ``indicators``, ``derived_skipped``;
-    - DataUpkeep: ``quality``.
+    - DataUpkeep: ``quality``, ``fills``.
+
+    Live sessions may stream only part of the session (``stream_start_ns`` is the first step a
+    run joining mid-session streams, ``stream_end_ns`` where a stop or ``stop_after_seconds``
+    ended it); backtests stream ``[open_ns, close_ns)``. ``late`` holds live bars that arrived
+    after their step was published (kept and counted, never shown out of order), ``corrections``
+    counts restatements of bars already published, ``fills`` what live gap filling found.
     Keys are added only by their writer before the first event that mentions them is published.
 
     Warnings
@@ -44,6 +51,17 @@ class SessionState:
     rejected: dict[str, dict[str, int]] = field(default_factory=dict)
     repairs: dict[str, int] = field(default_factory=dict)
     derived_skipped: dict[SeriesKey, int] = field(default_factory=dict)
+    stream_start_ns: int | None = None
+    stream_end_ns: int | None = None
+    late: dict[str, list[Any]] = field(default_factory=dict)
+    corrections: dict[str, int] = field(default_factory=dict)
+    fills: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def streamed(self) -> tuple[int, int]:
+        """The streamed span ``[start, end)``: the whole session unless live cut it short."""
+        start = self.open_ns if self.stream_start_ns is None else self.stream_start_ns
+        return start, self.close_ns if self.stream_end_ns is None else self.stream_end_ns
 
 
 class SessionData:

@@ -20,6 +20,7 @@ from app.sync.stop import StopToken
 from app.sync.subscription import StreamSubscription, WaitStatus
 from app.threads.base import FailureSink, SessionThread
 from app.threads.events import SessionEnd, SessionStart, StepBatch
+from app.threads.live_stream import LiveStream, StreamOutcome
 from app.timing.clocks import ScaledClock, SteppedClock, perf_ns
 from app.timing.time_manager import TimeManager
 
@@ -63,12 +64,14 @@ class SessionCoordinator(SessionThread):
         stop_token: StopToken,
         on_failure: FailureSink,
         on_session_done: Callable[[int, SessionState], None],
+        live: LiveStream | None = None,
     ) -> None:
         super().__init__(stop_token, on_failure)
         self.plan, self.source, self.tm, self.data = plan, source, tm, data
         self.outputs = tuple(outputs)
         self.metrics = metrics
         self.on_session_done = on_session_done
+        self.live = live  # live mode: bars come from the feed on the wall clock
         self.where = self._where
         self._state: SessionState | None = None
         self._starts: dict[date, list[np.ndarray]] = {}  # loaded sessions' bar starts, per symbol
@@ -77,7 +80,19 @@ class SessionCoordinator(SessionThread):
         s = self._state
         return self.tm.format_ns(self.tm.now_ns()), (s.session.isoformat() if s else None)
 
+    def request_drain(self) -> None:
+        """Live: end the current session cleanly at the next poll (Ctrl-C); any thread may call it."""
+        if self.live is not None:
+            self.live.drain_requested.set()
+
     def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            if self.live is not None:
+                self.live.close()
+
+    def _run(self) -> None:
         sessions = self.plan.sessions
         last_close: int | None = None
         pending, load_ns = self._timed_load(sessions[0]) if sessions else (None, 0)
@@ -90,11 +105,13 @@ class SessionCoordinator(SessionThread):
                 self.metrics.stat("session_gap").record(state.open_ns - last_close)
             self.metrics.stat("data_loading_initial" if index == 0 else "data_loading_subsequent").record(load_ns)
             t_stream = perf_ns()
-            if not self._stream(state):
+            outcome = self._stream_live(state) if self.live is not None else self._stream(state)
+            if outcome is StreamOutcome.STOPPED:
                 return
+            last = outcome is not StreamOutcome.CLOSE  # a deadline or a drain ends the run
             end = SessionEnd(index, state)
             seqs = [sub.publish(end) for sub in self.outputs]
-            if index + 1 < len(sessions):
+            if index + 1 < len(sessions) and not last:
                 # Load the next session while the consumers finish this one (it stays
                 # invisible until activated, so nobody sees two sessions mixed).
                 pending, load_ns = self._timed_load(sessions[index + 1])
@@ -106,6 +123,8 @@ class SessionCoordinator(SessionThread):
             last_close = state.close_ns
             self.metrics.stat("session_duration").record(state.close_ns - state.open_ns)
             self.on_session_done(index, state)
+            if last:
+                break
         for sub in self.outputs:
             sub.end()
 
@@ -123,6 +142,10 @@ class SessionCoordinator(SessionThread):
                         self.plan.symbols, self.plan.enable_historical_quality)
         starts = []
         for symbol in self.plan.symbols:
+            if self.live is not None:  # filled from the feed as the session runs
+                cap = (close_ns - open_ns) // self.plan.base.ns + 1
+                state.bars[(symbol, self.plan.base.label)] = BarSeries(f"{symbol}/{self.plan.base}", capacity=cap)
+                continue
             load = self.source.session_bars(symbol, session)
             state.bars[(symbol, self.plan.base.label)] = BarSeries(f"{symbol}/{self.plan.base}", preloaded=load.bars)
             starts.append(load.bars.start)
@@ -132,7 +155,8 @@ class SessionCoordinator(SessionThread):
                     bucket[reason] = bucket.get(reason, 0) + count
             if load.repairs:
                 state.repairs[symbol] = load.repairs
-        self._starts[session] = starts
+        if self.live is None:
+            self._starts[session] = starts
         return state
 
     def _activate(self, index: int, state: SessionState) -> None:
@@ -146,7 +170,21 @@ class SessionCoordinator(SessionThread):
         for sub in self.outputs:
             sub.publish(SessionStart(index, state))
 
-    def _stream(self, state: SessionState) -> bool:
+    def _stream_live(self, state: SessionState) -> StreamOutcome:
+        assert self.live is not None
+        stat = self.metrics.stat("coordinator")
+
+        def publish(batch: StepBatch) -> None:
+            t0 = perf_ns()
+            now = self.tm.now_ns()
+            for sub in self.outputs:
+                sub.check_overrun(now)
+                sub.publish(batch)
+            stat.record(perf_ns() - t0)
+
+        return self.live.stream(state, publish)
+
+    def _stream(self, state: SessionState) -> StreamOutcome:
         base = self.plan.base
         series = [state.bars[(s, base.label)] for s in self.plan.symbols]
         ends, base_idx = build_steps(self._starts.pop(state.session), base.ns)
@@ -158,7 +196,7 @@ class SessionCoordinator(SessionThread):
         for lo in range(0, ends.shape[0], step):
             hi = min(lo + step, ends.shape[0])
             if paced and not self._wait_until(int(ends[lo])):
-                return False
+                return StreamOutcome.STOPPED
             t0 = perf_ns()
             for s, sr in enumerate(series):
                 sr.publish(int(counts[hi - 1, s]))
@@ -171,10 +209,10 @@ class SessionCoordinator(SessionThread):
                 sub.publish(batch)
             stat.record((perf_ns() - t0) // (hi - lo))
         if paced and not self._wait_until(state.close_ns):
-            return False
+            return StreamOutcome.STOPPED
         if not paced:
             self.tm.clock.advance_to(state.close_ns)  # type: ignore[attr-defined]
-        return True
+        return StreamOutcome.CLOSE
 
     def _wait_until(self, instant_ns: int) -> bool:
         while True:

@@ -27,7 +27,8 @@ class StepBatch:
     ``base_idx[i, s]`` is the row of symbol ``s``'s new base bar at that step, or -1;
     ``rows_after[s]`` is how many base bars symbol ``s`` has once the batch is done;
     ``derived[label][i, s]`` (set by the DataProcessor) is how many ``label`` bars of symbol
-    ``s`` are visible after the step.
+    ``s`` are visible after the step; ``due_ns`` is when the step was due (overruns are
+    measured from it).
     """
 
     lo: int
@@ -37,6 +38,7 @@ class StepBatch:
     rows_after: np.ndarray
     derived: dict[str, np.ndarray] = field(default_factory=dict)
     due_ns: int = 0
+    received_ns: int = 0  # live: when the step's last bar came off the socket (0 in backtests)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import faulthandler
 import logging
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from app.errors import SessionAborted, ThreadStuckError
 from app.sync.stop import StopToken
@@ -35,6 +35,9 @@ class Supervisor:
         self._exited = threading.Event()  # rung by each thread as it ends
         self._finished = 0
         self.interrupted = False
+        # Live runs: the first Ctrl-C asks the coordinator to end the session cleanly (reports
+        # kept); a second one, or no clean end within the join timeout, stops every thread.
+        self.drain: Callable[[], None] | None = None
 
     def record_failure(self, failure: ThreadFailure) -> None:
         with self._lock:
@@ -67,15 +70,16 @@ class Supervisor:
                 thread.on_exit = self._thread_exited
                 thread.start()
                 started.append(thread)
-            while not self.stop.is_set():
-                self._exited.clear()  # clear, then check: a ring after this is not lost
-                if self._finished >= len(started):
-                    break
-                # Woken as soon as a thread ends (a failure also sets the stop token);
-                # short slices so Ctrl-C arrives promptly.
-                self._exited.wait(0.2)
+            self._wait_done(started, None)
         except KeyboardInterrupt:
             self.interrupted = True
+            if self.drain is not None:
+                log.warning("interrupted: ending the live session cleanly (Ctrl-C again to stop at once)")
+                self.drain()
+                try:
+                    self._wait_done(started, self.join_timeout_s)
+                except KeyboardInterrupt:
+                    pass
             self.stop.set(reason="interrupted")
         finally:
             self.stop.set(reason="run finished")
@@ -85,6 +89,18 @@ class Supervisor:
         if self.failure is not None:
             f = self.failure
             raise SessionAborted(f.thread, f.error, clock_time=f.clock_time, session=f.session) from f.error
+
+    def _wait_done(self, started: Sequence[SessionThread], timeout_s: float | None) -> None:
+        slices = None if timeout_s is None else max(1, int(timeout_s / 0.2))
+        while not self.stop.is_set() and (slices is None or slices > 0):
+            self._exited.clear()  # clear, then check: a ring after this is not lost
+            if self._finished >= len(started):
+                return
+            # Woken as soon as a thread ends (a failure also sets the stop token);
+            # short slices so Ctrl-C arrives promptly.
+            self._exited.wait(0.2)
+            if slices is not None:
+                slices -= 1
 
     def _join_all(self, threads: Sequence[SessionThread]) -> None:
         stuck: list[str] = []

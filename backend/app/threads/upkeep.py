@@ -1,37 +1,64 @@
-"""DataUpkeep: gap detection and data quality per session; never blocks the stream."""
+"""DataUpkeep: gap detection and data quality per session; live gap refetch; never blocks the stream."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+import numpy as np
+
+from app.bars.gapfill import GapFiller
 from app.bars.quality import compute_quality
+from app.errors import FeedError
+from app.feeds.live_source import FetchBars
 from app.metrics.collect import RunMetrics
 from app.store.bar import Interval
 from app.store.session_data import SessionState
 from app.sync.stop import StopToken
 from app.sync.subscription import StreamSubscription, WaitStatus
 from app.threads.base import FailureSink, SessionThread
-from app.threads.events import SessionEnd
+from app.threads.events import SessionEnd, SessionStart, StepBatch
 from app.timing.clocks import perf_ns
 from app.timing.time_manager import TimeManager
 
-__all__ = ["DataUpkeep"]
+__all__ = ["DataUpkeep", "GapFillPlan"]
+
+log = logging.getLogger(__name__)
+
+IDLE_WAKE_S = 1.0  # live: longest sleep between gap-fill rounds when nothing is due
+
+
+@dataclass(frozen=True)
+class GapFillPlan:
+    """Live gap filling: where to re-request bars and how often (``gap_filler`` in the config)."""
+
+    fetch: FetchBars
+    max_retries: int
+    retry_interval_s: float
 
 
 class DataUpkeep(SessionThread):
-    """Computes each session's gaps and quality once its base bars are complete.
+    """Computes each session's gaps and quality; in live mode also refetches missing bars.
 
-    Sole writer of ``quality``. Quality is measured on the base interval
-    against the calendar's expected bar starts (early closes respected); derived intervals
-    report the base's score (BEHAVIOURS.md 13). With ``enable_session_quality`` off no gap
-    detection runs and quality reads 100. The score as of any step (BEHAVIOURS.md 13) is
-    ``StrategyContext.session_quality``, computed from the engine's own view so that reading
+    Sole writer of ``quality`` and ``fills``. Quality is measured on the base interval
+    against the calendar's expected bar starts over the streamed span (early closes respected);
+    derived intervals report the base's score (BEHAVIOURS.md 13). With ``enable_session_quality``
+    off no gap detection (and no refetch) runs and quality reads 100. The score as of any step
+    is ``StrategyContext.session_quality``, computed from the engine's own view so that reading
     it never races this thread.
+
+    Live (`fill` given): after each published step, expected bars before that step's end that
+    the series lacks are re-requested through `GapFiller` (``max_retries`` times,
+    ``retry_interval_s`` apart). Filled bars and late stream bars count as present; minutes the
+    provider confirms empty are "no trades" and leave the expected count. Filled bars are not
+    inserted into the series: the strategy has already been shown the steps after them (see
+    SESSION_ARCHITECTURE.md, "Live gaps").
     """
 
     def __init__(self, symbols: Sequence[str], base: Interval, tm: TimeManager,
                  inbox: StreamSubscription, metrics: RunMetrics, enabled: bool,
-                 stop_token: StopToken, on_failure: FailureSink) -> None:
+                 stop_token: StopToken, on_failure: FailureSink, fill: GapFillPlan | None = None) -> None:
         super().__init__(stop_token, on_failure)
         self.symbols = tuple(symbols)
         self.base = base
@@ -39,30 +66,104 @@ class DataUpkeep(SessionThread):
         self.inbox = inbox
         self.metrics = metrics
         self.enabled = enabled
+        self.fill = fill if enabled else None
+        self._state: SessionState | None = None
+        self._filler: GapFiller | None = None
+        self._horizon = 0  # end of the last published step
+        self._scanned = [0] * len(self.symbols)  # expected starts below this were scanned
+        self._rows = np.zeros(len(self.symbols), dtype=np.int64)
 
     def run(self) -> None:
         after = 0
         stat = self.metrics.stat("data_upkeep")
         while True:
-            status, seq = self.inbox.wait(after)
+            status, seq = self.inbox.wait(after, self._timeout_s())
+            if status is WaitStatus.TIMEOUT:
+                self._refill()
+                continue
             if status is not WaitStatus.READY:
                 return
             for event in self.inbox.events(after, seq):
                 # Stored bars need no refetch: in backtests upkeep's work is the session's
                 # gaps and quality once its base bars are complete (steps are not needed).
-                if isinstance(event, SessionEnd):
+                if isinstance(event, StepBatch) and self._filler is not None:
+                    self._horizon = int(event.ends[-1])
+                    self._rows = event.rows_after
+                elif isinstance(event, SessionStart) and self.fill is not None:
+                    self._begin(event.state)
+                elif isinstance(event, SessionEnd):
                     t0 = perf_ns()
                     self._end(event.state)
                     stat.record(perf_ns() - t0)
-            self.inbox.ack(seq)
+            self.inbox.ack(seq)  # before any REST call: the stream never waits for a refetch
             after = seq
+            self._refill()
+
+    def _timeout_s(self) -> float | None:
+        if self._filler is None:
+            return None
+        due = self._filler.next_due_ns()
+        if due is None:
+            return IDLE_WAKE_S
+        return min(IDLE_WAKE_S, max(0.01, (due - self.tm.now_ns()) / 1e9))
+
+    def _begin(self, state: SessionState) -> None:
+        assert self.fill is not None
+        self._state = state
+        self._filler = GapFiller(self.symbols, self.fill.max_retries, int(self.fill.retry_interval_s * 1e9))
+        self._horizon = 0
+        self._scanned = [0] * len(self.symbols)
+        self._rows = np.zeros(len(self.symbols), dtype=np.int64)
+
+    def _refill(self, *, final: bool = False) -> None:
+        filler, state = self._filler, self._state
+        if filler is None or state is None or self._horizon == 0:
+            return
+        now = self.tm.now_ns()
+        lo, _ = state.streamed  # set by the coordinator before its first step was published
+        expected = self.tm.expected_bar_starts(state.session, self.base)
+        for s, symbol in enumerate(self.symbols):
+            frm = max(lo, self._scanned[s])
+            exp = expected[(expected >= frm) & (expected < self._horizon)]
+            if not exp.shape[0]:
+                continue
+            present = state.bars[(symbol, self.base.label)].view(int(self._rows[s])).start
+            present = present[np.searchsorted(present, frm):]
+            filler.scan(symbol, exp, present, now)
+            self._scanned[s] = self._horizon
+        for request in filler.requests(now if not final else np.iinfo(np.int64).max, self._horizon):
+            assert self.fill is not None
+            try:
+                answer = self.fill.fetch([request.symbol], self.base, request.start_ns, request.end_ns)
+                bars = answer.get(request.symbol)
+            except FeedError as e:
+                if e.fatal:
+                    raise
+                log.warning("gap refetch for %s failed: %s", request.symbol, e)
+                bars = None
+            filler.resolve(request, bars, now)
+            self.metrics.stat("gap_refetch").record(self.tm.now_ns() - now)
 
     def _end(self, state: SessionState) -> None:
+        lo, hi = state.streamed
         expected = self.tm.expected_bar_starts(state.session, self.base)
+        expected = expected[(expected >= lo) & (expected < hi)]
+        if self._filler is not None and self._state is state:
+            self._horizon = hi
+            self._rows = np.array([len(state.bars[(s, self.base.label)]) for s in self.symbols], dtype=np.int64)
+            self._refill(final=True)  # one last try for whatever is still pending
+            self._filler.give_up()
         for symbol in self.symbols:
             bars = state.bars[(symbol, self.base.label)].view()
+            report = None
             if self.enabled:
-                report = compute_quality(expected, bars.start, self.base.ns, state.rejected.get(symbol, {}))
-            else:
-                report = None
+                exp, present = expected, bars.start
+                fills = self._filler.symbols[symbol] if self._filler is not None and self._state is state else None
+                if fills is not None:
+                    state.fills[symbol] = fills
+                    exp = np.setdiff1d(expected, np.fromiter(fills.no_trades, np.int64), assume_unique=True)
+                    late = [b.start_ns for b in state.late.get(symbol, [])]
+                    present = np.union1d(present, np.array([*late, *fills.filled], dtype=np.int64))
+                report = compute_quality(exp, present, self.base.ns, state.rejected.get(symbol, {}))
             state.quality[(symbol, self.base.label)] = report
+        self._state, self._filler = None, None

@@ -113,12 +113,13 @@ def test_help_lists_the_options():
     assert "--output" in proc.stdout and "config" in proc.stdout
 
 
-def test_live_mode_is_refused_with_a_clear_message_not_run_as_a_backtest(store, tmp_path):
+def test_live_mode_without_credentials_names_the_variable_and_never_runs_as_a_backtest(store, tmp_path):
     cfg = write_config(tmp_path / "s.yaml", store, mode="live",
-                       live={"stream_url": "ws://127.0.0.1:1/v2/iex", "rest_url": "http://127.0.0.1:1"})
+                       live={"stream_url": "ws://127.0.0.1:1/v2/iex", "rest_url": "http://127.0.0.1:1",
+                             "key_env": "NO_SUCH_KEY_VAR_FOR_TEST"})
     proc = cli("-m", "app.backtest", str(cfg), "--output", str(tmp_path / "out"))
     assert proc.returncode == 2
-    assert "error: mode: expected 'backtest': this version cannot run live sessions yet" in proc.stderr
+    assert "live.key_env: expected environment variable NO_SUCH_KEY_VAR_FOR_TEST" in proc.stderr
     assert not (tmp_path / "out" / "fills.csv").exists()
 
 

@@ -1,0 +1,76 @@
+"""LiveBarSource: trailing history for live runs -- the bar store first, REST for the days it lacks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date
+
+import numpy as np
+
+from app.errors import FeedError
+from app.feeds.base import SessionLoad
+from app.feeds.stored import StoredBarSource, concat_bars
+from app.store.bar import BarArrays, Interval, empty_bars
+from app.store.bar_store import BarStore
+from app.timing.time_manager import TimeManager
+
+__all__ = ["FetchBars", "LiveBarSource"]
+
+log = logging.getLogger(__name__)
+
+FetchBars = Callable[[list[str], Interval, int, int], dict[str, BarArrays]]
+REST_INTERVALS = ("1s", "1m", "1d")  # what the feed's REST endpoint serves (1s: the local server only)
+
+
+class LiveBarSource(StoredBarSource):
+    """History for live sessions: stored bars, topped up from the feed's REST endpoint.
+
+    A trailing day the store has no bar for is fetched (one request per symbol and interval,
+    from the first such day to the last); stored bars win where both exist. Intervals REST does
+    not serve are derived from base history as in backtests. A REST failure that is not fatal
+    leaves the day empty (it shows in historical quality) and is logged.
+
+    Warnings
+    --------
+    Coordinator thread only (like the feed whose `fetch_bars` it calls).
+    """
+
+    def __init__(self, store: BarStore, time_manager: TimeManager, base: Interval, fetch: FetchBars) -> None:
+        super().__init__(store, time_manager, base)
+        self.fetch = fetch
+        self.fetched_bars = 0
+
+    def session_bars(self, symbol: str, session: date) -> SessionLoad:
+        raise NotImplementedError("live sessions stream their bars from the feed")
+
+    def history(self, symbol: str, interval: Interval, days: tuple[date, ...]):  # type: ignore[override]
+        if days and interval.label in REST_INTERVALS:
+            return self._stored_history(symbol, interval, days)
+        return super().history(symbol, interval, days)
+
+    def _raw_history(self, symbol: str, interval: Interval, days: tuple[date, ...]) -> BarArrays:
+        stored = super()._raw_history(symbol, interval, days) if self.store.has(symbol, interval) else empty_bars()
+        bounds = [self.tm.session_bounds_ns(d) for d in days]
+        lacking = [(lo, hi) for lo, hi in bounds
+                   if np.searchsorted(stored.start, hi) == np.searchsorted(stored.start, lo)]
+        if not lacking or interval.label not in REST_INTERVALS:
+            return stored
+        try:
+            fetched = self.fetch([symbol], interval, lacking[0][0], lacking[-1][1]).get(symbol, empty_bars())
+        except FeedError as e:
+            if e.fatal:
+                raise
+            log.warning("history top-up for %s %s failed (%s); those days stay empty", symbol, interval, e)
+            return stored
+        keep = np.zeros(len(fetched), dtype=bool)
+        for lo, hi in lacking:
+            keep |= (fetched.start >= lo) & (fetched.start < hi)
+        rows = np.flatnonzero(keep)
+        if not rows.shape[0]:
+            return stored
+        self.fetched_bars += int(rows.shape[0])
+        extra = BarArrays(*(col[rows] for col in fetched))
+        merged = concat_bars([stored, extra])
+        order = np.argsort(merged.start, kind="stable")
+        return BarArrays(*(col[order] for col in merged))

@@ -1,0 +1,183 @@
+"""Live step assembly: bars that arrive in any order become time steps, in order (pure).
+
+A live step is the base interval ``[s, s + base)`` on the session's grid. Its bars are held
+until the step may close: never before the wall clock reaches ``s + base`` (no bar is shown
+before it is over), then as soon as every symbol's bar is there, or once ``grace`` has passed
+since the end (a symbol without trades sends no bar). While the feed is out of sync
+(disconnected, or its REST backfill is pending) incomplete steps are *held*, so bars the
+backfill brings still arrive in order. Nothing here reads a clock or touches a thread.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from app.bars.checks import RejectReason
+from app.feeds.live import LiveBar
+
+__all__ = ["Arrival", "ClosedStep", "StepAssembler", "bar_reject_reason"]
+
+
+class Arrival(Enum):
+    """What `StepAssembler.add` did with a bar."""
+
+    PENDING = "pending"  # held for its step
+    REPLACED = "replaced"  # a correction of a held bar: the held bar is replaced
+    LATE = "late"  # its step was already published (or is before the stream start)
+    OFF_GRID = "off_grid"  # start not on the session's grid of base bars
+    OUTSIDE = "outside"  # ends after the stream end (after the close)
+    FUTURE = "future"  # starts after the current interval: a clock or feed error
+    REJECTED = "rejected"  # failed a value check (see `bar_reject_reason`)
+    UNKNOWN_SYMBOL = "unknown_symbol"
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedStep:
+    """A step ready to publish: its start and each symbol's bar (None when it has none)."""
+
+    start_ns: int
+    bars: tuple[LiveBar | None, ...]
+
+
+def bar_reject_reason(bar: LiveBar) -> RejectReason | None:
+    """Return why `bar` fails the single-bar checks of `app.bars.checks.check_bars`, or None.
+
+    Same rules and order as `check_bars` (NAN, NON_POSITIVE_PRICE, HIGH_BELOW_LOW,
+    OPEN_CLOSE_OUTSIDE_RANGE, NEGATIVE_VOLUME), on scalars: the live path checks one bar at a time.
+    """
+    o, h, lo, c, v = bar.open, bar.high, bar.low, bar.close, bar.volume
+    if not all(math.isfinite(x) for x in (o, h, lo, c, v)):
+        return RejectReason.NAN
+    if o <= 0 or h <= 0 or lo <= 0 or c <= 0:
+        return RejectReason.NON_POSITIVE_PRICE
+    if h < lo:
+        return RejectReason.HIGH_BELOW_LOW
+    if o < lo or o > h or c < lo or c > h:
+        return RejectReason.OPEN_CLOSE_OUTSIDE_RANGE
+    if v < 0:
+        return RejectReason.NEGATIVE_VOLUME
+    return None
+
+
+class StepAssembler:
+    """Orders live bars into steps on the grid ``grid_ns + k * base_ns`` within ``[first, end)``.
+
+    Parameters
+    ----------
+    symbols : sequence of str
+        The run's symbols; a step's bars are in this order.
+    base_ns : int
+        Base interval.
+    grid_ns : int
+        Any start on the session's grid (the session open).
+    first_start_ns : int
+        Start of the first step streamed (on the grid); earlier bars are late.
+    end_ns : int
+        The stream ends here: a bar ending after it is outside.
+    grace_ns : int
+        How long after its end an incomplete step waits for missing bars.
+
+    Warnings
+    --------
+    One thread (the coordinator) calls every method.
+    """
+
+    def __init__(self, symbols: Sequence[str], base_ns: int, grid_ns: int, first_start_ns: int, end_ns: int,
+                 grace_ns: int) -> None:
+        if base_ns <= 0 or grace_ns < 0:
+            raise ValueError(f"expected base_ns > 0 and grace_ns >= 0, received {base_ns} and {grace_ns}")
+        if (first_start_ns - grid_ns) % base_ns:
+            raise ValueError(f"expected first_start_ns on the grid, received {first_start_ns}")
+        self.symbols = tuple(symbols)
+        self._slot = {s: i for i, s in enumerate(self.symbols)}
+        self.base_ns, self.grid_ns, self.end_ns, self.grace_ns = base_ns, grid_ns, end_ns, grace_ns
+        self.next_start_ns = first_start_ns  # the first step not yet published
+        self._pending: dict[int, list[LiveBar | None]] = {}
+
+    def add(self, bar: LiveBar, now_ns: int) -> Arrival:
+        """File `bar` under its step; return what happened (the caller counts and records it)."""
+        slot = self._slot.get(bar.symbol)
+        if slot is None:
+            return Arrival.UNKNOWN_SYMBOL
+        start = bar.start_ns
+        if (start - self.grid_ns) % self.base_ns:
+            return Arrival.OFF_GRID
+        if bar_reject_reason(bar) is not None:
+            return Arrival.REJECTED
+        if start < self.next_start_ns:
+            return Arrival.LATE
+        if start + self.base_ns > self.end_ns:
+            return Arrival.OUTSIDE
+        if start > now_ns:
+            return Arrival.FUTURE
+        row = self._pending.get(start)
+        if row is None:
+            row = self._pending[start] = [None] * len(self.symbols)
+        replaced = row[slot] is not None
+        row[slot] = bar
+        return Arrival.REPLACED if replaced else Arrival.PENDING
+
+    def ready(self, now_ns: int, *, hold: bool = False) -> list[ClosedStep]:
+        """Return the steps that may close at `now_ns`, in time order, and forget them.
+
+        Steps without any bar are passed over, not returned. With `hold` (feed out of sync)
+        only complete steps close; the first incomplete one stops the walk.
+        """
+        out: list[ClosedStep] = []
+        base, grace = self.base_ns, self.grace_ns
+        while True:
+            start = self.next_start_ns
+            end = start + base
+            if end > now_ns or start >= self.end_ns:
+                break
+            row = self._pending.get(start)
+            if row is None:
+                if hold or end + grace > now_ns:
+                    break
+                # Pass over empty steps up to the next held one (or the last expired one).
+                expired_to = now_ns - grace - base  # the last step start whose grace ran out
+                limit = self.grid_ns + ((expired_to - self.grid_ns) // base + 1) * base
+                nearest = min(self._pending) if self._pending else limit
+                self.next_start_ns = max(start + base, min(nearest, limit))
+                continue
+            complete = all(b is not None for b in row)
+            if not complete and (hold or end + grace > now_ns):
+                break
+            del self._pending[start]
+            out.append(ClosedStep(start, tuple(row)))
+            self.next_start_ns = end
+        return out
+
+    def next_deadline_ns(self) -> int:
+        """Return the next instant `ready` may return something without a new bar arriving."""
+        start = self.next_start_ns
+        row = self._pending.get(start)
+        if row is not None and all(b is not None for b in row):
+            return start + self.base_ns
+        return start + self.base_ns + self.grace_ns
+
+    def drain(self, now_ns: int) -> tuple[list[ClosedStep], int]:
+        """Return every held step that ended by `now_ns`, in order, and how many bars were dropped.
+
+        For the end of the stream (nothing more will come): incomplete steps close at once; a
+        held step not yet over at `now_ns` is dropped, never shown early.
+        """
+        out, dropped = [], 0
+        for start in sorted(self._pending):
+            row = self._pending[start]
+            if start + self.base_ns <= now_ns:
+                out.append(ClosedStep(start, tuple(row)))
+            else:
+                dropped += sum(b is not None for b in row)
+        self._pending.clear()
+        if out:
+            self.next_start_ns = out[-1].start_ns + self.base_ns
+        return out, dropped
+
+    @property
+    def held(self) -> int:
+        """Steps held (bars received, step not yet published)."""
+        return len(self._pending)

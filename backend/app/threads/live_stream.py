@@ -1,0 +1,176 @@
+"""LiveStream: the SessionCoordinator's live input -- feed bars become steps on the wall clock.
+
+Runs on the coordinator thread (it owns the feed and is the only writer of base series). Per
+session: join at the next step boundary (or wait for the open), poll the feed, file each bar
+with a `StepAssembler`, and publish every step that may close as a one-step `StepBatch`, the
+same event backtests publish. Late bars and restatements of published bars are kept and
+counted on the SessionState; nothing is shown out of order or before its interval is over.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from enum import Enum
+
+import numpy as np
+
+from app.feeds.live import LiveBar, LiveFeed
+from app.feeds.live_steps import Arrival, ClosedStep, StepAssembler
+from app.store.bar import Interval
+from app.store.series import BarSeries
+from app.store.session_data import SessionState
+from app.sync.stop import StopToken
+from app.threads.events import StepBatch
+from app.timing.time_manager import TimeManager
+
+__all__ = ["LiveStream", "StreamOutcome"]
+
+log = logging.getLogger(__name__)
+
+POLL_SLICE_S = 0.1  # longest poll: the stop token, a drain and the deadline are checked this often
+
+
+class StreamOutcome(Enum):
+    """How a live session's stream ended."""
+
+    CLOSE = "close"  # the session closed: the run goes on to the next session
+    DEADLINE = "deadline"  # live.stop_after_seconds ran out: the run ends after this session
+    DRAINED = "drained"  # Ctrl-C asked for a clean end: the run ends after this session
+    STOPPED = "stopped"  # the stop token (a failure, or a second Ctrl-C): abandon the session
+
+
+class LiveStream:
+    """Feeds a live session's base series from a `LiveFeed` (coordinator thread only).
+
+    Parameters
+    ----------
+    feed : LiveFeed
+        Connected lazily at the first session; closed by `close`.
+    deadline_ns : int or None
+        Wall instant the run ends (``live.stop_after_seconds`` after the start), or None.
+    grace_ns : int
+        How long after its end a step with a missing symbol waits before it is published.
+    """
+
+    def __init__(self, feed: LiveFeed, symbols: Sequence[str], base: Interval, tm: TimeManager,
+                 stop_token: StopToken, *, deadline_ns: int | None, grace_ns: int) -> None:
+        self.feed = feed
+        self.symbols = tuple(symbols)
+        self.base = base
+        self.tm = tm
+        self.stop_token = stop_token
+        self.deadline_ns = deadline_ns
+        self.grace_ns = grace_ns
+        self.drain_requested = threading.Event()
+        self._connected = False
+
+    def close(self) -> None:
+        self.feed.close()
+
+    def stream(self, state: SessionState, publish: Callable[[StepBatch], None]) -> StreamOutcome:
+        """Stream `state`'s session until its close, the deadline, a drain or a stop."""
+        base, tm = self.base.ns, self.tm
+        if not self._wait_until(state.open_ns):
+            return StreamOutcome.STOPPED
+        now = tm.now_ns()
+        first = state.open_ns + -(-(now - state.open_ns) // base) * base  # next boundary (the open itself before it)
+        end, outcome = state.close_ns, StreamOutcome.CLOSE
+        if self.deadline_ns is not None and self.deadline_ns < state.close_ns:
+            end = max(first, state.open_ns + (self.deadline_ns - state.open_ns) // base * base)
+            outcome = StreamOutcome.DEADLINE
+        state.stream_start_ns, state.stream_end_ns = first, end
+        if not self._connected:
+            self.feed.connect()
+            self._connected = True
+        series = [state.bars[(s, self.base.label)] for s in self.symbols]
+        assembler = StepAssembler(self.symbols, base, state.open_ns, first, end, self.grace_ns)
+        emitter = _Emitter(series, base, publish)
+        while True:
+            if self.stop_token.is_set():
+                return StreamOutcome.STOPPED
+            if self.drain_requested.is_set():
+                outcome = StreamOutcome.DRAINED
+                break
+            now = tm.now_ns()
+            if now >= end + self.grace_ns or (now >= end and assembler.next_start_ns >= end):
+                break
+            for step in assembler.ready(now, hold=not self.feed.in_sync):
+                emitter.emit(step, now)
+            wait_ns = min(assembler.next_deadline_ns(), end + self.grace_ns) - now
+            bars = self.feed.poll(min(max(wait_ns, 0) / 1e9, POLL_SLICE_S))
+            if bars:
+                now = tm.now_ns()
+                for bar in bars:
+                    self._file(bar, assembler, state, series, now)
+        now = tm.now_ns()
+        steps, dropped = assembler.drain(now)
+        for step in steps:
+            emitter.emit(step, now)
+        if outcome is StreamOutcome.DRAINED:
+            # The stream ends at the last step that was over when the drain was asked for.
+            state.stream_end_ns = max(first, min(end, state.open_ns + (now - state.open_ns) // base * base))
+        if dropped:
+            log.warning("%d bars of unfinished steps dropped at the end of the stream", dropped)
+        return outcome
+
+    def _file(self, bar: LiveBar, assembler: StepAssembler, state: SessionState, series: list[BarSeries],
+              now: int) -> None:
+        arrival = assembler.add(bar, now)
+        symbol = bar.symbol
+        if arrival is Arrival.PENDING:
+            return
+        if arrival is Arrival.REPLACED:
+            state.corrections[symbol] = state.corrections.get(symbol, 0) + 1
+            return
+        if arrival is Arrival.LATE:
+            if bar.start_ns < state.stream_start_ns:  # type: ignore[operator]
+                return  # from before this run joined the session (e.g. a backfill): not ours
+            published = series[self.symbols.index(symbol)].view()
+            i = int(np.searchsorted(published.start, bar.start_ns))
+            if i < len(published) and int(published.start[i]) == bar.start_ns:
+                # A restatement of a bar the strategy has seen: counted, the published row stays.
+                state.corrections[symbol] = state.corrections.get(symbol, 0) + 1
+            else:
+                state.late.setdefault(symbol, []).append(bar)
+                log.info("late bar %s %s (step already published)", symbol, self.tm.format_ns(bar.start_ns))
+            return
+        bucket = state.rejected.setdefault(symbol, {})
+        reason = f"live:{arrival.value}"
+        bucket[reason] = bucket.get(reason, 0) + 1
+        log.warning("live bar %s %s rejected: %s", symbol, self.tm.format_ns(bar.start_ns), arrival.value)
+
+    def _wait_until(self, instant_ns: int) -> bool:
+        while True:
+            remaining = self.tm.clock.real_seconds_until(instant_ns)
+            if remaining <= 0:
+                return True
+            if self.drain_requested.is_set() or self.stop_token.wait(min(remaining, 0.2)):
+                return not self.stop_token.is_set() and not self.drain_requested.is_set()
+
+
+class _Emitter:
+    """Appends a closed step's bars to the base series and publishes it as a one-step StepBatch."""
+
+    def __init__(self, series: list[BarSeries], base_ns: int, publish: Callable[[StepBatch], None]) -> None:
+        self.series = series
+        self.base_ns = base_ns
+        self.publish = publish
+        self.rows = [len(s) for s in series]
+        self.k = 0
+
+    def emit(self, step: ClosedStep, now_ns: int) -> None:
+        idx = np.full((1, len(self.series)), -1, dtype=np.int64)
+        received = 0
+        for s, bar in enumerate(step.bars):
+            if bar is None:
+                continue
+            self.series[s].append_one(bar.start_ns, bar.open, bar.high, bar.low, bar.close, bar.volume)
+            idx[0, s] = self.rows[s]
+            self.rows[s] += 1
+            received = max(received, bar.received_ns)
+        end = step.start_ns + self.base_ns
+        self.publish(StepBatch(self.k, self.k + 1, np.array([end], dtype=np.int64), idx,
+                               np.array(self.rows, dtype=np.int64), due_ns=end, received_ns=received))
+        self.k += 1
