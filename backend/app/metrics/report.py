@@ -39,7 +39,11 @@ Shared parts::
 
     QUALITY = {"series": {symbol: {interval: {"quality_pct": float, "gaps": int,
                                               "missing_bars": int, "derived": bool}}},
-               "rejected_bars": {reason: int}, "derived_bars_skipped": int}
+               "rejected_bars": {reason: int}, "derived_bars_skipped": int,
+               "live": {"streamed_bars", "late_bars", "filled_bars", "no_trades", "unfilled_bars",
+                        "refetch_requests", "corrections": int}}           # live runs only
+    FEED    = {"messages", "bars", "updated_bars", "duplicates_dropped", "malformed", "unexpected",
+               "reconnects", "backfilled_bars": int, "errors": {code: int}}  # summary "feed", live only
     CLOCK   = {"mode": "data_driven" | "clock_driven" | "live", "requested_speed": float}
     # METRICS["stages"] and ["counters"] (and ["process"]) are PerformanceMetrics.as_dict()
     METRICS = {"stages": {stage: {"count": int, "total_ms", "min_ms", "max_ms", "mean_ms",
@@ -125,8 +129,9 @@ def format_run_report(summary: Mapping[str, Any]) -> str:
     lines += _lifecycle_block(metrics, sessions)
     backtest = metrics.get("backtest")
     if backtest is not None:
+        live = (summary.get("clock") or {}).get("mode") == "live"
         lines += [
-            "Backtest Summary:",
+            "Live Summary:" if live else "Backtest Summary:",
             f"  - Total Time: {_num(backtest['total_time_s'])} s",
             f"  - Trading Days: {sessions:,}",
             f"  - Avg per Day: {_num(backtest['avg_per_day_s'])} s",
@@ -137,6 +142,7 @@ def format_run_report(summary: Mapping[str, Any]) -> str:
     for key, label, why in _EDGES:
         lines += [f"  - {label}: {counters.get(key, 0):,} events", f"    ({why})"]
     lines += _quality_block(summary.get("data_quality"))
+    lines += _feed_block(summary.get("feed"), metrics)
     lines += _run_trading_block(summary.get("trading"))
     lines += _process_block(metrics.get("process"))
     lines += _clock_block(summary.get("clock"), metrics)
@@ -213,6 +219,26 @@ def _quality_block(quality: Mapping[str, Any] | None) -> _Lines:
     detail = f" ({detail})" if detail else ""
     lines.append(f"  - Rejected Bars: {sum(rejected.values()):,}{detail}")
     lines.append(f"  - Derived Bars Skipped: {quality.get('derived_bars_skipped', 0):,}")
+    live = quality.get("live")
+    if live:
+        lines.append(f"  - Live: Streamed {live['streamed_bars']:,} | Late {live['late_bars']:,} "
+                     f"| Filled {live['filled_bars']:,} | No Trades {live['no_trades']:,} "
+                     f"| Unfilled {live['unfilled_bars']:,} | Corrections {live['corrections']:,}")
+    return lines
+
+
+def _feed_block(feed: Mapping[str, Any] | None, metrics: Mapping[str, Any]) -> _Lines:
+    if feed is None:
+        return []
+    lines = ["Live Feed:",
+             f"  - Messages: {feed['messages']:,} | Bars: {feed['bars']:,} | Updated: {feed['updated_bars']:,} "
+             f"| Duplicates Dropped: {feed['duplicates_dropped']:,}",
+             f"  - Reconnects: {feed['reconnects']:,} | Backfilled: {feed['backfilled_bars']:,} "
+             f"| Malformed: {feed['malformed']:,} | Unexpected: {feed['unexpected']:,}"]
+    latency = _stage(metrics, "feed_to_strategy")
+    if latency["count"]:
+        lines.append(f"  - Socket to Strategy: p50 {_num(latency['p50_ms'])} ms | p99 {_num(latency['p99_ms'])} ms "
+                     f"| Max {_num(latency['max_ms'])} ms")
     return lines
 
 
@@ -280,6 +306,8 @@ def _clock_block(clock: Mapping[str, Any] | None, metrics: Mapping[str, Any]) ->
 
 def _speed_text(clock: Mapping[str, Any], timing: Mapping[str, Any]) -> str:
     parts = []
+    if clock.get("mode") == "live":
+        return "wall clock"
     if "requested_speed" in clock:
         requested = clock["requested_speed"]
         text = f"requested {_num(requested)}x" if requested else "requested max (data-driven)"

@@ -25,6 +25,8 @@ STAGES: Final = (
     "data_loading_subsequent",
     "session_gap",
     "session_duration",
+    "gap_refetch",  # live: one REST re-request of missing bars (DataUpkeep)
+    "feed_to_strategy",  # live: a step's last bar off the socket -> the strategy's first callback
 )
 
 _SUB_BITS: Final = 3  # 8 sub-buckets per power of two

@@ -81,9 +81,20 @@ def build_summary(pipeline: Pipeline, status: str, elapsed_s: float) -> dict[str
                       "rejected": _sum_dicts(r["quality"][s]["rejected"] for r in records),
                       "derived_bars_skipped": _sum_dicts(r["quality"][s]["derived_bars_skipped"] for r in records)}
                   for s in pipeline.plan.symbols}
+        for s in pipeline.plan.symbols:
+            live = [r["quality"][s]["live"] for r in records if "live" in r["quality"][s]]
+            if live:
+                detail[s]["live"] = _sum_dicts({k: v for k, v in d.items() if isinstance(v, int)} for d in live)
         bars = {s: _sum_dicts(r["bars"][s] for r in records) for s in pipeline.plan.symbols}
         summary["data_quality"] = quality_rollup(detail, bars, pipeline.plan.base.label)
         summary["bars"] = bars
+    if pipeline.feed_stats is not None:
+        stats = pipeline.feed_stats
+        summary["feed"] = {"messages": stats.messages, "bars": stats.bars, "updated_bars": stats.updated_bars,
+                           "duplicates_dropped": stats.duplicates_dropped, "malformed": stats.malformed,
+                           "unexpected": stats.unexpected, "reconnects": stats.reconnects,
+                           "backfilled_bars": stats.backfilled_bars,
+                           "errors": {str(k): v for k, v in sorted(stats.errors.items())}}
     metrics = pipeline.metrics.run_report(elapsed_s, res.bars, len(records))
     summary["metrics"] = {**summary.get("metrics", {}), **metrics}
     return summary

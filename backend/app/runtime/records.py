@@ -27,7 +27,28 @@ def _detail(state: SessionState, symbol: str, base: str, derived: tuple[str, ...
     q["derived_bars_skipped"] = {label: state.derived_skipped.get((symbol, label), 0) for label in derived
                                  if (symbol, label) in state.derived_skipped}
     q["historical_quality_pct"] = {k[1]: v for k, v in sorted(state.historical_quality.items()) if k[0] == symbol}
+    if state.stream_start_ns is not None:  # live
+        q["live"] = _live_detail(state, symbol, base, tm)
     return q
+
+
+def _live_detail(state: SessionState, symbol: str, base: str, tm: TimeManager) -> dict[str, Any]:
+    lo, hi = state.streamed
+    fills = state.fills.get(symbol)
+    return {
+        "streamed_from": tm.format_ns(lo), "streamed_to": tm.format_ns(hi),
+        "streamed_bars": len(state.bars[(symbol, base)]),
+        "late_bars": len(state.late.get(symbol, [])),
+        "filled_bars": len(fills.filled) if fills else 0,
+        "no_trades": len(fills.no_trades) if fills else 0,
+        "unfilled_bars": len(fills.missing) if fills else 0,
+        "refetch_requests": fills.requests if fills else 0,
+        "corrections": state.corrections.get(symbol, 0),
+    }
+
+
+LIVE_KEYS = ("streamed_bars", "late_bars", "filled_bars", "no_trades", "unfilled_bars", "refetch_requests",
+             "corrections")
 
 
 def quality_rollup(detail: dict[str, dict[str, Any]], bars: dict[str, dict[str, int]], base: str) -> dict[str, Any]:
@@ -43,7 +64,11 @@ def quality_rollup(detail: dict[str, dict[str, Any]], bars: dict[str, dict[str, 
         for reason, count in q["rejected"].items():
             rejected[reason] = rejected.get(reason, 0) + count
         skipped += sum(q["derived_bars_skipped"].values())
-    return {"series": series, "rejected_bars": dict(sorted(rejected.items())), "derived_bars_skipped": skipped}
+    out = {"series": series, "rejected_bars": dict(sorted(rejected.items())), "derived_bars_skipped": skipped}
+    live = [q["live"] for q in detail.values() if "live" in q]
+    if live:
+        out["live"] = {k: sum(int(d.get(k, 0)) for d in live) for k in LIVE_KEYS}
+    return out
 
 
 def session_record(state: SessionState, index: int, tm: TimeManager, symbols: tuple[str, ...], base: str,

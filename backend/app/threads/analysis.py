@@ -95,6 +95,8 @@ class AnalysisEngine(SessionThread):
         counts = ctx._base_count
         ctx._derived = batch.derived
         stat = self.metrics.stat("analysis_engine")
+        if batch.received_ns:  # live: latency from the socket to this callback
+            self.metrics.stat("feed_to_strategy").record(max(0, self.tm.now_ns() - batch.received_ns))
         eq_ns, eq, cash = self.results.equity_ns, self.results.equity, self.results.cash
 
         def close_step(t0: int) -> None:

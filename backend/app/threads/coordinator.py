@@ -119,9 +119,10 @@ class SessionCoordinator(SessionThread):
             # engine) has finished with this session.
             if not all(s.wait_ack(q) is WaitStatus.READY for s, q in zip(self.outputs, seqs, strict=True)):
                 return
-            self.metrics.mark_session_clock(state.close_ns - state.open_ns, perf_ns() - t_stream)
+            lo, hi = state.streamed  # live runs may stream part of the session
+            self.metrics.mark_session_clock(hi - lo, perf_ns() - t_stream)
             last_close = state.close_ns
-            self.metrics.stat("session_duration").record(state.close_ns - state.open_ns)
+            self.metrics.stat("session_duration").record(hi - lo)
             self.on_session_done(index, state)
             if last:
                 break
