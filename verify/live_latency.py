@@ -1,33 +1,65 @@
-"""Live latency on loopback: the local feed server streaming 1s bars to AlpacaFeed.
+"""Live latency on loopback: the local feed server (``python -m app.feed serve``) streaming 1s bars.
 
-Prints, per bar, percentiles of
-  close->return : poll() returned the bar, measured from the bar's close (start + 1 s) -- what a
-                  strategy would wait at best; includes the server's emit delay and the socket;
-  recv->return  : poll() returned the bar, measured from the adapter's receipt (parse + dedupe).
+Two measurements; both print figures and exit 0 unless a ``--max-p99-ms`` target is given and
+missed (or nothing was received).
+
+Full pipeline (default)
+    Writes a gap-free 24/7 store of 1s bars for ``--symbols`` symbols (``write_sample``, one day,
+    trimmed to what the run streams so the server starts in well under a second), starts the
+    feed server on it (``--interval 1s``, speed 1, port 0), writes a ``mode: live`` session
+    config pointing at it (``streams: --streams``, SmaCross 3/8), and runs ``app.runtime.run.run`` in this process for
+    ``live.stop_after_seconds = --seconds``. Every step is complete (no gaps), so no step waits
+    ``live.bar_grace_s``. Prints
+      bars received     : ``summary["feed"]["bars"]`` (first deliveries) and the feed counters;
+      steps             : steps that reached the strategy (``feed_to_strategy`` count);
+      socket->strategy  : ``summary["metrics"]["stages"]["feed_to_strategy"]`` p50/p99/max --
+                          a step's last bar off the socket (adapter ``received_ns``) to the
+                          strategy's first ``on_bar`` callback of that step (p50/p99 are
+                          log-bucket estimates, within 6.25 %; with ~15 steps p99 is the max);
+      close->receipt    : per bar, the bar's close (start + 1 s) to the adapter's ``received_ns``:
+                          the server's emit delay plus the socket and frame parsing;
+      receipt->poll     : per bar, ``received_ns`` to ``AlpacaFeed.poll`` returning it to the
+                          coordinator (both wrapped around ``poll`` in this process: one
+                          ``time.time_ns()`` per non-empty poll, no per-bar work on that thread);
+      peak RSS          : this process (pipeline plus the script) and the feed server.
+    ``--max-p99-ms`` applies to the socket->strategy p99 (the issue's target: under 2 ms).
+
+Adapter only (``--adapter-only``, the original measurement)
+    ``AlpacaFeed`` alone polling the server (a 1m store replayed at ``--speed 60`` as 1s bars);
+    per bar, close->return (bar close to ``poll()`` returning it) and recv->return (adapter
+    receipt to ``poll()`` returning it). ``--max-p99-ms`` applies to close->return p99.
+
 Run from the repo root:
 
-    python verify/live_latency.py [--symbols 20] [--seconds 15] [--max-p99-ms 250]
+    python verify/live_latency.py [--symbols 20] [--seconds 15] [--streams 1s,5s,1m] [--max-p99-ms 2]
+    python verify/live_latency.py --adapter-only [--symbols 20] [--seconds 15] [--max-p99-ms 250]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import select
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import yaml
 
 BACKEND = Path(__file__).resolve().parents[1] / "backend"
 sys.path.insert(0, str(BACKEND))
 
 from app.feeds.alpaca import AlpacaFeed  # noqa: E402
 from app.store.bar import BarArrays, parse_interval  # noqa: E402
-from app.store.files import write_bars  # noqa: E402
+from app.store.files import read_bars_file, write_bars  # noqa: E402
+
+KEY_ENV, SECRET_ENV = "VERIFY_LIVE_KEY", "VERIFY_LIVE_SECRET"
 
 
 def _store(root: Path, n_symbols: int, minutes: int) -> list[str]:
@@ -40,16 +72,56 @@ def _store(root: Path, n_symbols: int, minutes: int) -> list[str]:
     return symbols
 
 
-def _start_server(store: Path, log: Path) -> tuple[subprocess.Popen, int]:
-    cmd = [sys.executable, "-m", "app.feed", "serve", "--store", str(store), "--port", "0", "--speed", "60"]
+def _store_1s(root: Path, n_symbols: int, keep: int) -> list[str]:
+    """Gap-free 24/7 1s sample bars, one day, each file trimmed to its first `keep` bars."""
+    from app.data.sample import write_sample
+
+    symbols = [f"SYM{i:03d}" for i in range(n_symbols)]
+    day = datetime.now(timezone.utc).date()
+    write_sample(root, symbols=symbols, start=day, end=day, calendar_code="24/7", interval="1s", inject_gaps=False)
+    # A whole day (86,400 steps x N symbols) takes the server ~10 s and ~900 MB to load;
+    # the run streams only `keep` steps.
+    one_s = parse_interval("1s")
+    for symbol in symbols:
+        bars = read_bars_file(root / "1s" / f"{symbol}.parquet")
+        write_bars(root, one_s, symbol, BarArrays(*(np.asarray(col)[:keep] for col in bars)))
+    return symbols
+
+
+def _start_server(store: Path, log: Path, extra: list[str]) -> tuple[subprocess.Popen, int]:
+    cmd = [sys.executable, "-m", "app.feed", "serve", "--store", str(store), "--port", "0", *extra]
     with open(log, "w") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env={**os.environ, "PYTHONPATH": str(BACKEND)})
-    ready, _, _ = select.select([proc.stdout], [], [], 20)
+    ready, _, _ = select.select([proc.stdout], [], [], 30)
     line = proc.stdout.readline() if ready else ""
     if "127.0.0.1:" not in line:
         proc.kill()
-        raise SystemExit(f"FAIL server did not start: {line!r}")
+        proc.wait(10)
+        raise SystemExit(f"FAIL server did not start: {line!r}\n{log.read_text()[-2000:]}")
     return proc, int(line.split("127.0.0.1:")[1].split()[0])
+
+
+def _stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+def _peak_rss_mb(pid: int) -> float | None:
+    """VmHWM (peak resident set) of a live process, from /proc (Linux); None elsewhere."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 def _pct(values: list[float]) -> str:
@@ -57,42 +129,137 @@ def _pct(values: list[float]) -> str:
     return f"p50 {np.percentile(arr, 50):7.2f} ms  p99 {np.percentile(arr, 99):7.2f} ms  max {arr.max():7.2f} ms  (n={arr.size})"
 
 
+def _target(p99: float, limit: float | None, what: str) -> int:
+    if limit is None:
+        return 0
+    met = p99 <= limit
+    print(f"target {what} p99 <= {limit:g} ms: {'met' if met else 'MISSED'} ({p99:.3f} ms)")
+    return 0 if met else 1
+
+
+def adapter_only(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        symbols = _store(Path(tmp) / "store", args.symbols, int(args.seconds) + 30)
+        proc, port = _start_server(Path(tmp) / "store", Path(tmp) / "server.log", ["--speed", "60"])
+        close_to_return, recv_to_return = [], []
+        try:
+            feed = AlpacaFeed(f"ws://127.0.0.1:{port}/v2/iex", f"http://127.0.0.1:{port}", "test-key", "test-secret",
+                              symbols, parse_interval("1s"))
+            try:
+                feed.connect()
+                end = time.monotonic() + args.seconds
+                while time.monotonic() < end:
+                    bars = feed.poll(0.5)
+                    returned = time.time_ns()
+                    for bar in bars:
+                        close_to_return.append((returned - bar.start_ns - 1_000_000_000) / 1e6)
+                        recv_to_return.append((returned - bar.received_ns) / 1e6)
+            finally:
+                feed.close()
+        finally:
+            _stop_server(proc)
+    if not close_to_return:
+        print("FAIL no bars received")
+        return 1
+    print(f"adapter only: {args.symbols} symbols, 1s bars, {args.seconds:g} s on loopback; stats {feed.stats}")
+    print(f"close->return  {_pct(close_to_return)}")
+    print(f"recv->return   {_pct(recv_to_return)}")
+    return _target(float(np.percentile(close_to_return, 99)), args.max_p99_ms, "close->return")
+
+
+def _live_config(path: Path, store: Path, port: int, symbols: list[str], seconds: float, streams: list[str]) -> Path:
+    path.write_text(yaml.safe_dump({
+        "session_name": "live_latency",
+        "mode": "live",
+        "calendar": "24/7",
+        "live": {"stream_url": f"ws://127.0.0.1:{port}/v2/iex", "rest_url": f"http://127.0.0.1:{port}",
+                 "key_env": KEY_ENV, "secret_env": SECRET_ENV, "stop_after_seconds": seconds},
+        "symbols": symbols,
+        "streams": streams,
+        "data": {"store": str(store)},
+        "strategy": {"class": "app.strategies.sma_cross:SmaCross", "params": {"fast": 3, "slow": 8, "quantity": 10}},
+        "trading": {"starting_cash": 100000, "max_per_trade": 20000, "max_per_symbol": 20000, "max_open_positions": 2},
+    }, sort_keys=False))
+    return path
+
+
+def pipeline(args: argparse.Namespace) -> int:
+    from app.config import load_session_config
+    from app.runtime.run import run
+
+    polled: list[tuple[int, list[Any]]] = []
+    original_poll = AlpacaFeed.poll
+
+    def timed_poll(self: AlpacaFeed, timeout_s: float) -> list[Any]:
+        bars = original_poll(self, timeout_s)
+        if bars:
+            polled.append((time.time_ns(), bars))
+        return bars
+
+    os.environ[KEY_ENV], os.environ[SECRET_ENV] = "test-key", "test-secret"
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Path(tmp) / "store"
+        t0 = time.perf_counter()
+        symbols = _store_1s(store, args.symbols, int(args.seconds) + 60)
+        store_s = time.perf_counter() - t0
+        proc, port = _start_server(store, Path(tmp) / "server.log", ["--interval", "1s", "--speed", "1"])
+        server_rss = None
+        try:
+            config = load_session_config(_live_config(Path(tmp) / "live.yaml", store, port, symbols, args.seconds,
+                                                       args.streams.split(",")))
+            AlpacaFeed.poll = timed_poll  # type: ignore[method-assign]
+            t1 = time.perf_counter()
+            try:
+                result = run(config, Path(tmp) / "out")
+            finally:
+                AlpacaFeed.poll = original_poll  # type: ignore[method-assign]
+            run_s = time.perf_counter() - t1
+            server_rss = _peak_rss_mb(proc.pid)
+        finally:
+            _stop_server(proc)
+    summary = result.summary
+    feed = summary.get("feed", {})
+    lat = summary["metrics"]["stages"]["feed_to_strategy"]
+    process = summary["metrics"].get("process", {})
+    close_to_recv = [(b.received_ns - b.start_ns - 1_000_000_000) / 1e6 for _, bars in polled for b in bars]
+    recv_to_poll = [(t - b.received_ns) / 1e6 for t, bars in polled for b in bars]
+    self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"full pipeline: {args.symbols} symbols, streams {args.streams}, live.stop_after_seconds {args.seconds:g} on loopback "
+          f"(store written in {store_s:.1f} s, run {run_s:.1f} s, status {summary.get('status', '?')})")
+    print(f"bars received     {feed.get('bars', 0):,} (messages {feed.get('messages', 0):,}, updated "
+          f"{feed.get('updated_bars', 0)}, duplicates {feed.get('duplicates_dropped', 0)}, malformed "
+          f"{feed.get('malformed', 0)}, reconnects {feed.get('reconnects', 0)}, backfilled {feed.get('backfilled_bars', 0)})")
+    print(f"steps             {lat['count']:,} reached the strategy ({summary.get('bars_processed', 0):,} base bars "
+          f"processed, {summary['trading']['fills']} fills)")
+    if not lat["count"]:
+        print("FAIL no step reached the strategy")
+        return 1
+    print(f"socket->strategy  p50 {lat['p50_ms']:7.3f} ms  p99 {lat['p99_ms']:7.3f} ms  max {lat['max_ms']:7.3f} ms  "
+          f"(mean {lat['mean_ms']:.3f} ms, n={lat['count']})")
+    stages = summary["metrics"]["stages"]
+    print("stage time/step   " + "  ".join(
+        f"{name} p50 {stages[name]['p50_ms']:.3f} / max {stages[name]['max_ms']:.3f} ms"
+        for name in ("coordinator", "data_processor", "analysis_engine") if stages.get(name, {}).get("count")))
+    if close_to_recv:
+        print(f"close->receipt    {_pct(close_to_recv)}")
+        print(f"receipt->poll     {_pct(recv_to_poll)}")
+    peak = process.get("peak_rss_mb")
+    print(f"peak RSS          this process {self_rss:.0f} MB"
+          + (f" (pipeline sampled {peak:.0f} MB)" if peak is not None else "")
+          + (f"; feed server {server_rss:.0f} MB" if server_rss is not None else ""))
+    return _target(float(lat["p99_ms"]), args.max_p99_ms, "socket->strategy")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--symbols", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--max-p99-ms", type=float, default=250.0, help="FAIL above this close->return p99")
+    parser.add_argument("--streams", default="1s,5s,1m", help="pipeline: session streams (base 1s first)")
+    parser.add_argument("--adapter-only", action="store_true", help="measure AlpacaFeed alone (no pipeline)")
+    parser.add_argument("--max-p99-ms", type=float, default=None,
+                        help="exit 1 above this p99 (pipeline: socket->strategy, target 2; adapter: close->return)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        symbols = _store(Path(tmp) / "store", args.symbols, int(args.seconds) + 30)
-        proc, port = _start_server(Path(tmp) / "store", Path(tmp) / "server.log")
-        feed = AlpacaFeed(f"ws://127.0.0.1:{port}/v2/iex", f"http://127.0.0.1:{port}", "test-key", "test-secret",
-                          symbols, parse_interval("1s"))
-        close_to_return, recv_to_return = [], []
-        try:
-            feed.connect()
-            end = time.monotonic() + args.seconds
-            while time.monotonic() < end:
-                bars = feed.poll(0.5)
-                returned = time.time_ns()
-                for bar in bars:
-                    close_to_return.append((returned - bar.start_ns - 1_000_000_000) / 1e6)
-                    recv_to_return.append((returned - bar.received_ns) / 1e6)
-        finally:
-            feed.close()
-            proc.terminate()
-            proc.wait(10)
-            proc.stdout.close()
-    if not close_to_return:
-        print("FAIL no bars received")
-        return 1
-    print(f"{args.symbols} symbols, 1s bars, {args.seconds:g} s on loopback; stats {feed.stats}")
-    print(f"close->return  {_pct(close_to_return)}")
-    print(f"recv->return   {_pct(recv_to_return)}")
-    p99 = float(np.percentile(close_to_return, 99))
-    ok = p99 <= args.max_p99_ms and feed.stats.malformed == 0 and feed.stats.duplicates_dropped == 0
-    print(f"{'PASS' if ok else 'FAIL'} close->return p99 {p99:.2f} ms (limit {args.max_p99_ms:g} ms)")
-    return 0 if ok else 1
+    return adapter_only(args) if args.adapter_only else pipeline(args)
 
 
 if __name__ == "__main__":

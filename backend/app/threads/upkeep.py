@@ -122,15 +122,18 @@ class DataUpkeep(SessionThread):
         now = self.tm.now_ns()
         lo, _ = state.streamed  # set by the coordinator before its first step was published
         expected = self.tm.expected_bar_starts(state.session, self.base)
+        # A bar is asked for once a later step is published too, so that the answer can show a
+        # later bar (and so confirm an empty interval); the session's last one at the end.
+        upto = self._horizon if final else self._horizon - self.base.ns
         for s, symbol in enumerate(self.symbols):
             frm = max(lo, self._scanned[s])
-            exp = expected[(expected >= frm) & (expected < self._horizon)]
+            exp = expected[(expected >= frm) & (expected < upto)]
             if not exp.shape[0]:
                 continue
             present = state.bars[(symbol, self.base.label)].view(int(self._rows[s])).start
             present = present[np.searchsorted(present, frm):]
             filler.scan(symbol, exp, present, now)
-            self._scanned[s] = self._horizon
+            self._scanned[s] = upto
         for request in filler.requests(now if not final else np.iinfo(np.int64).max, self._horizon):
             assert self.fill is not None
             try:

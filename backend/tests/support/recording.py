@@ -75,3 +75,21 @@ class IgnoresStop(Strategy):
 
         while True:
             time.sleep(0.05)
+
+
+LIVE_RECORDS: list[dict[str, Any]] = []
+
+
+class LiveRecorder(Strategy):
+    """Records every bar it is shown, with the run's clock and the wall clock at the callback."""
+
+    params: ClassVar[dict[str, Any]] = {"derived": "5s"}
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
+        import time
+
+        derived = ctx.bars(bar.symbol, self.p["derived"])
+        LIVE_RECORDS.append({
+            "symbol": bar.symbol, "start": int(bar.start), "open": float(bar.open), "now": int(ctx.now_ns),
+            "wall": time.time_ns(), "derived_newest_end": int(derived.start[-1]) + 5_000_000_000 if len(derived) else None,
+        })

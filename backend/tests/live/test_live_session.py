@@ -1,0 +1,202 @@
+"""Live sessions end to end: the local feed server over real sockets, the real pipeline threads.
+
+The server replays a tiny 1s store (stored step k has AAPL open 100 + k and MSFT open 200 + k,
+MSFT has no bar at k = 7) restamped to the wall clock; a 24/7 calendar makes every instant a
+session, so a live session runs in seconds. Opens identify bars: consecutive opens mean no bar
+was lost or shown twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from live_support import KEY, SECRET, Server, run_server
+
+from app.config import load_session_config
+from app.runtime.run import run
+from app.store.bar import BarArrays, parse_interval
+from app.store.files import write_bars
+from support.recording import LIVE_RECORDS
+
+NS = 1_000_000_000
+DAY0 = int(np.datetime64("2024-01-02T00:00:00", "ns").astype(np.int64))
+STEPS = 600
+MSFT_NO_TRADES = 7
+BASE_OPEN = {"AAPL": 100.0, "MSFT": 200.0}
+
+
+@pytest.fixture(scope="module")
+def store_1s(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("store_1s")
+    for symbol, base in BASE_OPEN.items():
+        ks = np.array([k for k in range(STEPS) if not (symbol == "MSFT" and k == MSFT_NO_TRADES)], dtype=np.int64)
+        opens = base + ks.astype(np.float64)
+        write_bars(root, parse_interval("1s"), symbol,
+                   BarArrays(DAY0 + ks * NS, opens, opens + 0.5, opens - 0.5, opens + 0.25, np.full(len(ks), 100.0)))
+    return root
+
+
+def live_config(path: Path, server: Server, store: Path, **live: object) -> Path:
+    cfg = {
+        "session_name": "live_test", "mode": "live", "calendar": "24/7",
+        "live": {"stream_url": server.ws_url, "rest_url": server.rest_url, "key_env": "TEST_LIVE_KEY",
+                 "secret_env": "TEST_LIVE_SECRET", "stop_after_seconds": 6, "bar_grace_s": 0.3,
+                 "reconnect_initial_s": 0.2, "reconnect_max_s": 1.0, **live},
+        "symbols": ["AAPL", "MSFT"], "streams": ["1s", "5s"],
+        "gap_filler": {"max_retries": 3, "retry_interval_seconds": 0.3},
+        "data": {"store": str(store)},
+        "strategy": {"class": "support.recording:LiveRecorder"},
+        "trading": {"starting_cash": 100000, "max_per_trade": 20000, "max_per_symbol": 20000,
+                    "max_open_positions": 2},
+    }
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def creds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_LIVE_KEY", KEY)
+    monkeypatch.setenv("TEST_LIVE_SECRET", SECRET)
+
+
+def run_live(tmp_path: Path, store: Path, *server_args: str, **live: object):
+    LIVE_RECORDS.clear()
+    with run_server(store, "--interval", "1s", *server_args, log_dir=tmp_path) as server:
+        config = load_session_config(live_config(tmp_path / "live.yaml", server, store, **live))
+        result = run(config, tmp_path / "out")
+    return result, list(LIVE_RECORDS)
+
+
+def by_symbol(records: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for r in records:
+        out.setdefault(r["symbol"], []).append(r)
+    return out
+
+
+def assert_in_order_without_loss(rows: list[dict], symbol: str, allowed_holes: frozenset[int] = frozenset()) -> None:
+    starts = [r["start"] for r in rows]
+    assert starts == sorted(set(starts)), f"{symbol}: bars out of order or repeated"
+    ks = [round(r["open"] - BASE_OPEN[symbol]) for r in rows]
+    for a, b in zip(ks, ks[1:]):
+        holes = set(range(a + 1, b))
+        assert b > a and holes <= allowed_holes, f"{symbol}: stored steps {sorted(holes)} never shown"
+    # Restamping keeps the spacing: one stored step is one second.
+    assert all((s2 - s1) == (k2 - k1) * NS for s1, s2, k1, k2 in zip(starts, starts[1:], ks, ks[1:]))
+
+
+def test_a_live_session_shows_every_bar_in_order_with_derived_bars_and_reports(tmp_path, store_1s, creds):
+    result, records = run_live(tmp_path, store_1s, stop_after_seconds=9)  # holds a whole 5s window
+    rows = by_symbol(records)
+    assert len(rows["AAPL"]) >= 6
+    assert_in_order_without_loss(rows["AAPL"], "AAPL")
+    assert_in_order_without_loss(rows["MSFT"], "MSFT", frozenset({MSFT_NO_TRADES}))
+    for r in records:  # no lookahead: nothing is shown before its interval is over
+        assert r["now"] == r["start"] + NS and r["wall"] >= r["start"] + NS
+        assert r["derived_newest_end"] is None or r["derived_newest_end"] <= r["now"]
+    [session] = result.records
+    live = session["quality"]["AAPL"]["live"]
+    assert live["streamed_bars"] == len(rows["AAPL"]) and live["late_bars"] == 0
+    assert session["quality"]["AAPL"]["quality_pct"] == 100.0
+    assert session["bars"]["AAPL"]["5s"] >= 1
+    assert session["clock"]["mode"] == "live"
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["status"] == "ok" and summary["feed"]["bars"] >= len(records)
+    assert summary["metrics"]["stages"]["feed_to_strategy"]["count"] == summary["steps"]
+    report = (tmp_path / "out" / "report.txt").read_text()
+    assert "Mode: live" in report and "Socket to Strategy" in report
+    assert KEY not in (tmp_path / "out" / "run.log").read_text() + report
+    assert SECRET not in json.dumps(summary) + (tmp_path / "out" / "config.resolved.json").read_text()
+
+
+def test_a_disconnect_mid_session_loses_and_repeats_no_bar(tmp_path, store_1s, creds):
+    result, records = run_live(tmp_path, store_1s, "--disconnect-after", "2.5", stop_after_seconds=7)
+    rows = by_symbol(records)
+    assert_in_order_without_loss(rows["AAPL"], "AAPL")
+    assert_in_order_without_loss(rows["MSFT"], "MSFT", frozenset({MSFT_NO_TRADES}))
+    summary = result.summary
+    assert summary["feed"]["reconnects"] == 1
+    [session] = result.records
+    for symbol in ("AAPL", "MSFT"):
+        q = session["quality"][symbol]
+        assert q["live"]["late_bars"] == 0 and q["live"]["unfilled_bars"] == 0
+        assert q["quality_pct"] == 100.0, q
+
+
+def test_a_dropped_bar_is_refetched_from_rest_and_a_minute_without_trades_is_not_a_gap(tmp_path, store_1s, creds):
+    # AAPL's stored step 9 is never streamed; MSFT has no bar at step 7 at all (not in REST either).
+    result, records = run_live(tmp_path, store_1s, "--drop", "AAPL:9", stop_after_seconds=11)
+    rows = by_symbol(records)
+    shown = {round(r["open"] - 100) for r in rows["AAPL"]}
+    assert 9 not in shown and {8, 10} <= shown, "the run must have joined before step 8"
+    assert_in_order_without_loss(rows["AAPL"], "AAPL", frozenset({9}))
+    [session] = result.records
+    aapl, msft = session["quality"]["AAPL"], session["quality"]["MSFT"]
+    assert aapl["live"]["filled_bars"] == 1 and aapl["live"]["unfilled_bars"] == 0
+    assert aapl["quality_pct"] == 100.0 and aapl["missing"] == 0
+    assert aapl["present"] == aapl["live"]["streamed_bars"] + 1
+    assert msft["live"]["no_trades"] == 1, msft
+    assert msft["missing"] == 0 and msft["quality_pct"] == 100.0
+    assert msft["expected"] == aapl["expected"] - 1
+
+
+def test_a_malformed_message_is_counted_and_logged_and_the_session_goes_on(tmp_path, store_1s, creds):
+    result, records = run_live(tmp_path, store_1s, "--malformed-after", "2")
+    assert result.summary["status"] == "ok" and result.summary["feed"]["malformed"] == 1
+    assert "malformed frame" in (tmp_path / "out" / "run.log").read_text()
+    rows = by_symbol(records)
+    assert_in_order_without_loss(rows["AAPL"], "AAPL")
+    assert len(rows["AAPL"]) >= 4
+
+
+def _cli(args: list[str], env_extra: dict[str, str]) -> subprocess.Popen:
+    backend = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(backend), str(backend / "tests")]), **env_extra}
+    env.pop("CI", None)
+    return subprocess.Popen([sys.executable, "-m", "app.backtest", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def test_bad_credentials_end_the_run_with_a_clear_message_and_no_reconnect_loop(tmp_path, store_1s):
+    with run_server(store_1s, "--interval", "1s", "--reject-auth", "--verbose", log_dir=tmp_path) as server:
+        cfg = live_config(tmp_path / "live.yaml", server, store_1s, stop_after_seconds=30)
+        t0 = time.monotonic()
+        proc = _cli([str(cfg), "--output", str(tmp_path / "out")], {"TEST_LIVE_KEY": "wrong", "TEST_LIVE_SECRET": "nope"})
+        _, err = proc.communicate(timeout=60)
+        elapsed = time.monotonic() - t0
+    assert proc.returncode == 1, err
+    assert "auth failed" in err and "check the API key and secret" in err
+    assert elapsed < 15  # not 30 s of retries
+    assert "nope" not in err and "wrong" not in err
+    assert (tmp_path / "out" / "summary.json").exists()
+    auth_attempts = server.log_path.read_text().count("auth")
+    assert auth_attempts <= 3, server.log_path.read_text()
+
+
+def test_sigint_during_a_live_session_ends_it_cleanly_with_its_report(tmp_path, store_1s):
+    with run_server(store_1s, "--interval", "1s", log_dir=tmp_path) as server:
+        cfg = live_config(tmp_path / "live.yaml", server, store_1s, stop_after_seconds=None)
+        proc = _cli([str(cfg), "--output", str(tmp_path / "out")], {"TEST_LIVE_KEY": KEY, "TEST_LIVE_SECRET": SECRET})
+        deadline = time.monotonic() + 30
+        log = tmp_path / "out" / "run.log"
+        time.sleep(4)
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=max(1, deadline - time.monotonic()))
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    sessions = json.loads((tmp_path / "out" / "sessions.json").read_text())
+    assert len(sessions) == 1 and sessions[0]["bars"]["AAPL"]["1s"] >= 1
+    assert sessions[0]["quality"]["AAPL"]["live"]["streamed_bars"] >= 1
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["status"] == "interrupted"
+    assert log.exists()
