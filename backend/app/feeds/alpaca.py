@@ -156,6 +156,10 @@ class AlpacaFeed:
         """True while connected and no REST backfill is outstanding (see `LiveFeed.in_sync`)."""
         return self._ws is not None and not self._backfill_due
 
+    def forget_before(self, start_ns: int) -> None:
+        """Drop dedupe memory of bars starting before `start_ns` (called at each session start)."""
+        self._deduper.forget_before(start_ns)
+
     @property
     def symbols(self) -> list[str]:
         """The subscribed symbols, sorted."""

@@ -140,6 +140,10 @@ class LiveFeed(Protocol):
         """True while connected with no backfill outstanding (bars still missing may just be absent)."""
         ...
 
+    def forget_before(self, start_ns: int) -> None:
+        """Drop dedupe memory of bars starting before `start_ns` (bounded memory over long runs)."""
+        ...
+
 
 class BarDeduper:
     """Decide what each incoming bar is: new, a correction, or a duplicate.

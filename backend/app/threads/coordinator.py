@@ -108,6 +108,8 @@ class SessionCoordinator(SessionThread):
             outcome = self._stream_live(state) if self.live is not None else self._stream(state)
             if outcome is StreamOutcome.STOPPED:
                 return
+            if outcome is StreamOutcome.NOT_STARTED:
+                break
             last = outcome is not StreamOutcome.CLOSE  # a deadline or a drain ends the run
             end = SessionEnd(index, state)
             seqs = [sub.publish(end) for sub in self.outputs]

@@ -9,6 +9,7 @@ counted on the SessionState; nothing is shown out of order or before its interva
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -29,6 +30,7 @@ __all__ = ["LiveStream", "StreamOutcome"]
 
 log = logging.getLogger(__name__)
 
+DAY_NS = 86_400_000_000_000
 POLL_SLICE_S = 0.1  # longest poll: the stop token, a drain and the deadline are checked this often
 
 
@@ -38,6 +40,7 @@ class StreamOutcome(Enum):
     CLOSE = "close"  # the session closed: the run goes on to the next session
     DEADLINE = "deadline"  # live.stop_after_seconds ran out: the run ends after this session
     DRAINED = "drained"  # Ctrl-C asked for a clean end: the run ends after this session
+    NOT_STARTED = "not_started"  # Ctrl-C while waiting for the open: the run ends, no session
     STOPPED = "stopped"  # the stop token (a failure, or a second Ctrl-C): abandon the session
 
 
@@ -72,10 +75,18 @@ class LiveStream:
     def stream(self, state: SessionState, publish: Callable[[StepBatch], None]) -> StreamOutcome:
         """Stream `state`'s session until its close, the deadline, a drain or a stop."""
         base, tm = self.base.ns, self.tm
+        if self.deadline_ns is not None and self.deadline_ns <= state.open_ns:
+            # The run ends before this session opens (e.g. stop_after_seconds at night).
+            self._wait_until(self.deadline_ns)
+            return StreamOutcome.STOPPED if self.stop_token.is_set() else StreamOutcome.NOT_STARTED
         if not self._wait_until(state.open_ns):
-            return StreamOutcome.STOPPED
+            return StreamOutcome.STOPPED if self.stop_token.is_set() else StreamOutcome.NOT_STARTED
         now = tm.now_ns()
-        first = state.open_ns + -(-(now - state.open_ns) // base) * base  # next boundary (the open itself before it)
+        if self.base.is_daily:  # one step per session, published at the close
+            base = state.close_ns - state.open_ns
+            first = state.open_ns
+        else:
+            first = state.open_ns + -(-(now - state.open_ns) // base) * base  # next boundary (or the open)
         end, outcome = state.close_ns, StreamOutcome.CLOSE
         if self.deadline_ns is not None and self.deadline_ns < state.close_ns:
             end = max(first, state.open_ns + (self.deadline_ns - state.open_ns) // base * base)
@@ -84,6 +95,7 @@ class LiveStream:
         if not self._connected:
             self.feed.connect()
             self._connected = True
+        self.feed.forget_before(first)  # the dedupe memory of earlier sessions is not needed
         series = [state.bars[(s, self.base.label)] for s in self.symbols]
         assembler = StepAssembler(self.symbols, base, state.open_ns, first, end, self.grace_ns)
         emitter = _Emitter(series, base, publish)
@@ -117,6 +129,9 @@ class LiveStream:
 
     def _file(self, bar: LiveBar, assembler: StepAssembler, state: SessionState, series: list[BarSeries],
               now: int) -> None:
+        if self.base.is_daily and bar.start_ns != state.open_ns and state.open_ns - DAY_NS < bar.start_ns < state.close_ns:
+            # Providers stamp daily bars at midnight exchange time; ours start at the session open.
+            bar = dataclasses.replace(bar, start_ns=state.open_ns)
         arrival = assembler.add(bar, now)
         symbol = bar.symbol
         if arrival is Arrival.PENDING:
