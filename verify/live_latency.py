@@ -16,6 +16,8 @@ Full pipeline (default)
                           a step's last bar off the socket (adapter ``received_ns``) to the
                           strategy's first ``on_bar`` callback of that step (p50/p99 are
                           log-bucket estimates, within 6.25 %; with ~15 steps p99 is the max);
+      stage time/step   : p50/max of the coordinator, data_processor and analysis_engine stages
+                          (where the socket->strategy time goes);
       close->receipt    : per bar, the bar's close (start + 1 s) to the adapter's ``received_ns``:
                           the server's emit delay plus the socket and frame parsing;
       receipt->poll     : per bar, ``received_ns`` to ``AlpacaFeed.poll`` returning it to the
@@ -211,6 +213,11 @@ def pipeline(args: argparse.Namespace) -> int:
             t1 = time.perf_counter()
             try:
                 result = run(config, Path(tmp) / "out")
+            except BaseException:
+                log = Path(tmp) / "out" / "run.log"
+                if log.exists():
+                    sys.stderr.write("run.log (tail):\n" + log.read_text()[-3000:] + "\n")
+                raise
             finally:
                 AlpacaFeed.poll = original_poll  # type: ignore[method-assign]
             run_s = time.perf_counter() - t1

@@ -18,7 +18,7 @@ from enum import Enum
 import numpy as np
 
 from app.feeds.live import LiveBar, LiveFeed
-from app.feeds.live_steps import Arrival, ClosedStep, StepAssembler
+from app.feeds.live_steps import Arrival, ClosedStep, StepAssembler, bar_reject_reason
 from app.store.bar import Interval
 from app.store.series import BarSeries
 from app.store.session_data import SessionState
@@ -152,7 +152,8 @@ class LiveStream:
                 log.info("late bar %s %s (step already published)", symbol, self.tm.format_ns(bar.start_ns))
             return
         bucket = state.rejected.setdefault(symbol, {})
-        reason = f"live:{arrival.value}"
+        failed = bar_reject_reason(bar) if arrival is Arrival.REJECTED else None
+        reason = failed.name if failed is not None else f"live:{arrival.value}"  # same names as check_bars
         bucket[reason] = bucket.get(reason, 0) + 1
         log.warning("live bar %s %s rejected: %s", symbol, self.tm.format_ns(bar.start_ns), arrival.value)
 

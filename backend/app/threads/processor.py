@@ -56,6 +56,7 @@ class DataProcessor(SessionThread):
         self.paced = paced
         self._state: SessionState | None = None
         self._from_row: dict[tuple[int, str], int] = {}
+        self._window_end: dict[tuple[int, str], int] = {}  # end of the window still open at the last step
         self._base_rows = [0] * len(self.symbols)
 
     def run(self) -> None:
@@ -83,6 +84,7 @@ class DataProcessor(SessionThread):
     def _begin(self, event: SessionStart) -> None:
         state = self._state = event.state
         self._from_row.clear()
+        self._window_end.clear()
         self._base_rows = [0] * len(self.symbols)
         for symbol in self.symbols:
             for interval in (*self.intraday, *self.daily):
@@ -114,11 +116,15 @@ class DataProcessor(SessionThread):
     def _derive(self, state: SessionState, s: int, symbol: str, interval: Interval, upto: int,
                 ends: np.ndarray) -> np.ndarray:
         key = (s, interval.label)
+        series = state.bars[(symbol, interval.label)]
+        if ends.shape[0] and upto < self._window_end.get(key, 0):
+            # No window can have finished since last time (the live path, one step at a time):
+            # every bar already built is visible at each of these steps.
+            return np.full(ends.shape[0], len(series), dtype=np.int32)
         base = state.bars[(symbol, self.base.label)].view(self._base_rows[s])
         lo = self._from_row.get(key, 0)
         result = aggregate_bars(base.slice(lo, len(base)), self.base.ns, interval.ns,
                                 state.open_ns, upto, state.close_ns)
-        series = state.bars[(symbol, interval.label)]
         before = len(series)
         if len(result.bars):
             series.append(result.bars)
@@ -128,6 +134,7 @@ class DataProcessor(SessionThread):
         # The window still open at `upto` starts here; its base rows are kept for next time.
         open_window = state.open_ns + ((upto - state.open_ns) // interval.ns) * interval.ns
         self._from_row[key] = int(np.searchsorted(base.start, open_window))
+        self._window_end[key] = open_window + interval.ns
         # Bars visible after each step: those whose end (start + interval) <= the step's end.
         return np.searchsorted(series.view().start, ends - np.int64(interval.ns), side="right").astype(np.int32)
 

@@ -127,7 +127,7 @@ class DataUpkeep(SessionThread):
         upto = self._horizon if final else self._horizon - self.base.ns
         for s, symbol in enumerate(self.symbols):
             frm = max(lo, self._scanned[s])
-            exp = expected[(expected >= frm) & (expected < upto)]
+            exp = expected[np.searchsorted(expected, frm):np.searchsorted(expected, upto)]  # sorted: O(log n)
             if not exp.shape[0]:
                 continue
             present = state.bars[(symbol, self.base.label)].view(int(self._rows[s])).start
