@@ -46,9 +46,9 @@ class IndicatorBank:
 
     def __init__(self, specs: Sequence[SessionIndicator]) -> None:
         self.specs = tuple(specs)
-        self._by_interval: dict[str, list[SessionIndicator]] = {}
+        self._by_interval: dict[str, list[str]] = {}  # interval label -> indicator keys
         for spec in self.specs:
-            self._by_interval.setdefault(spec.interval.label, []).append(spec)
+            self._by_interval.setdefault(spec.interval.label, []).append(spec.key)
         self._states: dict[tuple[str, str], IndicatorState] = {}
 
     def begin_session(self, state: SessionState, symbols: Sequence[str]) -> None:
@@ -65,10 +65,10 @@ class IndicatorBank:
 
     def update(self, state: SessionState, symbol: str, label: str, lo: int, hi: int) -> None:
         """Feed rows ``[lo, hi)`` of `symbol`'s `label` series to its indicators."""
-        specs = self._by_interval.get(label)
-        if not specs or hi <= lo:
+        keys = self._by_interval.get(label)
+        if not keys or hi <= lo:
             return
         bars = state.bars[(symbol, label)].view(hi).slice(lo, hi)
-        for spec in specs:
-            values = self._states[(symbol, spec.key)].update(bars)
-            state.indicators[(symbol, spec.key)].append(values)
+        for key in keys:
+            values = self._states[(symbol, key)].update(bars)
+            state.indicators[(symbol, key)].append(values)

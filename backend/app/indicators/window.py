@@ -37,6 +37,11 @@ class _WindowState(IndicatorState):
     def _compute(self, bars: BarArrays) -> np.ndarray:
         x = self._values(bars)
         p = self.period
+        if x.shape[0] == 1 and self._tail.shape[0] == p - 1:
+            # Live path (one bar per step): the same reduction over the one full window.
+            xs = np.concatenate((self._tail, x))
+            self._tail = xs[1:]
+            return self._of_windows(xs.reshape(1, p))
         xs = np.concatenate((self._tail, x)) if self._tail.shape[0] else x
         out = np.full(x.shape[0], np.nan)
         if xs.shape[0] >= p:

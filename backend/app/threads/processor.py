@@ -114,13 +114,13 @@ class DataProcessor(SessionThread):
         self.outbox.publish(dataclasses.replace(batch, derived=derived))
 
     def _derive(self, state: SessionState, s: int, symbol: str, interval: Interval, upto: int,
-                ends: np.ndarray) -> np.ndarray:
+                ends: np.ndarray) -> np.ndarray | int:
         key = (s, interval.label)
         series = state.bars[(symbol, interval.label)]
         if ends.shape[0] and upto < self._window_end.get(key, 0):
             # No window can have finished since last time (the live path, one step at a time):
             # every bar already built is visible at each of these steps.
-            return np.full(ends.shape[0], len(series), dtype=np.int32)
+            return len(series)
         base = state.bars[(symbol, self.base.label)].view(self._base_rows[s])
         lo = self._from_row.get(key, 0)
         result = aggregate_bars(base.slice(lo, len(base)), self.base.ns, interval.ns,

@@ -27,6 +27,7 @@ __all__ = ["DataUpkeep", "GapFillPlan"]
 log = logging.getLogger(__name__)
 
 IDLE_WAKE_S = 1.0  # live: longest sleep between gap-fill rounds when nothing is due
+SCAN_DELAY_NS = 20_000_000  # live: scan 20 ms after a step, off the step's way to the strategy
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class DataUpkeep(SessionThread):
         self._horizon = 0  # end of the last published step
         self._scanned = [0] * len(self.symbols)  # expected starts below this were scanned
         self._rows = np.zeros(len(self.symbols), dtype=np.int64)
+        self._scan_at = 0  # live: when to scan for missing bars next (0: nothing new)
 
     def run(self) -> None:
         after = 0
@@ -89,6 +91,8 @@ class DataUpkeep(SessionThread):
                 if isinstance(event, StepBatch) and self._filler is not None:
                     self._horizon = int(event.ends[-1])
                     self._rows = event.rows_after
+                    if not self._scan_at:
+                        self._scan_at = self.tm.now_ns() + SCAN_DELAY_NS
                 elif isinstance(event, SessionStart) and self.fill is not None:
                     self._begin(event.state)
                 elif isinstance(event, SessionEnd):
@@ -97,15 +101,18 @@ class DataUpkeep(SessionThread):
                     stat.record(perf_ns() - t0)
             self.inbox.ack(seq)  # before any REST call: the stream never waits for a refetch
             after = seq
-            self._refill()
+            if self._filler is not None and self._scan_at and self.tm.now_ns() >= self._scan_at:
+                self._refill()
 
     def _timeout_s(self) -> float | None:
         if self._filler is None:
             return None
         due = self._filler.next_due_ns()
+        if self._scan_at:
+            due = self._scan_at if due is None else min(due, self._scan_at)
         if due is None:
             return IDLE_WAKE_S
-        return min(IDLE_WAKE_S, max(0.01, (due - self.tm.now_ns()) / 1e9))
+        return min(IDLE_WAKE_S, max(0.001, (due - self.tm.now_ns()) / 1e9))
 
     def _begin(self, state: SessionState) -> None:
         assert self.fill is not None
@@ -120,6 +127,7 @@ class DataUpkeep(SessionThread):
         if filler is None or state is None or self._horizon == 0:
             return
         now = self.tm.now_ns()
+        self._scan_at = 0
         lo, _ = state.streamed  # set by the coordinator before its first step was published
         expected = self.tm.expected_bar_starts(state.session, self.base)
         # A bar is asked for once a later step is published too, so that the answer can show a
