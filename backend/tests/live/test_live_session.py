@@ -149,13 +149,20 @@ def test_a_dropped_bar_is_refetched_from_rest_and_a_minute_without_trades_is_not
     assert msft["expected"] == aapl["expected"] - 1
 
 
-def test_a_malformed_message_is_counted_and_logged_and_the_session_goes_on(tmp_path, store_1s, creds):
-    result, records = run_live(tmp_path, store_1s, "--malformed-after", "2")
+def test_a_malformed_message_is_logged_and_restatements_are_counted_and_the_session_goes_on(tmp_path, store_1s, creds):
+    # --updated-bars restates every 10th bar half a second after its step was published.
+    result, records = run_live(tmp_path, store_1s, "--malformed-after", "2", "--updated-bars", stop_after_seconds=8)
     assert result.summary["status"] == "ok" and result.summary["feed"]["malformed"] == 1
     assert "malformed frame" in (tmp_path / "out" / "run.log").read_text()
     rows = by_symbol(records)
     assert_in_order_without_loss(rows["AAPL"], "AAPL")
-    assert len(rows["AAPL"]) >= 4
+    assert_in_order_without_loss(rows["MSFT"], "MSFT", frozenset({MSFT_NO_TRADES}))
+    assert len(rows["AAPL"]) >= 5
+    [session] = result.records
+    corrections = sum(session["quality"][s]["live"]["corrections"] for s in ("AAPL", "MSFT"))
+    assert corrections >= 1 and result.summary["feed"]["updated_bars"] >= corrections
+    assert session["data_quality"]["live"]["corrections"] == corrections
+    assert "Corrections " + str(corrections) in (tmp_path / "out" / "report.txt").read_text()
 
 
 def _cli(args: list[str], env_extra: dict[str, str]) -> subprocess.Popen:

@@ -1,0 +1,41 @@
+"""The official alpaca-py client reads our local server's REST bars like Alpaca's (conformance oracle).
+
+alpaca-py (a test-only dependency) parses the historical bars endpoint with its own models and
+pagination; it must get exactly the bars our adapter gets, with the same values. (Its stream
+client speaks msgpack, which the local server does not; the stream is covered by our own tests.)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from live_support import KEY, MSFT_MISSING_MINUTE, N_MINUTES, SECRET, run_server, stored_open
+
+from app.feeds.alpaca import AlpacaFeed
+from app.store.bar import parse_interval
+
+alpaca_historical = pytest.importorskip("alpaca.data.historical")
+from alpaca.data.enums import DataFeed  # noqa: E402
+from alpaca.data.requests import StockBarsRequest  # noqa: E402
+from alpaca.data.timeframe import TimeFrame  # noqa: E402
+
+
+def test_alpaca_py_pages_through_the_same_bars_our_adapter_fetches(store, tmp_path):
+    with run_server(store, "--interval", "1m", "--history-steps", str(N_MINUTES), log_dir=tmp_path) as server:
+        end = datetime.now(timezone.utc)
+        start = end - timedelta(hours=2)
+        client = alpaca_historical.StockHistoricalDataClient(KEY, SECRET, url_override=server.rest_url)
+        barset = client.get_stock_bars(StockBarsRequest(
+            symbol_or_symbols=["AAPL", "MSFT"], timeframe=TimeFrame.Minute, start=start, end=end, feed=DataFeed.IEX))
+        feed = AlpacaFeed(server.ws_url, server.rest_url, KEY, SECRET, ["AAPL", "MSFT"], parse_interval("1m"))
+        ours = feed.fetch_bars(["AAPL", "MSFT"], parse_interval("1m"), int(start.timestamp() * 1e9), int(end.timestamp() * 1e9))
+        feed.close()
+    theirs = barset.data
+    assert len(theirs["AAPL"]) == N_MINUTES and len(theirs["MSFT"]) == N_MINUTES - 1
+    for symbol in ("AAPL", "MSFT"):
+        minutes = [m for m in range(N_MINUTES) if not (symbol == "MSFT" and m == MSFT_MISSING_MINUTE)]
+        assert [b.open for b in theirs[symbol]] == [stored_open(symbol, m) for m in minutes]
+        assert [int(b.timestamp.timestamp() * 1e9) for b in theirs[symbol]] == ours[symbol].start.tolist()
+        assert [b.close for b in theirs[symbol]] == ours[symbol].close.tolist()
+        assert [b.volume for b in theirs[symbol]] == ours[symbol].volume.tolist()
