@@ -87,8 +87,8 @@ class GapFiller:
         """
         out = []
         for symbol, fills in self.symbols.items():
-            due = sorted(s for s, (_, next_try) in fills.pending.items() if next_try <= now_ns)
-            if due and horizon_ns > due[0]:
+            due = sorted(s for s, (_, next_try) in fills.pending.items() if next_try <= now_ns and s < horizon_ns)
+            if due:
                 out.append(FillRequest(symbol, due[0], horizon_ns, tuple(due)))
         return out
 

@@ -40,26 +40,31 @@ class LiveBarSource(StoredBarSource):
         super().__init__(store, time_manager, base)
         self.fetch = fetch
         self.fetched_bars = 0
+        self._not_served: set[str] = set()  # intervals the REST endpoint refused (400/422)
 
     def session_bars(self, symbol: str, session: date) -> SessionLoad:
         raise NotImplementedError("live sessions stream their bars from the feed")
 
     def history(self, symbol: str, interval: Interval, days: tuple[date, ...]):  # type: ignore[override]
-        if days and interval.label in REST_INTERVALS:
+        # The base interval always comes from the store + REST; another interval from the store
+        # (topped up when REST serves it), else derived from the base history as in backtests.
+        if days and (interval == self.base or self.store.has(symbol, interval)):
             return self._stored_history(symbol, interval, days)
-        return super().history(symbol, interval, days)
+        return super()._derived_history(symbol, interval, days) if days else super().history(symbol, interval, days)
 
     def _raw_history(self, symbol: str, interval: Interval, days: tuple[date, ...]) -> BarArrays:
         stored = super()._raw_history(symbol, interval, days) if self.store.has(symbol, interval) else empty_bars()
         bounds = [self.tm.session_bounds_ns(d) for d in days]
         lacking = [(lo, hi) for lo, hi in bounds
                    if np.searchsorted(stored.start, hi) == np.searchsorted(stored.start, lo)]
-        if not lacking or interval.label not in REST_INTERVALS:
+        if not lacking or interval.label not in REST_INTERVALS or interval.label in self._not_served:
             return stored
         try:
             fetched = self.fetch([symbol], interval, lacking[0][0], lacking[-1][1]).get(symbol, empty_bars())
         except FeedError as e:
-            if e.fatal:
+            if e.code in (400, 422) and interval != self.base:  # this endpoint does not serve it
+                self._not_served.add(interval.label)
+            elif e.fatal:
                 raise
             log.warning("history top-up for %s %s failed (%s); those days stay empty", symbol, interval, e)
             return stored

@@ -107,10 +107,10 @@ class StepAssembler:
             return Arrival.OFF_GRID
         if bar_reject_reason(bar) is not None:
             return Arrival.REJECTED
-        if start < self.next_start_ns:
-            return Arrival.LATE
         if start + self.base_ns > self.end_ns:
             return Arrival.OUTSIDE
+        if start < self.next_start_ns:
+            return Arrival.LATE
         if start > now_ns:
             return Arrival.FUTURE
         row = self._pending.get(start)

@@ -1,14 +1,15 @@
-"""StepAssembler: live bars arriving in any order become ordered steps; bar_reject_reason = check_bars."""
+"""StepAssembler: live bars arriving in any order become ordered steps; bar_reject_reason."""
 
 from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.bars.checks import RejectReason, check_bars
 from app.feeds.live import LiveBar
@@ -25,7 +26,8 @@ def live_bar(symbol: str, start: int, volume: float = 1.0, *, o: float = 10.0, h
     return LiveBar(symbol, start, o, h, lo, c, volume, 1, math.nan, "bar", received)
 
 
-def assembler(symbols=("A", "B"), base=BASE, grid=0, first=0, end=10 * BASE, grace=GRACE) -> StepAssembler:
+def assembler(symbols=("A", "B"), base=BASE, grid=0, first=0, end=10 * BASE,
+              grace=GRACE) -> StepAssembler:
     return StepAssembler(list(symbols), base, grid, first, end, grace)
 
 
@@ -41,6 +43,10 @@ class Schedule:
     grace: int
     events: tuple[tuple, ...]  # ("bar", now, LiveBar) or ("ready", now, hold), time-ordered
 
+    @property
+    def last_now(self) -> int:
+        return max((e[1] for e in self.events), default=self.first)
+
 
 @st.composite
 def schedules(draw) -> Schedule:
@@ -48,7 +54,7 @@ def schedules(draw) -> Schedule:
     grid = draw(st.integers(-2 * BASE, 2 * BASE))
     first = grid + draw(st.integers(0, 3)) * BASE
     n_steps = draw(st.integers(1, 7))
-    end = first + n_steps * BASE + draw(st.sampled_from([0, 0, BASE // 2]))  # the end may be off grid
+    end = first + n_steps * BASE + draw(st.sampled_from([0, 0, BASE // 2]))  # may be off grid
     grace = draw(st.sampled_from([0, 1, BASE // 2, BASE, 3 * BASE]))
     timed: list[tuple[int, int, tuple]] = []
     serial = 0
@@ -57,12 +63,19 @@ def schedules(draw) -> Schedule:
         for symbol in symbols:
             for _ in range(draw(st.sampled_from([0, 1, 1, 1, 2]))):  # missing, once, or corrected
                 serial += 1
-                now = start + BASE + draw(st.integers(0, 4 * BASE))
-                timed.append((now, draw(st.integers(0, 3)), ("bar", now, live_bar(symbol, start, serial, received=now))))
+                # mostly after its end, some during it
+                if draw(st.sampled_from([False, False, True])):
+                    now = start + draw(st.integers(0, BASE - 1))
+                else:
+                    now = start + BASE + draw(st.integers(0, 4 * BASE))
+                timed.append((now, 1, ("bar", now, live_bar(symbol, start, serial, received=now))))
+                if draw(st.booleans()):  # the stream loop calls ready after filing bars
+                    timed.append((now, 2, ("ready", now, draw(st.booleans()))))
     if draw(st.booleans()):  # a bar from before the stream start
         serial += 1
         now = first + draw(st.integers(0, 2 * BASE))
-        timed.append((now, 0, ("bar", now, live_bar(symbols[0], first - BASE, serial, received=now))))
+        bar = live_bar(symbols[0], first - BASE, serial, received=now)
+        timed.append((now, 0, ("bar", now, bar)))
     for now in draw(st.lists(st.integers(first, end + 6 * BASE), max_size=14)):
         timed.append((now, draw(st.integers(0, 3)), ("ready", now, draw(st.booleans()))))
     timed.sort(key=lambda e: (e[0], e[1]))
@@ -99,12 +112,14 @@ class Trace:
     final: list[ClosedStep] = field(default_factory=list)
     drained: tuple[list[ClosedStep], int] = ([], 0)
     final_held: int = -1
+    held_at_end: dict[int, dict[str, LiveBar]] = field(default_factory=dict)
 
     def all_steps(self) -> list[ClosedStep]:
         return [s for r in self.readies for s in r.steps] + self.final + self.drained[0]
 
 
-def drive(sched: Schedule) -> Trace:
+def drive(sched: Schedule, drain_at: int | None = None) -> Trace:
+    """Play the schedule, then ready(FAR) and drain(FAR) (or only drain(drain_at))."""
     asm = StepAssembler(sched.symbols, BASE, sched.grid, sched.first, sched.end, sched.grace)
     trace = Trace(sched)
     held: dict[int, dict[str, LiveBar]] = {}  # accepted, not yet returned, as the test saw it
@@ -129,16 +144,21 @@ def drive(sched: Schedule) -> Trace:
             if not hold:
                 nonhold_nows.append(now)
             rows = {s: dict(r) for s, r in held.items()}
-            trace.readies.append(ReadyCall(now, hold, before, steps, asm.next_start_ns, rows, asm.next_deadline_ns()))
+            deadline = asm.next_deadline_ns()
+            after = asm.next_start_ns
+            trace.readies.append(ReadyCall(now, hold, before, steps, after, rows, deadline))
             check_deadline(asm, sched, now, rows)
-    trace.final = asm.ready(FAR)
-    trace.drained = asm.drain(FAR)
+    trace.held_at_end = held
+    if drain_at is None:
+        trace.final = asm.ready(FAR)
+    trace.drained = asm.drain(FAR if drain_at is None else drain_at)
     trace.final_held = asm.held
     return trace
 
 
-def check_deadline(asm: StepAssembler, sched: Schedule, now: int, rows: dict[int, dict[str, LiveBar]]) -> None:
-    """next_deadline_ns is start+base (next step complete) or start+base+grace, and nothing closes sooner."""
+def check_deadline(asm: StepAssembler, sched: Schedule, now: int,
+                   rows: dict[int, dict[str, LiveBar]]) -> None:
+    """next_deadline_ns is start+base (next step complete) else +grace; nothing closes sooner."""
     cursor, deadline = asm.next_start_ns, asm.next_deadline_ns()
     if cursor + BASE > sched.end:
         return
@@ -153,7 +173,7 @@ def check_deadline(asm: StepAssembler, sched: Schedule, now: int, rows: dict[int
 
 
 def reference_steps(sched: Schedule) -> list[tuple[str, object]]:
-    """A step-by-step model of the documented rules: the add results and ready outputs it predicts."""
+    """A step-by-step model of the documented rules: the add results and ready outputs."""
     nxt, held, out = sched.first, {}, []
     for kind, now, arg in sched.events:
         if kind == "bar":
@@ -184,7 +204,8 @@ def test_steps_come_out_once_in_strictly_increasing_time_order(sched):
     trace = drive(sched)
     starts = [s.start_ns for s in trace.all_steps()]
     assert starts == sorted(set(starts))
-    assert all((s - sched.grid) % BASE == 0 and sched.first <= s and s + BASE <= sched.end for s in starts)
+    assert all((s - sched.grid) % BASE == 0 for s in starts)
+    assert all(sched.first <= s and s + BASE <= sched.end for s in starts)
 
 
 @given(schedules())
@@ -217,7 +238,7 @@ def test_every_bar_is_published_once_in_its_latest_version_or_reported_late(sche
 
 
 @given(schedules())
-def test_a_complete_step_closes_at_the_first_ready_after_its_end_unless_an_earlier_step_blocks(sched):
+def test_a_complete_step_closes_at_the_first_ready_after_its_end_unless_blocked(sched):
     trace = drive(sched)
     n = len(sched.symbols)
     for call in trace.readies:
@@ -226,7 +247,8 @@ def test_a_complete_step_closes_at_the_first_ready_after_its_end_unless_an_earli
                 continue
             assert start >= call.cursor_after  # still ahead of the cursor: not lost
             blockers = [g for g in range(call.cursor_after, start, BASE)
-                        if len(call.held_rows.get(g, {})) < n and (call.hold or g + BASE + sched.grace > call.now)]
+                        if len(call.held_rows.get(g, {})) < n
+                        and (call.hold or g + BASE + sched.grace > call.now)]
             assert blockers, (start, call)
 
 
@@ -238,14 +260,31 @@ def test_incomplete_steps_wait_for_grace_and_held_ones_block_everything_after(sc
             if any(b is None for b in step.bars):
                 assert not call.hold
                 assert call.now >= step.start_ns + BASE + sched.grace
-        if call.hold:  # only complete steps, contiguous from the cursor: an incomplete one stops the walk
-            assert [s.start_ns for s in call.steps] == [call.cursor_before + i * BASE for i in range(len(call.steps))]
+        if call.hold:  # only complete steps, contiguous from the cursor: an incomplete one stops
+            contiguous = [call.cursor_before + i * BASE for i in range(len(call.steps))]
+            assert [s.start_ns for s in call.steps] == contiguous
 
 
 @given(schedules())
 def test_empty_steps_are_never_returned(sched):
     trace = drive(sched)
     assert all(any(b is not None for b in step.bars) for step in trace.all_steps())
+
+
+@given(schedules(), st.sampled_from([100, 90, 75, 50, 25]), st.sampled_from([0, 1, 30, "end"]))
+def test_drain_returns_held_steps_that_ended_in_order_and_counts_the_rest_dropped(
+        sched, percent, after):
+    cut = sched.first + (sched.last_now - sched.first) * percent // 100  # the stream stops here
+    sched = replace(sched, events=tuple(e for e in sched.events if e[1] <= cut))
+    next_end = cut - (cut - sched.grid) % BASE + BASE
+    drain_at = next_end if after == "end" else cut + after
+    trace = drive(sched, drain_at=drain_at)
+    held = trace.held_at_end
+    steps, dropped = trace.drained
+    assert steps == [ClosedStep(s, tuple(held[s].get(x) for x in sched.symbols))
+                     for s in sorted(held) if s + BASE <= drain_at]
+    assert dropped == sum(len(row) for s, row in held.items() if s + BASE > drain_at)
+    assert trace.final_held == 0
 
 
 @given(schedules())
@@ -302,7 +341,8 @@ def test_hold_keeps_incomplete_steps_and_blocks_later_complete_ones():
 
 def test_hold_still_closes_complete_steps_up_to_the_first_incomplete_one():
     asm = assembler()
-    bars = {(s, t): live_bar(s, t) for s, t in [("A", 0), ("B", 0), ("A", 60), ("A", 120), ("B", 120)]}
+    keys = [("A", 0), ("B", 0), ("A", 60), ("A", 120), ("B", 120)]
+    bars = {(s, t): live_bar(s, t) for s, t in keys}
     for bar in bars.values():
         asm.add(bar, 200)
     assert asm.ready(1000, hold=True) == [ClosedStep(0, (bars["A", 0], bars["B", 0]))]
@@ -371,6 +411,12 @@ def test_add_classifies_bars(bar, now, expected):
     asm = assembler(grid=0, first=120, end=570)
     assert asm.add(bar, now) is expected
     assert asm.held == (1 if expected is Arrival.PENDING else 0)
+
+
+def test_a_bar_ending_after_the_stream_end_stays_outside_after_the_stream_expired():
+    asm = assembler(end=600)
+    assert asm.ready(600 + GRACE + BASE) == []
+    assert asm.add(live_bar("A", 600), 600 + GRACE + BASE) is Arrival.OUTSIDE
 
 
 def test_next_deadline_waits_for_grace_unless_the_next_step_is_complete():
