@@ -2,7 +2,9 @@
 
 One asyncio loop, no threads: a connection handler per websocket client, one emitter task that
 streams each replay step when its wall-clock interval closes, and a ``process_request`` hook
-that answers ``GET /v2/stocks/bars`` before any websocket upgrade.
+that answers ``GET /v2/stocks/bars`` before any websocket upgrade. A client whose upgrade
+request says ``Content-Type: application/msgpack`` (as alpaca-py's does) gets binary msgpack
+frames with ``t`` as a msgpack Timestamp; every other client gets JSON text frames.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import signal
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Final
 
+import msgpack
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from app.feed.rest import BARS_PATH, answer_bars
-from app.feeds.live import format_rfc3339
+from app.feeds.live import format_rfc3339, parse_rfc3339_ns
 
 if TYPE_CHECKING:
     from websockets.http11 import Request, Response
@@ -37,6 +40,7 @@ CHANNELS: Final = ("trades", "quotes", "bars", "updatedBars", "dailyBars", "stat
 _SUBSCRIBABLE: Final = frozenset(CHANNELS) - {"corrections", "cancelErrors"}
 _BAR_CHANNELS: Final = ("bars", "updatedBars", "dailyBars")
 MALFORMED_FRAME: Final = '[{"T":"b","S":"AAPL","o":1.0,'  # cut-off JSON
+MALFORMED_MSGPACK: Final = b"\x91\x84\xa1T\xa1b"  # cut-off msgpack (an array of one 4-key map)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,7 @@ class ServerOptions:
 @dataclass(slots=True, eq=False)
 class _Client:
     conn: ServerConnection
+    msgpack: bool = False
     authenticated: bool = False
     channels: dict[str, set[str]] = field(default_factory=lambda: {ch: set() for ch in CHANNELS})
 
@@ -66,12 +71,21 @@ class _Client:
         return symbol in subs or "*" in subs
 
 
-def _dump(messages: list[dict[str, Any]]) -> str:
+Messages = list[dict[str, Any]]
+
+
+def _dump(messages: Messages) -> str:
     return json.dumps(messages, separators=(",", ":"))
 
 
-def _error(code: int, msg: str) -> str:
-    return _dump([{"T": "error", "code": code, "msg": msg}])
+def _pack(messages: Messages) -> bytes:
+    # msgpack mode: bar times travel as Timestamp ext values (alpaca-py calls .to_datetime()).
+    out = [{**m, "t": msgpack.Timestamp.from_unix_nano(parse_rfc3339_ns(m["t"]))} if "t" in m else m for m in messages]
+    return msgpack.packb(out)
+
+
+def _error(code: int, msg: str) -> Messages:
+    return [{"T": "error", "code": code, "msg": msg}]
 
 
 class FeedServer:
@@ -135,12 +149,13 @@ class FeedServer:
     # -- websocket --------------------------------------------------------------------------
 
     async def _handle(self, conn: ServerConnection) -> None:
-        client = _Client(conn)
+        content_type = conn.request.headers.get("Content-Type", "") if conn.request is not None else ""
+        client = _Client(conn, msgpack="msgpack" in content_type.lower())
         self._clients.add(client)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.options.auth_timeout_s
         try:
-            await conn.send(_dump([{"T": "success", "msg": "connected"}]))
+            await self._send(client, [{"T": "success", "msg": "connected"}])
             while True:
                 if client.authenticated:
                     raw = await conn.recv()
@@ -148,7 +163,7 @@ class FeedServer:
                     try:
                         raw = await asyncio.wait_for(conn.recv(), deadline - loop.time())
                     except TimeoutError:
-                        await conn.send(_error(404, "auth timeout"))
+                        await self._send(client, _error(404, "auth timeout"))
                         await conn.close()
                         return
                 await self._on_message(client, raw)
@@ -159,26 +174,26 @@ class FeedServer:
 
     async def _on_message(self, client: _Client, raw: str | bytes) -> None:
         try:
-            msg = json.loads(raw)
-        except ValueError:
+            msg = msgpack.unpackb(raw) if client.msgpack and isinstance(raw, bytes) else json.loads(raw)
+        except (ValueError, msgpack.UnpackException):
             msg = None
         action = msg.get("action") if isinstance(msg, dict) else None
         if action == "auth":
-            await client.conn.send(self._auth(client, msg))
+            await self._send(client, self._auth(client, msg))
         elif action in ("subscribe", "unsubscribe"):
-            await client.conn.send(self._subscribe(client, action, msg))
+            await self._send(client, self._subscribe(client, action, msg))
         else:
-            await client.conn.send(_error(400, "invalid syntax"))
+            await self._send(client, _error(400, "invalid syntax"))
 
-    def _auth(self, client: _Client, msg: dict[str, Any]) -> str:
+    def _auth(self, client: _Client, msg: dict[str, Any]) -> Messages:
         if client.authenticated:
             return _error(403, "already authenticated")
         if self.options.reject_auth or (msg.get("key"), msg.get("secret")) != (self.options.key, self.options.secret):
             return _error(402, "auth failed")
         client.authenticated = True
-        return _dump([{"T": "success", "msg": "authenticated"}])
+        return [{"T": "success", "msg": "authenticated"}]
 
-    def _subscribe(self, client: _Client, action: str, msg: dict[str, Any]) -> str:
+    def _subscribe(self, client: _Client, action: str, msg: dict[str, Any]) -> Messages:
         if not client.authenticated:
             return _error(401, "not authenticated")
         request = {k: v for k, v in msg.items() if k != "action"}
@@ -197,7 +212,7 @@ class FeedServer:
                     client.channels[target].update(syms)
                 else:
                     client.channels[target].difference_update(syms)
-        return _dump([{"T": "subscription", **{ch: sorted(client.channels[ch]) for ch in CHANNELS}}])
+        return [{"T": "subscription", **{ch: sorted(client.channels[ch]) for ch in CHANNELS}}]
 
     # -- streaming --------------------------------------------------------------------------
 
@@ -251,22 +266,25 @@ class FeedServer:
                 heapq.heappush(updates, (self.replay.update_due_ns(bar), bar.index, bar))
         for client in list(self._clients):
             msgs = [self._bar_message(b, self._bar_type) for b in sent if client.authenticated and client.wants(self._bar_channel, b.symbol)]
-            if msgs and await self._send(client, _dump(msgs)):
+            if msgs and await self._send(client, msgs):
                 self._bar_frames += 1
                 if self.options.malformed_after is not None and not self._malformed_sent and self._bar_frames >= self.options.malformed_after:
                     self._malformed_sent = True
                     log.warning("fault: sending a malformed frame")
-                    await self._send(client, MALFORMED_FRAME)
+                    await self._send_raw(client, MALFORMED_MSGPACK if client.msgpack else MALFORMED_FRAME)
 
     async def _emit_update(self, bar: ReplayBar) -> None:
-        text = _dump([self._bar_message(self.replay.restated(bar), "u")])
+        msgs = [self._bar_message(self.replay.restated(bar), "u")]
         for client in list(self._clients):
             if client.authenticated and client.wants("updatedBars", bar.symbol):
-                await self._send(client, text)
+                await self._send(client, msgs)
 
-    async def _send(self, client: _Client, text: str) -> bool:
+    async def _send(self, client: _Client, messages: Messages) -> bool:
+        return await self._send_raw(client, _pack(messages) if client.msgpack else _dump(messages))
+
+    async def _send_raw(self, client: _Client, frame: str | bytes) -> bool:
         try:
-            await asyncio.wait_for(client.conn.send(text), 5.0)
+            await asyncio.wait_for(client.conn.send(frame), 5.0)
             return True
         except (ConnectionClosed, TimeoutError):
             return False

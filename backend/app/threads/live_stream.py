@@ -96,6 +96,7 @@ class LiveStream:
             self.feed.connect()
             self._connected = True
         self.feed.forget_before(first)  # the dedupe memory of earlier sessions is not needed
+        log.info("live session %s streaming from %s to %s", state.session, tm.format_ns(first), tm.format_ns(end))
         series = [state.bars[(s, self.base.label)] for s in self.symbols]
         assembler = StepAssembler(self.symbols, base, state.open_ns, first, end, self.grace_ns)
         emitter = _Emitter(series, base, publish)

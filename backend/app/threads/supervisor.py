@@ -73,7 +73,7 @@ class Supervisor:
             self._wait_done(started, None)
         except KeyboardInterrupt:
             self.interrupted = True
-            if self.drain is not None:
+            if self.drain is not None and len(started) == len(threads):
                 log.warning("interrupted: ending the live session cleanly (Ctrl-C again to stop at once)")
                 self.drain()
                 try:

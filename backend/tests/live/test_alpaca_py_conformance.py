@@ -1,8 +1,9 @@
 """The official alpaca-py client reads our local server's REST bars like Alpaca's (conformance oracle).
 
 alpaca-py (a test-only dependency) parses the historical bars endpoint with its own models and
-pagination; it must get exactly the bars our adapter gets, with the same values. (Its stream
-client speaks msgpack, which the local server does not; the stream is covered by our own tests.)
+pagination: it must get exactly the bars our adapter gets, with the same values. Its stream
+client speaks msgpack (binary frames, Timestamp ext for ``t``): it must receive our bars as
+``Bar`` objects.
 """
 
 from __future__ import annotations
@@ -39,3 +40,31 @@ def test_alpaca_py_pages_through_the_same_bars_our_adapter_fetches(store, tmp_pa
         assert [int(b.timestamp.timestamp() * 1e9) for b in theirs[symbol]] == ours[symbol].start.tolist()
         assert [b.close for b in theirs[symbol]] == ours[symbol].close.tolist()
         assert [b.volume for b in theirs[symbol]] == ours[symbol].volume.tolist()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # alpaca-py uses websockets.legacy
+def test_alpaca_py_stream_client_receives_bars_in_msgpack(store, tmp_path):
+    import asyncio
+
+    from alpaca.data.live import StockDataStream
+
+    received = []
+    with run_server(store, "--interval", "1m", "--speed", "60", log_dir=tmp_path) as server:
+        stream = StockDataStream(KEY, SECRET, url_override=server.ws_url)
+
+        async def on_bar(bar) -> None:
+            received.append(bar)
+            if len(received) >= 4:
+                await stream.stop_ws()
+
+        stream.subscribe_bars(on_bar, "AAPL", "MSFT")
+        asyncio.run(asyncio.wait_for(stream._run_forever(), 20))
+    assert len(received) >= 4
+    first = received[0]
+    assert {b.symbol for b in received} == {"AAPL", "MSFT"}
+    opens = [b.open for b in received if b.symbol == "AAPL"]
+    assert opens == [stored_open("AAPL", m) for m in range(len(opens))]
+    stamps = [b.timestamp for b in received if b.symbol == "AAPL"]
+    assert first.timestamp.tzinfo is not None and all(t.microsecond == 0 for t in stamps)
+    assert all((b - a).total_seconds() == 1 for a, b in zip(stamps, stamps[1:]))  # 1m stored at speed 60
+    assert first.high >= first.open >= first.low and first.volume == 1000

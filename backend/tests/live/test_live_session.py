@@ -193,9 +193,12 @@ def test_sigint_during_a_live_session_ends_it_cleanly_with_its_report(tmp_path, 
     with run_server(store_1s, "--interval", "1s", log_dir=tmp_path) as server:
         cfg = live_config(tmp_path / "live.yaml", server, store_1s, stop_after_seconds=None)
         proc = _cli([str(cfg), "--output", str(tmp_path / "out")], {"TEST_LIVE_KEY": KEY, "TEST_LIVE_SECRET": SECRET})
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         log = tmp_path / "out" / "run.log"
-        time.sleep(4)
+        while not (log.exists() and "streaming from" in log.read_text()):  # the session is live
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.1)
+        time.sleep(2.5)
         assert proc.poll() is None, proc.communicate()
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=max(1, deadline - time.monotonic()))
