@@ -230,8 +230,8 @@ def build(config: SessionConfig, on_session_done: SessionDone) -> Pipeline:
     upkeep = DataUpkeep(symbols, base, tm, subs["Coordinator→Upkeep"], metrics,
                         config.gap_filler.enable_session_quality, stop, fail, fill)
     engine = AnalysisEngine(strategy, ctx, broker, tm, subs["Processor→Analysis"], metrics, stop, fail)
-    if live_stream is not None:
-        supervisor.drain = coordinator.request_drain  # live Ctrl-C: end the session, keep its report
+    if paced:
+        supervisor.drain = coordinator.request_drain  # Ctrl-C ends the session cleanly, keeps its report
     return Pipeline(config, tm, data, stop, supervisor, broker, strategy, metrics, subs, coordinator, processor,
                     upkeep, engine, plan, derived, tuple(i.key for i in indicators),
                     feed_stats=feed.stats if feed is not None else None)

@@ -146,7 +146,7 @@ class AnalysisEngine(SessionThread):
     def _end(self, event: SessionEnd) -> None:
         state = event.state
         ctx = self.ctx
-        ctx.now_ns = state.close_ns
+        ctx.now_ns = state.streamed[1]  # the close, or where a drain / live stop ended the stream
         ctx._final = True
         self.strategy.on_session_end(ctx)
         equity0, fills0, rej0, trades0 = self._session_start

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -72,6 +73,7 @@ class SessionCoordinator(SessionThread):
         self.metrics = metrics
         self.on_session_done = on_session_done
         self.live = live  # live mode: bars come from the feed on the wall clock
+        self._drain = threading.Event()  # clock-driven / live: end the session at the next step
         self.where = self._where
         self._state: SessionState | None = None
         self._starts: dict[date, list[np.ndarray]] = {}  # loaded sessions' bar starts, per symbol
@@ -81,7 +83,8 @@ class SessionCoordinator(SessionThread):
         return self.tm.format_ns(self.tm.now_ns()), (s.session.isoformat() if s else None)
 
     def request_drain(self) -> None:
-        """Live: end the current session cleanly at the next poll (Ctrl-C); any thread may call it."""
+        """Paced modes (Ctrl-C): end the current session cleanly at the next step; any thread may call it."""
+        self._drain.set()
         if self.live is not None:
             self.live.drain_requested.set()
 
@@ -191,6 +194,8 @@ class SessionCoordinator(SessionThread):
         base = self.plan.base
         series = [state.bars[(s, base.label)] for s in self.plan.symbols]
         ends, base_idx = build_steps(self._starts.pop(state.session), base.ns)
+        if base.is_daily:  # a daily bar is over at the session's close, not 24 h after the open
+            ends = np.minimum(ends, state.close_ns)
         # Rows each symbol has after step k: running count of its bars up to k.
         counts = (base_idx >= 0).cumsum(axis=0)
         paced = self.plan.speed_multiplier > 0
@@ -198,8 +203,10 @@ class SessionCoordinator(SessionThread):
         stat = self.metrics.stat("coordinator")
         for lo in range(0, ends.shape[0], step):
             hi = min(lo + step, ends.shape[0])
-            if paced and not self._wait_until(int(ends[lo])):
-                return StreamOutcome.STOPPED
+            if paced:
+                reached = self._wait_until(int(ends[lo]))
+                if reached is not True:
+                    return self._cut(state, int(ends[lo - 1]) if lo else state.open_ns, reached)
             t0 = perf_ns()
             for s, sr in enumerate(series):
                 sr.publish(int(counts[hi - 1, s]))
@@ -211,16 +218,28 @@ class SessionCoordinator(SessionThread):
                     sub.check_overrun(self.tm.now_ns())
                 sub.publish(batch)
             stat.record((perf_ns() - t0) // (hi - lo))
-        if paced and not self._wait_until(state.close_ns):
-            return StreamOutcome.STOPPED
+        if paced:
+            reached = self._wait_until(state.close_ns)
+            if reached is not True:
+                return self._cut(state, int(ends[-1]) if ends.shape[0] else state.open_ns, reached)
         if not paced:
             self.tm.clock.advance_to(state.close_ns)  # type: ignore[attr-defined]
         return StreamOutcome.CLOSE
 
-    def _wait_until(self, instant_ns: int) -> bool:
+    def _cut(self, state: SessionState, end_ns: int, reached: StreamOutcome) -> StreamOutcome:
+        # A drain ends the session where the paced clock stands (quality counts the bars that
+        # ended by then, all of them published).
+        if reached is StreamOutcome.DRAINED:  # the session ran until now on the paced clock
+            state.stream_end_ns = min(max(end_ns, self.tm.now_ns()), state.close_ns)
+        return reached
+
+    def _wait_until(self, instant_ns: int) -> bool | StreamOutcome:
+        """Wait on the paced clock: True when `instant_ns` is reached, else DRAINED or STOPPED."""
         while True:
             remaining = self.tm.clock.real_seconds_until(instant_ns)
             if remaining <= 0:
                 return True
-            if self.stop_token.wait(min(remaining, 0.2)):
-                return False
+            if self._drain.is_set():
+                return StreamOutcome.DRAINED
+            if self.stop_token.wait(min(remaining, 0.1)):
+                return StreamOutcome.STOPPED

@@ -158,7 +158,8 @@ class DataUpkeep(SessionThread):
     def _end(self, state: SessionState) -> None:
         lo, hi = state.streamed
         expected = self.tm.expected_bar_starts(state.session, self.base)
-        expected = expected[(expected >= lo) & (expected < hi)]
+        over_at = np.full_like(expected, state.close_ns) if self.base.is_daily else expected + self.base.ns
+        expected = expected[(expected >= lo) & (over_at <= hi)]  # the bars that were over by the end
         if self._filler is not None and self._state is state:
             self._horizon = hi
             self._rows = np.array([len(state.bars[(s, self.base.label)]) for s in self.symbols], dtype=np.int64)
