@@ -38,10 +38,10 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
 
-from app.config import load_session_config  # noqa: E402
-from app.data.sample import write_sample  # noqa: E402
-from app.runtime.run import run  # noqa: E402
-from app.timing.calendar import TradingCalendar  # noqa: E402
+from app.config import load_session_config
+from app.data.sample import write_sample
+from app.runtime.run import run
+from app.timing.calendar import TradingCalendar
 
 SYMBOLS = ("AAPL", "SPY")
 STORE_START, STORE_END = date(2024, 6, 28), date(2024, 7, 3)  # 06-28: trailing history for 07-01

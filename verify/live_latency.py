@@ -47,7 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,7 @@ def _store_1s(root: Path, n_symbols: int, keep: int) -> list[str]:
     from app.data.sample import write_sample
 
     symbols = [f"SYM{i:03d}" for i in range(n_symbols)]
-    day = datetime.now(timezone.utc).date()
+    day = datetime.now(UTC).date()
     write_sample(root, symbols=symbols, start=day, end=day, calendar_code="24/7", interval="1s", inject_gaps=False)
     # A whole day (86,400 steps x N symbols) takes the server ~10 s and ~900 MB to load;
     # the run streams only `keep` steps.

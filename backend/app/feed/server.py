@@ -15,8 +15,9 @@ import json
 import logging
 import math
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import msgpack
 from websockets.asyncio.server import ServerConnection, serve

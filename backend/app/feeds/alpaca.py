@@ -12,10 +12,12 @@ import logging
 import os
 import time
 import urllib.parse
-from typing import TYPE_CHECKING, Any, Callable, Final, Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final
 
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
-from websockets.sync.client import ClientConnection, connect as ws_connect
+from websockets.sync.client import ClientConnection
+from websockets.sync.client import connect as ws_connect
 
 from app.errors import ConfigError, FeedError
 from app.feeds._alpaca_wire import BAR_TYPES, decode_frame, parse_bar, truncate_raw
@@ -292,7 +294,7 @@ class AlpacaFeed:
         self._await_control(ws, deadline, "connected")
         ws.send(json.dumps({"action": "auth", "key": self._key, "secret": self._secret}))
         self._await_control(ws, deadline, "authenticated")
-        ws.send(json.dumps({"action": "subscribe", **{ch: self._symbols for ch in self._channels}}))
+        ws.send(json.dumps({"action": "subscribe", **dict.fromkeys(self._channels, self._symbols)}))
         ack = self._await_control(ws, deadline, "subscription")
         missing = {ch: sorted(set(self._symbols) - set(ack.get(ch) or [])) for ch in self._channels if "*" not in (ack.get(ch) or [])}
         missing = {ch: syms for ch, syms in missing.items() if syms}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, Literal, Protocol
 
 from app.store.bar import NS_PER_SECOND
@@ -251,7 +251,7 @@ def parse_rfc3339_ns(text: str) -> int:
     try:
         whole = datetime(
             int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
-            tzinfo=timezone.utc,
+            tzinfo=UTC,
         )
     except ValueError as e:
         raise ValueError(f"expected an RFC-3339 timestamp with a valid date and time, received {text!r} ({e})") from None
@@ -266,5 +266,5 @@ def parse_rfc3339_ns(text: str) -> int:
 def format_rfc3339(instant_ns: int) -> str:
     """Return ``instant_ns`` as RFC-3339 UTC: whole seconds as ``...:00Z``, else with 9 digits."""
     seconds, nanos = divmod(int(instant_ns), NS_PER_SECOND)
-    text = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    text = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{text}Z" if nanos == 0 else f"{text}.{nanos:09d}Z"

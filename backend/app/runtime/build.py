@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from app.config.schema import Mode, SessionConfig
@@ -90,7 +90,7 @@ LIVE_HORIZON_DAYS = 30  # a live run covers the sessions closing within this man
 
 def live_sessions(tm: TimeManager, now_ns: int, horizon_days: int = LIVE_HORIZON_DAYS) -> tuple[date, ...]:
     """Return the sessions a live run started at `now_ns` covers: from the one still open (or next) on."""
-    today = datetime.fromtimestamp(now_ns // 1_000_000_000, tz=timezone.utc).date()
+    today = datetime.fromtimestamp(now_ns // 1_000_000_000, tz=UTC).date()
     days = tm.trading_days(today - timedelta(days=1), today + timedelta(days=horizon_days))
     return tuple(d for d in days if tm.session_bounds_ns(d)[1] > now_ns)
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from support.runs import make_store, write_config
-
 from app.config import load_session_config
 from app.runtime.run import run
+from support.runs import make_store, write_config
 
 
 @pytest.fixture(scope="module")

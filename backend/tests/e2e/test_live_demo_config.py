@@ -8,7 +8,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
 from app.config import load_session_config
 from app.data.sample import write_sample
 from app.feeds.alpaca import AlpacaFeed

@@ -8,13 +8,12 @@ client speaks msgpack (binary frames, Timestamp ext for ``t``): it must receive 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from live_support import KEY, MSFT_MISSING_MINUTE, N_MINUTES, SECRET, run_server, stored_open
-
 from app.feeds.alpaca import AlpacaFeed
 from app.store.bar import parse_interval
+from live_support import KEY, MSFT_MISSING_MINUTE, N_MINUTES, SECRET, run_server, stored_open
 
 alpaca_historical = pytest.importorskip("alpaca.data.historical")
 from alpaca.data.enums import DataFeed  # noqa: E402
@@ -24,7 +23,7 @@ from alpaca.data.timeframe import TimeFrame  # noqa: E402
 
 def test_alpaca_py_pages_through_the_same_bars_our_adapter_fetches(store, tmp_path):
     with run_server(store, "--interval", "1m", "--history-steps", str(N_MINUTES), log_dir=tmp_path) as server:
-        end = datetime.now(timezone.utc)
+        end = datetime.now(UTC)
         start = end - timedelta(hours=2)
         client = alpaca_historical.StockHistoricalDataClient(KEY, SECRET, url_override=server.rest_url)
         barset = client.get_stock_bars(StockBarsRequest(

@@ -19,12 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from live_support import KEY, SECRET, Server, run_server
-
 from app.config import load_session_config
 from app.runtime.run import run
 from app.store.bar import BarArrays, parse_interval
 from app.store.files import write_bars
+from live_support import KEY, SECRET, Server, run_server
 from support.recording import LIVE_RECORDS
 
 NS = 1_000_000_000
@@ -210,3 +209,15 @@ def test_sigint_during_a_live_session_ends_it_cleanly_with_its_report(tmp_path, 
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["status"] == "interrupted"
     assert log.exists()
+
+
+def test_an_unknown_symbol_ends_the_run_with_a_clear_message(tmp_path, store_1s):
+    with run_server(store_1s, "--interval", "1s", log_dir=tmp_path) as server:
+        cfg = live_config(tmp_path / "live.yaml", server, store_1s)
+        text = cfg.read_text().replace("- MSFT", "- NOPE")
+        cfg.write_text(text)
+        proc = _cli([str(cfg), "--output", str(tmp_path / "out")], {"TEST_LIVE_KEY": KEY, "TEST_LIVE_SECRET": SECRET})
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    assert "unknown or badly formatted symbol" in err and "NOPE" in err
+    assert (tmp_path / "out" / "summary.json").exists()

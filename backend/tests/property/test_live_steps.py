@@ -8,13 +8,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from app.bars.checks import RejectReason, check_bars
 from app.feeds.live import LiveBar
 from app.feeds.live_steps import Arrival, ClosedStep, StepAssembler, bar_reject_reason
 from app.store.bar import BarArrays
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 BASE = 60
 GRACE = 30

@@ -11,12 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from support import recording
-from support.runs import BACKEND, REPO, make_store, write_config
-
 from app.config import load_session_config
 from app.errors import SessionAborted
 from app.runtime.run import run
+from support import recording
+from support.runs import BACKEND, REPO, make_store, write_config
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from app.bars.gapfill import FillRequest, GapFiller
 from app.store.bar import BarArrays
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 M = 60_000_000_000
 RETRY = 30_000_000_000

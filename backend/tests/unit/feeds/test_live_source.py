@@ -6,7 +6,6 @@ from datetime import date
 
 import numpy as np
 import pytest
-
 from app.errors import FeedError
 from app.feeds.live_source import LiveBarSource
 from app.store.bar import BarArrays, parse_interval
