@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import traceback
 from datetime import date
@@ -66,10 +67,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     out_dir = Path(args.output) if args.output else _default_output(config.session_name)
     from app.metrics.report import format_run_report, format_session_report
+    from app.runtime.controls import RunControls
     from app.runtime.run import run as run_config
 
+    controls = RunControls()
+    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 <pid>` pauses a backtest; again resumes it
+        signal.signal(signal.SIGUSR1, lambda *_: print(controls.toggle(), file=sys.stderr, flush=True))
     try:
-        result = run_config(config, out_dir, progress=_ProgressBar())
+        result = run_config(config, out_dir, progress=_ProgressBar(), controls=controls)
     except ConfigError as e:
         print(str(e), file=sys.stderr)
         return EXIT_USAGE

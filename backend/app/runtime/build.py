@@ -229,7 +229,8 @@ def build(config: SessionConfig, on_session_done: SessionDone) -> Pipeline:
                               subs["Processor→Analysis"], metrics, tm.clock, paced, stop, fail)
     upkeep = DataUpkeep(symbols, base, tm, subs["Coordinator→Upkeep"], metrics,
                         config.gap_filler.enable_session_quality, stop, fail, fill)
-    engine = AnalysisEngine(strategy, ctx, broker, tm, subs["Processor→Analysis"], metrics, stop, fail)
+    engine = AnalysisEngine(strategy, ctx, broker, tm, subs["Processor→Analysis"], metrics, stop, fail,
+                            gate=None if live_mode else coordinator.gate)
     if paced:
         supervisor.drain = coordinator.request_drain  # Ctrl-C ends the session cleanly, keeps its report
     return Pipeline(config, tm, data, stop, supervisor, broker, strategy, metrics, subs, coordinator, processor,

@@ -15,6 +15,7 @@ from app.config import config_to_dict
 from app.config.schema import SessionConfig
 from app.errors import SessionAborted
 from app.runtime.build import build
+from app.runtime.controls import RunControls
 from app.runtime.outputs import write_outputs
 from app.runtime.records import session_record
 from app.store.session_data import SessionState
@@ -44,8 +45,11 @@ def _log_to(out_dir: Path) -> logging.Handler:
     return handler
 
 
-def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None) -> RunResult:
+def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
+        controls: RunControls | None = None) -> RunResult:
     """Run `config` to completion, writing every output into `out_dir`, even on failure.
+
+    `controls`, when given, is bound to the pipeline while it runs (pause / resume).
 
     Raises
     ------
@@ -70,6 +74,8 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None) 
                 progress(index + 1, len(p.plan.sessions), state.session)
 
         pipeline = build(config, on_session_done)
+        if controls is not None:
+            controls.bind(pipeline)
         # Everything built so far (modules, calendars, config) lives for the whole run: move it
         # out of the collector's view so that a full collection mid-session is short (live p99).
         gc.collect()
@@ -89,6 +95,8 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None) 
             raise error
         return RunResult(out_dir, summary, pipeline.records)
     finally:
+        if controls is not None:
+            controls.bind(None)
         gc.unfreeze()
         logging.getLogger().removeHandler(handler)
         handler.close()

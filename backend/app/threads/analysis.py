@@ -16,6 +16,7 @@ from app.sync.stop import StopToken
 from app.sync.subscription import StreamSubscription, WaitStatus
 from app.threads.base import FailureSink, SessionThread
 from app.threads.events import SessionEnd, SessionStart, StepBatch
+from app.threads.pause import PauseGate
 from app.timing.clocks import perf_ns
 from app.timing.time_manager import TimeManager
 
@@ -44,8 +45,9 @@ class AnalysisEngine(SessionThread):
 
     def __init__(self, strategy: Strategy, ctx: StrategyContext, broker: SimulatedBroker,
                  tm: TimeManager, inbox: StreamSubscription, metrics: RunMetrics,
-                 stop_token: StopToken, on_failure: FailureSink) -> None:
+                 stop_token: StopToken, on_failure: FailureSink, gate: PauseGate | None = None) -> None:
         super().__init__(stop_token, on_failure)
+        self.gate = gate  # backtests: a paused run stops here too, before the next step
         self.strategy, self.ctx, self.broker, self.tm = strategy, ctx, broker, tm
         self.inbox = inbox
         self.metrics = metrics
@@ -108,10 +110,13 @@ class AnalysisEngine(SessionThread):
 
         current = -1
         t0 = 0
+        gate = self.gate
         for k, s, row in zip(ks.tolist(), ss.tolist(), rows.tolist(), strict=True):
             if k != current:
                 if current >= 0:
                     close_step(t0)
+                if gate is not None and gate.paused and not self._hold(gate):
+                    return
                 t0 = perf_ns()
                 current = k
                 ctx.now_ns = ends[k]
@@ -126,6 +131,13 @@ class AnalysisEngine(SessionThread):
             close_step(t0)
         self.results.steps += batch.hi - batch.lo
         self.results.bars += int(ks.shape[0])
+
+    def _hold(self, gate: PauseGate) -> bool:
+        # Paused (data-driven runs publish ahead of the engine): wait before the next step.
+        while not gate.wait_open(0.1):
+            if self.stop_token.is_set():
+                return False
+        return True
 
     @staticmethod
     def _columns(state: SessionState, symbols: tuple[str, ...], base: str, batch: StepBatch) -> list[Any]:

@@ -11,6 +11,7 @@ from datetime import date
 import numpy as np
 
 from app.bars.steps import build_steps
+from app.errors import ConfigError
 from app.feeds.base import BarSource
 from app.feeds.preload import HistoricalIndicatorSpec, HistorySpec, preload_history
 from app.metrics.collect import RunMetrics
@@ -22,6 +23,7 @@ from app.sync.subscription import StreamSubscription, WaitStatus
 from app.threads.base import FailureSink, SessionThread
 from app.threads.events import SessionEnd, SessionStart, StepBatch
 from app.threads.live_stream import LiveStream, StreamOutcome
+from app.threads.pause import PauseGate
 from app.timing.clocks import ScaledClock, SteppedClock, perf_ns
 from app.timing.time_manager import TimeManager
 
@@ -74,6 +76,7 @@ class SessionCoordinator(SessionThread):
         self.on_session_done = on_session_done
         self.live = live  # live mode: bars come from the feed on the wall clock
         self._drain = threading.Event()  # clock-driven / live: end the session at the next step
+        self.gate = PauseGate(tm.clock)  # backtests: pause / resume
         self.where = self._where
         self._state: SessionState | None = None
         self._starts: dict[date, list[np.ndarray]] = {}  # loaded sessions' bar starts, per symbol
@@ -87,6 +90,25 @@ class SessionCoordinator(SessionThread):
         self._drain.set()
         if self.live is not None:
             self.live.drain_requested.set()
+
+    def pause(self) -> None:
+        """Backtests: stop the clock and delivery within one step (BEHAVIOURS 8); any thread may call it.
+
+        Raises
+        ------
+        ConfigError
+            In live mode: the market does not wait.
+        """
+        if self.live is not None:
+            raise ConfigError("live sessions cannot be paused: the market does not wait (Ctrl-C ends the "
+                              "session cleanly)", field="mode")
+        self.gate.pause()
+
+    def resume(self) -> None:
+        """Continue from the same clock time, with no bar lost or repeated (idempotent)."""
+        if self.live is not None:
+            raise ConfigError("live sessions cannot be paused or resumed", field="mode")
+        self.gate.resume()
 
     def run(self) -> None:
         try:
@@ -107,7 +129,7 @@ class SessionCoordinator(SessionThread):
             if last_close is not None:
                 self.metrics.stat("session_gap").record(state.open_ns - last_close)
             self.metrics.stat("data_loading_initial" if index == 0 else "data_loading_subsequent").record(load_ns)
-            t_stream = perf_ns()
+            t_stream, paused0 = perf_ns(), self.gate.paused_ns
             outcome = self._stream_live(state) if self.live is not None else self._stream(state)
             if outcome is StreamOutcome.STOPPED:
                 return
@@ -125,7 +147,7 @@ class SessionCoordinator(SessionThread):
             if not all(s.wait_ack(q) is WaitStatus.READY for s, q in zip(self.outputs, seqs, strict=True)):
                 return
             lo, hi = state.streamed  # live runs may stream part of the session
-            self.metrics.mark_session_clock(hi - lo, perf_ns() - t_stream)
+            self.metrics.mark_session_clock(hi - lo, perf_ns() - t_stream - (self.gate.paused_ns - paused0))
             last_close = state.close_ns
             self.metrics.stat("session_duration").record(hi - lo)
             self.on_session_done(index, state)
@@ -207,6 +229,10 @@ class SessionCoordinator(SessionThread):
                 reached = self._wait_until(int(ends[lo]))
                 if reached is not True:
                     return self._cut(state, int(ends[lo - 1]) if lo else state.open_ns, reached)
+            if not paced and self.gate.paused:
+                held = self._hold()
+                if held is not True:
+                    return self._cut(state, int(ends[lo - 1]) if lo else state.open_ns, held)
             t0 = perf_ns()
             for s, sr in enumerate(series):
                 sr.publish(int(counts[hi - 1, s]))
@@ -232,6 +258,15 @@ class SessionCoordinator(SessionThread):
         if reached is StreamOutcome.DRAINED:  # the session ran until now on the paced clock
             state.stream_end_ns = min(max(end_ns, self.tm.now_ns()), state.close_ns)
         return reached
+
+    def _hold(self) -> bool | StreamOutcome:
+        # Data-driven pause: no hand-off until resumed (the stepped clock does not move).
+        while not self.gate.wait_open(0.1):
+            if self.stop_token.is_set():
+                return StreamOutcome.STOPPED
+            if self._drain.is_set():
+                return StreamOutcome.DRAINED
+        return True
 
     def _wait_until(self, instant_ns: int) -> bool | StreamOutcome:
         """Wait on the paced clock: True when `instant_ns` is reached, else DRAINED or STOPPED."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import datetime
 from typing import Protocol
@@ -59,42 +60,59 @@ class ScaledClock:
     """Clock-driven replay: virtual time runs `rate` times faster than the monotonic clock.
 
     Follows trio's MockClock arithmetic: virtual = virtual_base + (real - real_base) * rate; a
-    rate change or a jump rebases both origins so virtual time never steps back.
+    rate change, a jump or a pause rebases both origins so virtual time never steps back. The
+    origins and the running rate (0 while paused) are one tuple, replaced in one assignment, so
+    a reader never mixes an old origin with a new rate.
 
     Warnings
     --------
-    Only the coordinator calls `jump_to` and `set_rate`; any thread may read.
+    Only the coordinator calls `jump_to`, `set_rate`, `pause` and `resume`; any thread may read.
     """
 
     def __init__(self, rate: float, start_ns: int = 0) -> None:
         if rate <= 0:
             raise ValueError(f"expected a rate > 0, received {rate!r}")
         self._rate = float(rate)
-        self._base = (time.monotonic_ns(), start_ns)
+        self._state = (time.monotonic_ns(), start_ns, self._rate)  # (real base, virtual base, running rate)
 
     @property
     def rate(self) -> float:
         return self._rate
 
+    @property
+    def paused(self) -> bool:
+        return self._state[2] == 0.0
+
     def now_ns(self) -> int:
-        real_base, virtual_base = self._base
-        return virtual_base + int((time.monotonic_ns() - real_base) * self._rate)
+        real_base, virtual_base, rate = self._state
+        return virtual_base + int((time.monotonic_ns() - real_base) * rate)
 
     def set_rate(self, rate: float) -> None:
         if rate <= 0:
             raise ValueError(f"expected a rate > 0, received {rate!r}")
-        now = self.now_ns()
-        self._base = (time.monotonic_ns(), now)
         self._rate = float(rate)
+        self._state = (time.monotonic_ns(), self.now_ns(), 0.0 if self.paused else self._rate)
+
+    def pause(self) -> None:
+        """Stop virtual time where it stands (idempotent)."""
+        self._state = (time.monotonic_ns(), self.now_ns(), 0.0)
+
+    def resume(self) -> None:
+        """Let virtual time run on from where it was paused (idempotent)."""
+        self._state = (time.monotonic_ns(), self.now_ns(), self._rate)
 
     def jump_to(self, instant_ns: int) -> None:
         """Skip forward (between sessions); never back."""
         if instant_ns < self.now_ns():
             return
-        self._base = (time.monotonic_ns(), instant_ns)
+        self._state = (time.monotonic_ns(), instant_ns, self._state[2])
 
     def real_seconds_until(self, instant_ns: int) -> float:
-        return (instant_ns - self.now_ns()) / self._rate / 1e9
+        _, _, rate = self._state
+        remaining = instant_ns - self.now_ns()
+        if rate == 0.0:
+            return math.inf if remaining > 0 else 0.0
+        return remaining / rate / 1e9
 
 
 class WallClock:

@@ -14,9 +14,13 @@ RECORDS: list[dict[str, Any]] = []
 class Recorder(SmaCross):
     """Trades like SmaCross and records, at every bar, the newest data it can see."""
 
-    params: ClassVar[dict[str, Any]] = {**SmaCross.params, "derived": "5m"}
+    params: ClassVar[dict[str, Any]] = {**SmaCross.params, "derived": "5m", "busy_ms": 0.0}
 
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
+        if self.p["busy_ms"]:
+            import time
+
+            time.sleep(float(self.p["busy_ms"]) / 1000)
         derived = ctx.bars(bar.symbol, self.p["derived"])
         base = ctx.bars(bar.symbol)
         RECORDS.append({

@@ -1,0 +1,133 @@
+"""Pause and resume (BEHAVIOURS 8, 29): the clock and delivery stop within one step, nothing is lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from support import recording
+from support.runs import BACKEND, REPO, make_store, write_config
+
+from app.config import load_session_config
+from app.errors import ConfigError
+from app.runtime.build import build
+from app.runtime.controls import RunControls
+from app.runtime.run import run
+from app.timing.clocks import ScaledClock
+
+EARLY_CLOSE = {"start_date": "2024-07-03", "end_date": "2024-07-03"}  # 210 one-minute bars
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return make_store(tmp_path_factory.mktemp("store"))
+
+
+def _steps(controls: RunControls) -> int:
+    return controls._pipeline.engine.results.steps if controls._pipeline else 0  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("speed", [3000, 0])
+def test_pause_freezes_clock_and_delivery_and_resume_loses_nothing(store, tmp_path, speed):
+    cfg = write_config(tmp_path / "p.yaml", store, symbols=["AAPL"], streams=["1m", "5m"],
+                       backtest={**EARLY_CLOSE, "speed_multiplier": speed},
+                       run={"batch_steps": 1},
+                       strategy={"class": "support.recording:Recorder",
+                                 "params": {"fast": 3, "slow": 8, "busy_ms": 0.0 if speed else 2.0}})
+    controls = RunControls()
+    seen: dict[str, object] = {}
+
+    def operator() -> None:
+        deadline = time.monotonic() + 30
+        while _steps(controls) < 20 and time.monotonic() < deadline:
+            time.sleep(0.002)
+        controls.pause()
+        time.sleep(0.3)  # let the step in flight finish
+        p = controls._pipeline
+        seen["steps"], seen["now"] = _steps(controls), p.tm.now_ns()
+        time.sleep(0.7)
+        seen["steps_later"], seen["now_later"] = _steps(controls), p.tm.now_ns()
+        seen["paused"] = controls.paused
+        controls.resume()
+
+    recording.RECORDS.clear()
+    helper = threading.Thread(target=operator)
+    helper.start()
+    result = run(load_session_config(cfg), tmp_path / "out", controls=controls)
+    helper.join(10)
+    assert seen["paused"] is True
+    assert seen["steps_later"] == seen["steps"] and seen["now_later"] == seen["now"]  # frozen
+    assert 20 <= seen["steps"] < 200  # paused mid-session
+    [session] = result.records
+    bars = session["bars"]["AAPL"]["1m"]
+    assert bars == session["quality"]["AAPL"]["present"] > 200  # every stored bar of the day
+    starts = [r["bar_start"] for r in recording.RECORDS]
+    assert starts == sorted(set(starts)) and len(starts) == bars  # none lost, none repeated
+    if speed:  # the pause is not counted against the achieved speed
+        assert session["metrics"]["clock"]["achieved_speed"] > 0.8 * speed
+
+
+def test_a_live_run_cannot_be_paused(store, tmp_path, monkeypatch):
+    monkeypatch.setenv("K", "k")
+    monkeypatch.setenv("S", "s")
+    cfg = write_config(tmp_path / "l.yaml", store, mode="live", calendar="24/7",
+                       live={"stream_url": "ws://127.0.0.1:9/v2/iex", "rest_url": "http://127.0.0.1:9",
+                             "key_env": "K", "secret_env": "S"})
+    pipeline = build(load_session_config(cfg), lambda i, s: None)
+    controls = RunControls()
+    controls.bind(pipeline)
+    with pytest.raises(ConfigError, match="live sessions cannot be paused"):
+        controls.pause()
+    assert controls.toggle().startswith("live sessions cannot be paused")
+    assert not controls.paused
+    pipeline.coordinator.live.close()
+
+
+def test_scaled_clock_pause_stops_virtual_time_and_resume_continues_from_there():
+    clock = ScaledClock(1000.0, start_ns=0)
+    time.sleep(0.01)
+    clock.pause()
+    frozen = clock.now_ns()
+    time.sleep(0.02)
+    assert clock.now_ns() == frozen and clock.paused
+    assert clock.real_seconds_until(frozen + 1) == float("inf") and clock.real_seconds_until(frozen) == 0.0
+    clock.resume()
+    time.sleep(0.01)
+    assert frozen < clock.now_ns() < frozen + int(0.5 * 1e9 * 1000)
+    assert not clock.paused and clock.real_seconds_until(clock.now_ns() + 10**9) == pytest.approx(1e-3, rel=0.5)
+
+
+def test_sigusr1_pauses_and_resumes_a_clock_driven_cli_run(store, tmp_path):
+    cfg = write_config(tmp_path / "c.yaml", store, symbols=["AAPL"], streams=["1m"],
+                       backtest={**EARLY_CLOSE, "speed_multiplier": 1500})
+    env = {**os.environ, "PYTHONPATH": f"{BACKEND}:{BACKEND / 'tests'}"}
+    env.pop("CI", None)
+    proc = subprocess.Popen([sys.executable, "-m", "app.backtest", str(cfg), "--output", str(tmp_path / "out"), "-q"],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        log = tmp_path / "out" / "run.log"
+        deadline = time.monotonic() + 30
+        while not log.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGUSR1)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, err
+    assert "paused at 2024-07-03" in err and "resumed at 2024-07-03" in err
+    paused = err.split("paused at ")[1].split("\n")[0]
+    resumed = err.split("resumed at ")[1].split("\n")[0]
+    assert paused == resumed  # the clock did not move while paused
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["status"] == "ok" and summary["bars_processed"] > 200
