@@ -167,8 +167,11 @@ class AlpacaFeed:
         """The subscribed symbols, sorted."""
         return list(self._symbols)
 
-    def connect(self) -> None:
+    def connect(self, backfill_from_ns: int | None = None) -> None:
         """Connect, authenticate and subscribe (blocking, bounded by `timeout_s` per step).
+
+        With `backfill_from_ns`, bars that closed between that instant and the subscription are
+        fetched from REST by the next `poll` (and `in_sync` is False until they are).
 
         Raises
         ------
@@ -187,7 +190,8 @@ class AlpacaFeed:
         for attempt in range(1, self._connect_attempts + 1):
             try:
                 self._open()
-                self._since_ns = self._clock_ns()
+                self._since_ns = self._clock_ns() if backfill_from_ns is None else backfill_from_ns
+                self._backfill_due = backfill_from_ns is not None
                 return
             except _TransientFeedError as e:
                 if attempt == self._connect_attempts:

@@ -130,7 +130,8 @@ class AlpacaRest:
             except urllib.error.HTTPError as e:
                 detail = _error_text(e)
                 if e.code in _FATAL_STATUSES:
-                    raise FeedError(f"REST {self._endpoint} answered HTTP {e.code}: {detail}", code=e.code, fatal=True) from None
+                    hint = "; check the API key and secret (and that the plan includes this feed)" if e.code in (401, 403) else ""
+                    raise FeedError(f"REST {self._endpoint} answered HTTP {e.code}: {detail}{hint}", code=e.code, fatal=True) from None
                 if e.code not in _RETRY_STATUSES or attempt == self._retries:
                     raise FeedError(f"REST {self._endpoint} answered HTTP {e.code}: {detail}", code=e.code, fatal=False) from None
                 log.warning("REST HTTP %d (%s); retry %d of %d", e.code, detail, attempt + 1, self._retries)

@@ -117,8 +117,10 @@ class LiveFeed(Protocol):
 
     stats: FeedStats
 
-    def connect(self) -> None:
-        """Connect, authenticate and subscribe; raise ``FeedError`` (fatal) on a refusal."""
+    def connect(self, backfill_from_ns: int | None = None) -> None:
+        """Connect, authenticate and subscribe; raise ``FeedError`` (fatal) on a refusal.
+
+        With `backfill_from_ns`, bars closed since then are backfilled from REST by `poll`."""
         ...
 
     def poll(self, timeout_s: float) -> list[LiveBar]:

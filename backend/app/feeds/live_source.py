@@ -8,6 +8,7 @@ from datetime import date
 
 import numpy as np
 
+from app.bars.checks import check_bars
 from app.errors import FeedError
 from app.feeds.base import SessionLoad
 from app.feeds.stored import StoredBarSource, concat_bars
@@ -44,6 +45,31 @@ class LiveBarSource(StoredBarSource):
 
     def session_bars(self, symbol: str, session: date) -> SessionLoad:
         raise NotImplementedError("live sessions stream their bars from the feed")
+
+    def session_so_far(self, symbols: list[str], session: date, upto_ns: int) -> dict[str, BarArrays]:
+        """Return each symbol's checked base bars of `session` that ended by `upto_ns` (REST).
+
+        For a live run that joins a session already open. A REST failure that is not fatal gives
+        empty arrays (logged): the run starts cold rather than not at all.
+        """
+        open_ns, _ = self.tm.session_bounds_ns(session)
+        empty = {s: empty_bars() for s in symbols}
+        if upto_ns <= open_ns:
+            return empty
+        try:
+            fetched = self.fetch(symbols, self.base, open_ns, upto_ns)
+        except FeedError as e:
+            if e.fatal:
+                raise
+            log.warning("catch-up of today's bars failed (%s); indicators start cold", e)
+            return empty
+        allowed = self.tm.expected_bar_starts(session, self.base)
+        out = {}
+        for symbol in symbols:
+            result = check_bars(fetched.get(symbol, empty_bars()), allowed_starts=allowed)
+            out[symbol] = result.accepted
+            self.fetched_bars += len(result.accepted)
+        return out
 
     def history(self, symbol: str, interval: Interval, days: tuple[date, ...]):  # type: ignore[override]
         # The base interval always comes from the store + REST; another interval from the store

@@ -168,6 +168,8 @@ class SessionCoordinator(SessionThread):
         state = self.data.prepare_session(session, open_ns, close_ns, self.tm.is_early_close(session))
         preload_history(self.source, self.tm, state, self.plan.history, self.plan.historical_indicators,
                         self.plan.symbols, self.plan.enable_historical_quality)
+        if self.live is not None:
+            self.live.catch_up(state, self.source)  # type: ignore[arg-type]  # a LiveBarSource
         starts = []
         for symbol in self.plan.symbols:
             if self.live is not None:  # filled from the feed as the session runs

@@ -18,7 +18,9 @@ from enum import Enum
 import numpy as np
 
 from app.feeds.live import LiveBar, LiveFeed
+from app.feeds.live_source import LiveBarSource
 from app.feeds.live_steps import Arrival, ClosedStep, StepAssembler, bar_reject_reason
+from app.feeds.stored import concat_bars
 from app.store.bar import Interval
 from app.store.series import BarSeries
 from app.store.session_data import SessionState
@@ -72,6 +74,20 @@ class LiveStream:
     def close(self) -> None:
         self.feed.close()
 
+    def catch_up(self, state: SessionState, source: LiveBarSource) -> None:
+        """Joining a session already open: put its earlier base bars (REST) at the end of the base
+        history, so indicators start warm. They are context: never replayed to ``on_bar``."""
+        base = self.base
+        now = self.tm.now_ns()
+        if now <= state.open_ns or base.is_daily:
+            return
+        upto = state.open_ns + (min(now, state.close_ns) - state.open_ns) // base.ns * base.ns
+        for symbol, bars in source.session_so_far(list(self.symbols), state.session, upto).items():
+            key = (symbol, base.label)
+            earlier = state.history.get(key)
+            state.history[key] = bars if earlier is None else concat_bars([earlier, bars])
+        state.stream_start_ns = upto  # the stream takes over where history ends
+
     def stream(self, state: SessionState, publish: Callable[[StepBatch], None]) -> StreamOutcome:
         """Stream `state`'s session until its close, the deadline, a drain or a stop."""
         base, tm = self.base.ns, self.tm
@@ -85,15 +101,17 @@ class LiveStream:
         if self.base.is_daily:  # one step per session, published at the close
             base = state.close_ns - state.open_ns
             first = state.open_ns
-        else:
-            first = state.open_ns + -(-(now - state.open_ns) // base) * base  # next boundary (or the open)
+        elif state.stream_start_ns is not None:  # set by `catch_up`: history holds the bars before
+            first = state.stream_start_ns
+        else:  # the step in progress: its bar closes after we subscribe
+            first = state.open_ns + (now - state.open_ns) // base * base
         end, outcome = state.close_ns, StreamOutcome.CLOSE
         if self.deadline_ns is not None and self.deadline_ns < state.close_ns:
             end = max(first, state.open_ns + (self.deadline_ns - state.open_ns) // base * base)
             outcome = StreamOutcome.DEADLINE
         state.stream_start_ns, state.stream_end_ns = first, end
         if not self._connected:
-            self.feed.connect()
+            self.feed.connect(backfill_from_ns=first)  # steps closed before the subscription: REST
             self._connected = True
         self.feed.forget_before(first)  # the dedupe memory of earlier sessions is not needed
         log.info("live session %s streaming from %s to %s", state.session, tm.format_ns(first), tm.format_ns(end))

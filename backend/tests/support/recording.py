@@ -89,11 +89,17 @@ class LiveRecorder(Strategy):
 
     params: ClassVar[dict[str, Any]] = {"derived": "5s"}
 
+    @classmethod
+    def indicators(cls, params: dict[str, Any], base_interval: str) -> list[dict[str, Any]]:
+        return [{"name": "sma", "period": 3}]
+
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
         import time
 
         derived = ctx.bars(bar.symbol, self.p["derived"])
+        history = ctx.history(bar.symbol, ctx.base_interval)
         LIVE_RECORDS.append({
+            "history_opens": history.open.tolist(), "sma": ctx.indicator(bar.symbol, f"sma_3_{ctx.base_interval}"),
             "symbol": bar.symbol, "start": int(bar.start), "open": float(bar.open), "now": int(ctx.now_ns),
             "wall": time.time_ns(), "derived_newest_end": int(derived.start[-1]) + 5_000_000_000 if len(derived) else None,
         })

@@ -42,8 +42,9 @@ class ScriptedFeed:
     def in_sync(self) -> bool:
         return not (self.offline[0] <= self.clock.now < self.offline[1])
 
-    def connect(self) -> None:
+    def connect(self, backfill_from_ns: int | None = None) -> None:
         self.connected = True
+        self.backfill_from = backfill_from_ns
 
     def forget_before(self, start_ns: int) -> None:
         self.forgot.append(start_ns)
@@ -108,9 +109,10 @@ def test_steps_publish_in_order_late_bars_are_kept_and_restatements_counted():
         ]
 
     stream, state, feed, clock, o, _ = setup("1s", 0, script, deadline=lambda o: o + 15 * S + 300_000_000)
-    clock.now = o + 10 * S + 300_000_000
+    clock.now = o + 11 * S  # joins at 11: the bar of step 10 is before the stream
     outcome, published = run(stream, state)
     assert outcome is StreamOutcome.DEADLINE and feed.connected and feed.forgot == [o + 11 * S]
+    assert feed.backfill_from == o + 11 * S
     assert state.stream_start_ns == o + 11 * S and state.stream_end_ns == o + 15 * S
     ends = [int(b.ends[0]) for b, _ in published]
     assert ends == [o + 12 * S, o + 13 * S, o + 14 * S, o + 15 * S]
@@ -182,3 +184,14 @@ def test_a_deadline_before_the_open_ends_without_streaming():
     clock.now = o - S // 2  # the deadline has passed, the session has not opened
     outcome, published = run(stream, state)
     assert outcome is StreamOutcome.NOT_STARTED and not published and not feed.connected
+
+
+def test_joining_mid_interval_streams_the_step_in_progress_and_backfills_from_its_start():
+    def script(o, _):
+        return [(o + 11 * S + 10_000_000, bar("AAPL", o + 10 * S, 10)), (o + 11 * S + 10_000_000, bar("MSFT", o + 10 * S, 20))]
+
+    stream, state, feed, clock, o, _ = setup("1s", 0, script, deadline=lambda o: o + 12 * S)
+    clock.now = o + 10 * S + 300_000_000
+    outcome, published = run(stream, state)
+    assert state.stream_start_ns == o + 10 * S and feed.backfill_from == o + 10 * S
+    assert [b.base_idx[0].tolist() for b, _ in published] == [[0, 0]]
