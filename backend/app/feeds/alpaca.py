@@ -192,6 +192,8 @@ class AlpacaFeed:
                 self._open()
                 self._since_ns = self._clock_ns() if backfill_from_ns is None else backfill_from_ns
                 self._backfill_due = backfill_from_ns is not None
+                if backfill_from_ns is not None:
+                    self._last_start_ns = None  # a new stream (e.g. the next session) starts here
                 return
             except _TransientFeedError as e:
                 if attempt == self._connect_attempts:

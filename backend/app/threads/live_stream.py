@@ -144,6 +144,11 @@ class LiveStream:
             state.stream_end_ns = max(first, min(end, state.open_ns + (now - state.open_ns) // base * base))
         if dropped:
             log.warning("%d bars of unfinished steps dropped at the end of the stream", dropped)
+        if outcome is StreamOutcome.CLOSE:
+            # Nothing is streamed between sessions: a socket left open overnight would fill with
+            # extended-hours bars (and be dropped as a slow client). Reconnect at the next open.
+            self.feed.close()
+            self._connected = False
         return outcome
 
     def _file(self, bar: LiveBar, assembler: StepAssembler, state: SessionState, series: list[BarSeries],

@@ -168,10 +168,11 @@ def test_a_daily_base_publishes_one_step_at_the_close_with_the_bar_at_the_open()
                 (c + 100_000_000, bar("AAPL", o - 5 * 3600 * S, 51, "updated")),
                 (c + 100_000_000, bar("MSFT", o, 60))]
 
-    stream, state, _, clock, o, c = setup("1d", 0, script, deadline=None, grace_s=1.0)
+    stream, state, feed, clock, o, c = setup("1d", 0, script, deadline=None, grace_s=1.0)
     clock.now = c - 10 * S
     outcome, published = run(stream, state)
     assert outcome is StreamOutcome.CLOSE
+    assert feed.closed and not stream._connected  # reconnects at the next session's open
     [(batch, at)] = published
     assert int(batch.ends[0]) == c and at >= c
     view = state.bars[("AAPL", "1d")].view()
