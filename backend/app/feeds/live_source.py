@@ -27,10 +27,11 @@ REST_INTERVALS = ("1s", "1m", "1d")  # what the feed's REST endpoint serves (1s:
 class LiveBarSource(StoredBarSource):
     """History for live sessions: stored bars, topped up from the feed's REST endpoint.
 
-    A trailing day the store has no bar for is fetched (one request per symbol and interval,
-    from the first such day to the last); stored bars win where both exist. Intervals REST does
-    not serve are derived from base history as in backtests. A REST failure that is not fatal
-    leaves the day empty (it shows in historical quality) and is logged.
+    Base-interval history: a trailing day the store has no bar for is fetched (one request per
+    symbol, from the first such day to the last); stored bars win where both exist. Another
+    interval comes from the store when it has it (topped up the same way unless the endpoint
+    refuses the timeframe), else it is derived from the base history as in backtests. A REST
+    failure that is not fatal leaves the day empty (it shows in historical quality) and is logged.
 
     Warnings
     --------
@@ -40,7 +41,6 @@ class LiveBarSource(StoredBarSource):
     def __init__(self, store: BarStore, time_manager: TimeManager, base: Interval, fetch: FetchBars) -> None:
         super().__init__(store, time_manager, base)
         self.fetch = fetch
-        self.fetched_bars = 0
         self._not_served: set[str] = set()  # intervals the REST endpoint refused (400/422)
 
     def session_bars(self, symbol: str, session: date) -> SessionLoad:
@@ -68,15 +68,14 @@ class LiveBarSource(StoredBarSource):
         for symbol in symbols:
             result = check_bars(fetched.get(symbol, empty_bars()), allowed_starts=allowed)
             out[symbol] = result.accepted
-            self.fetched_bars += len(result.accepted)
         return out
 
     def history(self, symbol: str, interval: Interval, days: tuple[date, ...]):  # type: ignore[override]
-        # The base interval always comes from the store + REST; another interval from the store
-        # (topped up when REST serves it), else derived from the base history as in backtests.
-        if days and (interval == self.base or self.store.has(symbol, interval)):
-            return self._stored_history(symbol, interval, days)
-        return super()._derived_history(symbol, interval, days) if days else super().history(symbol, interval, days)
+        if not days:
+            return super().history(symbol, interval, days)
+        if interval == self.base or self.store.has(symbol, interval):
+            return self._stored_history(symbol, interval, days)  # store + REST top-up
+        return self._derived_history(symbol, interval, days)
 
     def _raw_history(self, symbol: str, interval: Interval, days: tuple[date, ...]) -> BarArrays:
         stored = super()._raw_history(symbol, interval, days) if self.store.has(symbol, interval) else empty_bars()
@@ -100,7 +99,6 @@ class LiveBarSource(StoredBarSource):
         rows = np.flatnonzero(keep)
         if not rows.shape[0]:
             return stored
-        self.fetched_bars += int(rows.shape[0])
         extra = BarArrays(*(col[rows] for col in fetched))
         merged = concat_bars([stored, extra])
         order = np.argsort(merged.start, kind="stable")

@@ -1,9 +1,9 @@
 """LiveStream: the SessionCoordinator's live input -- feed bars become steps on the wall clock.
 
 Runs on the coordinator thread (it owns the feed and is the only writer of base series). Per
-session: join at the next step boundary (or wait for the open), poll the feed, file each bar
-with a `StepAssembler`, and publish every step that may close as a one-step `StepBatch`, the
-same event backtests publish. Late bars and restatements of published bars are kept and
+session: wait for the open (or join at the step in progress, or where `catch_up` left the
+history), poll the feed, file each bar with a `StepAssembler`, and publish every step that may
+close as a one-step `StepBatch`, the same event backtests publish. Late bars and restatements of published bars are kept and
 counted on the SessionState; nothing is shown out of order or before its interval is over.
 """
 
@@ -128,7 +128,7 @@ class LiveStream:
             if now >= end + self.grace_ns or (now >= end and assembler.next_start_ns >= end):
                 break
             for step in assembler.ready(now, hold=not self.feed.in_sync):
-                emitter.emit(step, now)
+                emitter.emit(step)
             wait_ns = min(assembler.next_deadline_ns(), end + self.grace_ns) - now
             bars = self.feed.poll(min(max(wait_ns, 0) / 1e9, POLL_SLICE_S))
             if bars:
@@ -138,7 +138,7 @@ class LiveStream:
         now = tm.now_ns()
         steps, dropped = assembler.drain(now)
         for step in steps:
-            emitter.emit(step, now)
+            emitter.emit(step)
         if outcome is StreamOutcome.DRAINED:
             # The stream ends at the last step that was over when the drain was asked for.
             state.stream_end_ns = max(first, min(end, state.open_ns + (now - state.open_ns) // base * base))
@@ -200,7 +200,7 @@ class _Emitter:
         self.rows = [len(s) for s in series]
         self.k = 0
 
-    def emit(self, step: ClosedStep, now_ns: int) -> None:
+    def emit(self, step: ClosedStep) -> None:
         idx = np.full((1, len(self.series)), -1, dtype=np.int64)
         received = 0
         for s, bar in enumerate(step.bars):

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from app.errors import SessionAborted, ThreadStuckError
 from app.sync.stop import StopToken
 from app.threads.base import SessionThread, ThreadFailure
+from app.timing.clocks import perf_ns
 
 __all__ = ["Supervisor"]
 
@@ -35,8 +36,9 @@ class Supervisor:
         self._exited = threading.Event()  # rung by each thread as it ends
         self._finished = 0
         self.interrupted = False
-        # Live runs: the first Ctrl-C asks the coordinator to end the session cleanly (reports
-        # kept); a second one, or no clean end within the join timeout, stops every thread.
+        # Paced runs (clock-driven, live): the first Ctrl-C asks the coordinator to end the session
+        # cleanly (its report kept); a second one, or no clean end within the join timeout, stops
+        # every thread.
         self.drain: Callable[[], None] | None = None
 
     def record_failure(self, failure: ThreadFailure) -> None:
@@ -74,7 +76,7 @@ class Supervisor:
         except KeyboardInterrupt:
             self.interrupted = True
             if self.drain is not None and len(started) == len(threads):
-                log.warning("interrupted: ending the live session cleanly (Ctrl-C again to stop at once)")
+                log.warning("interrupted: ending the session cleanly (Ctrl-C again to stop at once)")
                 self.drain()
                 try:
                     self._wait_done(started, self.join_timeout_s)
@@ -91,16 +93,14 @@ class Supervisor:
             raise SessionAborted(f.thread, f.error, clock_time=f.clock_time, session=f.session) from f.error
 
     def _wait_done(self, started: Sequence[SessionThread], timeout_s: float | None) -> None:
-        slices = None if timeout_s is None else max(1, int(timeout_s / 0.2))
-        while not self.stop.is_set() and (slices is None or slices > 0):
+        deadline = None if timeout_s is None else perf_ns() + int(timeout_s * 1e9)
+        while not self.stop.is_set() and (deadline is None or perf_ns() < deadline):
             self._exited.clear()  # clear, then check: a ring after this is not lost
             if self._finished >= len(started):
                 return
             # Woken as soon as a thread ends (a failure also sets the stop token);
             # short slices so Ctrl-C arrives promptly.
             self._exited.wait(0.2)
-            if slices is not None:
-                slices -= 1
 
     def _join_all(self, threads: Sequence[SessionThread]) -> None:
         stuck: list[str] = []

@@ -54,7 +54,7 @@ class DataUpkeep(SessionThread):
     ``retry_interval_s`` apart). Filled bars and late stream bars count as present; minutes the
     provider confirms empty are "no trades" and leave the expected count. Filled bars are not
     inserted into the series: the strategy has already been shown the steps after them (see
-    SESSION_ARCHITECTURE.md, "Live gaps").
+    SESSION_ARCHITECTURE.md, "Live sessions": gap filling).
     """
 
     def __init__(self, symbols: Sequence[str], base: Interval, tm: TimeManager,
