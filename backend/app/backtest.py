@@ -70,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     from app.runtime.controls import RunControls
     from app.runtime.run import run as run_config
 
-    controls = RunControls()
+    # Paced runs (clock-driven, live) can last long: a status line every 10 s on stderr.
+    paced = config.mode.value == "live" or (config.backtest is not None and config.backtest.speed_multiplier > 0)
+    controls = RunControls(on_status=(lambda line: print(line, file=sys.stderr, flush=True)) if paced else None)
     if hasattr(signal, "SIGUSR1"):  # `kill -USR1 <pid>` pauses a backtest; again resumes it
         signal.signal(signal.SIGUSR1, lambda *_: print(controls.toggle(), file=sys.stderr, flush=True))
     try:

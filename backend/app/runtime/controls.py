@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from app.errors import ConfigError
+from app.timing.clocks import perf_ns
 
 if TYPE_CHECKING:
     from app.runtime.build import Pipeline
@@ -13,14 +15,38 @@ __all__ = ["RunControls"]
 
 
 class RunControls:
-    """A handle on the pipeline `run` builds: pause, resume, toggle.
+    """A handle on the pipeline `run` builds: pause, resume, toggle, and periodic status lines.
 
     Before the pipeline exists (or after it ended) the calls do nothing and say so. In live
     mode they raise `ConfigError` (BEHAVIOURS 29: live cannot be paused).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_status: Callable[[str], None] | None = None, every_s: float = 10.0) -> None:
         self._pipeline: Pipeline | None = None
+        self.on_status = on_status  # gets a status line every `every_s` while the run goes on
+        self._every_ns = int(every_s * 1e9)
+        self._next_ns = 0
+
+    def tick(self) -> None:
+        """Called by the supervisor on the main thread; emits a status line when one is due."""
+        if self.on_status is None or self._pipeline is None:
+            return
+        now = perf_ns()
+        if not self._next_ns:
+            self._next_ns = now + self._every_ns
+        elif now >= self._next_ns:
+            self._next_ns = now + self._every_ns
+            self.on_status(self.status())
+
+    def status(self) -> str:
+        """One line: mode, clock, bars and steps so far, equity (read without locks: a snapshot)."""
+        p = self._pipeline
+        if p is None:
+            return "not running"
+        results = p.engine.results
+        paused = " (paused)" if self.paused else ""
+        return (f"[{p.metrics.mode}] {p.tm.format_ns(p.tm.now_ns())}{paused} | bars {results.bars:,} | "
+                f"steps {results.steps:,} | sessions done {len(p.records)} | equity {p.broker.equity:,.2f}")
 
     def bind(self, pipeline: Pipeline | None) -> None:
         self._pipeline = pipeline

@@ -76,6 +76,7 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
         pipeline = build(config, on_session_done)
         if controls is not None:
             controls.bind(pipeline)
+            pipeline.supervisor.heartbeat = controls.tick
         # Everything built so far (modules, calendars, config) lives for the whole run: move it
         # out of the collector's view so that a full collection mid-session is short (live p99).
         gc.collect()

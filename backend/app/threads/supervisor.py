@@ -40,6 +40,7 @@ class Supervisor:
         # cleanly (its report kept); a second one, or no clean end within the join timeout, stops
         # every thread.
         self.drain: Callable[[], None] | None = None
+        self.heartbeat: Callable[[], None] | None = None  # called on the main thread every wait slice
 
     def record_failure(self, failure: ThreadFailure) -> None:
         with self._lock:
@@ -101,6 +102,8 @@ class Supervisor:
             # Woken as soon as a thread ends (a failure also sets the stop token);
             # short slices so Ctrl-C arrives promptly.
             self._exited.wait(0.2)
+            if self.heartbeat is not None:
+                self.heartbeat()
 
     def _join_all(self, threads: Sequence[SessionThread]) -> None:
         stuck: list[str] = []

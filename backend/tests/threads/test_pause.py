@@ -131,3 +131,14 @@ def test_sigusr1_pauses_and_resumes_a_clock_driven_cli_run(store, tmp_path):
     assert paused == resumed  # the clock did not move while paused
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["status"] == "ok" and summary["bars_processed"] > 200
+
+
+def test_a_paced_run_reports_its_status_periodically(store, tmp_path):
+    cfg = write_config(tmp_path / "s.yaml", store, symbols=["AAPL"], streams=["1m"],
+                       backtest={**EARLY_CLOSE, "speed_multiplier": 6000})
+    lines: list[str] = []
+    run(load_session_config(cfg), tmp_path / "out", controls=RunControls(on_status=lines.append, every_s=0.3))
+    assert len(lines) >= 3  # about 2 s of replay
+    assert all(line.startswith("[clock_driven] 2024-07-03") and "| bars " in line for line in lines)
+    bars = [int(line.split("| bars ")[1].split(" ")[0].replace(",", "")) for line in lines]
+    assert bars == sorted(bars) and bars[-1] > 0
