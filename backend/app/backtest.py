@@ -50,6 +50,20 @@ class _ProgressBar:
         sys.stderr.flush()
 
 
+class _ConsoleFormatter(logging.Formatter):
+    """Console lines without the traceback of an AppError: its message says what to do, and
+    run.log keeps the full traceback (``--traceback`` prints it here too)."""
+
+    def __init__(self, inner: logging.Formatter | None) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info and isinstance(record.exc_info[1], AppError):
+            record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
+        return self.inner.format(record)
+
+
 def _default_output(session_name: str) -> Path:
     stamp = local_stamp()
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in session_name)
@@ -60,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code (0 ok, 1 run failed, 2 config/usage, 130 Ctrl-C)."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s [%(threadName)s] %(message)s")
+    if not args.traceback:
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(_ConsoleFormatter(handler.formatter))
     try:
         config = load_session_config(args.config)
     except ConfigError as e:

@@ -220,6 +220,8 @@ def test_an_unknown_symbol_ends_the_run_with_a_clear_message(tmp_path, store_1s)
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err
     assert "unknown or badly formatted symbol" in err and "NOPE" in err
+    assert "Traceback" not in err  # the message says what to do; run.log keeps the traceback
+    assert "Traceback" in (tmp_path / "out" / "run.log").read_text()
     assert (tmp_path / "out" / "summary.json").exists()
 
 
