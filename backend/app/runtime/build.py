@@ -154,8 +154,12 @@ def _history(config: SessionConfig) -> tuple[tuple[HistorySpec, ...], tuple[Hist
 def check_store(config: SessionConfig, store: BarStore) -> None:
     """Fail fast, naming symbol and interval, when the store lacks the base bars."""
     if not store.root.is_dir():
+        extra = "" if (config.base_interval.label, config.calendar) == ("1m", "XNYS") else \
+            f" --interval {config.base_interval} --calendar {config.calendar}"
+        if extra and config.backtest is not None:  # only the days this config replays
+            extra += f" --start {config.backtest.start_date} --end {config.backtest.end_date}"
         raise DataError(str(store.root), "bar store folder does not exist; create sample data with "
-                        f"`python -m app.data sample --store {store.root}`")
+                        f"`python -m app.data sample --store {store.root}{extra}`")
     for symbol in config.symbols:
         if not store.has(symbol, config.base_interval):
             raise DataError(str(store.root), f"no {config.base_interval} bars for {symbol} (expected "
