@@ -176,7 +176,9 @@ def faulty(store, tmp_path_factory):
     root.addHandler(capture)
     root.setLevel(logging.DEBUG)
     try:
-        with run_server(store, "--interval", "1m", "--speed", "60", "--history-steps", "2", "--drop", "AAPL:1",
+        # The dropped bar is the 3rd streamed one (due 3 s after the anchor), so a client that
+        # takes up to ~2 s to connect still sees its neighbours on the stream.
+        with run_server(store, "--interval", "1m", "--speed", "60", "--history-steps", "2", "--drop", "AAPL:2",
                         "--malformed-after", "2", "--updated-bars", "--disconnect-after", "5.2",
                         log_dir=tmp_path_factory.mktemp("logs")) as srv:
             # backoff 2.2 s with jitter 0.5 waits >= 1.1 s: at least one bar closes while disconnected
@@ -209,8 +211,8 @@ def test_reconnect_backfills_with_no_bar_lost_or_duplicated(faulty):
 
 
 def dropped_key(rest):
-    # --history-steps 2 --drop AAPL:1: the 2nd streamed AAPL bar is stored minute 3, open 103
-    (key,) = [k for k, (o, _) in rest.items() if k[0] == "AAPL" and o == 103.0]
+    # --history-steps 2 --drop AAPL:2: the 3rd streamed AAPL bar is stored minute 4, open 104
+    (key,) = [k for k, (o, _) in rest.items() if k[0] == "AAPL" and o == 104.0]
     return key
 
 
