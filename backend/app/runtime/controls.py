@@ -45,10 +45,13 @@ class RunControls:
             return "not running"
         results = p.engine.results
         paused = " (paused)" if self.paused else ""
+        current, now = p.data.current, p.tm.now_ns()
+        if current is not None and now < current.open_ns:
+            paused = f" (waiting for the open at {p.tm.format_ns(current.open_ns)})"
         # The engine's last equity point, not broker.equity: that walks the positions the engine
         # thread is changing. A list's last item is safe to read from another thread.
         equity = results.equity[-1] if results.equity else p.config.trading.starting_cash
-        return (f"[{p.metrics.mode}] {p.tm.format_ns(p.tm.now_ns())}{paused} | bars {results.bars:,} | "
+        return (f"[{p.metrics.mode}] {p.tm.format_ns(now)}{paused} | bars {results.bars:,} | "
                 f"steps {results.steps:,} | sessions done {len(p.records)} | equity {equity:,.2f}")
 
     def bind(self, pipeline: Pipeline | None) -> None:

@@ -90,25 +90,14 @@ class LiveStream:
 
     def stream(self, state: SessionState, publish: Callable[[StepBatch], None]) -> StreamOutcome:
         """Stream `state`'s session until its close, the deadline, a drain or a stop."""
-        base, tm = self.base.ns, self.tm
+        tm = self.tm
         if self.deadline_ns is not None and self.deadline_ns <= state.open_ns:
             # The run ends before this session opens (e.g. stop_after_seconds at night).
             self._wait_until(self.deadline_ns)
             return StreamOutcome.STOPPED if self.stop_token.is_set() else StreamOutcome.NOT_STARTED
         if not self._wait_until(state.open_ns):
             return StreamOutcome.STOPPED if self.stop_token.is_set() else StreamOutcome.NOT_STARTED
-        now = tm.now_ns()
-        if self.base.is_daily:  # one step per session, published at the close
-            base = state.close_ns - state.open_ns
-            first = state.open_ns
-        elif state.stream_start_ns is not None:  # set by `catch_up`: history holds the bars before
-            first = state.stream_start_ns
-        else:  # the step in progress: its bar closes after we subscribe
-            first = state.open_ns + (now - state.open_ns) // base * base
-        end, outcome = state.close_ns, StreamOutcome.CLOSE
-        if self.deadline_ns is not None and self.deadline_ns < state.close_ns:
-            end = max(first, state.open_ns + (self.deadline_ns - state.open_ns) // base * base)
-            outcome = StreamOutcome.DEADLINE
+        step, first, end, outcome = self._span(state, tm.now_ns())
         state.stream_start_ns, state.stream_end_ns = first, end
         if not self._connected:
             self.feed.connect(backfill_from_ns=first)  # steps closed before the subscription: REST
@@ -116,8 +105,8 @@ class LiveStream:
         self.feed.forget_before(first)  # the dedupe memory of earlier sessions is not needed
         log.info("live session %s streaming from %s to %s", state.session, tm.format_ns(first), tm.format_ns(end))
         series = [state.bars[(s, self.base.label)] for s in self.symbols]
-        assembler = StepAssembler(self.symbols, base, state.open_ns, first, end, self.grace_ns)
-        emitter = _Emitter(series, base, publish)
+        assembler = StepAssembler(self.symbols, step, state.open_ns, first, end, self.grace_ns)
+        emitter = _Emitter(series, step, publish)
         while True:
             if self.stop_token.is_set():
                 return StreamOutcome.STOPPED
@@ -141,7 +130,7 @@ class LiveStream:
             emitter.emit(step)
         if outcome is StreamOutcome.DRAINED:
             # The stream ends at the last step that was over when the drain was asked for.
-            state.stream_end_ns = max(first, min(end, state.open_ns + (now - state.open_ns) // base * base))
+            state.stream_end_ns = max(first, min(end, state.open_ns + (now - state.open_ns) // step * step))
         if dropped:
             log.warning("%d bars of unfinished steps dropped at the end of the stream", dropped)
         if outcome is StreamOutcome.CLOSE:
@@ -150,6 +139,20 @@ class LiveStream:
             self.feed.close()
             self._connected = False
         return outcome
+
+    def _span(self, state: SessionState, now: int) -> tuple[int, int, int, StreamOutcome]:
+        """Return (step length, first step start, stream end, outcome at the end) for a session."""
+        if self.base.is_daily:  # one step per session, published at the close
+            step, first = state.close_ns - state.open_ns, state.open_ns
+        elif state.stream_start_ns is not None:  # set by `catch_up`: history holds the bars before
+            step, first = self.base.ns, state.stream_start_ns
+        else:  # the step in progress: its bar closes after we subscribe
+            step = self.base.ns
+            first = state.open_ns + (now - state.open_ns) // step * step
+        if self.deadline_ns is not None and self.deadline_ns < state.close_ns:
+            end = max(first, state.open_ns + (self.deadline_ns - state.open_ns) // step * step)
+            return step, first, end, StreamOutcome.DEADLINE
+        return step, first, state.close_ns, StreamOutcome.CLOSE
 
     def _file(self, bar: LiveBar, assembler: StepAssembler, state: SessionState, series: list[BarSeries],
               now: int) -> None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 import time
 
-import pytest
-from live_support import KEY, SECRET, run_server
-
 import app.feeds.alpaca as alpaca_module
+import pytest
 from app.errors import ConfigError, FeedError
 from app.feeds.alpaca import AlpacaFeed
 from app.store.bar import parse_interval
+from live_support import KEY, SECRET, run_server
 
 S = 1_000_000_000
 ONE_S = parse_interval("1s")

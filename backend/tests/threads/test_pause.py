@@ -11,15 +11,14 @@ import threading
 import time
 
 import pytest
-from support import recording
-from support.runs import BACKEND, REPO, make_store, write_config
-
 from app.config import load_session_config
 from app.errors import ConfigError
 from app.runtime.build import build
 from app.runtime.controls import RunControls
 from app.runtime.run import run
 from app.timing.clocks import ScaledClock
+from support import recording
+from support.runs import BACKEND, REPO, make_store, write_config
 
 EARLY_CLOSE = {"start_date": "2024-07-03", "end_date": "2024-07-03"}  # 210 one-minute bars
 
