@@ -116,8 +116,8 @@ class LiveStream:
             now = tm.now_ns()
             if now >= end + self.grace_ns or (now >= end and assembler.next_start_ns >= end):
                 break
-            for step in assembler.ready(now, hold=not self.feed.in_sync):
-                emitter.emit(step)
+            for closed in assembler.ready(now, hold=not self.feed.in_sync):
+                emitter.emit(closed)
             wait_ns = min(assembler.next_deadline_ns(), end + self.grace_ns) - now
             bars = self.feed.poll(min(max(wait_ns, 0) / 1e9, POLL_SLICE_S))
             if bars:
@@ -126,8 +126,8 @@ class LiveStream:
                     self._file(bar, assembler, state, series, now)
         now = tm.now_ns()
         steps, dropped = assembler.drain(now)
-        for step in steps:
-            emitter.emit(step)
+        for closed in steps:
+            emitter.emit(closed)
         if outcome is StreamOutcome.DRAINED:
             # The stream ends at the last step that was over when the drain was asked for.
             state.stream_end_ns = max(first, min(end, state.open_ns + (now - state.open_ns) // step * step))
