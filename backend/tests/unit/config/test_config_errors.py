@@ -217,3 +217,11 @@ def test_unreadable_files(tmp_path):
     binary.write_bytes(b"session_name: \xff\xfe\n")
     with _raises(f"{binary}: error: expected UTF-8 text, received undecodable bytes at offset 14"):
         load_session_config(binary)
+
+
+def test_live_bar_grace_must_not_be_negative_and_defaults_to_none():
+    live = "live:\n  stream_url: ws://127.0.0.1:1/v2/iex\n  rest_url: http://127.0.0.1:1\n"
+    assert parse_session_config(BASE + live, "demo.yaml", Path("/cfg")).live.bar_grace_s is None
+    assert parse_session_config(BASE + live + "  bar_grace_s: 0.5\n", "demo.yaml", Path("/cfg")).live.bar_grace_s == 0.5
+    with pytest.raises(ConfigError, match=r"^demo\.yaml:16:16: error: live\.bar_grace_s: expected a number >= 0"):
+        parse_session_config(BASE + live + "  bar_grace_s: -1\n", "demo.yaml", Path("/cfg"))
