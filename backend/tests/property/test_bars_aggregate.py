@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from strategies import ANCHOR, MINUTE, grid_bars
 
 from app.bars.aggregate import aggregate_bars, aggregate_daily
+from app.store.bar import BarArrays
 
 
 def naive_aggregate(bars, base_ns, target_ns, anchor, upto, close):
@@ -122,3 +123,21 @@ def test_daily_bar_is_ohlcv_of_everything_present(bars):
     assert as_rows(daily) == [(ANCHOR, rows[0][1], max(r[2] for r in rows), min(r[3] for r in rows),
                                rows[-1][4], sum(r[5] for r in rows))]
 
+
+
+@settings(deadline=None)
+@given(volumes=st.lists(st.floats(0, 1e9, allow_nan=False), min_size=60, max_size=60),
+       prices=st.lists(st.floats(1, 1e4, allow_nan=False), min_size=60, max_size=60))
+def test_the_one_window_path_gives_the_general_paths_values_bit_for_bit(volumes, prices):
+    from app.bars.aggregate import _aggregate_rows
+
+    p = np.array(prices)
+    starts = ANCHOR + np.arange(60, dtype=np.int64) * MINUTE
+    bars = BarArrays(starts, p, p + 1, p - 1, p, np.array(volumes))
+    hour = 60 * MINUTE
+    fast = aggregate_bars(bars, MINUTE, hour, ANCHOR, ANCHOR + hour, ANCHOR + 6 * hour)
+    general = _aggregate_rows(bars, MINUTE, hour, ANCHOR, ANCHOR + hour, ANCHOR + 6 * hour)
+    assert [c.tobytes() for c in fast.bars] == [c.tobytes() for c in general.bars]
+    assert fast.skipped_starts.tolist() == general.skipped_starts.tolist() == []
+    short = aggregate_bars(bars.slice(0, 59), MINUTE, hour, ANCHOR, ANCHOR + hour, ANCHOR + 6 * hour)
+    assert len(short.bars) == 0 and short.skipped_starts.tolist() == [ANCHOR]
