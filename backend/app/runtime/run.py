@@ -91,7 +91,14 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
         except KeyboardInterrupt as e:
             status, error = "interrupted", e
         elapsed_s = (perf_ns() - t0) / 1e9
-        summary = write_outputs(pipeline, out_dir, status, elapsed_s, config_to_dict(config))
+        try:
+            summary = write_outputs(pipeline, out_dir, status, elapsed_s, config_to_dict(config))
+        except Exception as e:
+            if error is None:
+                raise
+            # The run's own failure is the one to report; the outputs' is logged with it.
+            logging.getLogger(__name__).error("writing the outputs also failed: %s: %s", type(e).__name__, e,
+                                              exc_info=e)
         if error is not None:
             raise error
         return RunResult(out_dir, summary, pipeline.records)

@@ -194,3 +194,17 @@ def test_a_thread_that_ignores_stop_ends_the_process_with_a_stuck_thread_report(
     assert proc.returncode == 1, err
     assert "error: thread AnalysisEngine did not stop within 1 s; giving up" in err
     assert 'Thread' in err and "on_bar" in err
+
+
+def test_a_failure_while_writing_outputs_does_not_hide_the_runs_own_failure(store, tmp_path, monkeypatch):
+    import app.runtime.run as run_module
+
+    def broken_outputs(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(run_module, "write_outputs", broken_outputs)
+    cfg = write_config(tmp_path / "s.yaml", store,
+                       strategy={"class": "support.recording:FailAtBar", "params": {"n": 5}})
+    with pytest.raises(SessionAborted, match="AnalysisEngine failed"):
+        _run(cfg, tmp_path / "out")
+    assert "writing the outputs also failed: OSError: disk full" in (tmp_path / "out" / "run.log").read_text()
