@@ -196,3 +196,27 @@ def test_joining_mid_interval_streams_the_step_in_progress_and_backfills_from_it
     outcome, published = run(stream, state)
     assert state.stream_start_ns == o + 10 * S and feed.backfill_from == o + 10 * S
     assert [b.base_idx[0].tolist() for b, _ in published] == [[0, 0]]
+
+
+def test_consecutive_sessions_reconnect_at_the_next_open_and_each_keeps_its_own_bars():
+    def script(o, c):
+        return [(c - S + 10_000_000, bar("AAPL", c - 2 * S, 10)), (c - S + 10_000_000, bar("MSFT", c - 2 * S, 20)),
+                (c + 10_000_000, bar("AAPL", c - S, 11)), (c + 10_000_000, bar("MSFT", c - S, 21)),
+                (c + S + 10_000_000, bar("AAPL", c, 12)), (c + S + 10_000_000, bar("MSFT", c, 22))]  # next day
+
+    stream, day1, feed, clock, o, c = setup("1s", 0, script, deadline=lambda o: o + 86_400 * S + 2 * S)
+    clock.now = c - 2 * S
+    outcome1, published1 = run(stream, day1)
+    assert outcome1 is StreamOutcome.CLOSE and feed.closed and day1.stream_end_ns == c
+    assert [int(b.ends[0]) for b, _ in published1] == [c - S, c]
+    from app.store.series import BarSeries
+
+    day2 = SessionData(("AAPL", "MSFT"), parse_interval("1s"), ()).prepare_session(
+        date(2024, 1, 3), c, c + 86_400 * S, False)
+    for s in ("AAPL", "MSFT"):
+        day2.bars[(s, "1s")] = BarSeries(s, capacity=16)
+    feed.connected = False
+    outcome2, published2 = run(stream, day2)
+    assert outcome2 is StreamOutcome.DEADLINE and feed.connected and feed.backfill_from == day2.stream_start_ns
+    assert day2.bars[("AAPL", "1s")].view().open.tolist() == [12]
+    assert day1.bars[("AAPL", "1s")].view().open.tolist() == [10, 11]
