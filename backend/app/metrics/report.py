@@ -133,8 +133,8 @@ def format_run_report(summary: Mapping[str, Any]) -> str:
         lines += [
             "Live Summary:" if live else "Backtest Summary:",
             f"  - Total Time: {_num(backtest['total_time_s'])} s",
-            f"  - Trading Days: {sessions:,}",
-            f"  - Avg per Day: {_num(backtest['avg_per_day_s'])} s",
+            f"  - {'Sessions' if live else 'Trading Days'}: {sessions:,}",
+            f"  - Avg per {'Session' if live else 'Day'}: {_num(backtest['avg_per_day_s'])} s",
             f"  - Bars per Second: {round(backtest['bars_per_second']):,}",
         ]
     counters = metrics.get("counters", {})
