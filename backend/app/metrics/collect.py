@@ -17,11 +17,12 @@ _BACKPRESSURE = {
 
 class _Stats(Protocol):
     overruns: int
-    max_lag_ns: int
 
 
 class _Sub(Protocol):
     def statistics(self) -> _Stats: ...
+
+    def reset_max_lag(self) -> int: ...
 
 
 class RunMetrics:
@@ -47,7 +48,7 @@ class RunMetrics:
         self.session_virtual_ns = 0
         self.total_wall_ns = 0
         self.total_virtual_ns = 0
-        self.max_lag_ns = 0
+        self._edge_lag_ns: dict[str, int] = {}  # worst lateness per edge over the run
 
     def stat(self, name: str) -> RunningStat:
         """Return the session-level RunningStat of stage `name` (one of STAGES)."""
@@ -59,8 +60,9 @@ class RunMetrics:
         self.total_virtual_ns += virtual_ns
         self.total_wall_ns += wall_ns
 
-    def _sync_counters(self, subs: Mapping[str, _Sub], into: PerformanceMetrics) -> float:
-        worst = 0
+    def _sync_counters(self, subs: Mapping[str, _Sub], into: PerformanceMetrics) -> dict[str, int]:
+        # Overruns are cumulative counters (deltas taken); the worst lateness is reset per session.
+        lags = {}
         for name, sub in subs.items():
             stats = sub.statistics()
             delta = stats.overruns - self._overruns.get(name, 0)
@@ -68,19 +70,20 @@ class RunMetrics:
             into.increment(f"overruns.{name}", delta)
             if name in _BACKPRESSURE:
                 into.increment(_BACKPRESSURE[name], delta)
-            worst = max(worst, stats.max_lag_ns)
-        self.max_lag_ns = max(self.max_lag_ns, worst)
-        return worst / 1e9
+            lags[name] = sub.reset_max_lag()
+            self._edge_lag_ns[name] = max(self._edge_lag_ns.get(name, 0), lags[name])
+        return lags
 
-    def _clock(self, virtual_ns: int, wall_ns: int, max_lag_s: float) -> dict[str, Any]:
+    def _clock(self, virtual_ns: int, wall_ns: int, lags_ns: Mapping[str, int]) -> dict[str, Any]:
         achieved = virtual_ns / wall_ns if wall_ns else 0.0
-        return {"achieved_speed": achieved, "max_lag_s": max_lag_s}
+        return {"achieved_speed": achieved, "max_lag_s": max([*lags_ns.values(), 0]) / 1e9,
+                "max_lag_s_by_edge": {name: ns / 1e9 for name, ns in sorted(lags_ns.items())}}
 
     def end_session(self, subs: Mapping[str, _Sub]) -> dict[str, Any]:
         """Return the finished session's metrics dict and fold it into the run's."""
-        lag = self._sync_counters(subs, self.session)
+        lags = self._sync_counters(subs, self.session)
         out = self.session.as_dict()
-        out["clock"] = self._clock(self.session_virtual_ns, self.session_wall_ns, lag)
+        out["clock"] = self._clock(self.session_virtual_ns, self.session_wall_ns, lags)
         self.run.merge(self.session)
         for stat in self.session.stages.values():
             stat.reset()  # in place: the stage threads hold references
@@ -92,7 +95,7 @@ class RunMetrics:
         self.run.merge(self.session)  # a partial last session (failure or Ctrl-C)
         self.run.sample_process()
         out = self.run.as_dict()
-        out["clock"] = self._clock(self.total_virtual_ns, self.total_wall_ns, self.max_lag_ns / 1e9)
+        out["clock"] = self._clock(self.total_virtual_ns, self.total_wall_ns, self._edge_lag_ns)
         out["backtest"] = {
             "total_time_s": elapsed_s,
             "avg_per_day_s": elapsed_s / sessions if sessions else 0.0,

@@ -51,7 +51,8 @@ Shared parts::
                "counters": {"backpressure.coordinator_processor": int,
                             "backpressure.processor_analysis": int, "overruns.<edge>": int},
                "process": {"cpu_s": float, "rss_mb": float, "peak_rss_mb": float},  # optional
-               "clock": {"achieved_speed": float, "max_lag_s": float}}            # optional
+               "clock": {"achieved_speed": float, "max_lag_s": float,            # optional
+                         "max_lag_s_by_edge": {edge: float}}}
 
 Stages are those of ``app.metrics.running.STAGES``, all in milliseconds.
 """
@@ -299,6 +300,9 @@ def _clock_block(clock: Mapping[str, Any] | None, metrics: Mapping[str, Any]) ->
     if overruns:
         parts = (f"{edge} {n:,}" for edge, n in sorted(overruns.items()))
         lines.append("  - Overruns: " + " | ".join(parts))
+    by_edge = timing.get("max_lag_s_by_edge") or {}
+    if any(by_edge.values()):
+        lines.append("  - Worst Lateness: " + " | ".join(f"{edge} {_num(s)} s" for edge, s in sorted(by_edge.items())))
     if "max_lag_s" in timing:
         lines.append(f"  - Max Lag: {_num(timing['max_lag_s'])} s")
     return lines

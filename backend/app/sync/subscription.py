@@ -154,6 +154,12 @@ class StreamSubscription:
         self._acks += 1
         self._ack_bell.set()
 
+    def reset_max_lag(self) -> int:
+        """Return the worst lateness since the last reset and start over (between sessions, while
+        the producer is idle)."""
+        worst, self.max_lag_ns = self.max_lag_ns, 0
+        return worst
+
     def statistics(self) -> SubscriptionStats:
         return SubscriptionStats(self._signals, self._waits, self._acks, self.overruns, self.max_lag_ns)
 

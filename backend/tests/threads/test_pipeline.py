@@ -157,7 +157,11 @@ def test_clock_driven_run_reports_achieved_speed_and_counts_overruns_of_a_slow_s
     assert counters["overruns.Processor→Analysis"] > 10
     assert counters["backpressure.processor_analysis"] == counters["overruns.Processor→Analysis"]
     assert session["clock"] == {"mode": "clock_driven", "requested_speed": 6000.0}
-    assert 0 < session["metrics"]["clock"]["achieved_speed"] < 6000
+    clock = session["metrics"]["clock"]
+    assert 0 < clock["achieved_speed"] < 6000
+    lateness = clock["max_lag_s_by_edge"]  # the worst lateness per stage edge
+    assert lateness["Processor→Analysis"] > 0 and clock["max_lag_s"] == max(lateness.values())
+    assert "Worst Lateness: " in (tmp_path / "out" / "report.txt").read_text()
 
 
 def test_clock_driven_run_keeps_pace_when_nothing_is_slow(store, tmp_path):

@@ -130,3 +130,4 @@ def test_overrun_is_counted_only_while_the_consumer_is_busy_with_its_lateness():
     assert sub.check_overrun(now_ns=9_000) is False
     assert sub.statistics().overruns == 1
     assert sub.statistics().max_lag_ns == 4_000
+    assert sub.reset_max_lag() == 4_000 and sub.statistics().max_lag_ns == 0  # per session
