@@ -77,7 +77,9 @@ class AlpacaFeed:
     connect_attempts : int
         Attempts `connect` makes when the network (not the provider) fails.
     sleep : callable
-        Blocking sleep used while waiting for a reconnect slot within `poll`'s timeout.
+        Blocking sleep used between attempts (connect, REST retries, a reconnect slot within
+        `poll`'s timeout). A sleep that returns True -- a stop token's ``wait`` -- means the run
+        is ending: `connect` and REST retries give up at once.
 
     Warnings
     --------
@@ -100,7 +102,7 @@ class AlpacaFeed:
         seed: int = 0,
         timeout_s: float = 10.0,
         connect_attempts: int = 3,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] = time.sleep,
     ) -> None:
         if interval.label not in ("1s", "1m", "1d"):
             raise ConfigError(f"expected a base interval of 1s, 1m or 1d for Alpaca, received {interval.label!r}", field="interval")
@@ -200,7 +202,8 @@ class AlpacaFeed:
                     raise FeedError(f"could not connect after {attempt} attempts: {e}", fatal=True) from None
                 delay = self._backoff.next_delay_s(e.floor_s)
                 log.warning("connect attempt %d failed (%s); retrying in %.2f s", attempt, e, delay)
-                self._sleep(delay)
+                if self._sleep(delay) is True:
+                    return  # stopping: the caller sees its stop token and ends
 
     def poll(self, timeout_s: float) -> list[LiveBar]:
         """Return the bars received within `timeout_s` (maybe none), in arrival order.
@@ -250,13 +253,14 @@ class AlpacaFeed:
         """
         return bars_to_arrays(self._rest.fetch(sorted(set(symbols)), interval, start_ns, end_ns), sorted(set(symbols)))
 
-    def rest_fetcher(self) -> Callable[[list[str], Interval, int, int], dict[str, BarArrays]]:
+    def rest_fetcher(self, retries: int = 3) -> Callable[[list[str], Interval, int, int], dict[str, BarArrays]]:
         """Return a REST bar fetcher with its own connection state, for another thread (gap fill).
 
         Same URL, credentials and feed as this feed; its counters are not this feed's `stats`.
+        `retries` are the fetcher's own (gap fill retries at its own pace: pass 0).
         """
         rest = AlpacaRest(self._rest_url, self._key, self._secret, feed=self._feed, stats=FeedStats(),
-                          clock_ns=self._clock_ns, sleep=self._sleep, timeout_s=self._timeout_s)
+                          clock_ns=self._clock_ns, sleep=self._sleep, timeout_s=self._timeout_s, retries=retries)
 
         def fetch(symbols: list[str], interval: Interval, start_ns: int, end_ns: int) -> dict[str, BarArrays]:
             wanted = sorted(set(symbols))

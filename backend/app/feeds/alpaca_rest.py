@@ -51,7 +51,7 @@ class AlpacaRest:
         feed: str,
         stats: FeedStats,
         clock_ns: Callable[[], int],
-        sleep: Callable[[float], None],
+        sleep: Callable[[float], object],
         timeout_s: float = 10.0,
         retries: int = 3,
         retry_wait_s: float = 3.0,
@@ -140,7 +140,8 @@ class AlpacaRest:
                 if attempt == self._retries:
                     raise FeedError(f"REST {self._endpoint} failed: {type(e).__name__}: {e}", fatal=False) from None
                 log.warning("REST request failed (%s: %s); retry %d of %d", type(e).__name__, e, attempt + 1, self._retries)
-            self._sleep(self._retry_wait_s)
+            if self._sleep(self._retry_wait_s) is True:  # a stop token's wait: the run is ending
+                raise FeedError(f"REST {self._endpoint}: stopped while waiting to retry", fatal=False)
         raise AssertionError("unreachable")  # pragma: no cover
 
 

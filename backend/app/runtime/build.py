@@ -168,14 +168,15 @@ def check_store(config: SessionConfig, store: BarStore) -> None:
                             f"{config.base_interval} --store {store.root}`", symbol=symbol)
 
 
-def _live_feed(config: SessionConfig, symbols: tuple[str, ...], base: Interval) -> AlpacaFeed:
+def _live_feed(config: SessionConfig, symbols: tuple[str, ...], base: Interval, stop: StopToken) -> AlpacaFeed:
     live = config.live
     assert live is not None
     try:
         return AlpacaFeed.from_env(live.key_env, live.secret_env, live.stream_url, live.rest_url,
                                    symbols=list(symbols), interval=base, feed=live.feed,
                                    reconnect_initial_s=live.reconnect_initial_s,
-                                   reconnect_max_s=live.reconnect_max_s)
+                                   reconnect_max_s=live.reconnect_max_s,
+                                   sleep=stop.wait)  # every wait between attempts ends on stop
     except ConfigError as e:
         field_name = {live.key_env: "live.key_env", live.secret_env: "live.secret_env"}.get(e.field or "", "live")
         raise ConfigError(e.message, file=config.source_file, field=field_name) from None
@@ -200,10 +201,10 @@ def build(config: SessionConfig, on_session_done: SessionDone) -> Pipeline:
     derived = tuple(sorted({*config.streams, *(i.interval for i in indicators)} - {base}))
     symbols = tuple(sorted(config.symbols))
     store = BarStore(config.data.store)
-    feed = _live_feed(config, symbols, base) if live_mode else None
+    stop = StopToken()
+    feed = _live_feed(config, symbols, base, stop) if live_mode else None
     if feed is None:
         check_store(config, store)
-    stop = StopToken()
     supervisor = Supervisor(stop, config.run.join_timeout_s)
     data = SessionData(symbols, base, derived)
     subs = {name: StreamSubscription(name, stop) for name in
@@ -221,12 +222,15 @@ def build(config: SessionConfig, on_session_done: SessionDone) -> Pipeline:
     live_stream, fill = None, None
     if feed is not None:
         assert config.live is not None
-        source = LiveBarSource(store, tm, base, feed.fetch_bars)
+        source = live_source = LiveBarSource(store, tm, base, feed.fetch_bars)
         grace_s = config.live.bar_grace_s if config.live.bar_grace_s is not None else min(2.0, base.seconds)
         after = config.live.stop_after_seconds
         deadline = None if after is None else tm.now_ns() + int(after * 1e9)
-        live_stream = LiveStream(feed, symbols, base, tm, stop, deadline_ns=deadline, grace_ns=int(grace_s * 1e9))
-        fill = GapFillPlan(feed.rest_fetcher(), config.gap_filler.max_retries, config.gap_filler.retry_interval_seconds)
+        live_stream = LiveStream(feed, live_source, symbols, base, tm, stop, deadline_ns=deadline,
+                                 grace_ns=int(grace_s * 1e9))
+        # Gap fill retries at its own pace (gap_filler.*): its fetcher makes one attempt per call.
+        fill = GapFillPlan(feed.rest_fetcher(retries=0), config.gap_filler.max_retries,
+                           config.gap_filler.retry_interval_seconds)
     coordinator = SessionCoordinator(plan, source, tm, data, (subs["Coordinator→Processor"], subs["Coordinator→Upkeep"]),
                                      metrics, stop, fail, on_session_done, live=live_stream)
     processor = DataProcessor(symbols, base, derived, IndicatorBank(indicators), subs["Coordinator→Processor"],

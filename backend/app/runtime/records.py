@@ -47,9 +47,6 @@ def _live_detail(state: SessionState, symbol: str, base: str, tm: TimeManager) -
     }
 
 
-LIVE_KEYS = ("streamed_bars", "late_bars", "filled_bars", "no_trades", "unfilled_bars", "refetch_requests",
-             "corrections")
-
 
 def quality_rollup(detail: dict[str, dict[str, Any]], bars: dict[str, dict[str, int]], base: str) -> dict[str, Any]:
     """Return the report's QUALITY block from per-symbol details (derived report the base score)."""
@@ -66,8 +63,8 @@ def quality_rollup(detail: dict[str, dict[str, Any]], bars: dict[str, dict[str, 
         skipped += sum(q["derived_bars_skipped"].values())
     out = {"series": series, "rejected_bars": dict(sorted(rejected.items())), "derived_bars_skipped": skipped}
     live = [q["live"] for q in detail.values() if "live" in q]
-    if live:
-        out["live"] = {k: sum(int(d.get(k, 0)) for d in live) for k in LIVE_KEYS}
+    if live:  # the counts summed over symbols (the streamed span's text stays per symbol)
+        out["live"] = {k: sum(d[k] for d in live) for k, v in live[0].items() if isinstance(v, int)}
     return out
 
 

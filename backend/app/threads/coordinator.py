@@ -168,14 +168,11 @@ class SessionCoordinator(SessionThread):
         state = self.data.prepare_session(session, open_ns, close_ns, self.tm.is_early_close(session))
         preload_history(self.source, self.tm, state, self.plan.history, self.plan.historical_indicators,
                         self.plan.symbols, self.plan.enable_historical_quality)
-        if self.live is not None:
-            self.live.catch_up(state, self.source)  # type: ignore[arg-type]  # a LiveBarSource
+        if self.live is not None:  # base series start empty; the feed fills them as the session runs
+            self.live.prepare(state)
+            return state
         starts = []
         for symbol in self.plan.symbols:
-            if self.live is not None:  # filled from the feed as the session runs
-                cap = (close_ns - open_ns) // self.plan.base.ns + 1
-                state.bars[(symbol, self.plan.base.label)] = BarSeries(f"{symbol}/{self.plan.base}", capacity=cap)
-                continue
             load = self.source.session_bars(symbol, session)
             state.bars[(symbol, self.plan.base.label)] = BarSeries(f"{symbol}/{self.plan.base}", preloaded=load.bars)
             starts.append(load.bars.start)
@@ -185,8 +182,7 @@ class SessionCoordinator(SessionThread):
                     bucket[reason] = bucket.get(reason, 0) + count
             if load.repairs:
                 state.repairs[symbol] = load.repairs
-        if self.live is None:
-            self._starts[session] = starts
+        self._starts[session] = starts
         return state
 
     def _activate(self, index: int, state: SessionState) -> None:

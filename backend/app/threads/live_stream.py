@@ -21,7 +21,7 @@ from app.feeds.live import LiveBar, LiveFeed
 from app.feeds.live_source import LiveBarSource
 from app.feeds.live_steps import Arrival, ClosedStep, StepAssembler, bar_reject_reason
 from app.feeds.stored import concat_bars
-from app.store.bar import Interval
+from app.store.bar import Interval, parse_interval
 from app.store.series import BarSeries
 from app.store.session_data import SessionState
 from app.sync.stop import StopToken
@@ -32,7 +32,7 @@ __all__ = ["LiveStream", "StreamOutcome"]
 
 log = logging.getLogger(__name__)
 
-DAY_NS = 86_400_000_000_000
+DAY_NS = parse_interval("1d").ns
 POLL_SLICE_S = 0.1  # longest poll: the stop token, a drain and the deadline are checked this often
 
 
@@ -59,9 +59,10 @@ class LiveStream:
         How long after its end a step with a missing symbol waits before it is published.
     """
 
-    def __init__(self, feed: LiveFeed, symbols: Sequence[str], base: Interval, tm: TimeManager,
-                 stop_token: StopToken, *, deadline_ns: int | None, grace_ns: int) -> None:
+    def __init__(self, feed: LiveFeed, source: LiveBarSource, symbols: Sequence[str], base: Interval,
+                 tm: TimeManager, stop_token: StopToken, *, deadline_ns: int | None, grace_ns: int) -> None:
         self.feed = feed
+        self.source = source
         self.symbols = tuple(symbols)
         self.base = base
         self.tm = tm
@@ -74,7 +75,15 @@ class LiveStream:
     def close(self) -> None:
         self.feed.close()
 
-    def catch_up(self, state: SessionState, source: LiveBarSource) -> None:
+    def prepare(self, state: SessionState) -> None:
+        """Give a loaded session empty base series (filled as it streams) and, when it is already
+        open, its earlier bars as history (`catch_up`)."""
+        cap = (state.close_ns - state.open_ns) // self.base.ns + 1
+        for symbol in self.symbols:
+            state.bars[(symbol, self.base.label)] = BarSeries(f"{symbol}/{self.base}", capacity=cap)
+        self.catch_up(state)
+
+    def catch_up(self, state: SessionState) -> None:
         """Joining a session already open: put its earlier base bars (REST) at the end of the base
         history, so indicators start warm. They are context: never replayed to ``on_bar``."""
         base = self.base
@@ -82,7 +91,7 @@ class LiveStream:
         if now <= state.open_ns or base.is_daily:
             return
         upto = state.open_ns + (min(now, state.close_ns) - state.open_ns) // base.ns * base.ns
-        for symbol, bars in source.session_so_far(list(self.symbols), state.session, upto).items():
+        for symbol, bars in self.source.session_so_far(list(self.symbols), state.session, upto).items():
             key = (symbol, base.label)
             earlier = state.history.get(key)
             state.history[key] = bars if earlier is None else concat_bars([earlier, bars])

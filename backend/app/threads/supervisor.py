@@ -103,7 +103,11 @@ class Supervisor:
             # short slices so Ctrl-C arrives promptly.
             self._exited.wait(0.2)
             if self.heartbeat is not None:
-                self.heartbeat()
+                try:
+                    self.heartbeat()
+                except Exception:  # a status line must never take the run (and its reports) down
+                    log.exception("status heartbeat failed; no more status lines this run")
+                    self.heartbeat = None
 
     def _join_all(self, threads: Sequence[SessionThread]) -> None:
         stuck: list[str] = []

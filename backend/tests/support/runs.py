@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -50,3 +53,31 @@ def cli(*args: str, timeout: float = 120, **kw: Any) -> subprocess.CompletedProc
     env.pop("CI", None)
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout,
                           env=env, cwd=kw.get("cwd", REPO))
+
+
+@contextmanager
+def running_cli(*args: str, env_extra: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+    """Start ``python -m app.backtest ARGS`` from the repo root (output piped, text); the process
+    is killed if the test leaves before it ended."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(BACKEND), str(BACKEND / "tests")]), **(env_extra or {})}
+    env.pop("CI", None)
+    proc = subprocess.Popen([sys.executable, "-m", "app.backtest", *args], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def wait_for_log(out_dir: Path, proc: subprocess.Popen, text: str = "", timeout_s: float = 60) -> None:
+    """Wait until ``out_dir/run.log`` holds `text` (or exists, for ""), while `proc` still runs."""
+    log, deadline = out_dir / "run.log", time.monotonic() + timeout_s
+    while not (log.exists() and text in log.read_text()):
+        assert proc.poll() is None, f"the run ended early: {proc.communicate()}"
+        assert time.monotonic() < deadline, f"no {text!r} in {log} after {timeout_s} s"
+        time.sleep(0.05)

@@ -82,7 +82,7 @@ def setup(base_label: str, now: int, script, *, deadline: int | None, grace_s: f
     for s in ("AAPL", "MSFT"):
         state.bars[(s, base.label)] = BarSeries(s, capacity=16)
     feed = ScriptedFeed(clock, script(open_ns, close_ns), offline)
-    stream = LiveStream(feed, ("AAPL", "MSFT"), base, tm, StopToken(), deadline_ns=deadline and deadline(open_ns),
+    stream = LiveStream(feed, None, ("AAPL", "MSFT"), base, tm, StopToken(), deadline_ns=deadline and deadline(open_ns),  # type: ignore[arg-type]  # no catch-up here
                         grace_ns=int(grace_s * S))
     return stream, state, feed, clock, open_ns, close_ns
 
