@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.config.schema import Mode, SessionConfig
 from app.errors import ConfigError, DataError
 from app.execution.paper import SimulatedBroker
-from app.feeds.alpaca import AlpacaFeed
 from app.feeds.base import BarSource
-from app.feeds.live import FeedStats
-from app.feeds.live_source import LiveBarSource
 from app.feeds.preload import HistoricalIndicatorSpec, HistorySpec
 from app.feeds.stored import StoredBarSource
 from app.indicators.bank import IndicatorBank, SessionIndicator
@@ -28,12 +25,15 @@ from app.sync.stop import StopToken
 from app.sync.subscription import StreamSubscription
 from app.threads.analysis import AnalysisEngine
 from app.threads.coordinator import CoordinatorPlan, SessionCoordinator
-from app.threads.live_stream import LiveStream
 from app.threads.processor import DataProcessor
 from app.threads.supervisor import Supervisor
 from app.threads.upkeep import DataUpkeep, GapFillPlan
 from app.timing.clocks import Clock, ScaledClock, SteppedClock, WallClock
 from app.timing.time_manager import TimeManager
+
+if TYPE_CHECKING:  # live-only modules: a backtest never imports them (websockets, msgpack)
+    from app.feeds.alpaca import AlpacaFeed
+    from app.feeds.live import FeedStats
 
 __all__ = ["Pipeline", "build", "check_store", "mode_name"]
 
@@ -169,6 +169,8 @@ def check_store(config: SessionConfig, store: BarStore) -> None:
 
 
 def _live_feed(config: SessionConfig, symbols: tuple[str, ...], base: Interval, stop: StopToken) -> AlpacaFeed:
+    from app.feeds.alpaca import AlpacaFeed
+
     live = config.live
     assert live is not None
     try:
@@ -221,6 +223,9 @@ def build(config: SessionConfig, on_session_done: SessionDone) -> Pipeline:
     source: BarSource = StoredBarSource(store, tm, base)
     live_stream, fill = None, None
     if feed is not None:
+        from app.feeds.live_source import LiveBarSource
+        from app.threads.live_stream import LiveStream
+
         assert config.live is not None
         source = live_source = LiveBarSource(store, tm, base, feed.fetch_bars)
         grace_s = config.live.bar_grace_s if config.live.bar_grace_s is not None else min(2.0, base.seconds)
