@@ -32,6 +32,10 @@ class HistoryLoad:
 class BarSource(Protocol):
     """Stored or live bars for the SessionCoordinator."""
 
+    def begin_session(self, session: date) -> None:
+        """Say which session the next calls load for (a windowed source reads ahead here)."""
+        ...
+
     def history(self, symbol: str, interval: Interval, days: tuple[date, ...]) -> HistoryLoad:
         """Return checked bars of `interval` for the given trading days."""
         ...

@@ -44,6 +44,9 @@ class StoredBarSource:
         self.base = base
         self._repairs_reported: set[tuple[str, str]] = set()
 
+    def begin_session(self, session: date) -> None:
+        """Nothing to select: every file is read whole, once (see `WindowedBarSource` for backtests)."""
+
     def session_bars(self, symbol: str, session: date) -> SessionLoad:
         open_ns, close_ns = self.tm.session_bounds_ns(session)
         expected = self.tm.expected_bar_starts(session, self.base)

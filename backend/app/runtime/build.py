@@ -12,7 +12,7 @@ from app.errors import ConfigError, DataError
 from app.execution.paper import SimulatedBroker
 from app.feeds.base import BarSource
 from app.feeds.preload import HistoricalIndicatorSpec, HistorySpec
-from app.feeds.stored import StoredBarSource
+from app.feeds.window import WindowedBarSource, window_sessions
 from app.indicators.bank import IndicatorBank, SessionIndicator
 from app.indicators.registry import make_indicator
 from app.metrics.collect import RunMetrics
@@ -26,6 +26,7 @@ from app.sync.subscription import StreamSubscription
 from app.threads.analysis import AnalysisEngine
 from app.threads.coordinator import CoordinatorPlan, SessionCoordinator
 from app.threads.processor import DataProcessor
+from app.threads.step_sources import ClockDrivenSteps, DataDrivenSteps, StepSource
 from app.threads.supervisor import Supervisor
 from app.threads.upkeep import DataUpkeep, GapFillPlan
 from app.timing.clocks import Clock, ScaledClock, SteppedClock, WallClock
@@ -184,6 +185,43 @@ def _live_feed(config: SessionConfig, symbols: tuple[str, ...], base: Interval, 
         raise ConfigError(e.message, file=config.source_file, field=field_name) from None
 
 
+def _trailing(specs: tuple[HistorySpec, ...], base: Interval) -> dict[str, int]:
+    # The most trailing days each interval's history asks for; the base window covers them all
+    # (history of an interval the store lacks is derived from base bars).
+    out: dict[str, int] = {}
+    for spec in specs:
+        for interval in spec.intervals:
+            out[interval.label] = max(out.get(interval.label, 0), spec.trailing_days)
+    out[base.label] = max([base_days for base_days in out.values()] or [0])
+    return out
+
+
+def _bars_per_session(tm: TimeManager, session: date, base: Interval) -> int:
+    open_ns, close_ns = tm.session_bounds_ns(session)
+    return 1 if base.is_daily else max(1, (close_ns - open_ns) // base.ns)
+
+
+def _live_input(config: SessionConfig, feed: Any, store: BarStore, tm: TimeManager, symbols: tuple[str, ...],
+                base: Interval, stop: StopToken, outputs: tuple[StreamSubscription, ...],
+                metrics: RunMetrics) -> tuple[BarSource, StepSource, GapFillPlan]:
+    # Live: history from the store topped up by REST, steps from the feed on the wall clock, and
+    # a gap-fill plan for DataUpkeep. Imported here: a backtest never loads the live modules.
+    from app.feeds.live_source import LiveBarSource
+    from app.threads.live_stream import LiveSteps, LiveStream
+
+    live = config.live
+    assert live is not None
+    source = LiveBarSource(store, tm, base, feed.fetch_bars)
+    grace_s = live.bar_grace_s if live.bar_grace_s is not None else min(2.0, base.seconds)
+    after = live.stop_after_seconds
+    deadline = None if after is None else tm.now_ns() + int(after * 1e9)
+    stream = LiveStream(feed, source, symbols, base, tm, stop, deadline_ns=deadline, grace_ns=int(grace_s * 1e9))
+    # Gap fill retries at its own pace (gap_filler.*): its fetcher makes one attempt per call.
+    fill = GapFillPlan(feed.rest_fetcher(retries=0), config.gap_filler.max_retries,
+                       config.gap_filler.retry_interval_seconds)
+    return source, LiveSteps(stream, outputs, metrics), fill
+
+
 def build(config: SessionConfig, on_session_done: SessionDone) -> Pipeline:
     """Wire the pipeline for `config`: the same threads in every mode, a stored or a live input.
 
@@ -213,37 +251,34 @@ def build(config: SessionConfig, on_session_done: SessionDone) -> Pipeline:
             ("Coordinator→Processor", "Coordinator→Upkeep", "Processor→Analysis")}
     broker = SimulatedBroker(config.trading)
     ctx = StrategyContext(symbols, base.label, {i.key: i.interval.label for i in indicators}, broker, tm)
-    history, hist_inds = _history(config)
+    history_specs, hist_inds = _history(config)
     speed = config.backtest.speed_multiplier if config.backtest and not live_mode else 0.0
     paced = live_mode or speed > 0
     metrics = RunMetrics(mode_name(config), speed)
-    plan = CoordinatorPlan(sessions, symbols, base, history, hist_inds, config.historical.enable_quality,
-                           config.run.batch_steps, speed)
+    plan = CoordinatorPlan(sessions, symbols, base, history_specs, hist_inds, config.historical.enable_quality)
     fail = supervisor.record_failure
-    source: BarSource = StoredBarSource(store, tm, base)
-    live_stream, fill = None, None
+    outputs = (subs["Coordinator→Processor"], subs["Coordinator→Upkeep"])
+    fill = None
+    history: BarSource
+    steps: StepSource
     if feed is not None:
-        from app.feeds.live_source import LiveBarSource
-        from app.threads.live_stream import LiveStream
-
-        assert config.live is not None
-        source = live_source = LiveBarSource(store, tm, base, feed.fetch_bars)
-        grace_s = config.live.bar_grace_s if config.live.bar_grace_s is not None else min(2.0, base.seconds)
-        after = config.live.stop_after_seconds
-        deadline = None if after is None else tm.now_ns() + int(after * 1e9)
-        live_stream = LiveStream(feed, live_source, symbols, base, tm, stop, deadline_ns=deadline,
-                                 grace_ns=int(grace_s * 1e9))
-        # Gap fill retries at its own pace (gap_filler.*): its fetcher makes one attempt per call.
-        fill = GapFillPlan(feed.rest_fetcher(retries=0), config.gap_filler.max_retries,
-                           config.gap_filler.retry_interval_seconds)
-    coordinator = SessionCoordinator(plan, source, tm, data, (subs["Coordinator→Processor"], subs["Coordinator→Upkeep"]),
-                                     metrics, stop, fail, on_session_done, live=live_stream)
+        history, steps, fill = _live_input(config, feed, store, tm, symbols, base, stop, outputs, metrics)
+    else:
+        history = WindowedBarSource(store, tm, base, sessions, _trailing(history_specs, base),
+                                    window_sessions(len(symbols), _bars_per_session(tm, sessions[0], base)))
+        if speed > 0:
+            assert isinstance(tm.clock, ScaledClock)
+            steps = ClockDrivenSteps(history, symbols, base, outputs, metrics, stop, tm.clock)
+        else:
+            assert isinstance(tm.clock, SteppedClock)
+            steps = DataDrivenSteps(history, symbols, base, outputs, metrics, stop, tm.clock, config.run.batch_steps)
+    coordinator = SessionCoordinator(plan, history, steps, tm, data, outputs, metrics, stop, fail, on_session_done)
     processor = DataProcessor(symbols, base, derived, IndicatorBank(indicators), subs["Coordinator→Processor"],
                               subs["Processor→Analysis"], metrics, tm.clock, paced, stop, fail)
     upkeep = DataUpkeep(symbols, base, tm, subs["Coordinator→Upkeep"], metrics,
                         config.gap_filler.enable_session_quality, stop, fail, fill)
     engine = AnalysisEngine(strategy, ctx, broker, tm, subs["Processor→Analysis"], metrics, stop, fail,
-                            gate=None if live_mode else coordinator.gate)
+                            gate=steps.gate)
     if paced:
         supervisor.drain = coordinator.request_drain  # Ctrl-C ends the session cleanly, keeps its report
     return Pipeline(config, tm, data, stop, supervisor, broker, strategy, metrics, subs, coordinator, processor,

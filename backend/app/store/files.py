@@ -9,6 +9,7 @@ from typing import Final
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from app.errors import DataError
@@ -32,6 +33,8 @@ FILE_COLUMNS: Final = (TIMESTAMP_COLUMN, *BAR_FIELDS)
 """Columns every bar file has, in this order."""
 
 TIMESTAMP_TYPE: Final = pa.timestamp("ns", tz="UTC")
+ROW_GROUP_ROWS: Final = 16_384
+"""Rows per Parquet row group written (about 42 sessions of 1m bars)."""
 """Arrow type of the ``timestamp`` column as written."""
 
 _SYMBOL_RE: Final = re.compile(r"^[A-Za-z0-9^=_][A-Za-z0-9.^=_-]*$")
@@ -100,15 +103,19 @@ def write_bars(store: Path, interval: Interval, symbol: str, bars: BarArrays) ->
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        pq.write_table(table, tmp)
+        # Bounded row groups: a backtest reads a window of sessions at a time and skips the rest.
+        pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
 
 
-def read_bars_file(path: Path) -> BarArrays:
+def read_bars_file(path: Path, start_ns: int | None = None, end_ns: int | None = None) -> BarArrays:
     """Read one bar file into columns (rows in file order; sorting is the caller's business).
+
+    With `start_ns` and `end_ns`, only the rows whose timestamp lies in ``[start_ns, end_ns)``
+    are read (row groups outside the range are skipped by their statistics).
 
     Numeric price and volume columns of another numeric type are converted to float64; nulls
     become NaN so the bar checks count them.
@@ -124,17 +131,30 @@ def read_bars_file(path: Path) -> BarArrays:
         store = path.parent.parent
         raise DataError(str(path), missing_bars_hint(store, path.parent.name, path.stem))
     try:
-        table = pq.read_table(path)
+        schema = pq.read_schema(path)
     except (pa.ArrowException, OSError) as e:
         raise DataError(str(path), f"expected a readable Parquet file, received an error: {e}") from e
-    names = set(table.column_names)
+    names = schema.names
     for name in FILE_COLUMNS:
         if name not in names:
             raise DataError(
                 str(path),
                 f"missing column {name!r}; expected columns {', '.join(FILE_COLUMNS)}, "
-                f"received {', '.join(table.column_names) or 'none'}",
+                f"received {', '.join(names) or 'none'}",
             )
+    ts_type = schema.field(TIMESTAMP_COLUMN).type
+    ranged = start_ns is not None and end_ns is not None
+    if ranged and not (pa.types.is_timestamp(ts_type) and ts_type.tz is not None):
+        ranged = False  # read it whole: _read_timestamps names the wrong type
+    try:
+        if not ranged:
+            table = pq.read_table(path)
+        else:
+            ts = pc.field(TIMESTAMP_COLUMN)
+            lo, hi = (pa.scalar(int(x), type=TIMESTAMP_TYPE) for x in (start_ns, end_ns))
+            table = pq.read_table(path, filters=(ts >= lo) & (ts < hi))
+    except (pa.ArrowException, OSError) as e:
+        raise DataError(str(path), f"expected a readable Parquet file, received an error: {e}") from e
     start = _read_timestamps(path, table.column(TIMESTAMP_COLUMN))
     prices = [_read_floats(path, name, table.column(name)) for name in BAR_FIELDS]
     return BarArrays(start, *prices)

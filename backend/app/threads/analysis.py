@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -10,8 +11,10 @@ import numpy as np
 from app.execution.paper import SimulatedBroker
 from app.metrics.collect import RunMetrics
 from app.store.bar import Bar
+from app.store.equity import EquityLog
 from app.store.session_data import SessionState
-from app.strategies.base import Strategy, StrategyContext
+from app.strategies.base import Strategy
+from app.strategies.context import StrategyContext
 from app.sync.stop import StopToken
 from app.sync.subscription import StreamSubscription, WaitStatus
 from app.threads.base import FailureSink, SessionThread
@@ -22,17 +25,30 @@ from app.timing.time_manager import TimeManager
 
 __all__ = ["AnalysisEngine", "EngineResults"]
 
+_new_tuple = tuple.__new__
+
 
 @dataclass
 class EngineResults:
     """What the engine produced; written by the engine thread, read after it acked a session."""
 
-    equity_ns: list[int] = field(default_factory=list)
-    equity: list[float] = field(default_factory=list)
-    cash: list[float] = field(default_factory=list)
+    log: EquityLog = field(default_factory=EquityLog)
     sessions: dict[int, dict[str, Any]] = field(default_factory=dict)
     steps: int = 0
     bars: int = 0
+
+    @property
+    def equity_ns(self) -> np.ndarray:
+        """Step end times of the equity curve (one point per step)."""
+        return self.log.ns
+
+    @property
+    def equity(self) -> np.ndarray:
+        return self.log.equity
+
+    @property
+    def cash(self) -> np.ndarray:
+        return self.log.cash
 
 
 class AnalysisEngine(SessionThread):
@@ -79,58 +95,58 @@ class AnalysisEngine(SessionThread):
     def _begin(self, state: SessionState) -> None:
         self._state = state
         ctx = self.ctx
-        ctx._begin_session(state)
+        ctx.begin_session(state)
         broker = self.broker
         self._session_start = (broker.equity, len(broker.fills), len(broker.rejections), len(broker.closed_trades))
         self.strategy.on_session_start(ctx)
 
     def _walk(self, batch: StepBatch) -> None:
+        # The per-bar path: one step at a time (the cursor), each bar to the broker then the
+        # strategy; one equity point per step; one timing per batch (shared by its steps).
+        t_batch = perf_ns()
         ctx, broker, on_bar = self.ctx, self.broker, self.strategy.on_bar
         state = self._state
         assert state is not None
-        symbols = ctx.symbols
-        base = ctx._base
         ks, ss = np.nonzero(batch.base_idx >= 0)
         rows = batch.base_idx[ks, ss]
-        cols = self._columns(state, symbols, base, batch)
+        bars = self._bars(state, ctx.symbols, ctx.base_interval, batch)
         ends = batch.ends.tolist()
-        counts = ctx._base_count
-        ctx._derived = batch.derived
-        stat = self.metrics.stat("analysis_engine")
+        ctx.begin_batch(batch.derived)
+        advance, reveal, mark = ctx.advance, ctx.reveal, broker.on_bar
         if batch.received_ns:  # live: latency from the socket to this callback
             self.metrics.stat("feed_to_strategy").record(max(0, self.tm.now_ns() - batch.received_ns))
-        eq_ns, eq, cash = self.results.equity_ns, self.results.equity, self.results.cash
-
-        def close_step(t0: int) -> None:
-            # One equity point per step, once every bar of the step has been seen.
-            eq_ns.append(ctx.now_ns)
-            eq.append(broker.equity)
-            cash.append(broker.cash)
-            stat.record(perf_ns() - t0)
-
+        eq_ns: list[int] = []
+        eq: list[float] = []
+        cash: list[float] = []
         current = -1
-        t0 = 0
         gate = self.gate
+        stopped = False
         for k, s, row in zip(ks.tolist(), ss.tolist(), rows.tolist(), strict=True):
             if k != current:
-                if current >= 0:
-                    close_step(t0)
+                if current >= 0:  # one equity point per step, once every bar of it was seen
+                    eq_ns.append(ends[current])
+                    eq.append(broker.equity)
+                    cash.append(broker.cash)
                 if gate is not None and gate.paused and not self._hold(gate):
-                    return
-                t0 = perf_ns()
+                    stopped = True
+                    break
                 current = k
-                ctx.now_ns = ends[k]
-                ctx._row = k
-            start, o, h, lo, c, v, first = cols[s]
-            i = row - first
-            symbol = symbols[s]
-            broker.on_bar(symbol, start[i], o[i], h[i], lo[i], c[i])
-            counts[s] = row + 1
-            on_bar(ctx, Bar(symbol, start[i], o[i], h[i], lo[i], c[i], v[i]))
-        if current >= 0:
-            close_step(t0)
-        self.results.steps += batch.hi - batch.lo
-        self.results.bars += int(ks.shape[0])
+                advance(ends[k], k)
+            symbol_bars, first = bars[s]
+            bar = symbol_bars[row - first]
+            mark(bar[0], bar[1], bar[2], bar[3], bar[4], bar[5])
+            reveal(s, row + 1)
+            on_bar(ctx, bar)
+        if current >= 0 and not stopped:
+            eq_ns.append(ends[current])
+            eq.append(broker.equity)
+            cash.append(broker.cash)
+        self.results.log.extend(eq_ns, eq, cash)
+        steps = len(eq_ns)
+        self.results.steps += steps
+        self.results.bars += int(np.count_nonzero(ks <= current)) if stopped else int(ks.shape[0])
+        if steps:
+            self.metrics.stat("analysis_engine").record_many((perf_ns() - t_batch) // steps, steps)
 
     def _hold(self, gate: PauseGate) -> bool:
         # Paused (data-driven runs publish ahead of the engine): wait before the next step.
@@ -140,9 +156,9 @@ class AnalysisEngine(SessionThread):
         return True
 
     @staticmethod
-    def _columns(state: SessionState, symbols: tuple[str, ...], base: str, batch: StepBatch) -> list[Any]:
-        # Python lists of this batch's rows per symbol: indexing a list is far cheaper than
-        # reading numpy scalars one by one on the per-bar path.
+    def _bars(state: SessionState, symbols: tuple[str, ...], base: str, batch: StepBatch) -> list[Any]:
+        # Per symbol, this batch's bars as Bar tuples built in one pass (C-level constructors)
+        # and the row of the first: the per-bar path then only indexes a list.
         out: list[Any] = []
         for s, symbol in enumerate(symbols):
             col = batch.base_idx[:, s]
@@ -152,14 +168,14 @@ class AnalysisEngine(SessionThread):
                 continue
             first, last = int(present[0]), int(present[-1]) + 1
             view = state.bars[(symbol, base)].view(last).slice(first, last)
-            out.append((*(c.tolist() for c in view), first))
+            rows = zip(repeat(symbol), *(c.tolist() for c in view))
+            out.append((list(map(_new_tuple, repeat(Bar), rows)), first))
         return out
 
     def _end(self, event: SessionEnd) -> None:
         state = event.state
         ctx = self.ctx
-        ctx.now_ns = state.streamed[1]  # the close, or where a drain / live stop ended the stream
-        ctx._final = True
+        ctx.finish(state.streamed[1])  # the close, or where a drain / live stop ended the stream
         self.strategy.on_session_end(ctx)
         equity0, fills0, rej0, trades0 = self._session_start
         broker = self.broker

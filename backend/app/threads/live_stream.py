@@ -13,37 +13,32 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from enum import Enum
 
 import numpy as np
 
+from app.errors import ConfigError
 from app.feeds.live import LiveBar, LiveFeed
 from app.feeds.live_source import LiveBarSource
 from app.feeds.live_steps import Arrival, ClosedStep, StepAssembler, bar_reject_reason
 from app.feeds.stored import concat_bars
+from app.metrics.collect import RunMetrics
 from app.store.bar import Interval, parse_interval
 from app.store.series import BarSeries
 from app.store.session_data import SessionState
 from app.sync.stop import StopToken
+from app.sync.subscription import StreamSubscription
 from app.threads.events import StepBatch
+from app.threads.pause import PauseGate
+from app.threads.step_sources import StreamOutcome
+from app.timing.clocks import perf_ns
 from app.timing.time_manager import TimeManager
 
-__all__ = ["LiveStream", "StreamOutcome"]
+__all__ = ["LiveSteps", "LiveStream", "StreamOutcome"]
 
 log = logging.getLogger(__name__)
 
 DAY_NS = parse_interval("1d").ns
 POLL_SLICE_S = 0.1  # longest poll: the stop token, a drain and the deadline are checked this often
-
-
-class StreamOutcome(Enum):
-    """How a live session's stream ended."""
-
-    CLOSE = "close"  # the session closed: the run goes on to the next session
-    DEADLINE = "deadline"  # live.stop_after_seconds ran out: the run ends after this session
-    DRAINED = "drained"  # Ctrl-C asked for a clean end: the run ends after this session
-    NOT_STARTED = "not_started"  # Ctrl-C while waiting for the open: the run ends, no session
-    STOPPED = "stopped"  # the stop token (a failure, or a second Ctrl-C): abandon the session
 
 
 class LiveStream:
@@ -226,3 +221,47 @@ class _Emitter:
         self.publish(StepBatch(self.k, self.k + 1, np.array([end], dtype=np.int64), idx,
                                np.array(self.rows, dtype=np.int64), due_ns=end, received_ns=received))
         self.k += 1
+
+
+class LiveSteps:
+    """The live `StepSource`: a `LiveStream` on the wall clock, publishing each step as it closes.
+
+    The market does not wait: `pause` and `resume` refuse with the reason (BEHAVIOURS 29), and
+    the gate never closes. A drain (Ctrl-C) ends the session at the last step that was over.
+    """
+
+    def __init__(self, stream: LiveStream, outputs: Sequence[StreamSubscription], metrics: RunMetrics) -> None:
+        self.live = stream
+        self.outputs = tuple(outputs)
+        self.stat = metrics.stat("coordinator")
+        self.gate = PauseGate()
+
+    def prepare(self, state: SessionState) -> None:
+        self.live.prepare(state)
+
+    def begin(self, state: SessionState) -> None:
+        """The wall clock needs no moving."""
+
+    def stream(self, state: SessionState) -> StreamOutcome:
+        return self.live.stream(state, self._publish)
+
+    def _publish(self, batch: StepBatch) -> None:
+        t0 = perf_ns()
+        now = self.live.tm.now_ns()
+        for sub in self.outputs:
+            sub.check_overrun(now)
+            sub.publish(batch)
+        self.stat.record(perf_ns() - t0)
+
+    def request_drain(self) -> None:
+        self.live.drain_requested.set()
+
+    def pause(self) -> None:
+        raise ConfigError("live sessions cannot be paused: the market does not wait (Ctrl-C ends the "
+                          "session cleanly)", field="mode")
+
+    def resume(self) -> None:
+        raise ConfigError("live sessions cannot be paused or resumed", field="mode")
+
+    def close(self) -> None:
+        self.live.close()

@@ -3,27 +3,33 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
-from app.timing.clocks import Clock, ScaledClock, perf_ns
+from app.timing.clocks import perf_ns
 
 __all__ = ["PauseGate"]
 
 
-class PauseGate:
-    """A gate the coordinator passes before each hand-off (BEHAVIOURS 8).
+def _nothing() -> None:
+    return None
 
-    Clock-driven: pausing freezes the `ScaledClock`, so the next step never comes due and
-    delivery stops within one step; resuming continues from the same virtual time. Data-driven:
-    the coordinator waits at the gate before its next hand-off. Wall time spent paused is kept in
-    `paused_ns` so the achieved speed leaves it out.
+
+class PauseGate:
+    """A gate the step source passes before each hand-off, and the engine before each step (BEHAVIOURS 8).
+
+    The step source that owns the gate says what pausing means for its clock: the clock-driven
+    source passes its `ScaledClock`'s ``pause``/``resume`` as `on_pause`/`on_resume`, so the next
+    step never comes due and delivery stops within one step, and resuming continues from the same
+    virtual time; the data-driven source's stepped clock only moves when it hands off, so it passes
+    nothing. Wall time spent paused is kept in `paused_ns` so the achieved speed leaves it out.
 
     Warnings
     --------
     `pause` and `resume` may be called from any one thread (the CLI's main thread, a test).
     """
 
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
+    def __init__(self, on_pause: Callable[[], None] = _nothing, on_resume: Callable[[], None] = _nothing) -> None:
+        self._on_pause, self._on_resume = on_pause, on_resume
         self._open = threading.Event()
         self._open.set()
         self._since = 0
@@ -34,20 +40,18 @@ class PauseGate:
         return not self._open.is_set()
 
     def pause(self) -> None:
-        """Close the gate and freeze a scaled clock (idempotent)."""
+        """Close the gate and freeze the owner's clock (idempotent)."""
         if self.paused:
             return
         self._since = perf_ns()
         self._open.clear()
-        if isinstance(self.clock, ScaledClock):
-            self.clock.pause()
+        self._on_pause()
 
     def resume(self) -> None:
         """Reopen the gate; the clock runs on from where it stopped (idempotent)."""
         if not self.paused:
             return
-        if isinstance(self.clock, ScaledClock):
-            self.clock.resume()
+        self._on_resume()
         self.paused_ns += perf_ns() - self._since
         self._open.set()
 

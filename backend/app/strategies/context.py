@@ -1,0 +1,233 @@
+"""StrategyContext: what user code sees -- views bounded by the engine's cursor, the clock, orders.
+
+The no-lookahead rule lives here (DESIGN.md rule 1). The AnalysisEngine moves the context's
+cursor with `begin_session`, `begin_batch`, `advance` (a step), `reveal` (a bar) and `finish`;
+every view, indicator value and quality figure the strategy reads is cut at that cursor: only
+bars whose interval has closed at or before `now_ns`, and within a step only the symbols whose
+bar has been handed to the strategy already.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from app.bars.quality import live_quality
+from app.execution.orders import Order, OrderSide, OrderType
+from app.store.bar import Bar, BarArrays, empty_bars, parse_interval
+
+if TYPE_CHECKING:
+    from app.execution.paper import SimulatedBroker
+    from app.store.series import ValueSeries
+    from app.store.session_data import SessionState
+    from app.timing.time_manager import TimeManager
+
+__all__ = ["StrategyContext"]
+
+log = logging.getLogger("app.strategy")
+
+_NAN = math.nan
+
+
+class StrategyContext:
+    """The strategy's window on the run: views bounded by the engine's clock, and orders.
+
+    Everything returned reflects only bars whose interval has closed at or before ``now_ns``
+    (DESIGN.md rule 1); arrays are read-only views, never copies.
+
+    Warnings
+    --------
+    Used on the AnalysisEngine thread only.
+    """
+
+    def __init__(self, symbols: tuple[str, ...], base_label: str, indicator_intervals: dict[str, str],
+                 broker: SimulatedBroker, tm: TimeManager) -> None:
+        self.symbols = symbols
+        self.now_ns = 0
+        self._index = {s: i for i, s in enumerate(symbols)}
+        self._base = base_label
+        self._base_ns = parse_interval(base_label).ns
+        self._ind_interval = indicator_intervals
+        self._broker = broker
+        self._tm = tm
+        self._state: SessionState | None = None
+        self._base_count = [0] * len(symbols)
+        self._derived: dict[str, np.ndarray] = {}
+        self._row = 0
+        self._final = False
+        # symbol -> key -> (values copied so far, symbol index, interval or None for base, series)
+        self._lookup: dict[str, dict[str, tuple[list[float], int, str | None, ValueSeries]]] = {}
+        self._next_order_id = 1
+
+    # -- clock and session ------------------------------------------------------------------
+    @property
+    def now(self) -> datetime:
+        """The engine's clock as an exchange-local aware datetime."""
+        return self._tm.to_local(self.now_ns)
+
+    @property
+    def base_interval(self) -> str:
+        """Label of the streamed base interval, e.g. ``"1m"``."""
+        return self._base
+
+    @property
+    def session(self) -> date:
+        assert self._state is not None
+        return self._state.session
+
+    @property
+    def session_open_ns(self) -> int:
+        assert self._state is not None
+        return self._state.open_ns
+
+    @property
+    def session_close_ns(self) -> int:
+        assert self._state is not None
+        return self._state.close_ns
+
+    # -- data -------------------------------------------------------------------------------
+    def _visible(self, symbol: str, label: str) -> int:
+        s = self._index[symbol]
+        if label == self._base:
+            return self._base_count[s]
+        if self._final:
+            return len(self._state.bars[(symbol, label)])  # type: ignore[union-attr]
+        counts = self._derived.get(label)
+        return int(counts[self._row, s]) if counts is not None else 0
+
+    def bars(self, symbol: str, interval: str | None = None) -> BarArrays:
+        """Return this session's closed bars of `symbol` (read-only views)."""
+        label = interval or self._base
+        series = self._state.bars.get((symbol, label)) if self._state else None  # type: ignore[union-attr]
+        if series is None:
+            raise KeyError(f"no {label} bars for {symbol!r}; streams are {sorted({k[1] for k in self._state.bars})}")  # type: ignore[union-attr]
+        return series.view(self._visible(symbol, label))
+
+    def last_bar(self, symbol: str, interval: str | None = None) -> Bar | None:
+        """Return the newest closed bar of `symbol`, or None before the first one."""
+        view = self.bars(symbol, interval)
+        if not len(view):
+            return None
+        i = len(view) - 1
+        return Bar(symbol, int(view.start[i]), float(view.open[i]), float(view.high[i]),
+                   float(view.low[i]), float(view.close[i]), float(view.volume[i]))
+
+    def history(self, symbol: str, interval: str) -> BarArrays:
+        """Return the trailing history loaded before this session (empty if none configured)."""
+        assert self._state is not None
+        return self._state.history.get((symbol, interval), empty_bars())
+
+    def indicator(self, symbol: str, key: str) -> float:
+        """Return the newest visible value of session indicator `key` (NaN while warming up)."""
+        try:
+            values, s, label, series = self._lookup[symbol][key]
+        except KeyError:
+            raise KeyError(f"no indicator {key!r} for {symbol!r}; configured: {sorted(self._ind_interval)}") from None
+        n = self._base_count[s] if label is None else self._visible(symbol, label)
+        if n <= 0:
+            return _NAN
+        try:
+            return values[n - 1]
+        except IndexError:  # copy what the processor has written since, as Python floats, once
+            have = len(values)
+            values.extend(series.view()[have:].tolist())
+            return values[n - 1] if n <= len(values) else _NAN
+
+    # -- the cursor (moved by the AnalysisEngine only) ---------------------------------------
+    def begin_session(self, state: SessionState) -> None:
+        """Bind `state`'s series; nothing of it is visible yet and the clock stands at its open."""
+        self._state, self._final, self._derived, self._row = state, False, {}, 0
+        self._base_count = [0] * len(self.symbols)
+        self.now_ns = state.open_ns
+        self._lookup = {
+            symbol: {key: ([], s, None if label == self._base else label, state.indicators[(symbol, key)])
+                     for key, label in self._ind_interval.items()}
+            for s, symbol in enumerate(self.symbols)
+        }
+
+    def begin_batch(self, derived: dict[str, np.ndarray]) -> None:
+        """Take a published batch: how many bars of each derived interval are visible per step."""
+        self._derived = derived
+
+    def advance(self, now_ns: int, row: int) -> None:
+        """Move the clock to the end of the batch's step `row` (its bars are not revealed yet)."""
+        self.now_ns = now_ns
+        self._row = row
+
+    def reveal(self, s: int, count: int) -> None:
+        """Symbol `s` (index in `symbols`) now shows `count` base bars: the one handed to ``on_bar``."""
+        self._base_count[s] = count
+
+    def finish(self, now_ns: int) -> None:
+        """The session is over at `now_ns`: everything built for it is visible (``on_session_end``)."""
+        self.now_ns = now_ns
+        self._final = True
+
+    def indicator_values(self, symbol: str, key: str) -> np.ndarray:
+        """Return the visible values of session indicator `key` (read-only view)."""
+        n = self._visible(symbol, self._ind_interval[key])
+        return self._state.indicators[(symbol, key)].view(n)  # type: ignore[union-attr]
+
+    def session_quality(self, symbol: str) -> float:
+        """Return the base interval's quality so far: bars seen / bars due by now, in percent.
+
+        100 before the first bar is due (BEHAVIOURS.md 13); computed from this context's own
+        view, so it is the same in every run of a backtest.
+        """
+        assert self._state is not None
+        st = self._state
+        return live_quality(st.open_ns, st.close_ns, self.now_ns, self._base_ns,
+                            self._base_count[self._index[symbol]])
+
+    def historical_indicator(self, symbol: str, key: str) -> float:
+        """Return a historical (context) indicator computed before the session."""
+        return self._state.historical_indicators[(symbol, key)]  # type: ignore[union-attr]
+
+    # -- portfolio and orders ---------------------------------------------------------------
+    def position(self, symbol: str) -> int:
+        """Return the signed share quantity held in `symbol`."""
+        return self._broker.position(symbol)
+
+    @property
+    def cash(self) -> float:
+        return self._broker.cash
+
+    @property
+    def equity(self) -> float:
+        return self._broker.equity
+
+    def buy(self, symbol: str, quantity: int, limit: float | None = None) -> int | None:
+        """Submit a buy (market, or limit when `limit` is given); return its id, None if rejected."""
+        return self._submit(symbol, OrderSide.BUY, quantity, limit)
+
+    def sell(self, symbol: str, quantity: int, limit: float | None = None) -> int | None:
+        """Submit a sell; return its id, None if rejected (reason logged and reported)."""
+        return self._submit(symbol, OrderSide.SELL, quantity, limit)
+
+    def close(self, symbol: str) -> int | None:
+        """Flatten the position in `symbol` with a market order (None when already flat)."""
+        qty = self.position(symbol)
+        if qty == 0:
+            return None
+        return self._submit(symbol, OrderSide.SELL if qty > 0 else OrderSide.BUY, abs(qty), None)
+
+    def _submit(self, symbol: str, side: OrderSide, quantity: int, limit: float | None) -> int | None:
+        if symbol not in self._index:
+            raise KeyError(f"unknown symbol {symbol!r}; the session trades {list(self.symbols)}")
+        price = self._broker.last_price(symbol)
+        if price is None:
+            raise ValueError(f"cannot order {symbol} at {self._tm.format_ns(self.now_ns)}: it has no bar yet, "
+                             f"so there is no price to check the order against")
+        order = Order(self._next_order_id, symbol, side, int(quantity),
+                      OrderType.LIMIT if limit is not None else OrderType.MARKET, limit, self.now_ns)
+        self._next_order_id += 1
+        rejection = self._broker.submit(order, price)
+        if rejection is not None:
+            log.info("order rejected at %s: %s %d %s: %s", self._tm.format_ns(self.now_ns),
+                     side.name, quantity, symbol, rejection.reason)
+            return None
+        return order.id
