@@ -50,7 +50,8 @@ class RunControls:
             paused = f" (waiting for the open at {p.tm.format_ns(current.open_ns)})"
         # The engine's last equity point, not broker.equity: that walks the positions the engine
         # thread is changing. A list's last item is safe to read from another thread.
-        equity = results.equity[-1] if results.equity else p.config.trading.starting_cash
+        last = results.log.last_equity()
+        equity = last if last is not None else p.config.trading.starting_cash
         return (f"[{p.metrics.mode}] {p.tm.format_ns(now)}{paused} | bars {results.bars:,} | "
                 f"steps {results.steps:,} | sessions done {len(p.records)} | equity {equity:,.2f}")
 

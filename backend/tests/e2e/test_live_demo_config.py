@@ -11,6 +11,8 @@ import pytest
 from app.config import load_session_config
 from app.data.sample import write_sample
 from app.feeds.alpaca import AlpacaFeed
+from app.threads.live_stream import LiveSteps
+from app.threads.step_sources import DataDrivenSteps
 from app.runtime.build import build
 from app.runtime.run import run
 from app.timing.clocks import SteppedClock, WallClock
@@ -53,10 +55,10 @@ def test_both_modes_build_the_same_strategy_processor_upkeep_engine_and_reports(
     assert live.strategy.params == backtest.strategy.params
     # What differs is where bars come from and what the clock is (DESIGN.md rule 7).
     assert isinstance(live.tm.clock, WallClock) and isinstance(backtest.tm.clock, SteppedClock)
-    assert backtest.coordinator.live is None
-    assert isinstance(live.coordinator.live.feed, AlpacaFeed)
+    assert isinstance(backtest.coordinator.steps, DataDrivenSteps)
+    assert isinstance(live.coordinator.steps, LiveSteps) and isinstance(live.coordinator.steps.live.feed, AlpacaFeed)
     assert live.upkeep.fill is not None and backtest.upkeep.fill is None
-    live.coordinator.live.close()
+    live.coordinator.steps.close()
 
 
 def test_the_backtest_twin_replays_the_stored_day_the_live_demo_streams(demo_tree, tmp_path):

@@ -81,7 +81,7 @@ def test_a_live_run_cannot_be_paused(store, tmp_path, monkeypatch):
         controls.pause()
     assert controls.toggle().startswith("live sessions cannot be paused")
     assert not controls.paused
-    pipeline.coordinator.live.close()
+    pipeline.coordinator.steps.close()
 
 
 def test_scaled_clock_pause_stops_virtual_time_and_resume_continues_from_there():

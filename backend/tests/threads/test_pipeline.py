@@ -33,7 +33,7 @@ def _boom(*args, **kwargs):
 @pytest.mark.parametrize(
     ("thread", "target"),
     [
-        ("SessionCoordinator", "app.feeds.stored.StoredBarSource.session_bars"),
+        ("SessionCoordinator", "app.feeds.window.WindowedBarSource.session_bars"),
         ("DataProcessor", "app.threads.processor.aggregate_bars"),
         ("DataUpkeep", "app.threads.upkeep.compute_quality"),
     ],
