@@ -16,6 +16,9 @@ def build_steps(per_symbol_starts: list[np.ndarray], base_ns: int) -> tuple[np.n
     symbol s's bar at step k in that symbol's (sorted, duplicate-free) starts, or -1.
     """
     n_sym = len(per_symbol_starts)
+    if n_sym == 1:  # one symbol: a step per bar
+        starts = per_symbol_starts[0]
+        return starts + np.int64(base_ns), np.arange(starts.shape[0], dtype=np.int32).reshape(-1, 1)
     nonempty = [s for s in per_symbol_starts if s.shape[0]]
     if not nonempty:
         return np.empty(0, np.int64), np.empty((0, n_sym), np.int32)

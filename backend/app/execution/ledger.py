@@ -94,6 +94,7 @@ class Ledger:
         self.starting_cash = float(starting_cash)
         self._cash = self.starting_cash
         self._books: dict[str, _Book] = {}
+        self._open: list[tuple[str, _Book]] | None = []  # non-flat books in book order; None: stale
         self._closed: list[ClosedTrade] = []
         self._realized = 0.0
         self._commission = 0.0
@@ -102,6 +103,7 @@ class Ledger:
         self, symbol: str, signed_quantity: int, price: float, commission: float, at_ns: int
     ) -> None:
         """Book a fill of `signed_quantity` (buy > 0) shares of `symbol` at `price`."""
+        self._open = None  # quantities change below
         book = self._books.get(symbol)
         if book is None:
             book = self._books[symbol] = _Book()
@@ -176,7 +178,13 @@ class Ledger:
         """Return ``sum(q * last[symbol])`` over the open positions."""
         if not self._books:
             return 0.0
-        return sum(b.qty * last[s] for s, b in self._books.items() if b.qty != 0)
+        open_ = self._open
+        if open_ is None:
+            open_ = self._open = [(s, b) for s, b in self._books.items() if b.qty != 0]
+        if len(open_) == 1:  # the same float as sum() of one term (0 + x == x)
+            s, b = open_[0]
+            return b.qty * last[s]
+        return sum(b.qty * last[s] for s, b in open_)
 
     def unrealized_pnl(self, last: Mapping[str, float]) -> float:
         """Return ``sum(q * (last[symbol] - avg_price))`` over the open positions."""

@@ -149,6 +149,20 @@ class SimulatedBroker:
         self._last[symbol] = close
         return fills
 
+    def mark(self, bar: tuple[str, int, float, float, float, float, float]) -> None:
+        """`on_bar` for a `Bar` (the engine's per-bar path: no list of fills is built)."""
+        symbol, start_ns, open_, high, low, close, _ = bar
+        pending = self._pending.get(symbol)
+        if pending:
+            self._match(pending, symbol, start_ns, open_, high, low)
+        self._last[symbol] = close
+
+    def account(self) -> tuple[float, float]:
+        """Return ``(equity, cash)`` in one call (the engine's equity point per step)."""
+        ledger = self._ledger
+        cash = ledger.cash
+        return cash + ledger.market_value(self._last), cash
+
     def _match(
         self,
         pending: list[_Pending],

@@ -7,7 +7,10 @@ through psutil.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
+import operator
 import sys
 from typing import Final
 
@@ -35,6 +38,15 @@ _EXACT: Final = 2 * _SUB  # values below 16 get a bucket each
 _BUCKETS: Final = (64 - _SUB_BITS + 1) * _SUB  # covers every value < 2**64 ns (~584 years)
 _UNITS: Final = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 _MB: Final = 1024 * 1024
+
+
+def _index(value_ns: int) -> int:
+    # The bucket of a duration >= 0.
+    if value_ns < _EXACT:
+        return value_ns
+    bits = value_ns.bit_length()
+    sub = (value_ns >> (bits - _SUB_BITS - 1)) & (_SUB - 1)  # 3 bits after the leading 1
+    return ((bits - _SUB_BITS) << _SUB_BITS) | sub
 
 
 def _bucket_bounds(index: int) -> tuple[int, int]:
@@ -77,15 +89,9 @@ class RunningStat:
         ValueError
             If `value_ns` is negative.
         """
-        if value_ns < _EXACT:
-            if value_ns < 0:
-                raise ValueError(f"expected a duration >= 0 ns, received {value_ns!r}")
-            index = value_ns
-        else:
-            bits = value_ns.bit_length()
-            sub = (value_ns >> (bits - _SUB_BITS - 1)) & (_SUB - 1)  # 3 bits after the leading 1
-            index = ((bits - _SUB_BITS) << _SUB_BITS) | sub
-        self._buckets[index] += 1
+        if value_ns < 0:
+            raise ValueError(f"expected a duration >= 0 ns, received {value_ns!r}")
+        self._buckets[_index(value_ns)] += 1
         if self.count:
             if value_ns < self.min_ns:
                 self.min_ns = value_ns
@@ -100,11 +106,11 @@ class RunningStat:
         """Add `n` records of the same duration (a batch's time shared by its items)."""
         if n <= 0:
             return
-        one = RunningStat()
-        one.record(value_ns)
-        one._buckets = [b * n for b in one._buckets]
-        one.count, one.total_ns = n, value_ns * n
-        self.merge(one)
+        count = self.count
+        self.record(value_ns)  # bucket, min and max of one record ...
+        self._buckets[_index(value_ns)] += n - 1  # ... then the other n - 1 of the same value
+        self.count = count + n
+        self.total_ns += value_ns * (n - 1)
 
     def reset(self) -> None:
         """Forget every record (in place: writers keep their reference)."""
@@ -115,6 +121,11 @@ class RunningStat:
         """Add every record of `other` to this statistic."""
         if not other.count:
             return
+        if not self.count:  # nothing to add to: take a copy of the other's counts
+            self.count, self.total_ns = other.count, other.total_ns
+            self.min_ns, self.max_ns = other.min_ns, other.max_ns
+            self._buckets = list(other._buckets)
+            return
         if self.count:
             self.min_ns = min(self.min_ns, other.min_ns)
             self.max_ns = max(self.max_ns, other.max_ns)
@@ -122,7 +133,7 @@ class RunningStat:
             self.min_ns, self.max_ns = other.min_ns, other.max_ns
         self.count += other.count
         self.total_ns += other.total_ns
-        self._buckets = [a + b for a, b in zip(self._buckets, other._buckets, strict=True)]
+        self._buckets = list(map(operator.add, self._buckets, other._buckets))
 
     @property
     def mean_ns(self) -> float:
@@ -137,19 +148,26 @@ class RunningStat:
         ValueError
             If `q` is not in ``(0, 1]``.
         """
-        if not 0.0 < q <= 1.0:
-            raise ValueError(f"expected a quantile in (0, 1], received {q!r}")
+        return self._percentiles((q,))[0]
+
+    def _percentiles(self, qs: tuple[float, ...]) -> list[float]:
+        for q in qs:
+            if not 0.0 < q <= 1.0:
+                raise ValueError(f"expected a quantile in (0, 1], received {q!r}")
         if not self.count:
-            return 0.0
-        rank = max(1, math.ceil(round(q * self.count, 9)))  # round: 0.29 * 100 is 28.999...
-        seen = 0
-        for index, n in enumerate(self._buckets):
-            seen += n
-            if seen >= rank:
-                low, high = _bucket_bounds(index)
-                mid = low if high - low == 1 else (low + high) / 2
-                return float(min(max(mid, self.min_ns), self.max_ns))
-        return float(self.max_ns)  # unreachable while counts add up
+            return [0.0] * len(qs)
+        cumulative = list(itertools.accumulate(self._buckets))
+        out = []
+        for q in qs:
+            rank = max(1, math.ceil(round(q * self.count, 9)))  # round: 0.29 * 100 is 28.999...
+            index = bisect.bisect_left(cumulative, rank)
+            if index >= _BUCKETS:
+                out.append(float(self.max_ns))  # unreachable while counts add up
+                continue
+            low, high = _bucket_bounds(index)
+            mid = low if high - low == 1 else (low + high) / 2
+            out.append(float(min(max(mid, self.min_ns), self.max_ns)))
+        return out
 
     def as_dict(self, unit: str = "ms") -> dict[str, float | int]:
         """Return ``count`` and ``total/min/max/mean/p50/p99`` in `unit` (keys end in ``_<unit>``).
@@ -162,14 +180,15 @@ class RunningStat:
         scale = _UNITS.get(unit)
         if scale is None:
             raise ValueError(f"expected unit 'ns', 'us', 'ms' or 's', received {unit!r}")
+        p50, p99 = self._percentiles((0.5, 0.99))
         return {
             "count": self.count,
             f"total_{unit}": self.total_ns / scale,
             f"min_{unit}": self.min_ns / scale,
             f"max_{unit}": self.max_ns / scale,
             f"mean_{unit}": self.mean_ns / scale,
-            f"p50_{unit}": self.percentile_ns(0.5) / scale,
-            f"p99_{unit}": self.percentile_ns(0.99) / scale,
+            f"p50_{unit}": p50 / scale,
+            f"p99_{unit}": p99 / scale,
         }
 
 

@@ -61,9 +61,9 @@ class AnalysisEngine(SessionThread):
 
     def __init__(self, strategy: Strategy, ctx: StrategyContext, broker: SimulatedBroker,
                  tm: TimeManager, inbox: StreamSubscription, metrics: RunMetrics,
-                 stop_token: StopToken, on_failure: FailureSink, gate: PauseGate | None = None) -> None:
+                 stop_token: StopToken, on_failure: FailureSink, gate: PauseGate) -> None:
         super().__init__(stop_token, on_failure)
-        self.gate = gate  # backtests: a paused run stops here too, before the next step
+        self.gate = gate  # the step source's: a paused backtest stops here too, before the next step
         self.strategy, self.ctx, self.broker, self.tm = strategy, ctx, broker, tm
         self.inbox = inbox
         self.metrics = metrics
@@ -112,41 +112,75 @@ class AnalysisEngine(SessionThread):
         bars = self._bars(state, ctx.symbols, ctx.base_interval, batch)
         ends = batch.ends.tolist()
         ctx.begin_batch(batch.derived)
-        advance, reveal, mark = ctx.advance, ctx.reveal, broker.on_bar
         if batch.received_ns:  # live: latency from the socket to this callback
             self.metrics.stat("feed_to_strategy").record(max(0, self.tm.now_ns() - batch.received_ns))
+        if ks.shape[0] == len(ends) and (len(ctx.symbols) == 1 or bool(np.all(np.diff(ks) == 1))):
+            eq_ns, eq, cash, walked = self._walk_single(bars, ss, rows, ends)
+        else:
+            eq_ns, eq, cash, walked = self._walk_many(bars, ks, ss, rows, ends)
+        self.results.log.extend(eq_ns, eq, cash)
+        steps = len(eq_ns)
+        self.results.steps += steps
+        self.results.bars += walked
+        if steps:
+            self.metrics.stat("analysis_engine").record_many((perf_ns() - t_batch) // steps, steps)
+
+    def _walk_single(self, bars: list[Any], ss: np.ndarray, rows: np.ndarray,
+                     ends: list[int]) -> tuple[list[int], list[float], list[float], int]:
+        # Every step holds one bar (one symbol, or symbols taking turns): the lean loop.
+        ctx, on_bar, gate = self.ctx, self.strategy.on_bar, self.gate
+        advance, reveal, mark, account = ctx.advance, ctx.reveal, self.broker.mark, self.broker.account
+        eq: list[float] = []
+        cash: list[float] = []
+        eq_append, cash_append = eq.append, cash.append
+        k = 0
+        for k, (s, row) in enumerate(zip(ss.tolist(), rows.tolist(), strict=True)):
+            if gate.paused and not self._hold(gate):
+                return ends[:k], eq, cash, k
+            symbol_bars, first = bars[s]
+            bar = symbol_bars[row - first]
+            advance(ends[k], k)
+            mark(bar)
+            reveal(s, row + 1)
+            on_bar(ctx, bar)
+            equity, money = account()  # one equity point per step, once its bar was seen
+            eq_append(equity)
+            cash_append(money)
+        return ends, eq, cash, len(eq)
+
+    def _walk_many(self, bars: list[Any], ks: np.ndarray, ss: np.ndarray, rows: np.ndarray,
+                   ends: list[int]) -> tuple[list[int], list[float], list[float], int]:
+        # Steps with several bars: each bar in (time, symbol) order, the equity point after the step.
+        ctx, on_bar, gate = self.ctx, self.strategy.on_bar, self.gate
+        advance, reveal, mark, account = ctx.advance, ctx.reveal, self.broker.mark, self.broker.account
         eq_ns: list[int] = []
         eq: list[float] = []
         cash: list[float] = []
         current = -1
-        gate = self.gate
-        stopped = False
+        walked = 0
         for k, s, row in zip(ks.tolist(), ss.tolist(), rows.tolist(), strict=True):
             if k != current:
                 if current >= 0:  # one equity point per step, once every bar of it was seen
+                    equity, money = account()
                     eq_ns.append(ends[current])
-                    eq.append(broker.equity)
-                    cash.append(broker.cash)
-                if gate is not None and gate.paused and not self._hold(gate):
-                    stopped = True
-                    break
+                    eq.append(equity)
+                    cash.append(money)
+                if gate.paused and not self._hold(gate):
+                    return eq_ns, eq, cash, walked
                 current = k
                 advance(ends[k], k)
             symbol_bars, first = bars[s]
             bar = symbol_bars[row - first]
-            mark(bar[0], bar[1], bar[2], bar[3], bar[4], bar[5])
+            mark(bar)
             reveal(s, row + 1)
             on_bar(ctx, bar)
-        if current >= 0 and not stopped:
+            walked += 1
+        if current >= 0:
+            equity, money = account()
             eq_ns.append(ends[current])
-            eq.append(broker.equity)
-            cash.append(broker.cash)
-        self.results.log.extend(eq_ns, eq, cash)
-        steps = len(eq_ns)
-        self.results.steps += steps
-        self.results.bars += int(np.count_nonzero(ks <= current)) if stopped else int(ks.shape[0])
-        if steps:
-            self.metrics.stat("analysis_engine").record_many((perf_ns() - t_batch) // steps, steps)
+            eq.append(equity)
+            cash.append(money)
+        return eq_ns, eq, cash, walked
 
     def _hold(self, gate: PauseGate) -> bool:
         # Paused (data-driven runs publish ahead of the engine): wait before the next step.

@@ -34,16 +34,15 @@ class PauseGate:
         self._open.set()
         self._since = 0
         self.paused_ns = 0
-
-    @property
-    def paused(self) -> bool:
-        return not self._open.is_set()
+        self.paused = False
+        """True between `pause` and `resume` (a plain attribute: read on the per-step path)."""
 
     def pause(self) -> None:
         """Close the gate and freeze the owner's clock (idempotent)."""
         if self.paused:
             return
         self._since = perf_ns()
+        self.paused = True
         self._open.clear()
         self._on_pause()
 
@@ -53,6 +52,7 @@ class PauseGate:
             return
         self._on_resume()
         self.paused_ns += perf_ns() - self._since
+        self.paused = False
         self._open.set()
 
     def wait_open(self, timeout_s: float) -> bool:
