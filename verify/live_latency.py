@@ -7,9 +7,9 @@ Full pipeline (default)
     Writes a gap-free 24/7 store of 1s bars for ``--symbols`` symbols (``write_sample``, one day,
     trimmed to what the run streams so the server starts in well under a second), starts the
     feed server on it (``--interval 1s``, speed 1, port 0), writes a ``mode: live`` session
-    config pointing at it (``streams: --streams``, SmaCross 3/8), and runs ``app.runtime.run.run`` in this process for
-    ``live.stop_after_seconds = --seconds``. Every step is complete (no gaps), so no step waits
-    ``live.bar_grace_s``. Prints
+    config pointing at it (``streams: --streams``, SmaCross 3/8), and runs
+    ``app.runtime.run.run`` in this process for ``live.stop_after_seconds = --seconds``. Every
+    step is complete (no gaps), so no step waits ``live.bar_grace_s``. Prints
       bars received     : ``summary["feed"]["bars"]`` (first deliveries) and the feed counters;
       steps             : steps that reached the strategy (``feed_to_strategy`` count);
       socket->strategy  : ``summary["metrics"]["stages"]["feed_to_strategy"]`` p50/p99/max --
@@ -33,9 +33,12 @@ Adapter only (``--adapter-only``, the original measurement)
 
 Run from the repo root:
 
-    python verify/live_latency.py [--symbols 20] [--seconds 15] [--streams 1s,5s,1m] [--max-p99-ms 2]
+    python verify/live_latency.py [--symbols 20] [--seconds 15] [--streams 1s,5s,1m]
+                                  [--max-p99-ms 2]
     python verify/live_latency.py --adapter-only [--symbols 20] [--seconds 15] [--max-p99-ms 250]
 """
+
+# ruff: noqa: T201  (a script: it prints its figures)
 
 from __future__ import annotations
 
@@ -70,7 +73,8 @@ def _store(root: Path, n_symbols: int, minutes: int) -> list[str]:
     for i, symbol in enumerate(symbols):
         start = start0 + np.arange(minutes, dtype=np.int64) * 60_000_000_000
         opens = 10.0 + i + np.arange(minutes) * 0.01
-        write_bars(root, parse_interval("1m"), symbol, BarArrays(start, opens, opens + 0.1, opens - 0.1, opens, np.full(minutes, 100.0)))
+        bars = BarArrays(start, opens, opens + 0.1, opens - 0.1, opens, np.full(minutes, 100.0))
+        write_bars(root, parse_interval("1m"), symbol, bars)
     return symbols
 
 
@@ -80,7 +84,8 @@ def _store_1s(root: Path, n_symbols: int, keep: int) -> list[str]:
 
     symbols = [f"SYM{i:03d}" for i in range(n_symbols)]
     day = datetime.now(UTC).date()
-    write_sample(root, symbols=symbols, start=day, end=day, calendar_code="24/7", interval="1s", inject_gaps=False)
+    write_sample(root, symbols=symbols, start=day, end=day, calendar_code="24/7", interval="1s",
+                 inject_gaps=False)
     # A whole day (86,400 steps x N symbols) takes the server ~10 s and ~900 MB to load;
     # the run streams only `keep` steps.
     one_s = parse_interval("1s")
@@ -93,7 +98,8 @@ def _store_1s(root: Path, n_symbols: int, keep: int) -> list[str]:
 def _start_server(store: Path, log: Path, extra: list[str]) -> tuple[subprocess.Popen, int]:
     cmd = [sys.executable, "-m", "app.feed", "serve", "--store", str(store), "--port", "0", *extra]
     with open(log, "w") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env={**os.environ, "PYTHONPATH": str(BACKEND)})
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True,
+                                env={**os.environ, "PYTHONPATH": str(BACKEND)})
     ready, _, _ = select.select([proc.stdout], [], [], 30)
     line = proc.stdout.readline() if ready else ""
     if "127.0.0.1:" not in line:
@@ -128,7 +134,8 @@ def _peak_rss_mb(pid: int) -> float | None:
 
 def _pct(values: list[float]) -> str:
     arr = np.asarray(values)
-    return f"p50 {np.percentile(arr, 50):7.2f} ms  p99 {np.percentile(arr, 99):7.2f} ms  max {arr.max():7.2f} ms  (n={arr.size})"
+    return (f"p50 {np.percentile(arr, 50):7.2f} ms  p99 {np.percentile(arr, 99):7.2f} ms  "
+            f"max {arr.max():7.2f} ms  (n={arr.size})")
 
 
 def _target(p99: float, limit: float | None, what: str) -> int:
@@ -145,8 +152,8 @@ def adapter_only(args: argparse.Namespace) -> int:
         proc, port = _start_server(Path(tmp) / "store", Path(tmp) / "server.log", ["--speed", "60"])
         close_to_return, recv_to_return = [], []
         try:
-            feed = AlpacaFeed(f"ws://127.0.0.1:{port}/v2/iex", f"http://127.0.0.1:{port}", "test-key", "test-secret",
-                              symbols, parse_interval("1s"))
+            feed = AlpacaFeed(f"ws://127.0.0.1:{port}/v2/iex", f"http://127.0.0.1:{port}",
+                              "test-key", "test-secret", symbols, parse_interval("1s"))
             try:
                 feed.connect()
                 end = time.monotonic() + args.seconds
@@ -163,13 +170,15 @@ def adapter_only(args: argparse.Namespace) -> int:
     if not close_to_return:
         print("FAIL no bars received")
         return 1
-    print(f"adapter only: {args.symbols} symbols, 1s bars, {args.seconds:g} s on loopback; stats {feed.stats}")
+    print(f"adapter only: {args.symbols} symbols, 1s bars, {args.seconds:g} s on loopback; "
+          f"stats {feed.stats}")
     print(f"close->return  {_pct(close_to_return)}")
     print(f"recv->return   {_pct(recv_to_return)}")
     return _target(float(np.percentile(close_to_return, 99)), args.max_p99_ms, "close->return")
 
 
-def _live_config(path: Path, store: Path, port: int, symbols: list[str], seconds: float, streams: list[str]) -> Path:
+def _live_config(path: Path, store: Path, port: int, symbols: list[str], seconds: float,
+                 streams: list[str]) -> Path:
     path.write_text(yaml.safe_dump({
         "session_name": "live_latency",
         "mode": "live",
@@ -179,24 +188,104 @@ def _live_config(path: Path, store: Path, port: int, symbols: list[str], seconds
         "symbols": symbols,
         "streams": streams,
         "data": {"store": str(store)},
-        "strategy": {"class": "app.strategies.sma_cross:SmaCross", "params": {"fast": 3, "slow": 8, "quantity": 10}},
-        "trading": {"starting_cash": 100000, "max_per_trade": 20000, "max_per_symbol": 20000, "max_open_positions": 2},
+        "strategy": {"class": "app.strategies.sma_cross:SmaCross",
+                     "params": {"fast": 3, "slow": 8, "quantity": 10}},
+        "trading": {"starting_cash": 100000, "max_per_trade": 20000, "max_per_symbol": 20000,
+                    "max_open_positions": 2},
     }, sort_keys=False))
     return path
+
+
+class _StepTimes:
+    """Wall-clock marks (``time.time_ns``, the clock of ``received_ns``) along each live step's way.
+
+    Installed by wrapping, as ``AlpacaFeed.poll`` is, and removed by `remove`: ``poll`` returning
+    each bar, the coordinator publishing the step to the processor, the processor's ``_step``
+    entry and exit, and the engine's ``_walk`` entry (where ``feed_to_strategy`` is recorded).
+    """
+
+    def __init__(self) -> None:
+        from app.sync.subscription import StreamSubscription
+        from app.threads.analysis import AnalysisEngine
+        from app.threads.processor import DataProcessor
+
+        self.polled: list[tuple[int, list[Any]]] = []
+        self.marks: dict[tuple[int, int], dict[str, int]] = {}
+        self._undo: list[tuple[type, str, Any]] = []
+        for cls, name, wrap in ((AlpacaFeed, "poll", self._poll),
+                                (StreamSubscription, "publish", self._publish),
+                                (DataProcessor, "_step", self._step),
+                                (AnalysisEngine, "_walk", self._walk)):
+            orig = getattr(cls, name)
+            self._undo.append((cls, name, orig))
+            setattr(cls, name, wrap(orig))
+
+    def _mark(self, batch: Any, name: str) -> None:
+        from app.threads.events import StepBatch
+
+        if isinstance(batch, StepBatch) and batch.received_ns:
+            key = (int(batch.ends[0]), batch.received_ns)
+            self.marks.setdefault(key, {})[name] = time.time_ns()
+
+    def _poll(self, orig: Any) -> Any:
+        def timed(feed: AlpacaFeed, timeout_s: float) -> list[Any]:
+            bars = orig(feed, timeout_s)
+            if bars:
+                self.polled.append((time.time_ns(), bars))
+            return bars
+        return timed
+
+    def _publish(self, orig: Any) -> Any:
+        def timed(sub: Any, event: Any) -> int:
+            if sub.name == "Coordinator→Processor":
+                self._mark(event, "publish")
+            return orig(sub, event)
+        return timed
+
+    def _step(self, orig: Any) -> Any:
+        def timed(proc: Any, batch: Any) -> None:
+            self._mark(batch, "proc_in")
+            orig(proc, batch)
+            self._mark(batch, "proc_out")
+        return timed
+
+    def _walk(self, orig: Any) -> Any:
+        def timed(engine: Any, batch: Any) -> None:
+            self._mark(batch, "engine")
+            orig(engine, batch)
+        return timed
+
+    def remove(self) -> None:
+        for cls, name, orig in reversed(self._undo):
+            setattr(cls, name, orig)
+
+    def segments(self, base_ns: int) -> dict[str, list[float]]:
+        """Per step, ms: receipt->poll (the step's last bar), poll->publish (coordinator),
+        publish->processor (wake-up), processor, processor->engine, and the total."""
+        polled_at: dict[int, int] = {}
+        for t, bars in self.polled:
+            for b in bars:
+                polled_at[b.start_ns] = max(polled_at.get(b.start_ns, 0), t)
+        names = ("receipt->poll", "poll->publish", "publish->processor", "processor",
+                 "processor->engine", "total")
+        out: dict[str, list[float]] = {k: [] for k in names}
+        for (end, received), m in sorted(self.marks.items()):
+            polled = polled_at.get(end - base_ns)
+            if polled is None or len(m) < 4:
+                continue
+            for name, a, b in (("receipt->poll", received, polled),
+                               ("poll->publish", polled, m["publish"]),
+                               ("publish->processor", m["publish"], m["proc_in"]),
+                               ("processor", m["proc_in"], m["proc_out"]),
+                               ("processor->engine", m["proc_out"], m["engine"]),
+                               ("total", received, m["engine"])):
+                out[name].append((b - a) / 1e6)
+        return out
 
 
 def pipeline(args: argparse.Namespace) -> int:
     from app.config import load_session_config
     from app.runtime.run import run
-
-    polled: list[tuple[int, list[Any]]] = []
-    original_poll = AlpacaFeed.poll
-
-    def timed_poll(self: AlpacaFeed, timeout_s: float) -> list[Any]:
-        bars = original_poll(self, timeout_s)
-        if bars:
-            polled.append((time.time_ns(), bars))
-        return bars
 
     os.environ[KEY_ENV], os.environ[SECRET_ENV] = "test-key", "test-secret"
     with tempfile.TemporaryDirectory() as tmp:
@@ -204,12 +293,13 @@ def pipeline(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         symbols = _store_1s(store, args.symbols, int(args.seconds) + 60)
         store_s = time.perf_counter() - t0
-        proc, port = _start_server(store, Path(tmp) / "server.log", ["--interval", "1s", "--speed", "1"])
+        proc, port = _start_server(store, Path(tmp) / "server.log",
+                                   ["--interval", "1s", "--speed", "1"])
         server_rss = None
         try:
-            config = load_session_config(_live_config(Path(tmp) / "live.yaml", store, port, symbols, args.seconds,
-                                                       args.streams.split(",")))
-            AlpacaFeed.poll = timed_poll  # type: ignore[method-assign]
+            config = load_session_config(_live_config(Path(tmp) / "live.yaml", store, port, symbols,
+                                                      args.seconds, args.streams.split(",")))
+            times = _StepTimes()
             t1 = time.perf_counter()
             try:
                 result = run(config, Path(tmp) / "out")
@@ -219,7 +309,7 @@ def pipeline(args: argparse.Namespace) -> int:
                     sys.stderr.write("run.log (tail):\n" + log.read_text()[-3000:] + "\n")
                 raise
             finally:
-                AlpacaFeed.poll = original_poll  # type: ignore[method-assign]
+                times.remove()
             run_s = time.perf_counter() - t1
             server_rss = _peak_rss_mb(proc.pid)
         finally:
@@ -228,28 +318,39 @@ def pipeline(args: argparse.Namespace) -> int:
     feed = summary.get("feed", {})
     lat = summary["metrics"]["stages"]["feed_to_strategy"]
     process = summary["metrics"].get("process", {})
-    close_to_recv = [(b.received_ns - b.start_ns - 1_000_000_000) / 1e6 for _, bars in polled for b in bars]
+    polled = times.polled
+    close_to_recv = [(b.received_ns - b.start_ns - 1_000_000_000) / 1e6
+                     for _, bars in polled for b in bars]
     recv_to_poll = [(t - b.received_ns) / 1e6 for t, bars in polled for b in bars]
     self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"full pipeline: {args.symbols} symbols, streams {args.streams}, live.stop_after_seconds {args.seconds:g} on loopback "
-          f"(store written in {store_s:.1f} s, run {run_s:.1f} s, status {summary.get('status', '?')})")
-    print(f"bars received     {feed.get('bars', 0):,} (messages {feed.get('messages', 0):,}, updated "
-          f"{feed.get('updated_bars', 0)}, duplicates {feed.get('duplicates_dropped', 0)}, malformed "
-          f"{feed.get('malformed', 0)}, reconnects {feed.get('reconnects', 0)}, backfilled {feed.get('backfilled_bars', 0)})")
-    print(f"steps             {lat['count']:,} reached the strategy ({summary.get('bars_processed', 0):,} base bars "
-          f"processed, {summary['trading']['fills']} fills)")
+    print(f"full pipeline: {args.symbols} symbols, streams {args.streams}, "
+          f"live.stop_after_seconds {args.seconds:g} on loopback "
+          f"(store written in {store_s:.1f} s, run {run_s:.1f} s, "
+          f"status {summary.get('status', '?')})")
+    print(f"bars received     {feed.get('bars', 0):,} (messages {feed.get('messages', 0):,}, "
+          f"updated {feed.get('updated_bars', 0)}, duplicates {feed.get('duplicates_dropped', 0)}, "
+          f"malformed {feed.get('malformed', 0)}, reconnects {feed.get('reconnects', 0)}, "
+          f"backfilled {feed.get('backfilled_bars', 0)})")
+    print(f"steps             {lat['count']:,} reached the strategy "
+          f"({summary.get('bars_processed', 0):,} base bars processed, "
+          f"{summary['trading']['fills']} fills)")
     if not lat["count"]:
         print("FAIL no step reached the strategy")
         return 1
-    print(f"socket->strategy  p50 {lat['p50_ms']:7.3f} ms  p99 {lat['p99_ms']:7.3f} ms  max {lat['max_ms']:7.3f} ms  "
-          f"(mean {lat['mean_ms']:.3f} ms, n={lat['count']})")
+    print(f"socket->strategy  p50 {lat['p50_ms']:7.3f} ms  p99 {lat['p99_ms']:7.3f} ms  "
+          f"max {lat['max_ms']:7.3f} ms  (mean {lat['mean_ms']:.3f} ms, n={lat['count']})")
     stages = summary["metrics"]["stages"]
     print("stage time/step   " + "  ".join(
         f"{name} p50 {stages[name]['p50_ms']:.3f} / max {stages[name]['max_ms']:.3f} ms"
-        for name in ("coordinator", "data_processor", "analysis_engine") if stages.get(name, {}).get("count")))
+        for name in ("coordinator", "data_processor", "analysis_engine")
+        if stages.get(name, {}).get("count")))
     if close_to_recv:
         print(f"close->receipt    {_pct(close_to_recv)}")
         print(f"receipt->poll     {_pct(recv_to_poll)}")
+    print("per step, socket->strategy split (exact percentiles of the steps):")
+    for name, values in times.segments(parse_interval(args.streams.split(",")[0]).ns).items():
+        if values:
+            print(f"  {name:19s}{_pct(values)}")
     peak = process.get("peak_rss_mb")
     print(f"peak RSS          this process {self_rss:.0f} MB"
           + (f" (pipeline sampled {peak:.0f} MB)" if peak is not None else "")
@@ -258,13 +359,17 @@ def pipeline(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--symbols", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--streams", default="1s,5s,1m", help="pipeline: session streams (base 1s first)")
-    parser.add_argument("--adapter-only", action="store_true", help="measure AlpacaFeed alone (no pipeline)")
+    parser.add_argument("--streams", default="1s,5s,1m",
+                        help="pipeline: session streams (base 1s first)")
+    parser.add_argument("--adapter-only", action="store_true",
+                        help="measure AlpacaFeed alone (no pipeline)")
     parser.add_argument("--max-p99-ms", type=float, default=None,
-                        help="exit 1 above this p99 (pipeline: socket->strategy, target 2; adapter: close->return)")
+                        help="exit 1 above this p99 (pipeline: socket->strategy, target 2; "
+                             "adapter: close->return)")
     args = parser.parse_args()
     return adapter_only(args) if args.adapter_only else pipeline(args)
 

@@ -99,7 +99,9 @@ def aggregate_bars(
     return _aggregate_rows(base.slice(lo, hi), base_ns, target_ns, anchor_ns, upto_ns, close_ns)
 
 
-def _one_window(base: BarArrays, base_ns: int, target_ns: int, anchor_ns: int, window_start: int) -> AggregateResult:
+def _one_window(
+    base: BarArrays, base_ns: int, target_ns: int, anchor_ns: int, window_start: int
+) -> AggregateResult:
     # Every row lies in one finished window that the close does not cut (the live path: one
     # step at a time). The same values as `_aggregate_rows`, from the same reductions.
     start, o, h, lo, c, v = base
@@ -108,8 +110,9 @@ def _one_window(base: BarArrays, base_ns: int, target_ns: int, anchor_ns: int, w
     if start.shape[0] != target_ns // base_ns:
         return AggregateResult(empty_bars(), ws)
     head = _HEAD
-    return AggregateResult(BarArrays(ws, o[:1].copy(), np.maximum.reduceat(h, head), np.minimum.reduceat(lo, head),
-                                     c[-1:].copy(), np.add.reduceat(v, head)), _NO_STARTS)
+    bar = BarArrays(ws, o[:1].copy(), np.maximum.reduceat(h, head), np.minimum.reduceat(lo, head),
+                    c[-1:].copy(), np.add.reduceat(v, head))
+    return AggregateResult(bar, _NO_STARTS)
 
 
 def _aggregate_rows(

@@ -1,4 +1,4 @@
-"""IndicatorBank: one incremental indicator state per (symbol, indicator) for the current session."""
+"""IndicatorBank: the current session's indicator states, per (symbol, indicator)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from app.indicators.base import IndicatorState
+from app.indicators.panel import Panel, make_panel
 from app.indicators.registry import indicator_key, make_indicator
-from app.store.bar import Interval
+from app.store.bar import BarArrays, Interval
 from app.store.series import ValueSeries
 from app.store.session_data import SessionState
 
@@ -32,12 +35,27 @@ class SessionIndicator:
         return indicator_key(self.name, self.period, self.interval.label)
 
 
+@dataclass
+class _Group:
+    # The indicators of one interval: per key, the symbols' states and value series (in the
+    # session's symbol order) and, when every indicator has one, the panels.
+    keys: list[str]
+    states: list[list[IndicatorState]]
+    series: list[list[ValueSeries]]
+    panels: list[Panel] | None
+    active: bool = False  # the panels hold the state (since the last `update_step`)
+
+
 class IndicatorBank:
     """Keeps each session's indicator states and appends their values as bars arrive.
 
     A session starts with fresh states warmed up on the trailing history of the same
     interval (when configured), so values never depend on an earlier session's stream
     (BEHAVIOURS.md 3) and are the same whether bars arrive one at a time or in batches.
+
+    Two ways in, mixed freely: `update` feeds rows of one symbol (vectorised over time: a
+    backtest batch), `update_step` one bar for each of many symbols (vectorised over the
+    symbols, through `app.indicators.panel`: a live step). The values are the same bit for bit.
 
     Warnings
     --------
@@ -46,29 +64,91 @@ class IndicatorBank:
 
     def __init__(self, specs: Sequence[SessionIndicator]) -> None:
         self.specs = tuple(specs)
-        self._by_interval: dict[str, list[str]] = {}  # interval label -> indicator keys
+        self._by_interval: dict[str, list[SessionIndicator]] = {}
         for spec in self.specs:
-            self._by_interval.setdefault(spec.interval.label, []).append(spec.key)
+            self._by_interval.setdefault(spec.interval.label, []).append(spec)
         self._states: dict[tuple[str, str], IndicatorState] = {}
+        self._groups: dict[str, _Group] = {}
 
     def begin_session(self, state: SessionState, symbols: Sequence[str]) -> None:
         """Create warmed-up states and empty value series for every symbol and indicator."""
         self._states = {}
-        for spec in self.specs:
-            for symbol in symbols:
-                ind = make_indicator(spec.name, spec.period, spec.field, spec.params)
-                history = state.history.get((symbol, spec.interval.label))
-                if history is not None and len(history):
-                    ind.warm_up(history)
-                self._states[(symbol, spec.key)] = ind
-                state.indicators[(symbol, spec.key)] = ValueSeries(f"{symbol}/{spec.key}")
+        self._groups = {}
+        for label, specs in self._by_interval.items():
+            group = _Group([s.key for s in specs], [], [], [])
+            for spec in specs:
+                states, series = [], []
+                for symbol in symbols:
+                    ind = make_indicator(spec.name, spec.period, spec.field, spec.params)
+                    history = state.history.get((symbol, label))
+                    if history is not None and len(history):
+                        ind.warm_up(history)
+                    self._states[(symbol, spec.key)] = ind
+                    values = ValueSeries(f"{symbol}/{spec.key}")
+                    state.indicators[(symbol, spec.key)] = values
+                    states.append(ind)
+                    series.append(values)
+                group.states.append(states)
+                group.series.append(series)
+                panel = make_panel(make_indicator(spec.name, spec.period, spec.field, spec.params),
+                                   len(symbols))
+                if panel is None or group.panels is None:
+                    group.panels = None
+                else:
+                    group.panels.append(panel)
+            self._groups[label] = group
+
+    def has(self, label: str) -> bool:
+        """Return True when some indicator is computed on bars of `label`."""
+        return label in self._by_interval
 
     def update(self, state: SessionState, symbol: str, label: str, lo: int, hi: int) -> None:
         """Feed rows ``[lo, hi)`` of `symbol`'s `label` series to its indicators."""
-        keys = self._by_interval.get(label)
-        if not keys or hi <= lo:
+        group = self._groups.get(label)
+        if group is None or hi <= lo:
             return
+        if group.active:
+            self._hand_back(group)
         bars = state.bars[(symbol, label)].view(hi).slice(lo, hi)
-        for key in keys:
+        for key in group.keys:
             values = self._states[(symbol, key)].update(bars)
             state.indicators[(symbol, key)].append(values)
+
+    def update_step(self, label: str, idx: np.ndarray | None, bars: BarArrays) -> None:
+        """Feed one bar to each symbol in `idx` (positions in the session's symbols; None: all).
+
+        Row ``j`` of `bars` is the new `label` bar of symbol ``idx[j]``, the row after every row
+        fed before (for that symbol and interval).
+        """
+        group = self._groups.get(label)
+        if group is None or len(bars) == 0:
+            return
+        rows = range(len(bars)) if idx is None else idx.tolist()
+        if group.panels is None:
+            self._step_each(group, rows, bars)
+            return
+        if not group.active:
+            for panel, states in zip(group.panels, group.states, strict=True):
+                panel.load(states)
+            group.active = True
+        for panel, series in zip(group.panels, group.series, strict=True):
+            values = panel.step(idx, bars).reshape(-1, 1)
+            if idx is None:
+                for one, value in zip(series, values, strict=True):
+                    one.append(value)
+            else:
+                for s, value in zip(rows, values, strict=True):
+                    series[s].append(value)
+
+    @staticmethod
+    def _step_each(group: _Group, rows: Sequence[int], bars: BarArrays) -> None:
+        # Some indicator of the interval has no panel: one symbol at a time.
+        for states, series in zip(group.states, group.series, strict=True):
+            for j, s in enumerate(rows):
+                series[s].append(states[s].update(bars.slice(j, j + 1)))
+
+    def _hand_back(self, group: _Group) -> None:
+        assert group.panels is not None
+        for panel, states in zip(group.panels, group.states, strict=True):
+            panel.store(states)
+        group.active = False

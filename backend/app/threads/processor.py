@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from app.bars.aggregate import aggregate_bars, aggregate_daily
+from app.bars.panel import unfinished_from
 from app.indicators.bank import IndicatorBank
 from app.metrics.collect import RunMetrics
 from app.store.bar import Interval
@@ -17,6 +18,7 @@ from app.sync.stop import StopToken
 from app.sync.subscription import StreamSubscription, WaitStatus
 from app.threads.base import FailureSink, SessionThread
 from app.threads.events import SessionEnd, SessionStart, StepBatch
+from app.threads.step_panel import StepPanel
 from app.timing.clocks import Clock, perf_ns
 
 __all__ = ["DataProcessor"]
@@ -28,6 +30,10 @@ class DataProcessor(SessionThread):
     Sole writer of derived series, indicator series and derived-bar counters. A derived bar
     is built only when every base bar of its window is present; windows that finish with a
     hole are skipped and counted. A window is finished when the clock reaches its end.
+
+    Two paths, chosen per batch, with bit-identical results: a batch of many steps (data-driven
+    backtests) is worked symbol by symbol, vectorised over its steps (`_step_rows`); a batch of
+    one step (live, clock-driven) across all symbols at once (`StepPanel`).
     """
 
     def __init__(
@@ -55,9 +61,12 @@ class DataProcessor(SessionThread):
         self.clock = clock
         self.paced = paced
         self._state: SessionState | None = None
-        self._from_row: dict[tuple[int, str], int] = {}
-        self._window_end: dict[tuple[int, str], int] = {}  # end of the window still open at the last step
-        self._base_rows = [0] * len(self.symbols)
+        self._panel: StepPanel | None = None
+        # Per derived interval: each symbol's base rows before the window still open at the
+        # last step, and that window's end (the same for every symbol).
+        self._from_row: dict[str, np.ndarray] = {}
+        self._window_end: dict[str, int] = {}
+        self._base_rows = np.zeros(len(self.symbols), dtype=np.int64)
 
     def run(self) -> None:
         after = 0
@@ -73,7 +82,7 @@ class DataProcessor(SessionThread):
                     t0 = perf_ns()
                     self._step(event)
                     items = event.hi - event.lo
-                    stat.record_many((perf_ns() - t0) // items, items)  # batch time shared by its steps
+                    stat.record_many((perf_ns() - t0) // items, items)  # batch time shared
                 elif isinstance(event, SessionStart):
                     self._begin(event)
                 elif isinstance(event, SessionEnd) and not self._end(event):
@@ -83,66 +92,86 @@ class DataProcessor(SessionThread):
 
     def _begin(self, event: SessionStart) -> None:
         state = self._state = event.state
-        self._from_row.clear()
-        self._window_end.clear()
-        self._base_rows = [0] * len(self.symbols)
+        n = len(self.symbols)
+        self._from_row = {i.label: np.zeros(n, dtype=np.int64) for i in self.intraday}
+        self._window_end = {}
+        self._base_rows = np.zeros(n, dtype=np.int64)
         for symbol in self.symbols:
             for interval in (*self.intraday, *self.daily):
-                cap = 1 if interval.is_daily else (state.close_ns - state.open_ns) // interval.ns + 1
-                state.bars[(symbol, interval.label)] = BarSeries(f"{symbol}/{interval}", capacity=int(cap))
-                state.derived_skipped[(symbol, interval.label)] = 0
+                span = (state.close_ns - state.open_ns) // interval.ns + 1
+                cap = 1 if interval.is_daily else int(span)
+                key = (symbol, interval.label)
+                state.bars[key] = BarSeries(f"{symbol}/{interval}", capacity=cap)
+                state.derived_skipped[key] = 0
         self.indicators.begin_session(state, self.symbols)
+        self._panel = StepPanel(state, self.symbols, self.base, self.intraday, self.indicators,
+                                self._from_row, self._window_end)
         self.outbox.publish(event)
 
     def _step(self, batch: StepBatch) -> None:
-        state = self._state
-        assert state is not None
-        upto = int(batch.ends[-1])
-        derived: dict[str, np.ndarray] = {}
-        for s, symbol in enumerate(self.symbols):
-            new_rows = int(batch.rows_after[s])
-            if new_rows > self._base_rows[s]:
-                self.indicators.update(state, symbol, self.base.label, self._base_rows[s], new_rows)
-                self._base_rows[s] = new_rows
-        for interval in self.intraday:
-            counts = np.zeros((batch.hi - batch.lo, len(self.symbols)), dtype=np.int32)
-            for s, symbol in enumerate(self.symbols):
-                counts[:, s] = self._derive(state, s, symbol, interval, upto, batch.ends)
-            derived[interval.label] = counts
+        state, panel = self._state, self._panel
+        assert state is not None and panel is not None
+        rows_after = np.asarray(batch.rows_after, dtype=np.int64)
+        new = rows_after - self._base_rows
+        if panel.accepts(batch, new):
+            self._base_rows = rows_after.copy()
+            derived = panel.step(batch, new, self._base_rows, self._derive_rows)
+        else:
+            derived = self._step_rows(state, batch, new)
+            panel.invalidate()
         if self.paced:
             self.outbox.check_overrun(self.clock.now_ns())
         self.outbox.publish(dataclasses.replace(batch, derived=derived))
 
-    def _derive(self, state: SessionState, s: int, symbol: str, interval: Interval, upto: int,
-                ends: np.ndarray) -> np.ndarray | int:
-        key = (s, interval.label)
-        series = state.bars[(symbol, interval.label)]
-        if ends.shape[0] and upto < self._window_end.get(key, 0):
-            # No window can have finished since last time (the live path, one step at a time):
-            # every bar already built is visible at each of these steps.
-            return len(series)
-        base = state.bars[(symbol, self.base.label)].view(self._base_rows[s])
-        lo = self._from_row.get(key, 0)
-        result = aggregate_bars(base.slice(lo, len(base)), self.base.ns, interval.ns,
-                                state.open_ns, upto, state.close_ns)
-        before = len(series)
-        if len(result.bars):
-            series.append(result.bars)
-            self.indicators.update(state, symbol, interval.label, before, len(series))
-        if result.skipped_starts.shape[0]:
-            state.derived_skipped[(symbol, interval.label)] += int(result.skipped_starts.shape[0])
+    def _step_rows(self, state: SessionState, batch: StepBatch,
+                   new: np.ndarray) -> dict[str, np.ndarray]:
+        # Symbol by symbol, each vectorised over the batch's steps.
+        label = self.base.label
+        for s in np.flatnonzero(new > 0).tolist():
+            lo = int(self._base_rows[s])
+            self._base_rows[s] = lo + int(new[s])
+            self.indicators.update(state, self.symbols[s], label, lo, int(self._base_rows[s]))
+        upto = int(batch.ends[-1])
+        return {i.label: self._derive_rows(state, i, upto, batch.ends) for i in self.intraday}
+
+    def _derive_rows(self, state: SessionState, interval: Interval, upto: int,
+                     ends: np.ndarray) -> np.ndarray:
+        """Derive `interval` up to `upto` symbol by symbol; return the bars visible per step."""
+        label, t = interval.label, interval.ns
+        counts = np.zeros((ends.shape[0], len(self.symbols)), dtype=np.int32)
+        if ends.shape[0] and upto < self._window_end.get(label, 0):
+            # No window can have finished since last time (one step at a time): every bar
+            # already built is visible at each of these steps.
+            for s, symbol in enumerate(self.symbols):
+                counts[:, s] = len(state.bars[(symbol, label)])
+            return counts
         # The window still open at `upto` starts here; its base rows are kept for next time.
-        open_window = state.open_ns + ((upto - state.open_ns) // interval.ns) * interval.ns
-        self._from_row[key] = int(np.searchsorted(base.start, open_window))
-        self._window_end[key] = open_window + interval.ns
-        # Bars visible after each step: those whose end (start + interval) <= the step's end.
-        return np.searchsorted(series.view().start, ends - np.int64(interval.ns), side="right").astype(np.int32)
+        open_window = unfinished_from(state.open_ns, state.close_ns, t, upto)
+        from_row = self._from_row[label]
+        for s, symbol in enumerate(self.symbols):
+            series = state.bars[(symbol, label)]
+            base = state.bars[(symbol, self.base.label)].view(int(self._base_rows[s]))
+            result = aggregate_bars(base.slice(int(from_row[s]), len(base)), self.base.ns, t,
+                                    state.open_ns, upto, state.close_ns)
+            before = len(series)
+            if len(result.bars):
+                series.append(result.bars)
+                self.indicators.update(state, symbol, label, before, len(series))
+            if result.skipped_starts.shape[0]:
+                state.derived_skipped[(symbol, label)] += int(result.skipped_starts.shape[0])
+            from_row[s] = int(np.searchsorted(base.start, open_window))
+            if ends.shape[0]:
+                # Bars visible after each step: those whose end (start + interval) <= its end.
+                counts[:, s] = np.searchsorted(series.view().start, ends - np.int64(t),
+                                               side="right")
+        self._window_end[label] = open_window + t
+        return counts
 
     def _end(self, event: SessionEnd) -> bool:
         state = event.state
-        for s, symbol in enumerate(self.symbols):
-            for interval in self.intraday:
-                self._derive(state, s, symbol, interval, state.close_ns, np.empty(0, np.int64))
+        for interval in self.intraday:
+            self._derive_rows(state, interval, state.close_ns, np.empty(0, np.int64))
+        for symbol in self.symbols:
             base = state.bars[(symbol, self.base.label)].view()
             for interval in self.daily:
                 daily = aggregate_daily(base, state.open_ns)

@@ -1,0 +1,158 @@
+"""Derived bars for many symbols at once: the base bars of the open windows, one row per step.
+
+A live step brings at most one base bar per symbol, and a derived window (5s, 1m, ...) closes
+at the same step for every symbol. `StepRows` keeps the steps' bars as ``(steps, n_symbols)``
+columns; `StepRows.window` builds the derived bar of every symbol whose window is complete with
+a few numpy calls, instead of one `aggregate_bars` call per symbol. The values are bit for bit
+those of `aggregate_bars` (first open, last close, and high, low and volume from the same
+``ufunc.reduceat`` over the same rows in the same order, one segment per symbol).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.store.bar import BarArrays
+
+__all__ = ["StepRows", "WindowBars", "unfinished_from"]
+
+
+def unfinished_from(anchor_ns: int, close_ns: int, target_ns: int, upto_ns: int) -> int:
+    """Return the start of the first window not finished at `upto_ns` (as `aggregate_bars`
+    finishes them: the window's end, cut at `close_ns`, is ``<= upto_ns``)."""
+    start = anchor_ns + ((upto_ns - anchor_ns) // target_ns) * target_ns
+    if min(start + target_ns, close_ns) <= upto_ns:
+        start += target_ns  # the window at `upto_ns` is cut by the close, and over
+    return start
+
+
+@dataclass(frozen=True, slots=True)
+class WindowBars:
+    """One finished window for every symbol.
+
+    Parameters
+    ----------
+    made : ndarray of int
+        Positions of the symbols whose window was complete, increasing.
+    bars : BarArrays
+        Their derived bars, row ``j`` for symbol ``made[j]`` (all start at the window start).
+    skipped : ndarray of int
+        Positions of the symbols that had some but not all of the window's base bars.
+    """
+
+    made: np.ndarray
+    bars: BarArrays
+    skipped: np.ndarray
+
+
+class StepRows:
+    """Base bars of `n` symbols, one row per step (a bar start), oldest first.
+
+    Rows are addressed by their absolute index (steps pushed since the last `clear`), which
+    stays valid when older rows are dropped.
+
+    Parameters
+    ----------
+    n : int
+        Number of symbols.
+    capacity : int
+        Rows held before the buffer grows (the longest window's base bars, plus one).
+    """
+
+    def __init__(self, n: int, capacity: int) -> None:
+        self.n = n
+        self._start = np.empty(max(1, capacity), dtype=np.int64)
+        self._present = np.zeros((max(1, capacity), n), dtype=bool)
+        self._cols = np.empty((5, max(1, capacity), n))  # open, high, low, close, volume
+        self._offset = 0  # absolute index of row 0
+        self._rows = 0  # rows held
+
+    @property
+    def end(self) -> int:
+        """Absolute index of the next row pushed."""
+        return self._offset + self._rows
+
+    def clear(self) -> None:
+        """Drop every row; the next one pushed is row 0."""
+        self._offset = self._rows = 0
+
+    def push(self, start: int, idx: np.ndarray | None, bars: BarArrays) -> None:
+        """Add the step starting at `start`: row ``j`` of `bars` is the bar of symbol ``idx[j]``
+        (None: every symbol, in order). Starts must increase."""
+        i = self._rows
+        if i == self._start.shape[0]:
+            self._grow()
+        self._start[i] = start
+        present, cols = self._present[i], self._cols[:, i]
+        if idx is None:
+            present[:] = True
+            cols[:] = bars[1:]
+        else:
+            present[:] = False
+            present[idx] = True
+            cols[:, idx] = bars[1:]
+        self._rows = i + 1
+
+    def first_at_or_after(self, t: int, lo: int) -> int:
+        """Absolute index of the first row at or after absolute row `lo` whose start is >= `t`."""
+        a = lo - self._offset
+        return lo + int(np.searchsorted(self._start[a : self._rows], t))
+
+    def starts(self, lo: int, hi: int) -> np.ndarray:
+        """Starts of the absolute rows ``[lo, hi)``."""
+        return self._start[lo - self._offset : hi - self._offset]
+
+    def counts(self, lo: int, hi: int) -> np.ndarray:
+        """Per symbol, how many of the absolute rows ``[lo, hi)`` hold one of its bars."""
+        a, b = lo - self._offset, hi - self._offset
+        return np.count_nonzero(self._present[a:b], axis=0)
+
+    def window(self, lo: int, hi: int, window_start: int, per_window: int) -> WindowBars:
+        """Aggregate the absolute rows ``[lo, hi)``, which all lie in one window.
+
+        A symbol with `per_window` bars in those rows gets a bar; one with fewer (but some) is
+        skipped; one with none is neither.
+        """
+        count = self.counts(lo, hi)
+        made = np.flatnonzero(count == per_window)
+        skipped = np.flatnonzero((count > 0) & (count < per_window))
+        k, w = made.shape[0], hi - lo
+        if k == 0:
+            none = np.empty(0)
+            return WindowBars(made, BarArrays(np.empty(0, np.int64), *(none,) * 5), skipped)
+        a = lo - self._offset
+        # A complete symbol has a bar in every one of the rows (a row per grid slot), so each
+        # symbol's column is its window's bars in time order: one reduceat segment each.
+        block = self._cols[:, a : a + w][:, :, made]  # (5, w, k)
+        heads = np.arange(0, k * w, w)
+
+        def reduce(ufunc: np.ufunc, col: int) -> np.ndarray:
+            return ufunc.reduceat(np.ascontiguousarray(block[col].T).reshape(-1), heads)
+
+        bars = BarArrays(np.full(k, window_start, dtype=np.int64), block[0, 0].copy(),
+                         reduce(np.maximum, 1), reduce(np.minimum, 2), block[3, w - 1].copy(),
+                         reduce(np.add, 4))
+        return WindowBars(made, bars, skipped)
+
+    def drop_before(self, lo: int) -> None:
+        """Forget the rows before absolute index `lo`."""
+        k = min(max(0, lo - self._offset), self._rows)
+        if k == 0:
+            return
+        m = self._rows - k
+        self._start[:m] = self._start[k : self._rows]
+        self._present[:m] = self._present[k : self._rows]
+        self._cols[:, :m] = self._cols[:, k : self._rows]
+        self._offset += k
+        self._rows = m
+
+    def _grow(self) -> None:
+        cap = 2 * self._start.shape[0]
+        start = np.empty(cap, dtype=np.int64)
+        present = np.zeros((cap, self.n), dtype=bool)
+        cols = np.empty((5, cap, self.n))
+        m = self._rows
+        start[:m], present[:m], cols[:, :m] = self._start[:m], self._present[:m], self._cols[:, :m]
+        self._start, self._present, self._cols = start, present, cols

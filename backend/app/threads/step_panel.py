@@ -1,0 +1,192 @@
+"""StepPanel: the DataProcessor's one-step path, across symbols at once (live and paced runs).
+
+A one-step `StepBatch` brings at most one base bar per symbol. Instead of feeding each symbol
+its row (several small numpy calls per symbol and indicator), the panel gathers the new bars
+of every symbol into ``(n_symbols,)`` columns, advances the indicators of all symbols together
+(`IndicatorBank.update_step`), keeps the bars in `StepRows` until their derived windows close,
+and builds the derived bars of every symbol in one go when a window closes (it closes at the
+same step for all of them). The results are bit for bit those of the per-symbol path
+(`DataProcessor._derive_rows` + `IndicatorBank.update`); anything but the plain case (a window
+cut by the close, several windows finished at once, bars off the grid, rows not held since the
+window opened) is handed to the per-symbol path for that interval and step.
+
+Runs on the DataProcessor thread, the only writer of derived series and indicator series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from app.bars.panel import StepRows, WindowBars, unfinished_from
+from app.indicators.bank import IndicatorBank
+from app.store.bar import BarArrays, Interval
+from app.store.series import BarSeries
+from app.store.session_data import SessionState
+from app.threads.events import StepBatch
+
+__all__ = ["StepPanel"]
+
+MAX_ROWS_BYTES = 256 << 20  # above this, derived windows are built symbol by symbol
+
+DeriveRows = Callable[[SessionState, Interval, int, np.ndarray], np.ndarray]
+
+
+class StepPanel:
+    """One session's cross-symbol state for one-step batches (see the module docstring).
+
+    Parameters
+    ----------
+    from_row, window_end : dict
+        The processor's own per-interval state, shared and kept up to date by both paths:
+        per symbol, the base rows before the window still open, and that window's end.
+    """
+
+    def __init__(self, state: SessionState, symbols: Sequence[str], base: Interval,
+                 intraday: Sequence[Interval], bank: IndicatorBank,
+                 from_row: dict[str, np.ndarray], window_end: dict[str, int]) -> None:
+        self.state = state
+        self.symbols = tuple(symbols)
+        self.base = base
+        self.intraday = tuple(intraday)
+        self.bank = bank
+        self.from_row, self.window_end = from_row, window_end
+        n = len(self.symbols)
+        self._base_series: list[BarSeries] = []  # taken at the first step (the coordinator's)
+        self._derived: dict[str, list[BarSeries]] = {
+            i.label: [state.bars[(s, i.label)] for s in self.symbols] for i in self.intraday}
+        self._lens: dict[str, np.ndarray | None] = dict.fromkeys(self._derived)
+        rows = max((i.ns // base.ns for i in self.intraday), default=0) + 2
+        small = rows * n * 41 <= MAX_ROWS_BYTES
+        self._rows = StepRows(n, rows) if self.intraday and small else None
+        self._lo = dict.fromkeys(self._derived, 0)  # first row of each interval's open window
+        self._held = True  # `_rows` holds every base row of every open window
+        self._last_start: int | None = None
+
+    def accepts(self, batch: StepBatch, new: np.ndarray) -> bool:
+        """Return True for one step with at most one new base bar per symbol."""
+        return (batch.hi - batch.lo == 1 and not self.base.is_daily
+                and (new.shape[0] == 0 or (int(new.min()) >= 0 and int(new.max()) <= 1)))
+
+    def invalidate(self) -> None:
+        """The per-symbol path ran: rows and derived counts are no longer known here."""
+        self._held = False
+        self._lens = dict.fromkeys(self._lens)
+
+    def step(self, batch: StepBatch, new: np.ndarray, rows_after: np.ndarray,
+             derive_rows: DeriveRows) -> dict[str, np.ndarray]:
+        """Process one step whose new bars are ``rows_after[s] - 1`` for each ``new[s] == 1``."""
+        end = int(batch.ends[0])
+        start = end - self.base.ns
+        idx = None if bool(new.all()) else np.flatnonzero(new)
+        bars = self._gather(rows_after, idx)
+        if len(bars):
+            self.bank.update_step(self.base.label, idx, bars)
+        derived: dict[str, np.ndarray] = {}
+        if not self.intraday:
+            return derived
+        self._push(start, idx, bars, rows_after - new)
+        for interval in self.intraday:
+            derived[interval.label] = self._derive(interval, end, batch.ends, derive_rows)
+        if self._held and self._rows is not None:
+            self._rows.drop_before(min(self._lo.values()))
+        return derived
+
+    def _gather(self, rows_after: np.ndarray, idx: np.ndarray | None) -> BarArrays:
+        # The one per-symbol loop left: read the new row of each symbol's base series.
+        which = range(len(self.symbols)) if idx is None else idx.tolist()
+        if not self._base_series:
+            self._base_series = [self.state.bars[(s, self.base.label)] for s in self.symbols]
+        series, rows = self._base_series, rows_after.tolist()
+        starts, values = [], []
+        for s in which:
+            r = rows[s] - 1
+            v = series[s].view(r + 1)
+            starts.append(v.start.item(r))
+            values.append((v.open.item(r), v.high.item(r), v.low.item(r), v.close.item(r),
+                           v.volume.item(r)))
+        cols = np.array(values, dtype=np.float64).reshape(-1, 5).T.copy()
+        return BarArrays(np.array(starts, dtype=np.int64), *cols)
+
+    def _push(self, start: int, idx: np.ndarray | None, bars: BarArrays,
+              rows_before: np.ndarray) -> None:
+        rows = self._rows
+        if rows is None:
+            return
+        if not self._held:
+            # Held again once no open window has rows (every base row is before them all).
+            if not all(np.array_equal(f, rows_before) for f in self.from_row.values()):
+                return
+            rows.clear()
+            self._lo = dict.fromkeys(self._lo, 0)
+            self._last_start = None
+            self._held = True
+        on_grid = (start - self.state.open_ns) % self.base.ns == 0
+        ordered = self._last_start is None or start > self._last_start
+        if not (on_grid and ordered and bool((bars.start == start).all())):
+            self._held = False
+            return
+        rows.push(start, idx, bars)
+        self._last_start = start
+
+    def _derive(self, interval: Interval, upto: int, ends: np.ndarray,
+                derive_rows: DeriveRows) -> np.ndarray:
+        label, t = interval.label, interval.ns
+        if upto < self.window_end.get(label, 0):
+            return self._counts(label)  # no window finished since the last step
+        state = self.state
+        open_ns, close_ns = state.open_ns, state.close_ns
+        open_window = unfinished_from(open_ns, close_ns, t, upto)
+        rows = self._rows
+        if self._held and rows is not None:
+            lo = self._lo[label]
+            hi = rows.first_at_or_after(open_window, lo)
+            result = None
+            if hi > lo:
+                starts = rows.starts(lo, hi)
+                first = int(starts[0])
+                ws = open_ns + ((first - open_ns) // t) * t
+                if first >= open_ns and int(starts[-1]) < ws + t <= close_ns:
+                    result = rows.window(lo, hi, ws, t // self.base.ns)
+            if hi == lo or result is not None:
+                if result is not None:
+                    self._apply(interval, result)
+                    self.from_row[label] += rows.counts(lo, hi)
+                self._lo[label] = hi
+                self.window_end[label] = open_window + t
+                return self._counts(label)
+        counts = derive_rows(state, interval, upto, ends)  # the per-symbol path, exactly
+        self._lens[label] = None
+        if self._held and rows is not None:
+            self._lo[label] = rows.first_at_or_after(open_window, self._lo[label])
+        return counts
+
+    def _apply(self, interval: Interval, result: WindowBars) -> None:
+        label = interval.label
+        made = result.made
+        k = made.shape[0]
+        if k:
+            series = self._derived[label]
+            start = int(result.bars.start[0])
+            o, h, lo, c, v = (col.tolist() for col in result.bars[1:])
+            for j, s in enumerate(made.tolist()):
+                series[s].append_one(start, o[j], h[j], lo[j], c[j], v[j])
+            self.bank.update_step(label, None if k == len(self.symbols) else made, result.bars)
+            lens = self._counts(label)[0].copy()
+            lens[made] += 1
+            lens.setflags(write=False)
+            self._lens[label] = lens
+        skipped = self.state.derived_skipped
+        for s in result.skipped.tolist():
+            skipped[(self.symbols[s], label)] += 1
+
+    def _counts(self, label: str) -> np.ndarray:
+        # Derived bars visible after the step: all of them (a bar is built once its window is
+        # over). One read-only array per change, shared by the steps' events until the next.
+        lens = self._lens[label]
+        if lens is None:
+            lens = np.array([len(s) for s in self._derived[label]], dtype=np.int32)
+            lens.setflags(write=False)
+            self._lens[label] = lens
+        return lens.reshape(1, -1)
