@@ -119,7 +119,7 @@ class ThreadStuckError(AppError):
         return f"thread {self.thread} did not stop within {self.timeout_s:g} s"
 
 
-class SessionAborted(AppError):
+class SessionAborted(AppError):  # noqa: N818 -- public name (backtest, run, tests, SESSION_ARCHITECTURE.md)
     """A pipeline thread failed; raised in the main thread ``from`` the original exception."""
 
     def __init__(

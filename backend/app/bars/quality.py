@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.bars.checks import RejectReason
 from app.bars.gaps import Gap, find_gaps
 
 __all__ = [
@@ -68,7 +69,7 @@ def compute_quality(
     expected_starts: np.ndarray,
     present_starts: np.ndarray,
     interval_ns: int,
-    rejected_counts: Mapping[object, int] | None = None,
+    rejected_counts: Mapping[RejectReason, int] | Mapping[str, int] | None = None,
 ) -> QualityReport:
     """Return the QualityReport of a series against the starts the calendar expects.
 

@@ -77,7 +77,9 @@ def derive_base_interval(problems: Problems, streams: Any, indicators: Any) -> I
         return BAD
     for iv, path in candidates:
         if not base.divides(iv):
-            problems.add(path, f"expected an interval built from whole {base} bars (the base interval), received {iv.label!r}")
+            problems.add(
+                path, f"expected an interval built from whole {base} bars (the base interval), received {iv.label!r}"
+            )
     return base
 
 

@@ -46,10 +46,7 @@ __all__ = [
     "TradingLimits",
 ]
 
-_value = dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-
-
-@_value
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class BacktestConfig:
     """The ``backtest:`` section: the replayed window and the clock speed.
 
@@ -70,7 +67,7 @@ class BacktestConfig:
     speed_multiplier: float = yaml_field(number(ge=0), default=0.0)
 
 
-@_value
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class LiveConfig:
     """The ``live:`` section: the real-time provider and how to reach it.
 
@@ -112,7 +109,7 @@ class LiveConfig:
     bar_grace_s: float | None = yaml_field(optional(number(ge=0)), default=None)
 
 
-@_value
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class IndicatorSpec:
     """One entry of ``indicators:`` (real-time) or ``historical.indicators:`` (on trailing bars).
 
@@ -144,7 +141,7 @@ class IndicatorSpec:
         return indicator_key(self.name, self.period, self.interval.label)
 
 
-@_value
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class HistoricalData:
     """One entry of ``historical.data:``: a trailing window of stored bars loaded before each session.
 
@@ -163,7 +160,7 @@ class HistoricalData:
     apply_to: tuple[str, ...] | None = yaml_field(apply_to, default=None)
 
 
-@_value
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class HistoricalConfig:
     """The ``historical:`` section: trailing data and the indicators computed on it.
 
@@ -184,7 +181,7 @@ class HistoricalConfig:
     )
 
 
-@_value
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class GapFillerConfig:
     """The ``gap_filler:`` section: session quality and (live only) refetching missing bars.
 
@@ -203,7 +200,7 @@ class GapFillerConfig:
     enable_session_quality: bool = yaml_field(boolean, default=True)
 
 
-@_value
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class DataConfig:
     """The ``data:`` section: where stored bars live.
 
@@ -217,7 +214,7 @@ class DataConfig:
     store: Path = yaml_field(store_path)
 
 
-@_value
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class StrategySpec:
     """The ``strategy:`` section: the user's strategy class and its parameters.
 
@@ -238,7 +235,7 @@ class StrategySpec:
         return dict(self.params)
 
 
-@_value
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class TradingLimits:
     """The ``trading:`` section: cash, risk limits and costs of the simulated or live account.
 
@@ -272,7 +269,7 @@ class TradingLimits:
     allow_short: bool = yaml_field(boolean, default=False)
 
 
-@_value
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class RunConfig:
     """The ``run:`` section: pipeline plumbing.
 

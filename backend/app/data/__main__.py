@@ -6,7 +6,7 @@ import argparse
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return _EXIT_INTERRUPTED
-    except Exception as e:  # a bug: still one line, the traceback on request
+    except Exception as e:  # noqa: BLE001 -- CLI top level: a bug is still one error line, exit 1
         return _fail(args, e, _EXIT_DATA, prefix=f"internal error: {type(e).__name__}: ")
 
 
@@ -198,7 +198,7 @@ def _interval_folders(store: Path) -> Sequence[tuple[str, Path]]:
 
 
 def _utc(ns: int) -> str:
-    moment = datetime.fromtimestamp(ns // 1_000_000_000, tz=timezone.utc)
+    moment = datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC)
     frac = ns % 1_000_000_000
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{frac:09d}".rstrip("0") if frac else "") + "Z"
 

@@ -207,7 +207,7 @@ def _expected_starts(calendar: TradingCalendar, starts: np.ndarray, interval: In
 
 def _reasons(parsed: ParsedRows, index: np.ndarray, reason: np.ndarray, n_rows: int) -> dict[int, str]:
     by_row = {int(k): UNPARSEABLE for k in parsed.unparseable}
-    for i, r in zip(np.asarray(index, dtype=np.int64), reason):
+    for i, r in zip(np.asarray(index, dtype=np.int64), reason, strict=True):
         by_row[int(parsed.row_index[i])] = RejectReason(int(r)).name
     if len(by_row) > n_rows:
         raise InvariantError("more rejected rows than rows read")
@@ -221,7 +221,7 @@ def _sorted(bars: BarArrays) -> BarArrays:
 
 def _merge(existing: BarArrays, imported: BarArrays) -> BarArrays:
     keep = ~np.isin(existing.start, imported.start)
-    both = BarArrays(*(np.concatenate([old[keep], new]) for old, new in zip(existing, imported)))
+    both = BarArrays(*(np.concatenate([old[keep], new]) for old, new in zip(existing, imported, strict=True)))
     return _sorted(both)
 
 
@@ -246,7 +246,7 @@ def _report(
     rows: SourceRows, reasons: dict[int, str], accepted: int, rejected_file: Path | None, written: Path, file_rows: int
 ) -> ImportReport:
     order = [UNPARSEABLE, *(m.name for m in RejectReason if m.name != UNPARSEABLE)]
-    counts = {name: 0 for name in order}
+    counts = dict.fromkeys(order, 0)
     for name in reasons.values():
         counts[name] = counts.get(name, 0) + 1
     first = next(iter(reasons), None)

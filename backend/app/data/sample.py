@@ -5,7 +5,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Final
 
@@ -174,7 +174,8 @@ def _simulate(rng: np.random.Generator, layout: _Layout, base: Interval) -> BarA
     price = np.exp(close_log)
     top, bottom = np.maximum(open_, close), np.minimum(open_, close)
     high = np.maximum(np.round(top + np.abs(rng.standard_normal(n)) * sigma * price * 0.6, 2), top)
-    low = np.minimum(np.maximum(np.round(bottom - np.abs(rng.standard_normal(n)) * sigma * price * 0.6, 2), 0.01), bottom)
+    low_raw = np.round(bottom - np.abs(rng.standard_normal(n)) * sigma * price * 0.6, 2)
+    low = np.minimum(np.maximum(low_raw, 0.01), bottom)
     noise = rng.lognormal(0.0, 0.5, n)
     volume = np.floor(volume0 * (0.5 + 2.5 * u_shape) * noise) + 1.0
     return BarArrays(layout.starts.copy(), open_, high, low, close, volume)
@@ -219,7 +220,7 @@ def _aggregate_daily(bars: BarArrays, session_id: np.ndarray, daily_starts: np.n
 
 
 def _utc_text(ns: int) -> str:
-    return datetime.fromtimestamp(ns // 1_000_000_000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _readme(report: SampleReport) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Final
@@ -29,7 +29,7 @@ _DATE_RE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NUMBER_RE: Final = re.compile(r"^[+-]?\d+(\.\d*)?$")
 _ISO_RE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)?$")
 _SUB_MICRO_RE: Final = re.compile(r"\.\d{7,}")
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)
 _INT64_MAX: Final = 2**63 - 1
 # Epoch magnitudes: below 1e11 is seconds (until year 5138), then ms, us, ns.
@@ -98,7 +98,9 @@ def _read_csv(path: Path) -> SourceRows:
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise DataError(str(path), f"expected a readable UTF-8 CSV file, received an error: {e}") from e
     if header is None:
-        raise DataError(str(path), "expected a header line (timestamp, open, high, low, close, volume), received an empty file")
+        raise DataError(
+            str(path), "expected a header line (timestamp, open, high, low, close, volume), received an empty file"
+        )
     return SourceRows(path, tuple(header), rows, np.asarray(lines, dtype=np.int64))
 
 
@@ -108,7 +110,7 @@ def _read_parquet(path: Path) -> SourceRows:
     except (pa.ArrowException, OSError) as e:
         raise DataError(str(path), f"expected a readable Parquet file, received an error: {e}") from e
     columns = [[_cell_text(v) for v in table.column(i).to_pylist()] for i in range(table.num_columns)]
-    rows = [list(r) for r in zip(*columns)] if columns else []
+    rows = [list(r) for r in zip(*columns, strict=True)] if columns else []
     # Parquet has no lines: a row's "line" is its 1-based row number.
     return SourceRows(path, tuple(table.column_names), rows, np.arange(1, len(rows) + 1, dtype=np.int64))
 
@@ -182,8 +184,12 @@ def parse_rows(source: SourceRows, tz: tzinfo | None, daily: bool) -> ParsedRows
         kept.append(k)
         dates.append(is_date)
     cols = np.asarray(values, dtype=np.float64).reshape(len(values), len(BAR_FIELDS))
-    bars = BarArrays(np.asarray(starts, dtype=np.int64), *(np.ascontiguousarray(cols[:, j]) for j in range(cols.shape[1])))
-    return ParsedRows(bars, np.asarray(kept, dtype=np.int64), np.asarray(dates, dtype=bool), np.asarray(bad, dtype=np.int64))
+    bars = BarArrays(
+        np.asarray(starts, dtype=np.int64), *(np.ascontiguousarray(cols[:, j]) for j in range(cols.shape[1]))
+    )
+    return ParsedRows(
+        bars, np.asarray(kept, dtype=np.int64), np.asarray(dates, dtype=bool), np.asarray(bad, dtype=np.int64)
+    )
 
 
 def _parse_number(text: str) -> float:
@@ -198,7 +204,7 @@ def _parse_timestamp(text: str, tz: tzinfo | None, daily: bool) -> tuple[int, bo
     if _DATE_RE.match(text):
         if not daily:
             raise ValueError("a date without a time for an intraday interval")
-        moment = datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+        moment = datetime.fromisoformat(text).replace(tzinfo=UTC)
         return (moment - _EPOCH) // _MICROSECOND * 1000, True
     if not _ISO_RE.match(text):
         raise ValueError(f"not an epoch number or ISO-8601 timestamp: {text!r}")

@@ -40,9 +40,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--history-steps", type=int, default=0, help="steps already closed at start (REST history)")
     p.add_argument("--key", default="test-key", help="accepted API key")
     p.add_argument("--secret", default="test-secret", help="accepted API secret")
-    p.add_argument("--drop", type=_drops, default=frozenset(), help="SYM:K[,SYM:K]: do not stream SYM's K-th bar (0-based)")
+    p.add_argument(
+        "--drop", type=_drops, default=frozenset(), help="SYM:K[,SYM:K]: do not stream SYM's K-th bar (0-based)"
+    )
     p.add_argument("--disconnect-after", type=float, default=None, metavar="SECONDS", help="abort every client once")
-    p.add_argument("--malformed-after", type=int, default=None, metavar="N", help="send one malformed frame after N bar frames")
+    p.add_argument(
+        "--malformed-after", type=int, default=None, metavar="N", help="send one malformed frame after N bar frames"
+    )
     p.add_argument("--reject-auth", action="store_true", help="answer every auth with 402 (REST with 403)")
     p.add_argument("--updated-bars", action="store_true", help="restate every 10th bar half an interval later")
     p.add_argument("--stop-after", type=float, default=None, metavar="SECONDS", help="exit after this long")
@@ -54,7 +58,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 after a clean stop, 2 for bad options or data)."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
     logging.getLogger("app.feed.websockets").setLevel(logging.WARNING)
     clock = WallClock()
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Final
 
@@ -76,7 +76,9 @@ def load_steps(store: Path, interval_label: str | None, symbols: list[str] | Non
     names = symbols or sorted(p.stem for p in folder.glob("*.parquet"))
     if not names:
         raise DataError(str(folder), "expected bar files <SYMBOL>.parquet, received none")
-    start_ns = 0 if start is None else int(datetime(start.year, start.month, start.day, tzinfo=timezone.utc).timestamp()) * NS_PER_SECOND
+    start_ns = 0
+    if start is not None:
+        start_ns = int(datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp()) * NS_PER_SECOND
     by_start: dict[int, list[tuple[str, float, float, float, float, float]]] = {}
     for name in sorted(names):
         starts, values = _read_store_file(folder / f"{name}.parquet")
@@ -85,7 +87,7 @@ def load_steps(store: Path, interval_label: str | None, symbols: list[str] | Non
             by_start.setdefault(int(starts[i]), []).append((name, o, h, low, c, v))
     if not by_start:
         raise DataError(str(folder), f"expected bars on or after {start or 'the first stored day'}, received none")
-    first = datetime.fromtimestamp(min(by_start) // NS_PER_SECOND, tz=timezone.utc).date()
+    first = datetime.fromtimestamp(min(by_start) // NS_PER_SECOND, tz=UTC).date()
     steps = tuple(tuple(sorted(by_start[t])) for t in sorted(by_start))
     return StoredSteps(interval, tuple(sorted(names)), first, steps)
 
@@ -109,7 +111,9 @@ def served_interval(stored: Interval, speed: int) -> Interval:
 class Replay:
     """The restamped replay: step times, closed steps at an instant, REST queries, restatements."""
 
-    def __init__(self, stored: StoredSteps, interval: Interval, anchor_ns: int, *, history_steps: int = 0, updates: bool = False) -> None:
+    def __init__(
+        self, stored: StoredSteps, interval: Interval, anchor_ns: int, *, history_steps: int = 0, updates: bool = False
+    ) -> None:
         self.interval = interval
         self.symbols = stored.symbols
         self.anchor_ns = anchor_ns - anchor_ns % interval.ns
@@ -120,7 +124,9 @@ class Replay:
         index = 0
         for k, rows in enumerate(stored.steps):
             start = self.step_start_ns(k)
-            step = tuple(ReplayBar(s, start, o, h, low, c, v, index + i, k) for i, (s, o, h, low, c, v) in enumerate(rows))
+            step = tuple(
+                ReplayBar(s, start, o, h, low, c, v, index + i, k) for i, (s, o, h, low, c, v) in enumerate(rows)
+            )
             index += len(step)
             self._bars.append(step)
             for bar in step:
@@ -159,7 +165,10 @@ class Replay:
         return replace(bar, close=close, high=max(bar.high, close))
 
     def rest_bars(self, symbol: str, start_ns: int, end_ns: int, now_ns: int) -> list[ReplayBar]:
-        """Return closed bars of `symbol` with ``start_ns <= start <= end_ns`` (inclusive, like Alpaca), final values."""
+        """Return closed bars of `symbol` with ``start_ns <= start <= end_ns``, final values.
+
+        Both ends are inclusive, like Alpaca's REST bars endpoint.
+        """
         rows = self._by_symbol.get(symbol, [])
         closed = self.closed_steps(now_ns)
         lo = bisect.bisect_left(rows, start_ns, key=lambda b: b.start_ns)

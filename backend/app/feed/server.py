@@ -37,7 +37,9 @@ __all__ = ["FeedServer", "ServerOptions"]
 log = logging.getLogger(__name__)
 
 WS_PATHS: Final = frozenset({"/v2/iex", "/v2/sip", "/v2/delayed_sip", "/v2/test"})
-CHANNELS: Final = ("trades", "quotes", "bars", "updatedBars", "dailyBars", "statuses", "lulds", "corrections", "cancelErrors")
+CHANNELS: Final = (
+    "trades", "quotes", "bars", "updatedBars", "dailyBars", "statuses", "lulds", "corrections", "cancelErrors"
+)
 _SUBSCRIBABLE: Final = frozenset(CHANNELS) - {"corrections", "cancelErrors"}
 _BAR_CHANNELS: Final = ("bars", "updatedBars", "dailyBars")
 MALFORMED_FRAME: Final = '[{"T":"b","S":"AAPL","o":1.0,'  # cut-off JSON
@@ -203,7 +205,9 @@ class FeedServer:
             for ch, syms in request.items()
         )
         known = set(self.replay.symbols)
-        unknown = {s for ch in _BAR_CHANNELS for s in request.get(ch, []) or [] if s != "*" and s not in known} if valid else set()
+        unknown: set[str] = set()
+        if valid:
+            unknown = {s for ch in _BAR_CHANNELS for s in request.get(ch, []) or [] if s != "*" and s not in known}
         if not valid or (action == "subscribe" and unknown):
             return _error(400, "invalid syntax")
         for ch, syms in request.items():
@@ -266,10 +270,15 @@ class FeedServer:
             if self.replay.is_restated(bar):
                 heapq.heappush(updates, (self.replay.update_due_ns(bar), bar.index, bar))
         for client in list(self._clients):
-            msgs = [self._bar_message(b, self._bar_type) for b in sent if client.authenticated and client.wants(self._bar_channel, b.symbol)]
+            msgs = [
+                self._bar_message(b, self._bar_type)
+                for b in sent
+                if client.authenticated and client.wants(self._bar_channel, b.symbol)
+            ]
             if msgs and await self._send(client, msgs):
                 self._bar_frames += 1
-                if self.options.malformed_after is not None and not self._malformed_sent and self._bar_frames >= self.options.malformed_after:
+                malformed_after = self.options.malformed_after
+                if malformed_after is not None and not self._malformed_sent and self._bar_frames >= malformed_after:
                     self._malformed_sent = True
                     log.warning("fault: sending a malformed frame")
                     await self._send_raw(client, MALFORMED_MSGPACK if client.msgpack else MALFORMED_FRAME)

@@ -105,7 +105,9 @@ class AlpacaFeed:
         sleep: Callable[[float], object] = time.sleep,
     ) -> None:
         if interval.label not in ("1s", "1m", "1d"):
-            raise ConfigError(f"expected a base interval of 1s, 1m or 1d for Alpaca, received {interval.label!r}", field="interval")
+            raise ConfigError(
+                f"expected a base interval of 1s, 1m or 1d for Alpaca, received {interval.label!r}", field="interval"
+            )
         path_feed = urllib.parse.urlsplit(stream_url).path.rstrip("/").rsplit("/", 1)[-1]
         if feed not in _FEEDS or path_feed != feed:
             raise ConfigError(
@@ -125,7 +127,10 @@ class AlpacaFeed:
         self._sleep = sleep
         self._backoff = Backoff(reconnect_initial_s, reconnect_max_s, seed=seed)
         self._rest_url, self._feed = rest_url, feed
-        self._rest = AlpacaRest(rest_url, key, secret, feed=feed, stats=self.stats, clock_ns=self._clock_ns, sleep=sleep, timeout_s=timeout_s)
+        self._rest = AlpacaRest(
+            rest_url, key, secret, feed=feed, stats=self.stats, clock_ns=self._clock_ns, sleep=sleep,
+            timeout_s=timeout_s,
+        )
         self._deduper = BarDeduper()
         self._channels = ["dailyBars"] if interval.is_daily else ["bars", "updatedBars"]
         self._wanted_types = {"d"} if interval.is_daily else {"b", "u"}
@@ -140,9 +145,18 @@ class AlpacaFeed:
 
     @classmethod
     def from_env(
-        cls, key_env: str, secret_env: str, *args: Any, environ: Mapping[str, str] | None = None, **kwargs: Any
+        cls,
+        key_env: str,
+        secret_env: str,
+        stream_url: str,
+        rest_url: str,
+        *args: Any,
+        environ: Mapping[str, str] | None = None,
+        **kwargs: Any,
     ) -> AlpacaFeed:
         """Build a feed with credentials read from the environment variables `key_env` and `secret_env`.
+
+        `stream_url`, `rest_url`, `args` and `kwargs` are passed on to the constructor around the credentials.
 
         Raises
         ------
@@ -152,8 +166,10 @@ class AlpacaFeed:
         env = os.environ if environ is None else environ
         for name in (key_env, secret_env):
             if not env.get(name):
-                raise ConfigError(f"expected environment variable {name} to hold the Alpaca credential, received nothing", field=name)
-        return cls(*args, key=env[key_env], secret=env[secret_env], **kwargs)
+                raise ConfigError(
+                    f"expected environment variable {name} to hold the Alpaca credential, received nothing", field=name
+                )
+        return cls(stream_url, rest_url, env[key_env], env[secret_env], *args, **kwargs)
 
     @property
     def in_sync(self) -> bool:
@@ -286,10 +302,14 @@ class AlpacaFeed:
         except InvalidStatus as e:
             status = e.response.status_code
             if 400 <= status < 500:
-                raise FeedError(f"{self._stream_url} refused the websocket upgrade: HTTP {status}", code=status, fatal=True) from None
+                raise FeedError(
+                    f"{self._stream_url} refused the websocket upgrade: HTTP {status}", code=status, fatal=True
+                ) from None
             raise _TransientFeedError(f"HTTP {status} on upgrade") from None
         except InvalidURI as e:
-            raise FeedError(f"expected a ws:// or wss:// stream URL, received {self._stream_url!r} ({e})", fatal=True) from None
+            raise FeedError(
+                f"expected a ws:// or wss:// stream URL, received {self._stream_url!r} ({e})", fatal=True
+            ) from None
         except (OSError, WebSocketException) as e:
             raise _TransientFeedError(f"{type(e).__name__}: {e}") from None
         try:
@@ -306,7 +326,11 @@ class AlpacaFeed:
         self._await_control(ws, deadline, "authenticated")
         ws.send(json.dumps({"action": "subscribe", **dict.fromkeys(self._channels, self._symbols)}))
         ack = self._await_control(ws, deadline, "subscription")
-        missing = {ch: sorted(set(self._symbols) - set(ack.get(ch) or [])) for ch in self._channels if "*" not in (ack.get(ch) or [])}
+        missing = {
+            ch: sorted(set(self._symbols) - set(ack.get(ch) or []))
+            for ch in self._channels
+            if "*" not in (ack.get(ch) or [])
+        }
         missing = {ch: syms for ch, syms in missing.items() if syms}
         if missing:
             raise FeedError(f"subscription ack lacks symbols {missing} (unknown symbols?)", fatal=True)
@@ -319,7 +343,8 @@ class AlpacaFeed:
             except TimeoutError:
                 raise _TransientFeedError(f"no {want!r} message within {self._timeout_s:g} s") from None
             except ConnectionClosed as e:
-                raise _TransientFeedError(f"connection closed while waiting for {want!r} (code {e.rcvd.code if e.rcvd else 1006})") from None
+                code = e.rcvd.code if e.rcvd else 1006
+                raise _TransientFeedError(f"connection closed while waiting for {want!r} (code {code})") from None
             for msg in self._handle_frame(raw, self._pending):
                 if msg.get("T") == "error":
                     self._raise_error(msg, during=want)
@@ -331,7 +356,11 @@ class AlpacaFeed:
     def _raise_error(self, msg: dict[str, Any], during: str) -> None:
         code, text = msg.get("code"), str(msg.get("msg", ""))[:200]
         if code == 400 and during == "subscription":
-            raise FeedError(f"subscribe to {self._symbols} refused ({text}): unknown or badly formatted symbol", code=400, fatal=True)
+            raise FeedError(
+                f"subscribe to {self._symbols} refused ({text}): unknown or badly formatted symbol",
+                code=400,
+                fatal=True,
+            )
         if code == 402:
             raise FeedError(f"{self._stream_url}: {text}; check the API key and secret", code=402, fatal=True)
         if code == 406:
@@ -418,9 +447,9 @@ class AlpacaFeed:
                     self._deliver(bar, out, final=False)
                     continue
             if kind == "error":
-                self.stats.count_error(msg.get("code") if isinstance(msg.get("code"), int) else -1)
-                log.warning("provider error frame: %s", truncate_raw(json.dumps(msg)))
                 code = msg.get("code")
+                self.stats.count_error(code if isinstance(code, int) else -1)
+                log.warning("provider error frame: %s", truncate_raw(json.dumps(msg)))
                 if self._ws is not None and code in FATAL_CODES and code != 400:
                     self._raise_error(msg, during="bars")
             elif kind not in ("success", "subscription"):

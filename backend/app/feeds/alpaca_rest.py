@@ -105,7 +105,9 @@ class AlpacaRest:
         if bars is None:
             return
         if not isinstance(bars, dict):
-            raise FeedError(f"REST {self._endpoint}: expected 'bars' to be an object, received {bars!r:.200}", fatal=False)
+            raise FeedError(
+                f"REST {self._endpoint}: expected 'bars' to be an object, received {bars!r:.200}", fatal=False
+            )
         received = self._clock_ns()
         for symbol, items in bars.items():
             for item in items if isinstance(items, list) else [items]:
@@ -122,24 +124,35 @@ class AlpacaRest:
         url = f"{self._endpoint}?{urllib.parse.urlencode(params)}"
         for attempt in range(self._retries + 1):
             try:
-                with urllib.request.urlopen(urllib.request.Request(url, headers=self._headers), timeout=self._timeout_s) as resp:
+                request = urllib.request.Request(url, headers=self._headers)
+                with urllib.request.urlopen(request, timeout=self._timeout_s) as resp:
                     body = json.loads(resp.read())
                 self.pages += 1
                 if not isinstance(body, dict):
-                    raise FeedError(f"REST {self._endpoint}: expected a JSON object, received {body!r:.200}", fatal=False)
+                    raise FeedError(
+                        f"REST {self._endpoint}: expected a JSON object, received {body!r:.200}", fatal=False
+                    )
                 return body
             except urllib.error.HTTPError as e:
                 detail = _error_text(e)
                 if e.code in _FATAL_STATUSES:
-                    hint = "; check the API key and secret (and that the plan includes this feed)" if e.code in (401, 403) else ""
-                    raise FeedError(f"REST {self._endpoint} answered HTTP {e.code}: {detail}{hint}", code=e.code, fatal=True) from None
+                    hint = ""
+                    if e.code in (401, 403):
+                        hint = "; check the API key and secret (and that the plan includes this feed)"
+                    raise FeedError(
+                        f"REST {self._endpoint} answered HTTP {e.code}: {detail}{hint}", code=e.code, fatal=True
+                    ) from None
                 if e.code not in _RETRY_STATUSES or attempt == self._retries:
-                    raise FeedError(f"REST {self._endpoint} answered HTTP {e.code}: {detail}", code=e.code, fatal=False) from None
+                    raise FeedError(
+                        f"REST {self._endpoint} answered HTTP {e.code}: {detail}", code=e.code, fatal=False
+                    ) from None
                 log.warning("REST HTTP %d (%s); retry %d of %d", e.code, detail, attempt + 1, self._retries)
             except (OSError, ValueError) as e:
                 if attempt == self._retries:
                     raise FeedError(f"REST {self._endpoint} failed: {type(e).__name__}: {e}", fatal=False) from None
-                log.warning("REST request failed (%s: %s); retry %d of %d", type(e).__name__, e, attempt + 1, self._retries)
+                log.warning(
+                    "REST request failed (%s: %s); retry %d of %d", type(e).__name__, e, attempt + 1, self._retries
+                )
             if self._sleep(self._retry_wait_s) is True:  # a stop token's wait: the run is ending
                 raise FeedError(f"REST {self._endpoint}: stopped while waiting to retry", fatal=False)
         raise AssertionError("unreachable")  # pragma: no cover

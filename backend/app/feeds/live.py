@@ -256,7 +256,9 @@ def parse_rfc3339_ns(text: str) -> int:
             tzinfo=UTC,
         )
     except ValueError as e:
-        raise ValueError(f"expected an RFC-3339 timestamp with a valid date and time, received {text!r} ({e})") from None
+        raise ValueError(
+            f"expected an RFC-3339 timestamp with a valid date and time, received {text!r} ({e})"
+        ) from None
     seconds = int(whole.timestamp())
     if offset and offset.upper() != "Z":
         sign = 1 if offset[0] == "+" else -1

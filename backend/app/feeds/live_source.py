@@ -10,7 +10,7 @@ import numpy as np
 
 from app.bars.checks import check_bars
 from app.errors import FeedError
-from app.feeds.base import SessionLoad
+from app.feeds.base import HistoryLoad, SessionLoad
 from app.feeds.stored import StoredBarSource, concat_bars
 from app.store.bar import BarArrays, Interval, empty_bars
 from app.store.bar_store import BarStore
@@ -70,7 +70,7 @@ class LiveBarSource(StoredBarSource):
             out[symbol] = result.accepted
         return out
 
-    def history(self, symbol: str, interval: Interval, days: tuple[date, ...]):  # type: ignore[override]
+    def history(self, symbol: str, interval: Interval, days: tuple[date, ...]) -> HistoryLoad:
         if not days:
             return super().history(symbol, interval, days)
         if interval == self.base or self.store.has(symbol, interval):

@@ -12,7 +12,7 @@ from app.store.bar import Interval
 from app.store.session_data import SessionState
 from app.timing.time_manager import TimeManager
 
-__all__ = ["HistorySpec", "HistoricalIndicatorSpec", "preload_history"]
+__all__ = ["HistoricalIndicatorSpec", "HistorySpec", "preload_history"]
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ _BACKPRESSURE = {
 
 
 class _Stats(Protocol):
-    overruns: int
+    @property
+    def overruns(self) -> int: ...  # read-only: SubscriptionStats is a NamedTuple
 
 
 class _Sub(Protocol):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 import numpy as np
 
@@ -169,7 +169,7 @@ def compute_session_stats(
     *,
     rejected_orders: int = 0,
     bars_processed: int = 0,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Return the deterministic part of one ``sessions.json`` entry.
 
     Returns

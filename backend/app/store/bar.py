@@ -98,7 +98,7 @@ class BarArrays(NamedTuple):
     close: np.ndarray
     volume: np.ndarray
 
-    def __len__(self) -> int:  # type: ignore[override]
+    def __len__(self) -> int:
         return int(self.start.shape[0])
 
     def slice(self, lo: int, hi: int) -> BarArrays:

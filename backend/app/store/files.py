@@ -143,11 +143,10 @@ def read_bars_file(path: Path, start_ns: int | None = None, end_ns: int | None =
                 f"received {', '.join(names) or 'none'}",
             )
     ts_type = schema.field(TIMESTAMP_COLUMN).type
-    ranged = start_ns is not None and end_ns is not None
-    if ranged and not (pa.types.is_timestamp(ts_type) and ts_type.tz is not None):
-        ranged = False  # read it whole: _read_timestamps names the wrong type
+    # A timestamp column of the wrong type is read whole: _read_timestamps names the wrong type.
+    ranged_type = pa.types.is_timestamp(ts_type) and ts_type.tz is not None
     try:
-        if not ranged:
+        if start_ns is None or end_ns is None or not ranged_type:
             table = pq.read_table(path)
         else:
             ts = pc.field(TIMESTAMP_COLUMN)

@@ -80,7 +80,9 @@ class BarSeries:
         self._owner.check()
         cols, old = self._snap
         if length < old or length > cols.start.shape[0]:
-            raise InvariantError(f"series {self.name}: publish({length}) with {old} published, capacity {cols.start.shape[0]}")
+            raise InvariantError(
+                f"series {self.name}: publish({length}) with {old} published, capacity {cols.start.shape[0]}"
+            )
         self._snap = (cols, length)
 
     def append(self, bars: BarArrays) -> None:
@@ -91,7 +93,9 @@ class BarSeries:
         if k == 0:
             return
         if n and int(bars.start[0]) <= int(cols.start[n - 1]):
-            raise InvariantError(f"series {self.name}: appended bar at {int(bars.start[0])} is not after {int(cols.start[n - 1])}")
+            raise InvariantError(
+                f"series {self.name}: appended bar at {int(bars.start[0])} is not after {int(cols.start[n - 1])}"
+            )
         if n + k > cols.start.shape[0]:
             cols = self._grow(cols, n, n + k)
         for dst, src in zip(cols, bars, strict=True):

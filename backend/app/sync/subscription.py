@@ -11,7 +11,7 @@ from app.errors import InvariantError
 from app.sync.stop import StopToken
 from app.timing.clocks import monotonic_ns
 
-__all__ = ["SubscriptionStats", "StreamSubscription", "WaitStatus"]
+__all__ = ["StreamSubscription", "SubscriptionStats", "WaitStatus"]
 
 _SLICE_S = 0.2  # every wait re-checks stop/end at least this often
 _TRIM_AT = 64  # drop acked events once this many have accumulated

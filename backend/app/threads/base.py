@@ -68,7 +68,7 @@ class SessionThread(abc.ABC):
     def _main(self) -> None:
         try:
             self.run()
-        except BaseException as e:  # noqa: BLE001 - reported to the supervisor, never swallowed
+        except BaseException as e:  # reported to the supervisor (logged with exc_info), never swallowed
             clock_time, session = self.where()
             log.error("%s failed: %s: %s", self.name, type(e).__name__, e, exc_info=e)
             self._on_failure(ThreadFailure(self.name, e, clock_time, session))

@@ -3,8 +3,9 @@
 Runs on the coordinator thread (it owns the feed and is the only writer of base series). Per
 session: wait for the open (or join at the step in progress, or where `catch_up` left the
 history), poll the feed, file each bar with a `StepAssembler`, and publish every step that may
-close as a one-step `StepBatch`, the same event backtests publish. Late bars and restatements of published bars are kept and
-counted on the SessionState; nothing is shown out of order or before its interval is over.
+close as a one-step `StepBatch`, the same event backtests publish. Late bars and restatements of
+published bars are kept and counted on the SessionState; nothing is shown out of order or before
+its interval is over.
 """
 
 from __future__ import annotations
@@ -111,15 +112,26 @@ class LiveStream:
         series = [state.bars[(s, self.base.label)] for s in self.symbols]
         assembler = StepAssembler(self.symbols, step, state.open_ns, first, end, self.grace_ns)
         emitter = _Emitter(series, step, publish)
+        interrupted = self._pump(state, series, assembler, emitter, end)
+        if interrupted is StreamOutcome.STOPPED:
+            return interrupted
+        if interrupted is StreamOutcome.DRAINED:
+            outcome = interrupted
+        self._finish(state, assembler, emitter, outcome, step, first, end)
+        return outcome
+
+    def _pump(self, state: SessionState, series: list[BarSeries], assembler: StepAssembler, emitter: _Emitter,
+              end: int) -> StreamOutcome | None:
+        """Poll the feed and publish closed steps until the stream's end (None), a stop or a drain."""
+        tm = self.tm
         while True:
             if self.stop_token.is_set():
                 return StreamOutcome.STOPPED
             if self.drain_requested.is_set():
-                outcome = StreamOutcome.DRAINED
-                break
+                return StreamOutcome.DRAINED
             now = tm.now_ns()
             if now >= end + self.grace_ns or (now >= end and assembler.next_start_ns >= end):
-                break
+                return None
             for closed in assembler.ready(now, hold=not self.feed.in_sync):
                 emitter.emit(closed)
             wait_ns = min(assembler.next_deadline_ns(), end + self.grace_ns) - now
@@ -128,7 +140,11 @@ class LiveStream:
                 now = tm.now_ns()
                 for bar in bars:
                     self._file(bar, assembler, state, series, now)
-        now = tm.now_ns()
+
+    def _finish(self, state: SessionState, assembler: StepAssembler, emitter: _Emitter, outcome: StreamOutcome,
+                step: int, first: int, end: int) -> None:
+        """Publish what the stream's end completes; after a session's close, disconnect until the next open."""
+        now = self.tm.now_ns()
         steps, dropped = assembler.drain(now)
         for closed in steps:
             emitter.emit(closed)
@@ -142,7 +158,6 @@ class LiveStream:
             # extended-hours bars (and be dropped as a slow client). Reconnect at the next open.
             self.feed.close()
             self._connected = False
-        return outcome
 
     def _span(self, state: SessionState, now: int) -> tuple[int, int, int, StreamOutcome]:
         """Return (step length, first step start, stream end, outcome at the end) for a session."""
@@ -160,7 +175,8 @@ class LiveStream:
 
     def _file(self, bar: LiveBar, assembler: StepAssembler, state: SessionState, series: list[BarSeries],
               now: int) -> None:
-        if self.base.is_daily and bar.start_ns != state.open_ns and state.open_ns - DAY_NS < bar.start_ns < state.close_ns:
+        in_session_day = state.open_ns - DAY_NS < bar.start_ns < state.close_ns
+        if self.base.is_daily and bar.start_ns != state.open_ns and in_session_day:
             # Providers stamp daily bars at midnight exchange time; ours start at the session open.
             bar = dataclasses.replace(bar, start_ns=state.open_ns)
         arrival = assembler.add(bar, now)
