@@ -1,17 +1,47 @@
-"""TradingCalendar: the only module that imports exchange_calendars (the calendar seam)."""
+"""TradingCalendar: the only module that imports exchange_calendars (the calendar seam).
+
+exchange_calendars, and the pandas it imports, take most of a second to import and build a
+calendar, longer than a one-year backtest takes to run. So a calendar's session table (each
+session's date, open, close and early-close flag, over exchange_calendars' default bounds) is
+kept in an on-disk cache (`calendar_cache_dir`), one JSON file per calendar, valid for the day
+it was built (the default bounds move with the date) and the installed exchange_calendars and
+pandas; a cache hit imports neither. Every answer comes from that table, equal to
+exchange_calendars' own (tested).
+"""
 
 from __future__ import annotations
 
+import bisect
 import difflib
+import functools
+import importlib.util
+import json
+import logging
+import os
+import re
 import warnings
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-import exchange_calendars as xcals
 import numpy as np
-import pandas as pd
 
-__all__ = ["TradingCalendar", "UnknownCalendarError", "available_calendars"]
+__all__ = [
+    "CACHE_ENV",
+    "TradingCalendar",
+    "UnknownCalendarError",
+    "available_calendars",
+    "calendar_cache_dir",
+]
+
+CACHE_ENV: Final = "SESSION_COORDINATOR_CACHE"
+"""Environment variable: the cache folder, or ``off`` for none (default: the user cache folder)."""
+
+_FORMAT: Final = 1  # bump when the cached table's layout changes
+_EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
+_log = logging.getLogger(__name__)
 
 
 class UnknownCalendarError(ValueError):
@@ -32,69 +62,102 @@ class UnknownCalendarError(ValueError):
 
 def available_calendars() -> list[str]:
     """Return every calendar code exchange_calendars accepts (aliases included), sorted."""
-    return sorted(xcals.get_calendar_names(include_aliases=True))
+    return list(_calendar_names())
 
 
-def _label(d: date) -> pd.Timestamp:
-    return pd.Timestamp(d.year, d.month, d.day)
+@functools.cache
+def _calendar_names() -> tuple[str, ...]:
+    path = _cache_path("names.json")
+    key = _cache_key()
+    cached = _read_cached(path, key)
+    if isinstance(cached, list) and cached and all(isinstance(n, str) for n in cached):
+        return tuple(cached)
+    import exchange_calendars as xcals
+
+    found = tuple(sorted(xcals.get_calendar_names(include_aliases=True)))
+    _write_cached(path, key, list(found))
+    return found
+
+
+@dataclass(frozen=True)
+class _Table:
+    """A calendar's sessions over exchange_calendars' default bounds: days since 1970-01-01,
+    regular open and close (int64 ns UTC), the early-close days, and the exchange's timezone."""
+
+    tz: str
+    days: list[int]
+    opens: list[int]
+    closes: list[int]
+    early: list[int]
+
+    @classmethod
+    def from_json(cls, data: Any) -> _Table | None:
+        try:
+            columns = (list(map(int, data[k])) for k in ("days", "opens", "closes", "early"))
+            table = cls(str(data["tz"]), *columns)
+        except (TypeError, KeyError, ValueError):
+            return None
+        n = len(table.days)
+        return table if n and len(table.opens) == n == len(table.closes) else None
 
 
 class TradingCalendar:
-    """Uncached answers about one exchange's sessions, straight from exchange_calendars.
+    """Answers about one exchange's sessions, equal to exchange_calendars' (uncached by question).
 
     All instants are int64 ns UTC. A session is identified by its date (exchange-local).
-    Dates outside the calendar's bounds raise ValueError naming the bounds.
+    Dates outside the calendar's bounds raise ValueError naming the bounds. The session table
+    comes from the on-disk cache when it holds today's (`cache=False` always builds it).
 
     Warnings
     --------
     Immutable after construction; safe to call from any thread.
     """
 
-    def __init__(self, code: str) -> None:
-        if code not in available_calendars():
-            raise UnknownCalendarError(code)
+    def __init__(self, code: str, *, cache: bool = True) -> None:
+        path = _cache_path(f"table-{re.sub(r'[^A-Za-z0-9_-]', '_', code)}.json") if cache else None
+        key = [*_cache_key(), code, _today()]  # the default bounds move with the date
+        table = _Table.from_json(_read_cached(path, key))
+        if table is None:  # an unknown code is never cached: it is checked here, before building
+            if code not in available_calendars():
+                raise UnknownCalendarError(code)
+            table = _build_table(code)
+            _write_cached(path, key, table.__dict__)
         self.code = code
-        with warnings.catch_warnings():
-            # exchange_calendars 4.x on pandas 3 warns about its own Series.values use.
-            warnings.simplefilter("ignore", getattr(pd.errors, "Pandas4Warning", FutureWarning))
-            self._cal = xcals.get_calendar(code)
-        self.tz = ZoneInfo(str(self._cal.tz))
-        # Every session's (open, close) in ns, computed once: a dict hop instead of pandas lookups.
-        self._bounds: dict[date, tuple[int, int]] = {
-            ts.date(): (int(o), int(c))
-            for ts, o, c in zip(self._cal.sessions, self._cal.opens.array.asi8,
-                                self._cal.closes.array.asi8, strict=True)
-        }
-        self.first_session: date = self._cal.first_session.date()
-        self.last_session: date = self._cal.last_session.date()
+        self.tz = ZoneInfo(table.tz)
+        self._sessions: list[date] = [date.fromordinal(d + _EPOCH_ORDINAL) for d in table.days]
+        bounds = zip(table.opens, table.closes, strict=True)
+        self._bounds: dict[date, tuple[int, int]] = dict(zip(self._sessions, bounds, strict=True))
+        self._early = frozenset(date.fromordinal(d + _EPOCH_ORDINAL) for d in table.early)
+        self.first_session: date = self._sessions[0]
+        self.last_session: date = self._sessions[-1]
 
-    def _check(self, d: date) -> pd.Timestamp:
+    def _check(self, d: date) -> None:
         if not self.first_session <= d <= self.last_session:
             raise ValueError(
                 f"{d.isoformat()} is outside the {self.code} calendar's range "
                 f"{self.first_session.isoformat()}..{self.last_session.isoformat()}"
             )
-        return _label(d)
 
     def is_session(self, d: date) -> bool:
         """Return True when `d` is a trading day (early closes included)."""
-        return bool(self._cal.is_session(self._check(d)))
+        self._check(d)
+        return d in self._bounds
 
     def sessions_in_range(self, start: date, end: date) -> list[date]:
         """Return the trading days in ``[start, end]`` (either may be a non-trading day)."""
-        lo = max(start, self.first_session)
-        hi = min(end, self.last_session)
-        if lo > hi:
-            return []
-        return [ts.date() for ts in self._cal.sessions_in_range(_label(lo), _label(hi))]
+        lo = bisect.bisect_left(self._sessions, start)
+        hi = bisect.bisect_right(self._sessions, end)
+        return self._sessions[lo:hi]
 
     def first_session_on_or_after(self, d: date) -> date:
         """Return `d` when it trades, else the next trading day."""
-        return self._cal.date_to_session(self._check(d), direction="next").date()
+        self._check(d)
+        return self._sessions[bisect.bisect_left(self._sessions, d)]
 
     def last_session_on_or_before(self, d: date) -> date:
         """Return `d` when it trades, else the previous trading day."""
-        return self._cal.date_to_session(self._check(d), direction="previous").date()
+        self._check(d)
+        return self._sessions[bisect.bisect_right(self._sessions, d) - 1]
 
     def next_session(self, d: date) -> date:
         """Return the first trading day strictly after `d`."""
@@ -120,27 +183,20 @@ class TradingCalendar:
 
     def is_early_close(self, d: date) -> bool:
         """Return True when session `d` closes before the calendar's regular close."""
-        label = self._check(d)
-        return bool(label in self._cal.early_closes)
+        self._check(d)
+        return d in self._early
 
     def is_trading_minute(self, ts_ns: int) -> bool:
         """Return True when the instant lies inside a regular session ``[open, close)``."""
-        local = datetime.fromtimestamp(ts_ns / 1e9, tz=self.tz).date()
-        for d in (local - timedelta(days=1), local, local + timedelta(days=1)):
-            if self.first_session <= d <= self.last_session and self._cal.is_session(_label(d)):
-                open_ns, close_ns = self.session_bounds_ns(d)
-                if open_ns <= ts_ns < close_ns:
-                    return True
-        return False
+        return self.session_of(ts_ns) is not None
 
     def session_of(self, ts_ns: int) -> date | None:
         """Return the session whose ``[open, close)`` contains the instant, or None."""
         local = datetime.fromtimestamp(ts_ns / 1e9, tz=self.tz).date()
         for d in (local, local - timedelta(days=1), local + timedelta(days=1)):
-            if self.first_session <= d <= self.last_session and self._cal.is_session(_label(d)):
-                open_ns, close_ns = self.session_bounds_ns(d)
-                if open_ns <= ts_ns < close_ns:
-                    return d
+            bounds = self._bounds.get(d)
+            if bounds is not None and bounds[0] <= ts_ns < bounds[1]:
+                return d
         return None
 
     def bar_starts(self, d: date, interval_ns: int, daily: bool = False) -> np.ndarray:
@@ -149,3 +205,91 @@ class TradingCalendar:
         if daily:
             return np.array([open_ns], dtype=np.int64)
         return np.arange(open_ns, close_ns, interval_ns, dtype=np.int64)
+
+
+# -- the session table: built from exchange_calendars, cached on disk ---------------------------
+
+
+def _build_table(code: str) -> _Table:
+    import exchange_calendars as xcals
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        # exchange_calendars 4.x on pandas 3 warns about its own Series.values use.
+        warnings.simplefilter("ignore", getattr(pd.errors, "Pandas4Warning", FutureWarning))
+        cal = xcals.get_calendar(code)
+    sessions = cal.sessions
+    days = sessions.values.astype("datetime64[D]").astype(np.int64)
+    return _Table(
+        tz=str(cal.tz),
+        days=days.tolist(),
+        opens=cal.opens.array.asi8.tolist(),
+        closes=cal.closes.array.asi8.tolist(),
+        early=days[np.asarray(sessions.isin(cal.early_closes), dtype=bool)].tolist(),
+    )
+
+
+def calendar_cache_dir() -> Path | None:
+    """Return the folder of the calendar cache, or None when it is turned off.
+
+    ``$SESSION_COORDINATOR_CACHE`` when set (``off`` turns the cache off), else
+    ``$XDG_CACHE_HOME/session-coordinator`` or ``~/.cache/session-coordinator``.
+    """
+    chosen = os.environ.get(CACHE_ENV)
+    if chosen is not None:
+        return None if chosen.strip().lower() in ("", "off") else Path(chosen).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME")
+    try:
+        root = Path(base) if base else Path.home() / ".cache"
+    except RuntimeError:  # no home folder to be found: no cache
+        return None
+    return root / "session-coordinator"
+
+
+def _cache_path(name: str) -> Path | None:
+    folder = calendar_cache_dir()
+    return None if folder is None else folder / "calendars" / name
+
+
+def _today() -> str:
+    return datetime.now(UTC).astimezone().date().isoformat()  # local, as exchange_calendars uses
+
+
+def _install_stamp(package: str) -> list[Any]:
+    """Where `package` is installed and when its files were written (changes on any reinstall)."""
+    spec = importlib.util.find_spec(package)
+    origin = spec.origin if spec is not None else None
+    try:
+        st = os.stat(origin) if origin else None
+    except OSError:
+        st = None
+    return [package, origin, st.st_mtime_ns if st else None, st.st_size if st else None]
+
+
+def _cache_key() -> list[Any]:
+    return [_FORMAT, _install_stamp("exchange_calendars"), _install_stamp("pandas")]
+
+
+def _read_cached(path: Path | None, key: list[Any]) -> Any:
+    """Return the value cached in `path` under `key`; None when absent, damaged or stale."""
+    if path is None:
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc.get("value") if isinstance(doc, dict) and doc.get("key") == key else None
+
+
+def _write_cached(path: Path | None, key: list[Any], value: Any) -> None:
+    """Write `value` whole (temporary file, then ``os.replace``); failing only costs time."""
+    if path is None:
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps({"key": key, "value": value}), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as e:
+        _log.debug("calendar cache not written (%s): %s", path, e)
+        tmp.unlink(missing_ok=True)

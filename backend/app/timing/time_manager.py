@@ -7,13 +7,15 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from app.store.bar import Interval
 from app.timing.calendar import TradingCalendar
 from app.timing.clocks import Clock, SteppedClock
 
 __all__ = ["TimeManager"]
+
+_NS_PER_S = 1_000_000_000
+_DAY_S = 86_400
 
 _CACHED = (
     "is_session",
@@ -82,13 +84,39 @@ class TimeManager:
         ns = np.asarray(ts_ns, dtype=np.int64)
         if ns.shape[0] == 0:
             return []
-        utc = pd.DatetimeIndex(ns.astype("datetime64[ns]")).tz_localize("UTC")
-        local = utc.tz_convert(self.uncached.tz).tz_localize(None).values
-        offset_min = (local.astype(np.int64) - ns) // 60_000_000_000
+        offset_s = self.utc_offsets_s(ns)
+        local = (ns + offset_s * _NS_PER_S).astype("datetime64[ns]")
+        offset_min = offset_s // 60
         labels = {o: f"{'+' if o >= 0 else '-'}{abs(o) // 60:02d}:{abs(o) % 60:02d}"
                   for o in np.unique(offset_min).tolist()}
         text = np.datetime_as_string(local, unit="s").tolist()
+        if len(labels) == 1:
+            (label,) = labels.values()
+            return [t + label for t in text]
         return [t + labels[o] for t, o in zip(text, offset_min.tolist(), strict=True)]
+
+    def utc_offsets_s(self, ts_ns: np.ndarray) -> np.ndarray:
+        """Return the exchange timezone's UTC offset (s) at each instant.
+
+        Looked up once per run of instants on the same UTC day, at the day's first and last
+        second; only a day whose two differ (the offset changes that day) is looked up
+        instant by instant.
+        """
+        tz = self.uncached.tz
+        secs = np.asarray(ts_ns, dtype=np.int64) // _NS_PER_S
+        days = secs // _DAY_S
+        starts = np.flatnonzero(np.diff(days, prepend=days[:1] - 1))  # first row of each run
+
+        def offset(s: int) -> int:
+            delta = datetime.fromtimestamp(s, tz=tz).utcoffset()
+            return int(delta.total_seconds()) if delta is not None else 0
+
+        out = np.empty(secs.shape, dtype=np.int64)
+        for lo, hi, day in zip(starts.tolist(), [*starts[1:].tolist(), secs.shape[0]],
+                               days[starts].tolist(), strict=True):
+            first, last = offset(day * _DAY_S), offset(day * _DAY_S + _DAY_S - 1)
+            out[lo:hi] = first if first == last else [offset(s) for s in secs[lo:hi].tolist()]
+        return out
 
     def format_ns(self, ts_ns: int) -> str:
         """Return ``YYYY-MM-DD HH:MM:SS <tz>`` in exchange time, for messages and reports."""
@@ -110,23 +138,23 @@ class TimeManager:
 
     def get_first_trading_date(self, d: date) -> date:
         """Return `d` when it trades, else the next trading day (inclusive)."""
-        return self._ask("first_session_on_or_after", d)  # type: ignore[no-any-return]
+        return self._ask("first_session_on_or_after", d)
 
     def get_last_trading_date(self, d: date) -> date:
         """Return `d` when it trades, else the previous trading day (inclusive)."""
-        return self._ask("last_session_on_or_before", d)  # type: ignore[no-any-return]
+        return self._ask("last_session_on_or_before", d)
 
     def next_trading_date(self, d: date) -> date:
         """Return the first trading day strictly after `d`."""
-        return self._ask("next_session", d)  # type: ignore[no-any-return]
+        return self._ask("next_session", d)
 
     def previous_trading_date(self, d: date) -> date:
         """Return the last trading day strictly before `d`."""
-        return self._ask("previous_session", d)  # type: ignore[no-any-return]
+        return self._ask("previous_session", d)
 
     def session_bounds_ns(self, d: date) -> tuple[int, int]:
         """Return session `d`'s regular (open, close), ns UTC; early closes respected."""
-        return self._ask("session_bounds_ns", d)  # type: ignore[no-any-return]
+        return self._ask("session_bounds_ns", d)
 
     def is_early_close(self, d: date) -> bool:
         """Return True when session `d` closes early."""
@@ -134,7 +162,7 @@ class TimeManager:
 
     def session_of(self, ts_ns: int) -> date | None:
         """Return the session containing the instant, or None outside every session."""
-        return self._ask("session_of", ts_ns)  # type: ignore[no-any-return]
+        return self._ask("session_of", ts_ns)
 
     def is_trading_minute(self, ts_ns: int) -> bool:
         """Return True when the instant lies inside a regular session."""
@@ -146,11 +174,11 @@ class TimeManager:
 
     def expected_bar_starts(self, d: date, interval: Interval) -> np.ndarray:
         """Return the read-only array of bar starts expected in session `d` for `interval`."""
-        return self._bar_starts(d, interval.ns, interval.is_daily)  # type: ignore[no-any-return]
+        return self._bar_starts(d, interval.ns, interval.is_daily)
 
     def trailing_trading_days(self, d: date, n: int) -> tuple[date, ...]:
         """Return the `n` trading days ending on the last trading day before `d`, oldest first."""
-        return self._trailing(d, n)  # type: ignore[no-any-return]
+        return self._trailing(d, n)
 
     def cache_info(self) -> dict[str, Any]:
         """Return hits/misses/size per cached question."""
