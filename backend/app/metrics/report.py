@@ -51,6 +51,7 @@ Shared parts::
                "counters": {"backpressure.coordinator_processor": int,
                             "backpressure.processor_analysis": int, "overruns.<edge>": int},
                "process": {"cpu_s": float, "rss_mb": float, "peak_rss_mb": float},  # optional
+               "breakdown": {"startup_s", "run_s", "load_s", "outputs_s": float},  # summary only
                "clock": {"achieved_speed": float, "max_lag_s": float,            # optional
                          "max_lag_s_by_edge": {edge: float}}}
 
@@ -59,13 +60,11 @@ Stages are those of ``app.metrics.running.STAGES``, all in milliseconds.
 
 from __future__ import annotations
 
-import json
-import math
+import functools
 from collections.abc import Mapping
 from typing import Any, Final
 
-import numpy as np
-
+from app.metrics.json_text import to_json
 from app.store.bar import parse_interval
 
 __all__ = ["RULE", "format_run_report", "format_session_report", "to_json", "without_metrics"]
@@ -145,24 +144,10 @@ def format_run_report(summary: Mapping[str, Any]) -> str:
     lines += _quality_block(summary.get("data_quality"))
     lines += _feed_block(summary.get("feed"), metrics)
     lines += _run_trading_block(summary.get("trading"))
-    lines += _process_block(metrics.get("process"))
+    lines += _process_block(metrics.get("process"), metrics.get("breakdown"))
     lines += _clock_block(summary.get("clock"), metrics)
     lines.append(RULE)
     return "\n".join(lines) + "\n"
-
-
-def to_json(obj: Any) -> str:
-    """Return `obj` as JSON: sorted keys, floats rounded to 6 decimals, indent 2.
-
-    numpy scalars and arrays become Python numbers and lists, tuples become lists, ``-0.0``
-    becomes ``0.0``.
-
-    Raises
-    ------
-    ValueError
-        If a float is NaN or infinite (the message names its key path), or a key is not a str.
-    """
-    return json.dumps(_normalise(obj, "$"), sort_keys=True, indent=2, allow_nan=False)
 
 
 def without_metrics(obj: Any) -> Any:
@@ -273,14 +258,19 @@ def _run_trading_block(trading: Mapping[str, Any] | None) -> _Lines:
     ]
 
 
-def _process_block(process: Mapping[str, Any] | None) -> _Lines:
-    if process is None:
-        return []
-    return [
-        "Process:",
-        f"  - CPU: {_num(process['cpu_s'])} s",
-        f"  - RSS: {_num(process['rss_mb'])} MB | Peak RSS: {_num(process['peak_rss_mb'])} MB",
-    ]
+def _process_block(process: Mapping[str, Any] | None,
+                   breakdown: Mapping[str, Any] | None = None) -> _Lines:
+    lines = []
+    if process is not None:
+        lines += [
+            f"  - CPU: {_num(process['cpu_s'])} s",
+            f"  - RSS: {_num(process['rss_mb'])} MB | Peak RSS: {_num(process['peak_rss_mb'])} MB",
+        ]
+    if breakdown is not None:
+        startup = f"Startup: {_num(breakdown['startup_s'])} s | " if "startup_s" in breakdown else ""
+        lines.append(f"  - {startup}Run: {_num(breakdown['run_s'])} s "
+                     f"(Loading: {_num(breakdown['load_s'])} s) | Outputs: {_num(breakdown['outputs_s'])} s")
+    return ["Process:", *lines] if lines else []
 
 
 def _clock_block(clock: Mapping[str, Any] | None, metrics: Mapping[str, Any]) -> _Lines:
@@ -346,30 +336,9 @@ def _avg_min_max(stat: Mapping[str, Any], label: str, unit: str) -> str:
     return " | ".join(f"{name}{label}: {_num(stat[key] / scale)} {unit}" for name, key in parts)
 
 
+@functools.lru_cache(maxsize=256)  # a few labels, asked once per series in every session report
 def _interval_key(label: str) -> tuple[int, str]:
     try:
         return parse_interval(label).ns, label
     except ValueError:
         return 2**63, label
-
-
-def _normalise(obj: Any, path: str) -> Any:
-    if isinstance(obj, Mapping):
-        out = {}
-        for key, value in obj.items():
-            if not isinstance(key, str):
-                raise ValueError(f"{path}: expected str keys, received {key!r}")
-            out[key] = _normalise(value, f"{path}.{key}")
-        return out
-    if isinstance(obj, (list, tuple, np.ndarray)):
-        return [_normalise(v, f"{path}[{i}]") for i, v in enumerate(obj)]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        value = float(obj)
-        if not math.isfinite(value):
-            raise ValueError(f"{path}: expected a finite number, received {value!r}")
-        return round(value, 6) + 0.0  # + 0.0 turns -0.0 into 0.0
-    return obj

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -13,41 +12,90 @@ from app.metrics.report import format_run_report, format_session_report, to_json
 from app.metrics.stats import compute_run_summary
 from app.runtime.build import Pipeline
 from app.runtime.records import quality_rollup
+from app.runtime.text_columns import fixed_decimals, iso_local, join_rows, text_column
+from app.timing.clocks import perf_ns
 
 __all__ = ["write_outputs"]
 
 
+def _stamps(pipeline: Pipeline, ts_ns: np.ndarray) -> np.ndarray:
+    return iso_local(ts_ns, pipeline.tm.utc_offsets_s(ts_ns))
+
+
+def _csv_field(text: str) -> str:
+    """Quote a field as csv.writer (QUOTE_MINIMAL, lineterminator "\\n") does."""
+    if any(c in text for c in ',"\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def _write_fills(pipeline: Pipeline, path: Path) -> None:
     fills = pipeline.broker.fills
-    stamps = pipeline.tm.isoformat_many(np.array([f.filled_at_ns for f in fills], dtype=np.int64))
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        out = csv.writer(fh, lineterminator="\n")
-        out.writerow(["timestamp", "symbol", "side", "quantity", "price", "commission"])
-        for stamp, f in zip(stamps, fills, strict=True):
-            out.writerow([stamp, f.symbol, f.side.name.lower(), f.quantity, f"{f.price:.4f}", f"{f.commission:.4f}"])
+    header = b"timestamp,symbol,side,quantity,price,commission\n"
+    if not fills:
+        _write(path, header)
+        return
+    names = {s: _csv_field(s) for s in {f.symbol for f in fills}}
+    body = join_rows([
+        _stamps(pipeline, np.array([f.filled_at_ns for f in fills], dtype=np.int64)), ",",
+        text_column([names[f.symbol] for f in fills]), ",",
+        text_column([f.side.name.lower() for f in fills]), ",",
+        text_column([str(f.quantity) for f in fills]), ",",
+        fixed_decimals([f.price for f in fills]), ",",
+        fixed_decimals([f.commission for f in fills]), "\n",
+    ])
+    _write(path, header, body)
 
 
 def _write_equity(pipeline: Pipeline, path: Path) -> None:
     res = pipeline.engine.results
-    stamps = pipeline.tm.isoformat_many(np.array(res.equity_ns, dtype=np.int64))
-    with path.open("w", encoding="utf-8") as fh:
-        fh.write("timestamp,equity,cash\n")
-        fh.writelines(f"{t},{eq:.4f},{cash:.4f}\n" for t, eq, cash in zip(stamps, res.equity, res.cash, strict=True))
+    ts_ns = np.asarray(res.equity_ns, dtype=np.int64)
+    body = join_rows([_stamps(pipeline, ts_ns), ",", fixed_decimals(res.equity), ",",
+                      fixed_decimals(res.cash), "\n"]) if ts_ns.shape[0] else b""
+    _write(path, b"timestamp,equity,cash\n", body)
+
+
+def _write(path: Path, *parts: bytes) -> None:
+    with path.open("wb") as fh:
+        for part in parts:
+            fh.write(part)
 
 
 def write_outputs(pipeline: Pipeline, out_dir: Path, status: str, elapsed_s: float,
-                  resolved_config: dict[str, Any]) -> dict[str, Any]:
-    """Write every output file (also after a failure: what exists so far) and return the summary."""
+                  resolved_config: dict[str, Any], startup_s: float | None = None,
+                  ) -> dict[str, Any]:
+    """Write every output file (also after a failure: what exists so far) and return the summary.
+
+    The summary's ``metrics.breakdown`` times the process's phases: `startup_s` (process start
+    to run start, when given), the run's `elapsed_s` and data loading within it, and the
+    outputs up to the summary itself (the summary and report.txt are written after it).
+    """
+    began = perf_ns()
     _write_fills(pipeline, out_dir / "fills.csv")
     _write_equity(pipeline, out_dir / "equity.csv")
-    (out_dir / "config.resolved.json").write_text(json.dumps(resolved_config, indent=2, sort_keys=True) + "\n")
+    config_text = json.dumps(resolved_config, indent=2, sort_keys=True)
+    (out_dir / "config.resolved.json").write_text(config_text + "\n")
     records = pipeline.records
     (out_dir / "sessions.json").write_text(to_json(records) + "\n", encoding="utf-8")
+    reports = [format_session_report(r) for r in records]
     summary = build_summary(pipeline, status, elapsed_s)
+    summary["metrics"]["breakdown"] = _breakdown(summary["metrics"], startup_s, elapsed_s,
+                                                 (perf_ns() - began) / 1e9)
     (out_dir / "summary.json").write_text(to_json(summary) + "\n", encoding="utf-8")
-    text = "\n\n".join([*(format_session_report(r) for r in records), format_run_report(summary)])
+    text = "\n\n".join([*reports, format_run_report(summary)])
     (out_dir / "report.txt").write_text(text + "\n", encoding="utf-8")
     return summary
+
+
+def _breakdown(metrics: dict[str, Any], startup_s: float | None, run_s: float,
+               outputs_s: float) -> dict[str, float]:
+    stages = metrics.get("stages", {})
+    load_ms = sum(stages.get(name, {}).get("total_ms", 0.0)
+                  for name in ("data_loading_initial", "data_loading_subsequent"))
+    out = {"run_s": run_s, "load_s": load_ms / 1e3, "outputs_s": outputs_s}
+    if startup_s is not None:
+        out["startup_s"] = startup_s
+    return out
 
 
 def build_summary(pipeline: Pipeline, status: str, elapsed_s: float) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from app.runtime.controls import RunControls
 from app.runtime.outputs import write_outputs
 from app.runtime.records import session_record
 from app.store.session_data import SessionState
-from app.timing.clocks import perf_ns
+from app.timing.clocks import perf_ns, process_start_perf_ns
 
 __all__ = ["Progress", "RunResult", "run"]
 
@@ -81,8 +81,10 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
         # out of the collector's view so that a full collection mid-session is short (live p99).
         gc.collect()
         gc.freeze()
-        status, error = "ok", None
+        status = "ok"
+        error: SessionAborted | KeyboardInterrupt | None = None
         t0 = perf_ns()
+        startup_s = (t0 - process_start_perf_ns()) / 1e9
         try:
             pipeline.supervisor.run(pipeline.threads)
         except SessionAborted as e:
@@ -91,8 +93,10 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
         except KeyboardInterrupt as e:
             status, error = "interrupted", e
         elapsed_s = (perf_ns() - t0) / 1e9
+        gc.freeze()  # the run's results live to the end too: collections while writing skip them
         try:
-            summary = write_outputs(pipeline, out_dir, status, elapsed_s, config_to_dict(config))
+            summary = write_outputs(pipeline, out_dir, status, elapsed_s, config_to_dict(config),
+                                    startup_s)
         except Exception as e:
             if error is None:
                 raise

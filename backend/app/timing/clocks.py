@@ -3,19 +3,43 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from datetime import datetime
 from typing import Protocol
 
 from app.errors import InvariantError
 
-__all__ = ["Clock", "ScaledClock", "SteppedClock", "WallClock", "local_stamp", "monotonic_ns", "perf_ns"]
+__all__ = [
+    "Clock", "ScaledClock", "SteppedClock", "WallClock", "local_stamp", "monotonic_ns", "perf_ns",
+    "process_start_perf_ns",
+]
 
 perf_ns = time.perf_counter_ns
 """High-resolution counter for measuring durations (never a time of day)."""
 
 monotonic_ns = time.monotonic_ns
 """Monotonic counter for deadlines."""
+
+
+_IMPORTED_NS = perf_ns()  # early in every run: the origin where the kernel's is not available
+
+
+def process_start_perf_ns() -> int:
+    """Return the `perf_ns` reading at which this process started (interpreter start-up included).
+
+    From the kernel's start time of the process on Linux (10 ms resolution); elsewhere, the
+    first import of this module, early in start-up.
+    """
+    try:
+        with open("/proc/self/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        started_ticks = int(fields[19])  # field 22, starttime: clock ticks after boot
+        started_ns = started_ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+        age_ns = time.clock_gettime_ns(time.CLOCK_BOOTTIME) - started_ns
+    except (OSError, ValueError, IndexError, AttributeError):
+        return _IMPORTED_NS
+    return perf_ns() - age_ns
 
 
 def local_stamp() -> str:

@@ -1,0 +1,90 @@
+"""What a backtest process loads and how it reports its own time (issue 7, target 3).
+
+Start-up is most of a short backtest's time, so a backtest must not import what only a live
+session needs, and a warm calendar cache spares it exchange_calendars. Timings are reported
+(summary.json and report.txt), never asserted.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from support.runs import cli, make_store, write_config
+
+from app.timing.calendar import CACHE_ENV
+
+LIVE_ONLY = ("websockets", "msgpack", "app.feed", "app.feeds.alpaca", "app.feeds._alpaca_wire",
+             "app.feeds.alpaca_rest", "app.feeds.live_source", "app.threads.live_stream")
+
+_RUN_AND_LIST_MODULES = """
+import json, sys
+from app.backtest import main
+code = main(sys.argv[1:])
+print(json.dumps({"exit": code, "modules": sorted(sys.modules)}))
+"""
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    return make_store(tmp_path_factory.mktemp("store"))
+
+
+def _backtest_modules(cfg: Path, out: Path) -> list[str]:
+    proc = cli("-c", _RUN_AND_LIST_MODULES, str(cfg), "--output", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["exit"] == 0
+    return result["modules"]
+
+
+def _imported(modules: list[str], prefixes: tuple[str, ...]) -> list[str]:
+    return [m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes)]
+
+
+def test_a_backtest_imports_nothing_only_live_sessions_need(store, tmp_path):
+    # Arrange
+    cfg = write_config(tmp_path / "s.yaml", store)
+
+    # Act
+    modules = _backtest_modules(cfg, tmp_path / "out")
+
+    # Assert
+    assert _imported(modules, LIVE_ONLY) == []
+
+
+def test_with_a_warm_calendar_cache_a_backtest_never_imports_exchange_calendars(
+        store, tmp_path, monkeypatch):
+    # Arrange: an empty cache, filled by the first run
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    cfg = write_config(tmp_path / "s.yaml", store)
+    cold = _backtest_modules(cfg, tmp_path / "cold")
+
+    # Act
+    warm = _backtest_modules(cfg, tmp_path / "warm")
+
+    # Assert
+    assert "exchange_calendars" in cold
+    assert _imported(warm, ("exchange_calendars",)) == []
+    fills = [(tmp_path / run / "fills.csv").read_bytes() for run in ("cold", "warm")]
+    assert fills[0] == fills[1]
+
+
+def test_the_summary_breaks_the_process_time_down_by_phase(store, tmp_path):
+    # Arrange
+    cfg = write_config(tmp_path / "s.yaml", store)
+
+    # Act
+    proc = cli("-m", "app.backtest", str(cfg), "--output", str(tmp_path / "out"), "--quiet")
+
+    # Assert
+    assert proc.returncode == 0, proc.stderr
+    breakdown = json.loads((tmp_path / "out" / "summary.json").read_text())["metrics"]["breakdown"]
+    assert set(breakdown) == {"startup_s", "load_s", "run_s", "outputs_s"}
+    assert all(value >= 0 for value in breakdown.values())
+    assert breakdown["load_s"] <= breakdown["run_s"]  # loading happens within the run
+    report = (tmp_path / "out" / "report.txt").read_text()
+    process = report[report.rindex("Process:"):].splitlines()
+    assert any(line.startswith("  - Startup: ") and "| Outputs: " in line for line in process[:4])
+    assert "  - Startup: " in proc.stdout

@@ -1,0 +1,81 @@
+"""Column-built CSV text and numpy-indented JSON equal Python's own formatting, byte for byte."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+import hypothesis.strategies as st
+import numpy as np
+from hypothesis import given
+
+from app.metrics.json_text import to_json
+from app.runtime.text_columns import fixed_decimals, iso_local, join_rows, text_column
+from app.timing.time_manager import TimeManager
+
+
+def _lines(column: np.ndarray) -> list[str]:
+    return join_rows([column, "\n"]).decode("ascii").splitlines()
+
+
+# Prices and cash as the broker makes them (cents, 1 bp slippage, half-cent commissions: many
+# exact ties at the fifth decimal), plus anything a float can be.
+_money = st.builds(lambda cents, bp: cents / 100 * (1 + bp / 10_000),
+                   st.integers(-10**9, 10**9), st.integers(-3, 3))
+_edges = st.sampled_from([0.0, -0.0, 0.00005, -0.00005, 0.03125, 9.99995])
+_any_float = st.floats(allow_nan=True, allow_infinity=True)
+
+
+@given(st.lists(st.one_of(_money, _any_float, _edges), max_size=60), st.integers(1, 4))
+def test_fixed_decimals_equal_python_formatting(values, decimals):
+    got = _lines(fixed_decimals(values, decimals)) if values else []
+
+    assert got == [f"{v:.{decimals}f}" for v in values]
+
+
+@cache
+def _tm(code: str) -> TimeManager:
+    return TimeManager(code)
+
+
+@given(st.sampled_from(("XNYS", "XLON", "XTKS", "XHKG", "24/7")),
+       st.lists(st.integers(-2_000_000_000, 4_000_000_000), min_size=1, max_size=40), st.booleans())
+def test_iso_local_equals_isoformat_in_the_exchange_timezone(code, seconds, ordered):
+    tm = _tm(code)
+    ns = np.array(sorted(seconds) if ordered else seconds, dtype=np.int64) * 1_000_000_000
+
+    got = _lines(iso_local(ns, tm.utc_offsets_s(ns)))
+
+    assert got == [tm.to_local(int(t)).isoformat() for t in ns]
+
+
+def test_join_rows_puts_columns_and_literals_side_by_side_without_padding():
+    rows = join_rows([text_column(["a", "bcd", ""]), ",", fixed_decimals([1.5, -2.0, 10.0]), "\n"])
+
+    assert rows == b"a,1.5000\nbcd,-2.0000\n,10.0000\n"
+
+
+_text = st.text(alphabet=st.sampled_from('ab "\\{}[],:\n\u00e9\u2603'), max_size=6)
+_json = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
+              st.floats(allow_nan=False, allow_infinity=False), _text),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_text, inner, max_size=4)),
+    max_leaves=30,
+)
+
+
+def _rounded(obj):
+    if isinstance(obj, float):
+        return round(obj, 6) + 0.0
+    if isinstance(obj, dict):
+        return {k: _rounded(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_rounded(v) for v in obj]
+    return obj
+
+
+@given(_json)
+def test_to_json_equals_the_stdlib_indented_encoding(obj):
+    got = to_json(obj)
+
+    assert got == json.dumps(_rounded(obj), sort_keys=True, indent=2, allow_nan=False)
