@@ -98,10 +98,6 @@ class IndicatorBank:
                     group.panels.append(panel)
             self._groups[label] = group
 
-    def has(self, label: str) -> bool:
-        """Return True when some indicator is computed on bars of `label`."""
-        return label in self._by_interval
-
     def update(self, state: SessionState, symbol: str, label: str, lo: int, hi: int) -> None:
         """Feed rows ``[lo, hi)`` of `symbol`'s `label` series to its indicators."""
         group = self._groups.get(label)
