@@ -9,7 +9,6 @@ from typing import Final
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from app.errors import DataError
@@ -131,7 +130,8 @@ def read_bars_file(path: Path, start_ns: int | None = None, end_ns: int | None =
         store = path.parent.parent
         raise DataError(str(path), missing_bars_hint(store, path.parent.name, path.stem))
     try:
-        schema = pq.read_schema(path)
+        parquet = pq.ParquetFile(path)
+        schema = parquet.schema_arrow
     except (pa.ArrowException, OSError) as e:
         raise DataError(str(path), f"expected a readable Parquet file, received an error: {e}") from e
     names = schema.names
@@ -143,20 +143,45 @@ def read_bars_file(path: Path, start_ns: int | None = None, end_ns: int | None =
                 f"received {', '.join(names) or 'none'}",
             )
     ts_type = schema.field(TIMESTAMP_COLUMN).type
-    # A timestamp column of the wrong type is read whole: _read_timestamps names the wrong type.
-    ranged_type = pa.types.is_timestamp(ts_type) and ts_type.tz is not None
+    ranged = start_ns is not None and end_ns is not None
+    if ranged and not (pa.types.is_timestamp(ts_type) and ts_type.tz is not None):
+        ranged = False  # read it whole: _read_timestamps names the wrong type
     try:
-        if start_ns is None or end_ns is None or not ranged_type:
-            table = pq.read_table(path)
+        if ranged:
+            groups = _row_groups(parquet, names.index(TIMESTAMP_COLUMN), ts_type.unit, start_ns, end_ns)  # type: ignore[arg-type]
+            table = parquet.read_row_groups(groups, columns=list(FILE_COLUMNS))
         else:
-            ts = pc.field(TIMESTAMP_COLUMN)
-            lo, hi = (pa.scalar(int(x), type=TIMESTAMP_TYPE) for x in (start_ns, end_ns))
-            table = pq.read_table(path, filters=(ts >= lo) & (ts < hi))
+            table = parquet.read(columns=list(FILE_COLUMNS))
     except (pa.ArrowException, OSError) as e:
         raise DataError(str(path), f"expected a readable Parquet file, received an error: {e}") from e
     start = _read_timestamps(path, table.column(TIMESTAMP_COLUMN))
     prices = [_read_floats(path, name, table.column(name)) for name in BAR_FIELDS]
+    if ranged:  # the row groups read may hold rows on either side of the range
+        keep = (start >= start_ns) & (start < end_ns)
+        if not bool(keep.all()):
+            return BarArrays(start[keep], *(col[keep] for col in prices))
     return BarArrays(start, *prices)
+
+
+_UNIT_NS: Final = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+
+
+def _row_groups(parquet: pq.ParquetFile, column: int, unit: str, start_ns: int, end_ns: int) -> list[int]:
+    # Row groups whose timestamp statistics may hold a value in [start_ns, end_ns); a group
+    # without statistics is read (the row mask after the read is what decides).
+    per = _UNIT_NS[unit]
+    lo, hi = start_ns // per, -(-end_ns // per)  # the range in the column's unit, widened
+    out = []
+    meta = parquet.metadata
+    for i in range(meta.num_row_groups):
+        stats = meta.row_group(i).column(column).statistics
+        if stats is None or not stats.has_min_max:
+            out.append(i)
+            continue
+        g_min, g_max = stats.min_raw, stats.max_raw
+        if not (isinstance(g_min, int) and isinstance(g_max, int)) or (g_max >= lo and g_min < hi):
+            out.append(i)
+    return out
 
 
 def _read_timestamps(path: Path, column: pa.ChunkedArray) -> np.ndarray:
@@ -169,7 +194,7 @@ def _read_timestamps(path: Path, column: pa.ChunkedArray) -> np.ndarray:
     if column.null_count:
         raise DataError(str(path), f"column 'timestamp': expected no empty values, received {column.null_count}")
     values = column.cast(pa.timestamp("ns", tz="UTC")).cast(pa.int64()).combine_chunks()
-    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return _numpy(values, np.int64)
 
 
 def _read_floats(path: Path, name: str, column: pa.ChunkedArray) -> np.ndarray:
@@ -177,4 +202,14 @@ def _read_floats(path: Path, name: str, column: pa.ChunkedArray) -> np.ndarray:
     if not (pa.types.is_floating(kind) or pa.types.is_integer(kind)):
         raise DataError(str(path), f"column {name!r}: expected type double (float64), received {kind}")
     values = column.cast(pa.float64()).combine_chunks()
-    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
+    return _numpy(values, np.float64)
+
+
+def _numpy(values: pa.Array, dtype: type) -> np.ndarray:
+    # Without nulls a primitive column is a numpy view of Arrow's buffer (no copy, and no pandas
+    # import, which the general conversion would bring in); nulls become NaN the general way.
+    if values.null_count == 0:
+        item = np.dtype(dtype).itemsize
+        data = np.frombuffer(values.buffers()[1], dtype=dtype, count=len(values), offset=values.offset * item)
+        return data.copy()  # owned by numpy: Arrow's pool can give its memory back
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=dtype)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from app.bars.gapfill import GapFiller
 from app.bars.quality import compute_quality
 from app.errors import FeedError
-from app.feeds.live_source import FetchBars
 from app.metrics.collect import RunMetrics
 from app.store.bar import Interval
 from app.store.session_data import SessionState
@@ -21,6 +21,9 @@ from app.threads.base import FailureSink, SessionThread
 from app.threads.events import SessionEnd, SessionStart, StepBatch
 from app.timing.clocks import perf_ns
 from app.timing.time_manager import TimeManager
+
+if TYPE_CHECKING:  # live only: a backtest never imports the live modules
+    from app.feeds.live_source import FetchBars
 
 __all__ = ["DataUpkeep", "GapFillPlan"]
 
