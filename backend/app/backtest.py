@@ -88,36 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     from app.runtime.run import run as run_config
 
     # Paced runs (clock-driven, live) can last long: a status line every 10 s on stderr.
-    paced = config.mode.value == "live" or (config.backtest is not None and config.backtest.speed_multiplier > 0)
+    paced = config.pacing != "data_driven"
     controls = RunControls(on_status=(lambda line: print(line, file=sys.stderr, flush=True)) if paced else None)
     if hasattr(signal, "SIGUSR1"):  # `kill -USR1 <pid>` pauses a backtest; again resumes it
         signal.signal(signal.SIGUSR1, lambda *_: print(controls.toggle(), file=sys.stderr, flush=True))
     try:
         result = run_config(config, out_dir, progress=_ProgressBar(), controls=controls)
-    except ConfigError as e:
-        print(str(e), file=sys.stderr)
-        return EXIT_USAGE
-    except SessionAborted as e:
-        if args.traceback:
-            traceback.print_exception(e)
-        print(f"error: {e}", file=sys.stderr)
-        print(f"partial report written to {out_dir}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        print(f"interrupted; partial report written to {out_dir}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except ThreadStuckError as e:
-        # A thread ignored the stop request: its stacks were dumped; a non-daemon thread
-        # would keep the process alive forever, so this is the one place we hard-exit.
-        print(f"error: {e}; giving up (thread stacks above)", file=sys.stderr)
-        sys.stderr.flush()
-        sys.stdout.flush()
-        os._exit(EXIT_FAILED)
-    except AppError as e:
-        if args.traceback:
-            traceback.print_exception(e)
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_FAILED
+    except (ConfigError, AppError, KeyboardInterrupt, ThreadStuckError) as e:
+        return _failed(e, out_dir, args.traceback)
     if not args.quiet:
         for record in result.records:
             print(format_session_report(record))
@@ -127,6 +105,30 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{s['session_name']}: {s['sessions']} sessions, {s['bars_processed']:,} bars, "
           f"return {s['trading']['total_return_pct']:.2f}%; reports in {out_dir}", file=sys.stderr)
     return EXIT_OK
+
+
+def _failed(error: BaseException, out_dir: Path, show_traceback: bool) -> int:
+    # What a run that did not succeed prints, and its exit code (checked in the order of the
+    # exception hierarchy: the specific AppErrors before AppError itself).
+    if isinstance(error, ConfigError):
+        print(str(error), file=sys.stderr)
+        return EXIT_USAGE
+    if isinstance(error, KeyboardInterrupt):
+        print(f"interrupted; partial report written to {out_dir}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if isinstance(error, ThreadStuckError):
+        # A thread ignored the stop request: its stacks were dumped; a non-daemon thread
+        # would keep the process alive forever, so this is the one place we hard-exit.
+        print(f"error: {error}; giving up (thread stacks above)", file=sys.stderr)
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(EXIT_FAILED)
+    if show_traceback:
+        traceback.print_exception(error)
+    print(f"error: {error}", file=sys.stderr)
+    if isinstance(error, SessionAborted):
+        print(f"partial report written to {out_dir}", file=sys.stderr)
+    return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -111,6 +111,17 @@ class SessionConfig:
     )
 
     @property
+    def pacing(self) -> str:
+        """Return ``"data_driven"``, ``"clock_driven"`` or ``"live"``: the one place the mode is read.
+
+        A backtest with ``speed_multiplier == 0`` is data-driven (lockstep, as fast as possible),
+        one with a speed is clock-driven; `runtime.build` picks the clock and step source from it.
+        """
+        if self.mode is Mode.LIVE or self.backtest is None:
+            return "live"
+        return "clock_driven" if self.backtest.speed_multiplier > 0 else "data_driven"
+
+    @property
     def is_data_driven(self) -> bool:
         """Return True for a backtest with ``speed_multiplier == 0`` (lockstep, as fast as possible)."""
-        return self.mode is Mode.BACKTEST and self.backtest is not None and self.backtest.speed_multiplier == 0
+        return self.pacing == "data_driven"

@@ -21,6 +21,8 @@ total_commission``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import partial
 from typing import Final, cast
 
 from app.execution.ledger import ClosedTrade, Ledger, Position
@@ -159,9 +161,11 @@ class SimulatedBroker:
 
     def account(self) -> tuple[float, float]:
         """Return ``(equity, cash)`` in one call (the engine's equity point per step)."""
-        ledger = self._ledger
-        cash = ledger.cash
-        return cash + ledger.market_value(self._last), cash
+        return self._ledger.account(self._last)
+
+    def account_probe(self) -> Callable[[], tuple[float, float]]:
+        """Return a no-argument callable equal to `account` (one frame less on the per-step path)."""
+        return partial(self._ledger.account, self._last)
 
     def _match(
         self,

@@ -80,10 +80,7 @@ def _make_clock(config: SessionConfig) -> Clock:
 
 def mode_name(config: SessionConfig) -> str:
     """Return "data_driven", "clock_driven" or "live" (the pacing the run uses)."""
-    if config.mode is Mode.LIVE:
-        return "live"
-    assert config.backtest is not None
-    return "clock_driven" if config.backtest.speed_multiplier > 0 else "data_driven"
+    return config.pacing
 
 
 LIVE_HORIZON_DAYS = 30  # a live run covers the sessions closing within this many days
@@ -106,7 +103,7 @@ def _sessions(config: SessionConfig, tm: TimeManager) -> tuple:
     bt = config.backtest
     assert bt is not None
     try:
-        days = tm.trading_days(bt.start_date, bt.end_date)
+        days = tuple(tm.trading_days(bt.start_date, bt.end_date))
     except ValueError as e:
         raise ConfigError(str(e), file=config.source_file, field="backtest.start_date") from e
     if not days:
@@ -133,7 +130,8 @@ def _indicators(config: SessionConfig, strategy_cls: type[Strategy]) -> list[Ses
         except (KeyError, ValueError, TypeError) as e:
             raise ConfigError(f"{strategy_cls.__name__}.indicators() asked for {raw!r}: {e}",
                               file=config.source_file, field="strategy.class") from e
-        wanted = SessionIndicator(raw["name"], period, interval, raw.get("field", "close"), dict(raw.get("params") or {}))
+        wanted = SessionIndicator(raw["name"], period, interval, raw.get("field", "close"),
+                                  dict(raw.get("params") or {}))
         out.setdefault(wanted.key, wanted)
     return [out[k] for k in sorted(out)]
 
@@ -192,7 +190,7 @@ def _trailing(specs: tuple[HistorySpec, ...], base: Interval) -> dict[str, int]:
     for spec in specs:
         for interval in spec.intervals:
             out[interval.label] = max(out.get(interval.label, 0), spec.trailing_days)
-    out[base.label] = max([base_days for base_days in out.values()] or [0])
+    out[base.label] = max(out.values(), default=0)
     return out
 
 

@@ -210,6 +210,7 @@ def _numpy(values: pa.Array, dtype: type) -> np.ndarray:
     # import, which the general conversion would bring in); nulls become NaN the general way.
     if values.null_count == 0:
         item = np.dtype(dtype).itemsize
-        data = np.frombuffer(values.buffers()[1], dtype=dtype, count=len(values), offset=values.offset * item)
+        data: np.ndarray = np.frombuffer(values.buffers()[1], dtype=dtype, count=len(values),
+                                         offset=values.offset * item)
         return data.copy()  # owned by numpy: Arrow's pool can give its memory back
     return np.asarray(values.to_numpy(zero_copy_only=False), dtype=dtype)

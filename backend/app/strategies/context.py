@@ -102,7 +102,7 @@ class StrategyContext:
     def bars(self, symbol: str, interval: str | None = None) -> BarArrays:
         """Return this session's closed bars of `symbol` (read-only views)."""
         label = interval or self._base
-        series = self._state.bars.get((symbol, label)) if self._state else None  # type: ignore[union-attr]
+        series = self._state.bars.get((symbol, label)) if self._state else None
         if series is None:
             raise KeyError(f"no {label} bars for {symbol!r}; streams are {sorted({k[1] for k in self._state.bars})}")  # type: ignore[union-attr]
         return series.view(self._visible(symbol, label))
@@ -157,6 +157,12 @@ class StrategyContext:
         """Move the clock to the end of the batch's step `row` (its bars are not revealed yet)."""
         self.now_ns = now_ns
         self._row = row
+
+    def step(self, now_ns: int, row: int, s: int, count: int) -> None:
+        """`advance` then `reveal` in one call (steps that hold a single bar)."""
+        self.now_ns = now_ns
+        self._row = row
+        self._base_count[s] = count
 
     def reveal(self, s: int, count: int) -> None:
         """Symbol `s` (index in `symbols`) now shows `count` base bars: the one handed to ``on_bar``."""

@@ -51,6 +51,14 @@ class EngineResults:
         return self.log.cash
 
 
+def _split(points: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
+    # [(equity, cash), ...] -> ([equity, ...], [cash, ...])
+    if not points:
+        return [], []
+    equity, cash = zip(*points, strict=True)
+    return list(equity), list(cash)
+
+
 class AnalysisEngine(SessionThread):
     """Runs the strategy on each step in order, never ahead of its own cursor (no lookahead).
 
@@ -104,7 +112,7 @@ class AnalysisEngine(SessionThread):
         # The per-bar path: one step at a time (the cursor), each bar to the broker then the
         # strategy; one equity point per step; one timing per batch (shared by its steps).
         t_batch = perf_ns()
-        ctx, broker, on_bar = self.ctx, self.broker, self.strategy.on_bar
+        ctx = self.ctx
         state = self._state
         assert state is not None
         ks, ss = np.nonzero(batch.base_idx >= 0)
@@ -129,30 +137,29 @@ class AnalysisEngine(SessionThread):
                      ends: list[int]) -> tuple[list[int], list[float], list[float], int]:
         # Every step holds one bar (one symbol, or symbols taking turns): the lean loop.
         ctx, on_bar, gate = self.ctx, self.strategy.on_bar, self.gate
-        advance, reveal, mark, account = ctx.advance, ctx.reveal, self.broker.mark, self.broker.account
-        eq: list[float] = []
-        cash: list[float] = []
-        eq_append, cash_append = eq.append, cash.append
-        k = 0
-        for k, (s, row) in enumerate(zip(ss.tolist(), rows.tolist(), strict=True)):
+        step, mark, account = ctx.step, self.broker.mark, self.broker.account_probe()
+        points: list[tuple[float, float]] = []
+        point = points.append
+        if len(bars) == 1:  # one symbol: its bars in order, one per step
+            symbol_bars, first = bars[0]
+            order: Any = zip(repeat(0), range(first + 1, first + 1 + len(symbol_bars)), symbol_bars)
+        else:
+            order = ((s, row + 1, bars[s][0][row - bars[s][1]])
+                     for s, row in zip(ss.tolist(), rows.tolist(), strict=True))
+        for k, (s, count, bar) in enumerate(order):
             if gate.paused and not self._hold(gate):
-                return ends[:k], eq, cash, k
-            symbol_bars, first = bars[s]
-            bar = symbol_bars[row - first]
-            advance(ends[k], k)
+                return ends[:k], *_split(points), k
+            step(ends[k], k, s, count)
             mark(bar)
-            reveal(s, row + 1)
             on_bar(ctx, bar)
-            equity, money = account()  # one equity point per step, once its bar was seen
-            eq_append(equity)
-            cash_append(money)
-        return ends, eq, cash, len(eq)
+            point(account())  # one equity point per step, once its bar was seen
+        return ends, *_split(points), len(points)
 
     def _walk_many(self, bars: list[Any], ks: np.ndarray, ss: np.ndarray, rows: np.ndarray,
                    ends: list[int]) -> tuple[list[int], list[float], list[float], int]:
         # Steps with several bars: each bar in (time, symbol) order, the equity point after the step.
         ctx, on_bar, gate = self.ctx, self.strategy.on_bar, self.gate
-        advance, reveal, mark, account = ctx.advance, ctx.reveal, self.broker.mark, self.broker.account
+        advance, reveal, mark, account = ctx.advance, ctx.reveal, self.broker.mark, self.broker.account_probe()
         eq_ns: list[int] = []
         eq: list[float] = []
         cash: list[float] = []
