@@ -201,21 +201,24 @@ class _StepTimes:
 
     Installed by wrapping, as ``AlpacaFeed.poll`` is, and removed by `remove`: ``poll`` returning
     each bar, the coordinator publishing the step to the processor, the processor's ``_step``
-    entry and exit, and the engine's ``_walk`` entry (where ``feed_to_strategy`` is recorded).
+    entry and exit, the engine's ``_walk`` entry and the strategy's first ``on_bar`` of the step.
     """
 
     def __init__(self) -> None:
+        from app.strategies.sma_cross import SmaCross
         from app.sync.subscription import StreamSubscription
         from app.threads.analysis import AnalysisEngine
         from app.threads.processor import DataProcessor
 
         self.polled: list[tuple[int, list[Any]]] = []
         self.marks: dict[tuple[int, int], dict[str, int]] = {}
+        self.first_bar: dict[int, int] = {}  # step end -> the strategy's first on_bar of the step
         self._undo: list[tuple[type, str, Any]] = []
         for cls, name, wrap in ((AlpacaFeed, "poll", self._poll),
                                 (StreamSubscription, "publish", self._publish),
                                 (DataProcessor, "_step", self._step),
-                                (AnalysisEngine, "_walk", self._walk)):
+                                (AnalysisEngine, "_walk", self._walk),
+                                (SmaCross, "on_bar", self._on_bar)):
             orig = getattr(cls, name)
             self._undo.append((cls, name, orig))
             setattr(cls, name, wrap(orig))
@@ -255,30 +258,38 @@ class _StepTimes:
             orig(engine, batch)
         return timed
 
+    def _on_bar(self, orig: Any) -> Any:
+        def timed(strategy: Any, ctx: Any, bar: Any) -> None:
+            self.first_bar.setdefault(ctx.now_ns, time.time_ns())
+            orig(strategy, ctx, bar)
+        return timed
+
     def remove(self) -> None:
         for cls, name, orig in reversed(self._undo):
             setattr(cls, name, orig)
 
     def segments(self, base_ns: int) -> dict[str, list[float]]:
         """Per step, ms: receipt->poll (the step's last bar), poll->publish (coordinator),
-        publish->processor (wake-up), processor, processor->engine, and the total."""
+        publish->processor (wake-up), processor, processor->engine, engine->on_bar (the engine's
+        work before the first callback), and the total (receipt to the first callback)."""
         polled_at: dict[int, int] = {}
         for t, bars in self.polled:
             for b in bars:
                 polled_at[b.start_ns] = max(polled_at.get(b.start_ns, 0), t)
         names = ("receipt->poll", "poll->publish", "publish->processor", "processor",
-                 "processor->engine", "total")
+                 "processor->engine", "engine->on_bar", "total")
         out: dict[str, list[float]] = {k: [] for k in names}
         for (end, received), m in sorted(self.marks.items()):
-            polled = polled_at.get(end - base_ns)
-            if polled is None or len(m) < 4:
+            polled, first = polled_at.get(end - base_ns), self.first_bar.get(end)
+            if polled is None or first is None or len(m) < 4:
                 continue
             for name, a, b in (("receipt->poll", received, polled),
                                ("poll->publish", polled, m["publish"]),
                                ("publish->processor", m["publish"], m["proc_in"]),
                                ("processor", m["proc_in"], m["proc_out"]),
                                ("processor->engine", m["proc_out"], m["engine"]),
-                               ("total", received, m["engine"])):
+                               ("engine->on_bar", m["engine"], first),
+                               ("total", received, first)):
                 out[name].append((b - a) / 1e6)
         return out
 
