@@ -75,8 +75,10 @@ class IgnoresStop(Strategy):
     """Never returns from on_bar (a strategy bug): the run must still end, not hang."""
 
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
+        import logging
         import time
 
+        logging.getLogger("app.strategy").warning("IgnoresStop: stuck in on_bar")  # tests wait for this
         while True:
             time.sleep(0.05)
 

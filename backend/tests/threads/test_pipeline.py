@@ -168,8 +168,7 @@ def test_a_thread_that_ignores_stop_ends_the_process_with_a_stuck_thread_report(
     cfg = write_config(tmp_path / "s.yaml", store, run={"join_timeout_s": 1},
                        strategy={"class": "support.recording:IgnoresStop", "params": {}})
     with running_cli(str(cfg), "--output", str(tmp_path / "out")) as proc:
-        wait_for_log(tmp_path / "out", proc)
-        time.sleep(0.5)
+        wait_for_log(tmp_path / "out", proc, "IgnoresStop: stuck in on_bar")  # inside user code
 
         # Act
         proc.send_signal(signal.SIGINT)
