@@ -43,6 +43,7 @@ Run from the repo root:
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import resource
 import select
@@ -213,6 +214,9 @@ class _StepTimes:
         self.polled: list[tuple[int, list[Any]]] = []
         self.marks: dict[tuple[int, int], dict[str, int]] = {}
         self.first_bar: dict[int, int] = {}  # step end -> the strategy's first on_bar of the step
+        self.gc_pauses: list[tuple[int, float]] = []  # (generation, ms) of each collection
+        self._gc_start = 0
+        gc.callbacks.append(self._gc)
         self._undo: list[tuple[type, str, Any]] = []
         for cls, name, wrap in ((AlpacaFeed, "poll", self._poll),
                                 (StreamSubscription, "publish", self._publish),
@@ -264,7 +268,14 @@ class _StepTimes:
             orig(strategy, ctx, bar)
         return timed
 
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_start = time.perf_counter_ns()
+        else:
+            self.gc_pauses.append((info["generation"], (time.perf_counter_ns() - self._gc_start) / 1e6))
+
     def remove(self) -> None:
+        gc.callbacks.remove(self._gc)
         for cls, name, orig in reversed(self._undo):
             setattr(cls, name, orig)
 
@@ -362,6 +373,11 @@ def pipeline(args: argparse.Namespace) -> int:
     for name, values in times.segments(parse_interval(args.streams.split(",")[0]).ns).items():
         if values:
             print(f"  {name:19s}{_pct(values)}")
+    for gen in (0, 1, 2):
+        pauses = [ms for g, ms in times.gc_pauses if g == gen]
+        if pauses:
+            print(f"gc gen {gen}          {len(pauses)} collections, max {max(pauses):.2f} ms, "
+                  f"total {sum(pauses):.1f} ms")
     peak = process.get("peak_rss_mb")
     print(f"peak RSS          this process {self_rss:.0f} MB"
           + (f" (pipeline sampled {peak:.0f} MB)" if peak is not None else "")
