@@ -23,7 +23,8 @@ from app.errors import ConfigError, FeedError
 from app.feeds._alpaca_wire import BAR_TYPES, decode_frame, parse_bar, truncate_raw
 from app.feeds.alpaca_rest import AlpacaRest, bars_to_arrays
 from app.feeds.live import Backoff, BarDeduper, FeedStats, LiveBar
-from app.timing.clocks import WallClock, monotonic_ns
+from app.timing.clocks import WallClock
+from app.timing.stopwatch import Deadline, Stopwatch
 
 if TYPE_CHECKING:
     from app.store.bar import BarArrays, Interval
@@ -70,6 +71,9 @@ class AlpacaFeed:
         and is sent as REST ``feed`` so gap fill reads the same feed as the stream.
     clock_ns : callable
         Wall clock for ``received_ns`` and the backfill window (default `WallClock`).
+    stopwatch : Stopwatch
+        Real time for `poll`'s timeout, the handshake's bound and the reconnect and backfill
+        retry times (default a monotonic `Stopwatch`).
     reconnect_initial_s, reconnect_max_s : float
         Backoff schedule after a disconnect (jittered, seeded by `seed`).
     timeout_s : float
@@ -103,6 +107,7 @@ class AlpacaFeed:
         timeout_s: float = 10.0,
         connect_attempts: int = 3,
         sleep: Callable[[float], object] = time.sleep,
+        stopwatch: Stopwatch | None = None,
     ) -> None:
         if interval.label not in ("1s", "1m", "1d"):
             raise ConfigError(
@@ -122,6 +127,7 @@ class AlpacaFeed:
         self._symbols = sorted(set(symbols))
         self._interval = interval
         self._clock_ns = clock_ns or WallClock().now_ns
+        self._stopwatch = sw = stopwatch or Stopwatch()
         self._timeout_s = timeout_s
         self._connect_attempts = max(1, connect_attempts)
         self._sleep = sleep
@@ -137,10 +143,10 @@ class AlpacaFeed:
         self._ws: ClientConnection | None = None
         self._closed = False
         self._pending: list[LiveBar] = []
-        self._next_attempt_ns = 0
+        self._next_attempt = sw.deadline(0)  # no reconnect is held back yet
         self._since_ns: int | None = None  # backfill from here after the next reconnect
         self._backfill_due = False
-        self._backfill_retry_ns = 0
+        self._backfill_retry = sw.deadline(0)
         self._last_start_ns: int | None = None
 
     @classmethod
@@ -235,18 +241,18 @@ class AlpacaFeed:
         """
         if self._closed:
             return []
-        deadline = monotonic_ns() + int(max(timeout_s, 0.0) * 1e9)
+        deadline = self._stopwatch.deadline(max(timeout_s, 0.0))
         out, self._pending = self._pending, []
         while not out and not self._closed:
             if self._ws is None:
                 if not self._reconnect(deadline, out):
                     break
                 continue
-            if self._backfill_due and monotonic_ns() >= self._backfill_retry_ns:
+            if self._backfill_due and self._backfill_retry.expired:
                 self._backfill(out)
                 if out:
                     break
-            remaining = (deadline - monotonic_ns()) / 1e9
+            remaining = deadline.remaining_s()
             if remaining <= 0:
                 break
             try:
@@ -320,7 +326,7 @@ class AlpacaFeed:
         self._ws = ws
 
     def _handshake(self, ws: ClientConnection) -> None:
-        deadline = monotonic_ns() + int(self._timeout_s * 1e9)
+        deadline = self._stopwatch.deadline(self._timeout_s)
         self._await_control(ws, deadline, "connected")
         ws.send(json.dumps({"action": "auth", "key": self._key, "secret": self._secret}))
         self._await_control(ws, deadline, "authenticated")
@@ -335,9 +341,9 @@ class AlpacaFeed:
         if missing:
             raise FeedError(f"subscription ack lacks symbols {missing} (unknown symbols?)", fatal=True)
 
-    def _await_control(self, ws: ClientConnection, deadline: int, want: str) -> dict[str, Any]:
+    def _await_control(self, ws: ClientConnection, deadline: Deadline, want: str) -> dict[str, Any]:
         while True:
-            remaining = (deadline - monotonic_ns()) / 1e9
+            remaining = deadline.remaining_s()
             try:
                 raw = ws.recv(timeout=max(remaining, 0.0))
             except TimeoutError:
@@ -378,23 +384,22 @@ class AlpacaFeed:
         code = e.rcvd.code if e.rcvd else 1006
         delay = self._backoff.next_delay_s()
         log.warning("stream disconnected (code %d); reconnecting in %.2f s", code, delay)
-        self._next_attempt_ns = monotonic_ns() + int(delay * 1e9)
+        self._next_attempt = self._stopwatch.deadline(delay)
 
-    def _reconnect(self, deadline: int, out: list[LiveBar]) -> bool:
-        now = monotonic_ns()
-        if now < self._next_attempt_ns:
-            wait_ns = min(self._next_attempt_ns, deadline) - now
-            if wait_ns > 0:
-                self._sleep(wait_ns / 1e9)
-            if monotonic_ns() < self._next_attempt_ns:
+    def _reconnect(self, deadline: Deadline, out: list[LiveBar]) -> bool:
+        if not self._next_attempt.expired:
+            wait_s = min(self._next_attempt.remaining_s(), deadline.remaining_s())
+            if wait_s > 0:
+                self._sleep(wait_s)
+            if not self._next_attempt.expired:
                 return False
         try:
             self._open()
         except _TransientFeedError as e:
             delay = self._backoff.next_delay_s(e.floor_s)
             log.warning("reconnect failed (%s); next attempt in %.2f s", e, delay)
-            self._next_attempt_ns = monotonic_ns() + int(delay * 1e9)
-            return monotonic_ns() < deadline
+            self._next_attempt = self._stopwatch.deadline(delay)
+            return not deadline.expired
         self.stats.reconnects += 1
         self._backoff.reset()
         self._backfill_due = True
@@ -415,7 +420,7 @@ class AlpacaFeed:
         except FeedError as e:
             if e.fatal:
                 raise
-            self._backfill_retry_ns = monotonic_ns() + int(self._backoff.initial_s * 1e9)
+            self._backfill_retry = self._stopwatch.deadline(self._backoff.initial_s)
             log.warning("backfill failed (%s); retrying in %.2f s", e, self._backoff.initial_s)
             return
         self._backfill_due = False

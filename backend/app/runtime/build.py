@@ -30,6 +30,7 @@ from app.threads.step_sources import ClockDrivenSteps, DataDrivenSteps, StepSour
 from app.threads.supervisor import Supervisor
 from app.threads.upkeep import DataUpkeep, GapFillPlan
 from app.timing.clocks import Clock, ScaledClock, SteppedClock, WallClock
+from app.timing.stopwatch import Stopwatch
 from app.timing.time_manager import TimeManager
 
 if TYPE_CHECKING:  # live-only modules: a backtest never imports them (websockets, msgpack)
@@ -63,6 +64,7 @@ class Pipeline:
     indicator_keys: tuple[str, ...]
     records: list[dict[str, Any]] = field(default_factory=list)
     feed_stats: FeedStats | None = None  # live: the feed's counters (read after the run)
+    stopwatch: Stopwatch = field(default_factory=Stopwatch)  # the run's real time (durations, waits)
 
     @property
     def threads(self) -> list[Any]:
@@ -70,12 +72,14 @@ class Pipeline:
         return [self.engine, self.processor, self.upkeep, self.coordinator]
 
 
-def _make_clock(config: SessionConfig) -> Clock:
+def _make_clock(config: SessionConfig, stopwatch: Stopwatch) -> Clock:
     pacing = mode_name(config)
     if pacing == "live":
         return WallClock()
     assert config.backtest is not None
-    return ScaledClock(config.backtest.speed_multiplier) if pacing == "clock_driven" else SteppedClock()
+    if pacing == "clock_driven":  # paced on the run's real time, so one source moves everything
+        return ScaledClock(config.backtest.speed_multiplier, real_ns=stopwatch.now_ns)
+    return SteppedClock()
 
 
 def mode_name(config: SessionConfig) -> str:
@@ -167,7 +171,8 @@ def check_store(config: SessionConfig, store: BarStore) -> None:
                             f"{config.base_interval} --store {store.root}`", symbol=symbol)
 
 
-def _live_feed(config: SessionConfig, symbols: tuple[str, ...], base: Interval, stop: StopToken) -> AlpacaFeed:
+def _live_feed(config: SessionConfig, symbols: tuple[str, ...], base: Interval, stop: StopToken,
+               stopwatch: Stopwatch) -> AlpacaFeed:
     from app.feeds.alpaca import AlpacaFeed
 
     live = config.live
@@ -177,7 +182,8 @@ def _live_feed(config: SessionConfig, symbols: tuple[str, ...], base: Interval, 
                                    symbols=list(symbols), interval=base, feed=live.feed,
                                    reconnect_initial_s=live.reconnect_initial_s,
                                    reconnect_max_s=live.reconnect_max_s,
-                                   sleep=stop.wait)  # every wait between attempts ends on stop
+                                   sleep=stop.wait,  # every wait between attempts ends on stop
+                                   stopwatch=stopwatch)
     except ConfigError as e:
         field_name = {live.key_env: "live.key_env", live.secret_env: "live.secret_env"}.get(e.field or "", "live")
         raise ConfigError(e.message, file=config.source_file, field=field_name) from None
@@ -201,7 +207,7 @@ def _bars_per_session(tm: TimeManager, session: date, base: Interval) -> int:
 
 def _live_input(config: SessionConfig, feed: Any, store: BarStore, tm: TimeManager, symbols: tuple[str, ...],
                 base: Interval, stop: StopToken, outputs: tuple[StreamSubscription, ...],
-                metrics: RunMetrics) -> tuple[BarSource, StepSource, GapFillPlan]:
+                metrics: RunMetrics, stopwatch: Stopwatch) -> tuple[BarSource, StepSource, GapFillPlan]:
     # Live: history from the store topped up by REST, steps from the feed on the wall clock, and
     # a gap-fill plan for DataUpkeep. Imported here: a backtest never loads the live modules.
     from app.feeds.live_source import LiveBarSource
@@ -217,11 +223,14 @@ def _live_input(config: SessionConfig, feed: Any, store: BarStore, tm: TimeManag
     # Gap fill retries at its own pace (gap_filler.*): its fetcher makes one attempt per call.
     fill = GapFillPlan(feed.rest_fetcher(retries=0), config.gap_filler.max_retries,
                        config.gap_filler.retry_interval_seconds)
-    return source, LiveSteps(stream, outputs, metrics), fill
+    return source, LiveSteps(stream, outputs, metrics, stopwatch), fill
 
 
-def build(config: SessionConfig, on_session_done: SessionDone) -> Pipeline:
+def build(config: SessionConfig, on_session_done: SessionDone, stopwatch: Stopwatch | None = None) -> Pipeline:
     """Wire the pipeline for `config`: the same threads in every mode, a stored or a live input.
+
+    `stopwatch` is the run's real time: every duration, timed wait and the scaled clock's pace
+    read it (default the monotonic counter; a test may pass one on a `ManualTime`).
 
     Raises
     ------
@@ -231,7 +240,8 @@ def build(config: SessionConfig, on_session_done: SessionDone) -> Pipeline:
         When a backtest's bar store lacks the base bars.
     """
     live_mode = config.mode is Mode.LIVE
-    tm = TimeManager(config.calendar, _make_clock(config))
+    stopwatch = stopwatch or Stopwatch()
+    tm = TimeManager(config.calendar, _make_clock(config, stopwatch))
     sessions = _sessions(config, tm)
     strategy = load_strategy(config.strategy.path, config.strategy.params_dict, config.source_file)
     indicators = _indicators(config, type(strategy))
@@ -240,12 +250,12 @@ def build(config: SessionConfig, on_session_done: SessionDone) -> Pipeline:
     symbols = tuple(sorted(config.symbols))
     store = BarStore(config.data.store)
     stop = StopToken()
-    feed = _live_feed(config, symbols, base, stop) if live_mode else None
+    feed = _live_feed(config, symbols, base, stop, stopwatch) if live_mode else None
     if feed is None:
         check_store(config, store)
-    supervisor = Supervisor(stop, config.run.join_timeout_s)
+    supervisor = Supervisor(stop, config.run.join_timeout_s, stopwatch)
     data = SessionData(symbols, base, derived)
-    subs = {name: StreamSubscription(name, stop) for name in
+    subs = {name: StreamSubscription(name, stop, stopwatch) for name in
             ("Coordinator→Processor", "Coordinator→Upkeep", "Processor→Analysis")}
     broker = SimulatedBroker(config.trading)
     ctx = StrategyContext(symbols, base.label, {i.key: i.interval.label for i in indicators}, broker, tm)
@@ -260,25 +270,27 @@ def build(config: SessionConfig, on_session_done: SessionDone) -> Pipeline:
     history: BarSource
     steps: StepSource
     if feed is not None:
-        history, steps, fill = _live_input(config, feed, store, tm, symbols, base, stop, outputs, metrics)
+        history, steps, fill = _live_input(config, feed, store, tm, symbols, base, stop, outputs, metrics, stopwatch)
     else:
         history = WindowedBarSource(store, tm, base, sessions, _trailing(history_specs, base),
                                     window_sessions(len(symbols), _bars_per_session(tm, sessions[0], base)))
         if speed > 0:
             assert isinstance(tm.clock, ScaledClock)
-            steps = ClockDrivenSteps(history, symbols, base, outputs, metrics, stop, tm.clock)
+            steps = ClockDrivenSteps(history, symbols, base, outputs, metrics, stop, tm.clock, stopwatch)
         else:
             assert isinstance(tm.clock, SteppedClock)
-            steps = DataDrivenSteps(history, symbols, base, outputs, metrics, stop, tm.clock, config.run.batch_steps)
-    coordinator = SessionCoordinator(plan, history, steps, tm, data, outputs, metrics, stop, fail, on_session_done)
+            steps = DataDrivenSteps(history, symbols, base, outputs, metrics, stop, tm.clock, config.run.batch_steps,
+                                    stopwatch)
+    coordinator = SessionCoordinator(plan, history, steps, tm, data, outputs, metrics, stop, fail, on_session_done,
+                                     stopwatch)
     processor = DataProcessor(symbols, base, derived, IndicatorBank(indicators), subs["Coordinator→Processor"],
                               subs["Processor→Analysis"], metrics, tm.clock, paced, stop, fail)
     upkeep = DataUpkeep(symbols, base, tm, subs["Coordinator→Upkeep"], metrics,
                         config.gap_filler.enable_session_quality, stop, fail, fill)
     engine = AnalysisEngine(strategy, ctx, broker, tm, subs["Processor→Analysis"], metrics, stop, fail,
-                            gate=steps.gate)
+                            gate=steps.gate, stopwatch=stopwatch)
     if paced:
         supervisor.drain = coordinator.request_drain  # Ctrl-C ends the session cleanly, keeps its report
     return Pipeline(config, tm, data, stop, supervisor, broker, strategy, metrics, subs, coordinator, processor,
                     upkeep, engine, plan, derived, tuple(i.key for i in indicators),
-                    feed_stats=feed.stats if feed is not None else None)
+                    feed_stats=feed.stats if feed is not None else None, stopwatch=stopwatch)

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from app.errors import ConfigError
-from app.timing.clocks import perf_ns
 
 if TYPE_CHECKING:
     from app.runtime.build import Pipeline
@@ -28,10 +27,11 @@ class RunControls:
         self._next_ns = 0
 
     def tick(self) -> None:
-        """Called by the supervisor on the main thread; emits a status line when one is due."""
-        if self.on_status is None or self._pipeline is None:
+        """Called by the supervisor on the main thread; emits a status line when one is due (on the run's stopwatch)."""
+        p = self._pipeline
+        if self.on_status is None or p is None:
             return
-        now = perf_ns()
+        now = p.stopwatch.now_ns()
         if not self._next_ns:
             self._next_ns = now + self._every_ns
         elif now >= self._next_ns:

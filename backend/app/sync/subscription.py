@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 from app.errors import InvariantError
 from app.sync.stop import StopToken
-from app.timing.clocks import monotonic_ns
+from app.timing.stopwatch import Stopwatch
 
 __all__ = ["StreamSubscription", "SubscriptionStats", "WaitStatus"]
 
@@ -46,12 +46,13 @@ class StreamSubscription:
     --------
     `publish`, `end` and `wait_ack` are called by the producer thread only; `wait`, `events`
     and `ack` by the consumer thread only; `statistics` from anywhere. Every wait is woken
-    by the run's StopToken.
+    by the run's StopToken; a wait's timeout runs on `stopwatch`.
     """
 
-    def __init__(self, name: str, stop: StopToken) -> None:
+    def __init__(self, name: str, stop: StopToken, stopwatch: Stopwatch | None = None) -> None:
         self.name = name
         self._stop = stop
+        self._stopwatch = stopwatch or Stopwatch()
         # (sequence number of log[0] minus one, log): replaced by one assignment when the
         # producer drops acked events, so a reader never pairs an offset with the wrong list.
         self._log: tuple[int, list[Any]] = (0, [])
@@ -165,7 +166,7 @@ class StreamSubscription:
 
     # -- shared -------------------------------------------------------------------------------
     def _wait(self, bell: threading.Event, ready: Callable[[], bool], timeout_s: float | None) -> WaitStatus:
-        deadline = None if timeout_s is None else monotonic_ns() + int(timeout_s * 1e9)
+        deadline = self._stopwatch.deadline(timeout_s)  # NEVER (no counter read) without a timeout
         while True:
             if ready():
                 return WaitStatus.READY
@@ -176,10 +177,7 @@ class StreamSubscription:
                 return WaitStatus.READY
             if self._stop.is_set():
                 return WaitStatus.STOPPED
-            slice_s = _SLICE_S
-            if deadline is not None:
-                remaining = (deadline - monotonic_ns()) / 1e9
-                if remaining <= 0:
-                    return WaitStatus.TIMEOUT
-                slice_s = min(slice_s, remaining)
-            bell.wait(slice_s)
+            remaining = deadline.remaining_s()
+            if remaining <= 0:
+                return WaitStatus.TIMEOUT
+            bell.wait(min(_SLICE_S, remaining))

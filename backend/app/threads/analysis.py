@@ -20,7 +20,7 @@ from app.sync.subscription import StreamSubscription, WaitStatus
 from app.threads.base import FailureSink, SessionThread
 from app.threads.events import SessionEnd, SessionStart, StepBatch
 from app.threads.pause import PauseGate
-from app.timing.clocks import perf_ns
+from app.timing.stopwatch import Stopwatch
 from app.timing.time_manager import TimeManager
 
 __all__ = ["AnalysisEngine", "EngineResults"]
@@ -69,8 +69,10 @@ class AnalysisEngine(SessionThread):
 
     def __init__(self, strategy: Strategy, ctx: StrategyContext, broker: SimulatedBroker,
                  tm: TimeManager, inbox: StreamSubscription, metrics: RunMetrics,
-                 stop_token: StopToken, on_failure: FailureSink, gate: PauseGate) -> None:
+                 stop_token: StopToken, on_failure: FailureSink, gate: PauseGate,
+                 stopwatch: Stopwatch | None = None) -> None:
         super().__init__(stop_token, on_failure)
+        self.stopwatch = stopwatch or Stopwatch()  # times each batch (two readings per batch)
         self.gate = gate  # the step source's: a paused backtest stops here too, before the next step
         self.strategy, self.ctx, self.broker, self.tm = strategy, ctx, broker, tm
         self.inbox = inbox
@@ -111,7 +113,7 @@ class AnalysisEngine(SessionThread):
     def _walk(self, batch: StepBatch) -> None:
         # The per-bar path: one step at a time (the cursor), each bar to the broker then the
         # strategy; one equity point per step; one timing per batch (shared by its steps).
-        t_batch = perf_ns()
+        t_batch = self.stopwatch.now_ns()
         ctx = self.ctx
         state = self._state
         assert state is not None
@@ -131,7 +133,7 @@ class AnalysisEngine(SessionThread):
         self.results.steps += steps
         self.results.bars += walked
         if steps:
-            self.metrics.stat("analysis_engine").record_many((perf_ns() - t_batch) // steps, steps)
+            self.metrics.stat("analysis_engine").record_many(self.stopwatch.elapsed_ns(t_batch) // steps, steps)
 
     def _walk_single(self, bars: list[Any], ss: np.ndarray, rows: np.ndarray,
                      ends: list[int]) -> tuple[list[int], list[float], list[float], int]:

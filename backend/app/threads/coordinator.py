@@ -18,7 +18,7 @@ from app.threads.base import FailureSink, SessionThread
 from app.threads.events import SessionEnd, SessionStart
 from app.threads.pause import PauseGate
 from app.threads.step_sources import StepSource, StreamOutcome
-from app.timing.clocks import perf_ns
+from app.timing.stopwatch import Stopwatch
 from app.timing.time_manager import TimeManager
 
 __all__ = ["CoordinatorPlan", "SessionCoordinator"]
@@ -44,7 +44,8 @@ class SessionCoordinator(SessionThread):
     Per session: load a fresh SessionState (history, historical indicators and quality, and the
     step source's base series) while the previous session is finished downstream, activate it
     once every consumer acked the previous session's end (teardown), let the step source stream
-    it (its pacing is the mode's: `app.threads.step_sources`) and publish its end.
+    it (its pacing is the mode's: `app.threads.step_sources`) and publish its end. `stopwatch`
+    times the loads and each session's real streaming time.
     """
 
     def __init__(
@@ -59,8 +60,10 @@ class SessionCoordinator(SessionThread):
         stop_token: StopToken,
         on_failure: FailureSink,
         on_session_done: Callable[[int, SessionState], None],
+        stopwatch: Stopwatch | None = None,
     ) -> None:
         super().__init__(stop_token, on_failure)
+        self.stopwatch = stopwatch or Stopwatch()
         self.plan, self.history, self.steps, self.tm, self.data = plan, history, steps, tm, data
         self.outputs = tuple(outputs)
         self.metrics = metrics
@@ -105,7 +108,7 @@ class SessionCoordinator(SessionThread):
         sessions = self.plan.sessions
         last_close: int | None = None
         pending, load_ns = self._timed_load(sessions[0]) if sessions else (None, 0)
-        gate = self.steps.gate
+        gate, stopwatch = self.steps.gate, self.stopwatch
         for index in range(len(sessions)):
             if self.stop_token.is_set() or pending is None:
                 return
@@ -114,7 +117,7 @@ class SessionCoordinator(SessionThread):
             if last_close is not None:
                 self.metrics.stat("session_gap").record(state.open_ns - last_close)
             self.metrics.stat("data_loading_initial" if index == 0 else "data_loading_subsequent").record(load_ns)
-            t_stream, paused0 = perf_ns(), gate.paused_ns
+            t_stream, paused0 = stopwatch.now_ns(), gate.paused_ns
             outcome = self.steps.stream(state)
             if outcome is StreamOutcome.STOPPED:
                 return
@@ -132,7 +135,7 @@ class SessionCoordinator(SessionThread):
             if not all(s.wait_ack(q) is WaitStatus.READY for s, q in zip(self.outputs, seqs, strict=True)):
                 return
             lo, hi = state.streamed  # live runs may stream part of the session
-            self.metrics.mark_session_clock(hi - lo, perf_ns() - t_stream - (gate.paused_ns - paused0))
+            self.metrics.mark_session_clock(hi - lo, stopwatch.elapsed_ns(t_stream) - (gate.paused_ns - paused0))
             last_close = state.close_ns
             self.metrics.stat("session_duration").record(hi - lo)
             self.on_session_done(index, state)
@@ -142,9 +145,9 @@ class SessionCoordinator(SessionThread):
             sub.end()
 
     def _timed_load(self, session: date) -> tuple[SessionState, int]:
-        t0 = perf_ns()
+        t0 = self.stopwatch.now_ns()
         state = self._load(session)
-        return state, perf_ns() - t0
+        return state, self.stopwatch.elapsed_ns(t0)
 
     def _load(self, session: date) -> SessionState:
         # Fills a new, still invisible SessionState: history, then the step source's base series.

@@ -31,7 +31,7 @@ from app.sync.subscription import StreamSubscription
 from app.threads.events import StepBatch
 from app.threads.pause import PauseGate
 from app.threads.step_sources import StreamOutcome
-from app.timing.clocks import perf_ns
+from app.timing.stopwatch import Stopwatch
 from app.timing.time_manager import TimeManager
 
 __all__ = ["LiveSteps", "LiveStream", "StreamOutcome"]
@@ -244,13 +244,16 @@ class LiveSteps:
 
     The market does not wait: `pause` and `resume` refuse with the reason (BEHAVIOURS 29), and
     the gate never closes. A drain (Ctrl-C) ends the session at the last step that was over.
+    `stopwatch` times each hand-off (the ``coordinator`` stat).
     """
 
-    def __init__(self, stream: LiveStream, outputs: Sequence[StreamSubscription], metrics: RunMetrics) -> None:
+    def __init__(self, stream: LiveStream, outputs: Sequence[StreamSubscription], metrics: RunMetrics,
+                 stopwatch: Stopwatch | None = None) -> None:
         self.live = stream
         self.outputs = tuple(outputs)
         self.stat = metrics.stat("coordinator")
-        self.gate = PauseGate()
+        self.stopwatch = stopwatch or Stopwatch()
+        self.gate = PauseGate(stopwatch=self.stopwatch)
 
     def prepare(self, state: SessionState) -> None:
         self.live.prepare(state)
@@ -262,12 +265,13 @@ class LiveSteps:
         return self.live.stream(state, self._publish)
 
     def _publish(self, batch: StepBatch) -> None:
-        t0 = perf_ns()
+        stopwatch = self.stopwatch
+        t0 = stopwatch.now_ns()
         now = self.live.tm.now_ns()
         for sub in self.outputs:
             sub.check_overrun(now)
             sub.publish(batch)
-        self.stat.record(perf_ns() - t0)
+        self.stat.record(stopwatch.now_ns() - t0)
 
     def request_drain(self) -> None:
         self.live.drain_requested.set()

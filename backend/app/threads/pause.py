@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from app.timing.clocks import perf_ns
+from app.timing.stopwatch import Stopwatch
 
 __all__ = ["PauseGate"]
 
@@ -21,15 +21,18 @@ class PauseGate:
     source passes its `ScaledClock`'s ``pause``/``resume`` as `on_pause`/`on_resume`, so the next
     step never comes due and delivery stops within one step, and resuming continues from the same
     virtual time; the data-driven source's stepped clock only moves when it hands off, so it passes
-    nothing. Wall time spent paused is kept in `paused_ns` so the achieved speed leaves it out.
+    nothing. Real time spent paused (on `stopwatch`) is kept in `paused_ns` so the achieved speed
+    leaves it out.
 
     Warnings
     --------
     `pause` and `resume` may be called from any one thread (the CLI's main thread, a test).
     """
 
-    def __init__(self, on_pause: Callable[[], None] = _nothing, on_resume: Callable[[], None] = _nothing) -> None:
+    def __init__(self, on_pause: Callable[[], None] = _nothing, on_resume: Callable[[], None] = _nothing,
+                 stopwatch: Stopwatch | None = None) -> None:
         self._on_pause, self._on_resume = on_pause, on_resume
+        self._stopwatch = stopwatch or Stopwatch()
         self._open = threading.Event()
         self._open.set()
         self._since = 0
@@ -41,7 +44,7 @@ class PauseGate:
         """Close the gate and freeze the owner's clock (idempotent)."""
         if self.paused:
             return
-        self._since = perf_ns()
+        self._since = self._stopwatch.now_ns()
         self.paused = True
         self._open.clear()
         self._on_pause()
@@ -51,7 +54,7 @@ class PauseGate:
         if not self.paused:
             return
         self._on_resume()
-        self.paused_ns += perf_ns() - self._since
+        self.paused_ns += self._stopwatch.elapsed_ns(self._since)
         self.paused = False
         self._open.set()
 

@@ -27,7 +27,8 @@ from app.sync.stop import StopToken
 from app.sync.subscription import StreamSubscription
 from app.threads.events import StepBatch
 from app.threads.pause import PauseGate
-from app.timing.clocks import ScaledClock, SteppedClock, perf_ns
+from app.timing.clocks import ScaledClock, SteppedClock
+from app.timing.stopwatch import Stopwatch
 
 __all__ = ["ClockDrivenSteps", "DataDrivenSteps", "StepSource", "StreamOutcome"]
 
@@ -71,11 +72,14 @@ class StepSource(Protocol):
 
 
 class _StoredSteps:
-    """Stored bars: each session's base series are views of the loaded arrays, revealed step by step."""
+    """Stored bars: each session's base series are views of the loaded arrays, revealed step by step.
+
+    `stopwatch` times each hand-off (the ``coordinator`` stat) and the pause gate's paused time.
+    """
 
     def __init__(self, source: BarSource, symbols: Sequence[str], base: Interval,
                  outputs: Sequence[StreamSubscription], metrics: RunMetrics, stop_token: StopToken,
-                 gate: PauseGate) -> None:
+                 gate: PauseGate, stopwatch: Stopwatch) -> None:
         self.source = source
         self.symbols = tuple(symbols)
         self.base = base
@@ -83,6 +87,7 @@ class _StoredSteps:
         self.stat = metrics.stat("coordinator")
         self.stop_token = stop_token
         self.gate = gate
+        self.stopwatch = stopwatch
         self._drain = threading.Event()
         self._starts: dict[date, list[np.ndarray]] = {}  # prepared sessions' bar starts, per symbol
 
@@ -131,8 +136,10 @@ class DataDrivenSteps(_StoredSteps):
 
     def __init__(self, source: BarSource, symbols: Sequence[str], base: Interval,
                  outputs: Sequence[StreamSubscription], metrics: RunMetrics, stop_token: StopToken,
-                 clock: SteppedClock, batch_steps: int) -> None:
-        super().__init__(source, symbols, base, outputs, metrics, stop_token, PauseGate())
+                 clock: SteppedClock, batch_steps: int, stopwatch: Stopwatch | None = None) -> None:
+        stopwatch = stopwatch or Stopwatch()
+        super().__init__(source, symbols, base, outputs, metrics, stop_token, PauseGate(stopwatch=stopwatch),
+                         stopwatch)
         self.clock = clock
         self.batch_steps = max(1, int(batch_steps))
 
@@ -142,6 +149,7 @@ class DataDrivenSteps(_StoredSteps):
     def stream(self, state: SessionState) -> StreamOutcome:
         series, ends, base_idx, counts = self._table(state)
         n, step = ends.shape[0], self.batch_steps
+        stopwatch_ns = self.stopwatch.now_ns
         for lo in range(0, n, step):
             hi = min(lo + step, n)
             if self.gate.paused:
@@ -150,14 +158,14 @@ class DataDrivenSteps(_StoredSteps):
                     if held is StreamOutcome.DRAINED:  # the session ends at the last hand-off
                         state.stream_end_ns = int(ends[lo - 1]) if lo else state.open_ns
                     return held
-            t0 = perf_ns()
+            t0 = stopwatch_ns()
             for s, sr in enumerate(series):
                 sr.publish(int(counts[hi - 1, s]))
             self.clock.advance_to(int(ends[hi - 1]))
             batch = StepBatch(lo, hi, ends[lo:hi], base_idx[lo:hi], counts[hi - 1], due_ns=int(ends[lo]))
             for sub in self.outputs:
                 sub.publish(batch)
-            self.stat.record((perf_ns() - t0) // (hi - lo))
+            self.stat.record((stopwatch_ns() - t0) // (hi - lo))
         self.clock.advance_to(state.close_ns)
         return StreamOutcome.CLOSE
 
@@ -180,9 +188,10 @@ class ClockDrivenSteps(_StoredSteps):
 
     def __init__(self, source: BarSource, symbols: Sequence[str], base: Interval,
                  outputs: Sequence[StreamSubscription], metrics: RunMetrics, stop_token: StopToken,
-                 clock: ScaledClock) -> None:
+                 clock: ScaledClock, stopwatch: Stopwatch | None = None) -> None:
+        stopwatch = stopwatch or Stopwatch()
         super().__init__(source, symbols, base, outputs, metrics, stop_token,
-                         PauseGate(on_pause=clock.pause, on_resume=clock.resume))
+                         PauseGate(on_pause=clock.pause, on_resume=clock.resume, stopwatch=stopwatch), stopwatch)
         self.clock = clock
 
     def begin(self, state: SessionState) -> None:
@@ -190,12 +199,12 @@ class ClockDrivenSteps(_StoredSteps):
 
     def stream(self, state: SessionState) -> StreamOutcome:
         series, ends, base_idx, counts = self._table(state)
-        clock = self.clock
+        clock, stopwatch_ns = self.clock, self.stopwatch.now_ns
         for k in range(ends.shape[0]):
             reached = self._wait_until(int(ends[k]))
             if reached is not None:
                 return self._cut(state, int(ends[k - 1]) if k else state.open_ns, reached)
-            t0 = perf_ns()
+            t0 = stopwatch_ns()
             for s, sr in enumerate(series):
                 sr.publish(int(counts[k, s]))
             batch = StepBatch(k, k + 1, ends[k : k + 1], base_idx[k : k + 1], counts[k], due_ns=int(ends[k]))
@@ -203,7 +212,7 @@ class ClockDrivenSteps(_StoredSteps):
             for sub in self.outputs:
                 sub.check_overrun(now)
                 sub.publish(batch)
-            self.stat.record(perf_ns() - t0)
+            self.stat.record(stopwatch_ns() - t0)
         reached = self._wait_until(state.close_ns)
         if reached is not None:
             return self._cut(state, int(ends[-1]) if ends.shape[0] else state.open_ns, reached)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from app.errors import SessionAborted, ThreadStuckError
 from app.sync.stop import StopToken
 from app.threads.base import SessionThread, ThreadFailure
-from app.timing.clocks import perf_ns
+from app.timing.stopwatch import Stopwatch
 
 __all__ = ["Supervisor"]
 
@@ -27,9 +27,10 @@ class Supervisor:
     `record_failure` is the FailureSink every thread calls.
     """
 
-    def __init__(self, stop: StopToken, join_timeout_s: float) -> None:
+    def __init__(self, stop: StopToken, join_timeout_s: float, stopwatch: Stopwatch | None = None) -> None:
         self.stop = stop
         self.join_timeout_s = join_timeout_s
+        self.stopwatch = stopwatch or Stopwatch()  # bounds the clean-end wait after a first Ctrl-C
         self.failure: ThreadFailure | None = None
         self.secondary: list[ThreadFailure] = []
         self._lock = threading.Lock()
@@ -94,8 +95,8 @@ class Supervisor:
             raise SessionAborted(f.thread, f.error, clock_time=f.clock_time, session=f.session) from f.error
 
     def _wait_done(self, started: Sequence[SessionThread], timeout_s: float | None) -> None:
-        deadline = None if timeout_s is None else perf_ns() + int(timeout_s * 1e9)
-        while not self.stop.is_set() and (deadline is None or perf_ns() < deadline):
+        deadline = self.stopwatch.deadline(timeout_s)
+        while not self.stop.is_set() and not deadline.expired:
             self._exited.clear()  # clear, then check: a ring after this is not lost
             if self._finished >= len(started):
                 return

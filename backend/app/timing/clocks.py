@@ -3,43 +3,31 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 from datetime import datetime
 from typing import Protocol
 
 from app.errors import InvariantError
+from app.timing.stopwatch import TimeSource, process_age_ns
 
 __all__ = [
     "Clock", "ScaledClock", "SteppedClock", "WallClock", "local_stamp", "monotonic_ns", "perf_ns",
     "process_start_perf_ns",
 ]
 
+# Legacy: the modules not yet handed the run's `Stopwatch` (app.timing.stopwatch) still call these
+# two and `process_start_perf_ns`; the architecture test lets only them (LEGACY_CLOCK_CALLERS
+# there) and that list only shrinks.
 perf_ns = time.perf_counter_ns
-"""High-resolution counter for measuring durations (never a time of day)."""
+"""High-resolution counter for measuring durations (never a time of day). New code: `Stopwatch.now_ns`."""
 
 monotonic_ns = time.monotonic_ns
-"""Monotonic counter for deadlines."""
-
-
-_IMPORTED_NS = perf_ns()  # early in every run: the origin where the kernel's is not available
+"""Monotonic counter for deadlines. New code: `Stopwatch.deadline`."""
 
 
 def process_start_perf_ns() -> int:
-    """Return the `perf_ns` reading at which this process started (interpreter start-up included).
-
-    From the kernel's start time of the process on Linux (10 ms resolution); elsewhere, the
-    first import of this module, early in start-up.
-    """
-    try:
-        with open("/proc/self/stat", "rb") as fh:
-            fields = fh.read().rsplit(b")", 1)[1].split()
-        started_ticks = int(fields[19])  # field 22, starttime: clock ticks after boot
-        started_ns = started_ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
-        age_ns = time.clock_gettime_ns(time.CLOCK_BOOTTIME) - started_ns
-    except (OSError, ValueError, IndexError, AttributeError):
-        return _IMPORTED_NS
-    return perf_ns() - age_ns
+    """Return the `perf_ns` reading at which this process started (legacy: `Stopwatch.process_start_ns`)."""
+    return time.perf_counter_ns() - process_age_ns()
 
 
 def local_stamp() -> str:
@@ -81,23 +69,34 @@ class SteppedClock:
 
 
 class ScaledClock:
-    """Clock-driven replay: virtual time runs `rate` times faster than the monotonic clock.
+    """Clock-driven replay: virtual time runs `rate` times faster than a real monotonic counter.
 
     Follows trio's MockClock arithmetic: virtual = virtual_base + (real - real_base) * rate; a
     rate change, a jump or a pause rebases both origins so virtual time never steps back. The
     origins and the running rate (0 while paused) are one tuple, replaced in one assignment, so
     a reader never mixes an old origin with a new rate.
 
+    Parameters
+    ----------
+    rate : float
+        Virtual seconds per real second (> 0).
+    start_ns : int
+        The virtual instant the clock starts at.
+    real_ns : TimeSource
+        The real counter (default ``time.monotonic_ns``); a test passes a `ManualTime` and moves
+        time itself (``jump``), as with trio's MockClock.
+
     Warnings
     --------
     Only the coordinator calls `jump_to`, `set_rate`, `pause` and `resume`; any thread may read.
     """
 
-    def __init__(self, rate: float, start_ns: int = 0) -> None:
+    def __init__(self, rate: float, start_ns: int = 0, real_ns: TimeSource = time.monotonic_ns) -> None:
         if rate <= 0:
             raise ValueError(f"expected a rate > 0, received {rate!r}")
         self._rate = float(rate)
-        self._state = (time.monotonic_ns(), start_ns, self._rate)  # (real base, virtual base, running rate)
+        self._real_ns = real_ns
+        self._state = (real_ns(), start_ns, self._rate)  # (real base, virtual base, running rate)
 
     @property
     def rate(self) -> float:
@@ -109,27 +108,34 @@ class ScaledClock:
 
     def now_ns(self) -> int:
         real_base, virtual_base, rate = self._state
-        return virtual_base + int((time.monotonic_ns() - real_base) * rate)
+        return virtual_base + int((self._real_ns() - real_base) * rate)
+
+    def _rebase(self, running_rate: float, virtual_ns: int | None = None) -> None:
+        # One real reading: the new origin is where the clock stands at it (or `virtual_ns`).
+        real = self._real_ns()
+        real_base, virtual_base, rate = self._state
+        now = virtual_base + int((real - real_base) * rate)
+        self._state = (real, now if virtual_ns is None else virtual_ns, running_rate)
 
     def set_rate(self, rate: float) -> None:
         if rate <= 0:
             raise ValueError(f"expected a rate > 0, received {rate!r}")
         self._rate = float(rate)
-        self._state = (time.monotonic_ns(), self.now_ns(), 0.0 if self.paused else self._rate)
+        self._rebase(0.0 if self.paused else self._rate)
 
     def pause(self) -> None:
         """Stop virtual time where it stands (idempotent)."""
-        self._state = (time.monotonic_ns(), self.now_ns(), 0.0)
+        self._rebase(0.0)
 
     def resume(self) -> None:
         """Let virtual time run on from where it was paused (idempotent)."""
-        self._state = (time.monotonic_ns(), self.now_ns(), self._rate)
+        self._rebase(self._rate)
 
     def jump_to(self, instant_ns: int) -> None:
         """Skip forward (between sessions); never back."""
         if instant_ns < self.now_ns():
             return
-        self._state = (time.monotonic_ns(), instant_ns, self._state[2])
+        self._rebase(self._state[2], instant_ns)
 
     def real_seconds_until(self, instant_ns: int) -> float:
         _, _, rate = self._state

@@ -10,10 +10,16 @@ import time
 import pytest
 from app.config import load_session_config
 from app.errors import ConfigError
+from app.metrics.collect import RunMetrics
 from app.runtime.build import build
 from app.runtime.controls import RunControls
 from app.runtime.run import run
+from app.store.bar import parse_interval
+from app.sync.stop import StopToken
+from app.threads.pause import PauseGate
+from app.threads.step_sources import ClockDrivenSteps, StreamOutcome
 from app.timing.clocks import ScaledClock
+from app.timing.stopwatch import ManualTime, Stopwatch
 from support import recording
 from support.runs import make_store, running_cli, wait_for_log, write_config
 
@@ -85,17 +91,61 @@ def test_a_live_run_cannot_be_paused(store, tmp_path, monkeypatch):
 
 
 def test_scaled_clock_pause_stops_virtual_time_and_resume_continues_from_there():
-    clock = ScaledClock(1000.0, start_ns=0)
-    time.sleep(0.01)
+    real = ManualTime()  # real time moves only when the test says so (trio MockClock style)
+    clock = ScaledClock(1000.0, start_ns=0, real_ns=real)
+    real.jump(0.01)
     clock.pause()
     frozen = clock.now_ns()
-    time.sleep(0.02)
+    assert frozen == 10 * 10**9  # 10 ms at 1000x
+    real.jump(60)
     assert clock.now_ns() == frozen and clock.paused
     assert clock.real_seconds_until(frozen + 1) == float("inf") and clock.real_seconds_until(frozen) == 0.0
     clock.resume()
-    time.sleep(0.01)
-    assert frozen < clock.now_ns() < frozen + int(0.5 * 1e9 * 1000)
-    assert not clock.paused and clock.real_seconds_until(clock.now_ns() + 10**9) == pytest.approx(1e-3, rel=0.5)
+    assert clock.now_ns() == frozen  # from where it stopped: the paused minute is not replayed
+    real.jump(0.01)
+    assert clock.now_ns() == frozen + 10 * 10**9
+    assert not clock.paused and clock.real_seconds_until(clock.now_ns() + 10**9) == 1e-3
+
+
+def test_pause_gate_freezes_its_owner_clock_and_times_the_pause_on_its_stopwatch():
+    real = ManualTime()
+    clock = ScaledClock(60.0, start_ns=0, real_ns=real)
+    gate = PauseGate(on_pause=clock.pause, on_resume=clock.resume, stopwatch=Stopwatch(real))
+    real.jump(1)
+    gate.pause()
+    gate.pause()  # idempotent: the pause is timed from the first call
+    assert gate.paused and not gate.wait_open(0)
+    real.jump(30)
+    assert clock.now_ns() == 60 * 10**9  # frozen at one real second
+    gate.resume()
+    gate.resume()
+    assert not gate.paused and gate.wait_open(0)
+    assert gate.paused_ns == 30 * 10**9  # left out of the achieved speed
+    real.jump(1)
+    assert clock.now_ns() == 120 * 10**9
+
+
+def test_a_clock_driven_step_comes_due_only_when_the_scaled_clock_reaches_its_end():
+    # ClockDrivenSteps' pacing on a ManualTime: a drain request makes every wait answer at once
+    # (DRAINED: not due yet, None: due), so nothing here sleeps.
+    real = ManualTime()
+    clock = ScaledClock(60.0, start_ns=0, real_ns=real)
+    steps = ClockDrivenSteps(None, ("AAPL",), parse_interval("1m"), (), RunMetrics("clock_driven", 60.0),
+                             StopToken(), clock, Stopwatch(real))
+    steps.request_drain()
+    minute = 60 * 10**9
+    assert steps._wait_until(minute) is StreamOutcome.DRAINED
+    real.jump(0.999)
+    assert steps._wait_until(minute) is StreamOutcome.DRAINED
+    real.jump(0.001)
+    assert steps._wait_until(minute) is None  # one real second = the step's minute at 60x
+    steps.pause()
+    real.jump(3600)
+    assert steps._wait_until(2 * minute) is StreamOutcome.DRAINED  # paused: never comes due
+    steps.resume()
+    real.jump(1)
+    assert steps._wait_until(2 * minute) is None
+    assert steps.gate.paused_ns == 3600 * 10**9
 
 
 def test_sigusr1_pauses_and_resumes_a_clock_driven_cli_run(store, tmp_path):

@@ -10,6 +10,7 @@ from app.errors import InvariantError
 from app.store.bar import parse_interval
 from app.timing.calendar import TradingCalendar, UnknownCalendarError
 from app.timing.clocks import ScaledClock, SteppedClock
+from app.timing.stopwatch import ManualTime
 from app.timing.time_manager import TimeManager
 
 
@@ -65,11 +66,26 @@ def test_stepped_clock_refuses_to_step_back():
 
 
 def test_scaled_clock_never_goes_back_across_rate_changes_and_jumps():
-    clock = ScaledClock(rate=1000.0, start_ns=0)
+    real = ManualTime()  # the test moves real time itself
+    clock = ScaledClock(rate=1000.0, start_ns=0, real_ns=real)
     seen = [clock.now_ns()]
     for rate in (10.0, 5000.0, 1.0):
+        real.jump(0.001)
         clock.set_rate(rate)
         seen.append(clock.now_ns())
         clock.jump_to(seen[-1] - 1_000)  # a jump back is ignored
         seen.append(clock.now_ns())
     assert seen == sorted(seen)
+    # each rate counts from its change on: 1 ms of real time at 1000x, then at 10x, then at 5000x
+    assert seen[1::2] == [10**9, 10**9 + 10**7, 10**9 + 10**7 + 5 * 10**9]
+
+
+def test_scaled_clock_jumps_forward_and_runs_on_from_there():
+    real = ManualTime(5 * 10**9)
+    clock = ScaledClock(rate=60.0, start_ns=100, real_ns=real)
+    assert clock.now_ns() == 100
+    clock.jump_to(10**12)  # the next session's open
+    assert clock.now_ns() == 10**12
+    real.jump(1.0)
+    assert clock.now_ns() == 10**12 + 60 * 10**9
+    assert clock.real_seconds_until(10**12 + 120 * 10**9) == 1.0
