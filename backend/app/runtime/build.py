@@ -288,7 +288,8 @@ def build(config: SessionConfig, on_session_done: SessionDone, stopwatch: Stopwa
     upkeep = DataUpkeep(symbols, base, tm, subs["Coordinator→Upkeep"], metrics,
                         config.gap_filler.enable_session_quality, stop, fail, fill)
     engine = AnalysisEngine(strategy, ctx, broker, tm, subs["Processor→Analysis"], metrics, stop, fail,
-                            gate=steps.gate, stopwatch=stopwatch)
+                            gate=steps.gate, stopwatch=stopwatch,
+                            max_steps=min(1 << 24, sum(_bars_per_session(tm, d, base) for d in sessions)))
     if paced:
         supervisor.drain = coordinator.request_drain  # Ctrl-C ends the session cleanly, keeps its report
     return Pipeline(config, tm, data, stop, supervisor, broker, strategy, metrics, subs, coordinator, processor,

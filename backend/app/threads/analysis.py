@@ -70,14 +70,16 @@ class AnalysisEngine(SessionThread):
     def __init__(self, strategy: Strategy, ctx: StrategyContext, broker: SimulatedBroker,
                  tm: TimeManager, inbox: StreamSubscription, metrics: RunMetrics,
                  stop_token: StopToken, on_failure: FailureSink, gate: PauseGate,
-                 stopwatch: Stopwatch | None = None) -> None:
+                 stopwatch: Stopwatch | None = None, max_steps: int = 4096) -> None:
         super().__init__(stop_token, on_failure)
         self.stopwatch = stopwatch or Stopwatch()  # times each batch (two readings per batch)
         self.gate = gate  # the step source's: a paused backtest stops here too, before the next step
         self.strategy, self.ctx, self.broker, self.tm = strategy, ctx, broker, tm
         self.inbox = inbox
         self.metrics = metrics
-        self.results = EngineResults()
+        # The equity log is sized once for the run (at most a step per expected base bar): no
+        # doubling copies, and its pages are only touched as points are written.
+        self.results = EngineResults(EquityLog(max_steps))
         self.where = self._where
         self._state: SessionState | None = None
         self._session_start = (0.0, 0, 0, 0)
