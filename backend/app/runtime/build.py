@@ -248,7 +248,7 @@ def build(config: SessionConfig, on_session_done: SessionDone, stopwatch: Stopwa
     base = config.base_interval
     derived = tuple(sorted({*config.streams, *(i.interval for i in indicators)} - {base}))
     symbols = tuple(sorted(config.symbols))
-    store = BarStore(config.data.store)
+    store = BarStore(config.data.store, stopwatch)
     stop = StopToken()
     feed = _live_feed(config, symbols, base, stop, stopwatch) if live_mode else None
     if feed is None:
@@ -286,7 +286,7 @@ def build(config: SessionConfig, on_session_done: SessionDone, stopwatch: Stopwa
     processor = DataProcessor(symbols, base, derived, IndicatorBank(indicators), subs["Coordinator→Processor"],
                               subs["Processor→Analysis"], metrics, tm.clock, paced, stop, fail)
     upkeep = DataUpkeep(symbols, base, tm, subs["Coordinator→Upkeep"], metrics,
-                        config.gap_filler.enable_session_quality, stop, fail, fill)
+                        config.gap_filler.enable_session_quality, stop, fail, fill, stopwatch=stopwatch)
     engine = AnalysisEngine(strategy, ctx, broker, tm, subs["Processor→Analysis"], metrics, stop, fail,
                             gate=steps.gate, stopwatch=stopwatch,
                             max_steps=min(1 << 24, sum(_bars_per_session(tm, d, base) for d in sessions)))

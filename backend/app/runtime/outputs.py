@@ -13,7 +13,6 @@ from app.metrics.stats import compute_run_summary
 from app.runtime.build import Pipeline
 from app.runtime.records import quality_rollup
 from app.runtime.text_columns import fixed_decimals, iso_local, join_rows, text_column
-from app.timing.clocks import perf_ns
 
 __all__ = ["write_outputs"]
 
@@ -70,7 +69,8 @@ def write_outputs(pipeline: Pipeline, out_dir: Path, status: str, elapsed_s: flo
     to run start, when given), the run's `elapsed_s` and data loading within it, and the
     outputs up to the summary itself (the summary and report.txt are written after it).
     """
-    began = perf_ns()
+    sw = pipeline.stopwatch
+    began = sw.now_ns()
     _write_fills(pipeline, out_dir / "fills.csv")
     _write_equity(pipeline, out_dir / "equity.csv")
     config_text = json.dumps(resolved_config, indent=2, sort_keys=True)
@@ -80,7 +80,7 @@ def write_outputs(pipeline: Pipeline, out_dir: Path, status: str, elapsed_s: flo
     reports = [format_session_report(r) for r in records]
     summary = build_summary(pipeline, status, elapsed_s)
     summary["metrics"]["breakdown"] = _breakdown(summary["metrics"], startup_s, elapsed_s,
-                                                 (perf_ns() - began) / 1e9)
+                                                 sw.elapsed_ns(began) / 1e9)
     (out_dir / "summary.json").write_text(to_json(summary) + "\n", encoding="utf-8")
     text = "\n\n".join([*reports, format_run_report(summary)])
     (out_dir / "report.txt").write_text(text + "\n", encoding="utf-8")

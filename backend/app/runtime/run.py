@@ -19,7 +19,6 @@ from app.runtime.controls import RunControls
 from app.runtime.outputs import write_outputs
 from app.runtime.records import session_record
 from app.store.session_data import SessionState
-from app.timing.clocks import perf_ns, process_start_perf_ns
 
 __all__ = ["Progress", "RunResult", "run"]
 
@@ -83,8 +82,9 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
         gc.freeze()
         status = "ok"
         error: SessionAborted | KeyboardInterrupt | None = None
-        t0 = perf_ns()
-        startup_s = (t0 - process_start_perf_ns()) / 1e9
+        sw = pipeline.stopwatch
+        t0 = sw.now_ns()
+        startup_s = (t0 - sw.process_start_ns()) / 1e9
         try:
             pipeline.supervisor.run(pipeline.threads)
         except SessionAborted as e:
@@ -92,7 +92,7 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
             e.outputs_dir = str(out_dir)
         except KeyboardInterrupt as e:
             status, error = "interrupted", e
-        elapsed_s = (perf_ns() - t0) / 1e9
+        elapsed_s = sw.elapsed_ns(t0) / 1e9
         gc.freeze()  # the run's results live to the end too: collections while writing skip them
         try:
             summary = write_outputs(pipeline, out_dir, status, elapsed_s, config_to_dict(config),

@@ -8,7 +8,7 @@ import numpy as np
 
 from app.store.bar import BarArrays, Interval
 from app.store.files import bar_path, read_bars_file
-from app.timing.clocks import perf_ns
+from app.timing.stopwatch import Stopwatch
 
 __all__ = ["BarStore", "read_window"]
 
@@ -35,8 +35,9 @@ class BarStore:
     threads may read those.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, stopwatch: Stopwatch | None = None) -> None:
         self._root = Path(root)
+        self.stopwatch = stopwatch or Stopwatch()  # times reads (load_seconds)
         self._cache: dict[tuple[str, str], BarArrays] = {}
         self.repairs: dict[tuple[str, str], int] = {}
         """Rows moved by the load-time sort, per (symbol, interval label); absent when none moved."""
@@ -75,12 +76,12 @@ class BarStore:
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        began = perf_ns()
+        began = self.stopwatch.now_ns()
         bars = read_bars_file(self.path(symbol, interval))
         bars, moved = _sort_stable(bars)
         for col in bars:
             col.setflags(write=False)
-        self.load_seconds += (perf_ns() - began) / 1e9
+        self.load_seconds += self.stopwatch.elapsed_ns(began) / 1e9
         if moved:
             self.repairs[key] = moved
         self._cache[key] = bars
@@ -112,11 +113,11 @@ def read_window(store: BarStore, symbol: str, interval: Interval, start_ns: int,
     DataError
         If the file is missing or unreadable.
     """
-    began = perf_ns()
+    began = store.stopwatch.now_ns()
     bars, moved = _sort_stable(read_bars_file(store.path(symbol, interval), start_ns, end_ns))
     for col in bars:
         col.setflags(write=False)
-    store.load_seconds += (perf_ns() - began) / 1e9
+    store.load_seconds += store.stopwatch.elapsed_ns(began) / 1e9
     return bars, moved
 
 

@@ -19,7 +19,7 @@ from app.sync.stop import StopToken
 from app.sync.subscription import StreamSubscription, WaitStatus
 from app.threads.base import FailureSink, SessionThread
 from app.threads.events import SessionEnd, SessionStart, StepBatch
-from app.timing.clocks import perf_ns
+from app.timing.stopwatch import Stopwatch
 from app.timing.time_manager import TimeManager
 
 if TYPE_CHECKING:  # live only: a backtest never imports the live modules
@@ -62,8 +62,10 @@ class DataUpkeep(SessionThread):
 
     def __init__(self, symbols: Sequence[str], base: Interval, tm: TimeManager,
                  inbox: StreamSubscription, metrics: RunMetrics, enabled: bool,
-                 stop_token: StopToken, on_failure: FailureSink, fill: GapFillPlan | None = None) -> None:
+                 stop_token: StopToken, on_failure: FailureSink, fill: GapFillPlan | None = None,
+                 stopwatch: Stopwatch | None = None) -> None:
         super().__init__(stop_token, on_failure)
+        self.stopwatch = stopwatch or Stopwatch()  # times each scan
         self.symbols = tuple(symbols)
         self.base = base
         self.tm = tm
@@ -99,9 +101,9 @@ class DataUpkeep(SessionThread):
                 elif isinstance(event, SessionStart) and self.fill is not None:
                     self._begin(event.state)
                 elif isinstance(event, SessionEnd):
-                    t0 = perf_ns()
+                    t0 = self.stopwatch.now_ns()
                     self._end(event.state)
-                    stat.record(perf_ns() - t0)
+                    stat.record(self.stopwatch.elapsed_ns(t0))
             self.inbox.ack(seq)  # before any REST call: the stream never waits for a refetch
             after = seq
             if self._filler is not None and self._scan_at and self.tm.now_ns() >= self._scan_at:

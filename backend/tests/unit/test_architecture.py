@@ -43,8 +43,7 @@ THREAD_MAKERS = frozenset({"threading.Thread", "threading.Timer", "_thread.start
 # only through these names; the list only shrinks (test_legacy_clock_callers_still_need_it).
 LEGACY_CLOCK_NAMES = frozenset({"app.timing.clocks.perf_ns", "app.timing.clocks.monotonic_ns",
                                 "app.timing.clocks.process_start_perf_ns"})
-LEGACY_CLOCK_CALLERS = frozenset({"runtime/outputs.py", "runtime/run.py", "store/bar_store.py",
-                                  "threads/processor.py", "threads/upkeep.py"})
+LEGACY_CLOCK_CALLERS = frozenset({"threads/processor.py"})
 
 
 # -- the checker ------------------------------------------------------------------------------
@@ -260,9 +259,9 @@ def test_checker_follows_re_exports_across_modules():
 
 def test_checker_excuses_legacy_callers_only_through_the_legacy_names():
     legacy = "from app.timing.clocks import perf_ns\nt0 = perf_ns()"
-    assert seam_violations("runtime/outputs.py", legacy, EXPORTS) == []
+    assert seam_violations("threads/processor.py", legacy, EXPORTS) == []
     assert seam_violations("runtime/controls.py", legacy, EXPORTS) != []
-    assert seam_violations("runtime/outputs.py", "import time\ntime.perf_counter_ns()", EXPORTS) != []
+    assert seam_violations("threads/processor.py", "import time\ntime.perf_counter_ns()", EXPORTS) != []
 
 
 THREAD_ALIASES = {
