@@ -94,6 +94,7 @@ class WindowedBarSource:
         self._repairs_reported: set[tuple[str, str]] = set()
         self._derived: dict[tuple[str, str, date], BarArrays] = {}
         self._session = sessions[0] if sessions else None
+        self._stored: dict[tuple[str, str], bool] = {}
 
     # -- BarSource --------------------------------------------------------------------------
     def begin_session(self, session: date) -> None:
@@ -122,7 +123,11 @@ class WindowedBarSource:
     def history(self, symbol: str, interval: Interval, days: tuple[date, ...]) -> HistoryLoad:
         if not days:
             return HistoryLoad(empty_bars(), ())
-        if self.store.has(symbol, interval):
+        key = (symbol, interval.label)
+        stored = self._stored.get(key)
+        if stored is None:  # asked once per run, not once per session (a file-system call)
+            stored = self._stored[key] = self.store.has(symbol, interval)
+        if stored:
             return self._stored_history(symbol, interval, days)
         return self._derived_history(symbol, interval, days)
 
