@@ -54,6 +54,23 @@ def _write_equity(pipeline: Pipeline, path: Path) -> None:
     _write(path, b"timestamp,equity,cash\n", body)
 
 
+def _write_json_list(path: Path, items: list[Any]) -> None:
+    """Write ``to_json(items)`` one item at a time (the same bytes; memory bounded by one item).
+
+    ``indent=2`` writes a list as ``[``, each item indented two more spaces, ``,`` between them,
+    and ``]``; an empty list as ``[]``.
+    """
+    with path.open("w", encoding="utf-8") as fh:
+        if not items:
+            fh.write("[]\n")
+            return
+        fh.write("[\n")
+        for i, item in enumerate(items):
+            text = to_json(item).replace("\n", "\n  ")
+            fh.write(("  " if i == 0 else ",\n  ") + text)
+        fh.write("\n]\n")
+
+
 def _write(path: Path, *parts: bytes) -> None:
     with path.open("wb") as fh:
         for part in parts:
@@ -76,7 +93,7 @@ def write_outputs(pipeline: Pipeline, out_dir: Path, status: str, elapsed_s: flo
     config_text = json.dumps(resolved_config, indent=2, sort_keys=True)
     (out_dir / "config.resolved.json").write_text(config_text + "\n")
     records = pipeline.records
-    (out_dir / "sessions.json").write_text(to_json(records) + "\n", encoding="utf-8")
+    _write_json_list(out_dir / "sessions.json", records)
     reports = [format_session_report(r) for r in records]
     summary = build_summary(pipeline, status, elapsed_s)
     summary["metrics"]["breakdown"] = _breakdown(summary["metrics"], startup_s, elapsed_s,

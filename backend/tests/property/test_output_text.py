@@ -79,3 +79,12 @@ def test_to_json_equals_the_stdlib_indented_encoding(obj):
     got = to_json(obj)
 
     assert got == json.dumps(_rounded(obj), sort_keys=True, indent=2, allow_nan=False)
+
+
+@given(st.lists(_json, max_size=6))
+def test_a_json_list_written_item_by_item_equals_the_whole_document(tmp_path_factory, items):
+    from app.runtime.outputs import _write_json_list
+
+    path = tmp_path_factory.mktemp("json") / "list.json"
+    _write_json_list(path, items)
+    assert path.read_text(encoding="utf-8") == to_json(items) + "\n"
