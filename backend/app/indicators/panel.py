@@ -120,6 +120,7 @@ class _WindowPanel(Panel):
         self._w = proto.period - 1
         self._tail = np.full((n, self._w), _NAN)
         self._filled = np.zeros(n, dtype=np.int64)
+        self._warm = self._w == 0  # every symbol has a full window: no masking, no counting
 
     def _load(self, s: int, st: IndicatorState) -> None:
         tail = st._tail  # type: ignore[attr-defined]
@@ -127,26 +128,28 @@ class _WindowPanel(Panel):
         self._tail[s] = _NAN
         self._tail[s, self._w - m :] = tail
         self._filled[s] = m
+        self._warm = bool(self._filled.min(initial=self._w) == self._w)
 
     def _store(self, s: int, st: IndicatorState) -> None:
         if self._w:
-            st._tail = self._tail[s, self._w - int(self._filled[s]) :].copy()  # type: ignore[attr-defined]
+            kept = self._tail[s, self._w - int(self._filled[s]) :]
+            st._tail = kept.copy()  # type: ignore[attr-defined]
 
     def _step(self, idx: np.ndarray | None, bars: BarArrays) -> np.ndarray:
         x = self._field(bars)
-        w = self._w
-        windows = np.concatenate((_take(self._tail, idx), x[:, None]), axis=1)
+        tail = self._tail if idx is None else self._tail[idx]
+        windows = np.concatenate((tail, x[:, None]), axis=1)  # a new (k, period) matrix
         values = self.proto._of_windows(windows)  # type: ignore[attr-defined]
-        filled = _take(self._filled, idx)
-        short = filled < w
-        if short.any():
-            values[short] = _NAN
         if idx is None:
             self._tail = windows[:, 1:]
-            self._filled = np.minimum(filled + 1, w)
         else:
             self._tail[idx] = windows[:, 1:]
-            self._filled[idx] = np.minimum(filled + 1, w)
+        if not self._warm:
+            w = self._w
+            filled = _take(self._filled, idx)
+            values[filled < w] = _NAN
+            _put(self._filled, idx, np.minimum(filled + 1, w))
+            self._warm = bool(self._filled.min(initial=w) == w)
         return values
 
 
