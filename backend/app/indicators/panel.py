@@ -104,7 +104,7 @@ def _take(arr: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
     return arr.copy() if idx is None else arr[idx]
 
 
-def _put(arr: np.ndarray, idx: np.ndarray | None, values: np.ndarray) -> None:
+def _put(arr: np.ndarray, idx: np.ndarray | None, values: np.ndarray | bool | float) -> None:
     if idx is None:
         arr[:] = values
     else:

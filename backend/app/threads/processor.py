@@ -19,7 +19,8 @@ from app.sync.subscription import StreamSubscription, WaitStatus
 from app.threads.base import FailureSink, SessionThread
 from app.threads.events import SessionEnd, SessionStart, StepBatch
 from app.threads.step_panel import StepPanel
-from app.timing.clocks import Clock, perf_ns
+from app.timing.clocks import Clock
+from app.timing.stopwatch import Stopwatch
 
 __all__ = ["DataProcessor"]
 
@@ -49,8 +50,10 @@ class DataProcessor(SessionThread):
         paced: bool,
         stop_token: StopToken,
         on_failure: FailureSink,
+        stopwatch: Stopwatch | None = None,
     ) -> None:
         super().__init__(stop_token, on_failure)
+        self.stopwatch = stopwatch or Stopwatch()  # times each batch
         self.symbols = tuple(symbols)
         self.base = base
         self.intraday = tuple(i for i in derived if not i.is_daily and i != base)
@@ -69,6 +72,7 @@ class DataProcessor(SessionThread):
         self._base_rows = np.zeros(len(self.symbols), dtype=np.int64)
 
     def run(self) -> None:
+        now_ns = self.stopwatch.now_ns
         after = 0
         stat = self.metrics.stat("data_processor")
         while True:
@@ -79,10 +83,10 @@ class DataProcessor(SessionThread):
                 return
             for event in self.inbox.events(after, seq):
                 if isinstance(event, StepBatch):
-                    t0 = perf_ns()
+                    t0 = now_ns()
                     self._step(event)
                     items = event.hi - event.lo
-                    stat.record_many((perf_ns() - t0) // items, items)  # batch time shared
+                    stat.record_many((now_ns() - t0) // items, items)  # batch time shared
                 elif isinstance(event, SessionStart):
                     self._begin(event)
                 elif isinstance(event, SessionEnd) and not self._end(event):

@@ -8,26 +8,12 @@ from datetime import datetime
 from typing import Protocol
 
 from app.errors import InvariantError
-from app.timing.stopwatch import TimeSource, process_age_ns
+from app.timing.stopwatch import TimeSource
 
-__all__ = [
-    "Clock", "ScaledClock", "SteppedClock", "WallClock", "local_stamp", "monotonic_ns", "perf_ns",
-    "process_start_perf_ns",
-]
+__all__ = ["Clock", "ScaledClock", "SteppedClock", "WallClock", "local_stamp"]
 
-# Legacy: the modules not yet handed the run's `Stopwatch` (app.timing.stopwatch) still call these
-# two and `process_start_perf_ns`; the architecture test lets only them (LEGACY_CLOCK_CALLERS
-# there) and that list only shrinks.
-perf_ns = time.perf_counter_ns
-"""High-resolution counter for measuring durations (never a time of day). New code: `Stopwatch.now_ns`."""
-
-monotonic_ns = time.monotonic_ns
-"""Monotonic counter for deadlines. New code: `Stopwatch.deadline`."""
-
-
-def process_start_perf_ns() -> int:
-    """Return the `perf_ns` reading at which this process started (legacy: `Stopwatch.process_start_ns`)."""
-    return time.perf_counter_ns() - process_age_ns()
+# Durations and waits are measured with the run's `Stopwatch` (app.timing.stopwatch), injected by
+# runtime/build.py; nothing outside timing/ reads a counter itself (the architecture test).
 
 
 def local_stamp() -> str:

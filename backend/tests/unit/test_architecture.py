@@ -38,12 +38,7 @@ CLOCK_READS = frozenset({
 THREAD_MAKERS = frozenset({"threading.Thread", "threading.Timer", "_thread.start_new_thread",
                            "_thread.start_new", "concurrent.futures.ThreadPoolExecutor"})
 
-# Issue 7 ("a real clock seam"): these modules, owned elsewhere, still call the monotonic
-# counters app.timing.clocks re-exports instead of taking the run's Stopwatch. Only they may, and
-# only through these names; the list only shrinks (test_legacy_clock_callers_still_need_it).
-LEGACY_CLOCK_NAMES = frozenset({"app.timing.clocks.perf_ns", "app.timing.clocks.monotonic_ns",
-                                "app.timing.clocks.process_start_perf_ns"})
-LEGACY_CLOCK_CALLERS = frozenset({"threads/processor.py"})
+
 
 
 # -- the checker ------------------------------------------------------------------------------
@@ -171,9 +166,8 @@ def seam_violations(rel: str, source: str, exports: Mapping[str, str] | None = N
         if _under(name, ("exchange_calendars",)) and rel != "timing/calendar.py":
             flag("calendar", name, f"{where}: imports exchange_calendars outside timing/calendar.py")
         if name in CLOCK_READS and not rel.startswith(CLOCK_OK):
-            if not (rel in LEGACY_CLOCK_CALLERS and written in LEGACY_CLOCK_NAMES):
-                flag("clock", name, f"{where}: reads the clock ({name}, written {written}) outside timing/; "
-                                    "take the run's Stopwatch (app.timing.stopwatch) instead")
+            flag("clock", name, f"{where}: reads the clock ({name}, written {written}) outside timing/; "
+                                "take the run's Stopwatch (app.timing.stopwatch) instead")
         if rel.startswith(PURE) and _under(written, PURE_FORBIDDEN):
             flag("pure", written, f"{where}: pure module uses {written}")
     return list(found.values())
@@ -206,20 +200,6 @@ def test_module_size_caps(path: Path):
     lines = len(path.read_text(encoding="utf-8").splitlines())
     cap = 300 if rel.startswith("threads/") else 500
     assert lines <= cap, f"{rel} has {lines} lines (cap {cap}); split it by concern"
-
-
-@pytest.mark.parametrize("rel", sorted(LEGACY_CLOCK_CALLERS))
-def test_legacy_clock_callers_still_need_it(rel: str):
-    # Once a module takes the Stopwatch, drop it from LEGACY_CLOCK_CALLERS (the list only shrinks).
-    tree = ast.parse((APP / rel).read_text(encoding="utf-8"))
-    used = {written for _, written in _references(tree, rel, import_aliases(tree, rel))}
-    assert used & LEGACY_CLOCK_NAMES, f"{rel} no longer reads app.timing.clocks' counters: remove it from the list"
-
-
-def test_the_tree_exports_are_resolved():
-    # The checker sees through the legacy re-exports (what LEGACY_CLOCK_CALLERS are excused for).
-    assert resolve("app.timing.clocks.perf_ns", EXPORTS) == "time.perf_counter_ns"
-    assert resolve("app.timing.clocks.monotonic_ns", EXPORTS) == "time.monotonic_ns"
 
 
 # -- the checker itself -----------------------------------------------------------------------
@@ -255,13 +235,6 @@ def test_checker_follows_re_exports_across_modules():
                    "from app.timing import counters\ncounters.perf_ns()"):
         [problem] = seam_violations("runtime/x.py", source, exports)
         assert "time.perf_counter_ns" in problem
-
-
-def test_checker_excuses_legacy_callers_only_through_the_legacy_names():
-    legacy = "from app.timing.clocks import perf_ns\nt0 = perf_ns()"
-    assert seam_violations("threads/processor.py", legacy, EXPORTS) == []
-    assert seam_violations("runtime/controls.py", legacy, EXPORTS) != []
-    assert seam_violations("threads/processor.py", "import time\ntime.perf_counter_ns()", EXPORTS) != []
 
 
 THREAD_ALIASES = {
