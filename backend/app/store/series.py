@@ -127,6 +127,20 @@ class BarSeries:
         self._ro = BarArrays(*(_readonly(c) for c in grown))
         return grown
 
+    def row(self, index: int) -> tuple[int, float, float, float, float, float]:
+        """Return published row `index` as Python scalars ``(start, open, high, low, close, volume)``.
+
+        Raises
+        ------
+        IndexError
+            If `index` is not a published row.
+        """
+        cols, n = self._snap
+        if not 0 <= index < n:
+            raise IndexError(f"series {self.name}: row {index} of {n} published")
+        return (int(cols.start[index]), float(cols.open[index]), float(cols.high[index]),
+                float(cols.low[index]), float(cols.close[index]), float(cols.volume[index]))
+
     def view(self, upto: int | None = None) -> BarArrays:
         """Return read-only views of rows ``[0, min(upto, len))`` (no copy)."""
         ro = self._ro

@@ -205,6 +205,14 @@ class AnalysisEngine(SessionThread):
         # Per symbol, this batch's bars as Bar tuples built in one pass (C-level constructors)
         # and the row of the first: the per-bar path then only indexes a list.
         out: list[Any] = []
+        if batch.hi - batch.lo == 1:  # one step (live, clock-driven): one row per symbol, read directly
+            for s, row in enumerate(batch.base_idx[0].tolist()):
+                if row < 0:
+                    out.append(None)
+                    continue
+                symbol = symbols[s]
+                out.append(([_new_tuple(Bar, (symbol, *state.bars[(symbol, base)].row(row)))], row))
+            return out
         for s, symbol in enumerate(symbols):
             col = batch.base_idx[:, s]
             present = col[col >= 0]
