@@ -6,6 +6,7 @@ reconnect schedule, the dedupe rule and the RFC-3339 arithmetic are unit-tested 
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from dataclasses import dataclass, field
@@ -244,7 +245,15 @@ def parse_rfc3339_ns(text: str) -> int:
     ValueError
         If `text` is not RFC-3339 (with a ``Z`` or ``±hh:mm`` offset) or a date.
     """
-    match = _RFC3339_RE.match(text) if isinstance(text, str) else None
+    if not isinstance(text, str):
+        raise ValueError(f"expected an RFC-3339 timestamp like '2024-03-01T14:31:00Z', received {text!r}")
+    return _parse_rfc3339_ns(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_rfc3339_ns(text: str) -> int:
+    # Cached: a live step's bars for every symbol carry the same stamp (one parse per step).
+    match = _RFC3339_RE.match(text)
     if match is None:
         raise ValueError(f"expected an RFC-3339 timestamp like '2024-03-01T14:31:00Z', received {text!r}")
     year, month, day, hour, minute, second, frac, offset = match.groups()
