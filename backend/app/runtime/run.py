@@ -24,6 +24,9 @@ __all__ = ["Progress", "RunResult", "run"]
 
 Progress = Callable[[int, int, date], None]
 
+DATA_DRIVEN_GC_GEN0 = 50_000
+"""Young-generation threshold of the collector during a data-driven run (the default is 700)."""
+
 
 @dataclass
 class RunResult:
@@ -44,6 +47,18 @@ def _log_to(out_dir: Path) -> logging.Handler:
     return handler
 
 
+def _prepare_collector(pacing: str) -> None:
+    # Everything built so far (modules, calendars, config) lives for the whole run: move it out
+    # of the collector's view so that a full collection mid-session is short (live p99).
+    gc.collect()
+    gc.freeze()
+    if pacing == "data_driven":
+        # The per-bar path allocates short-lived tuples that refcounting frees; a larger young
+        # generation means fewer collections scanning the batch's live bars (about 5-9% of a
+        # one-symbol run). Paced runs keep the default: their collections stay short (p99).
+        gc.set_threshold(DATA_DRIVEN_GC_GEN0, *gc.get_threshold()[1:])
+
+
 def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
         controls: RunControls | None = None) -> RunResult:
     """Run `config` to completion, writing every output into `out_dir`, even on failure.
@@ -59,6 +74,7 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     handler = _log_to(out_dir)
+    thresholds = gc.get_threshold()
     try:
         shutil.copyfile(config.source_file, out_dir / "config.yaml")
 
@@ -76,10 +92,7 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
         if controls is not None:
             controls.bind(pipeline)
             pipeline.supervisor.heartbeat = controls.tick
-        # Everything built so far (modules, calendars, config) lives for the whole run: move it
-        # out of the collector's view so that a full collection mid-session is short (live p99).
-        gc.collect()
-        gc.freeze()
+        _prepare_collector(config.pacing)
         status = "ok"
         error: SessionAborted | KeyboardInterrupt | None = None
         sw = pipeline.stopwatch
@@ -110,5 +123,6 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
         if controls is not None:
             controls.bind(None)
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
         logging.getLogger().removeHandler(handler)
         handler.close()
