@@ -101,3 +101,21 @@ def test_window_size_is_bounded_by_rows_and_sessions():
     assert window_sessions(1, 390) == 128  # few symbols: capped in sessions
     assert window_sessions(200, 390) == 2_000_000 // (200 * 390)  # many: capped in rows
     assert window_sessions(10_000, 23_400) == 1  # never zero
+
+
+def test_history_beyond_the_planned_margin_widens_the_window_and_stays_exact(store):
+    # A source planned with no trailing days still answers a history request (the window is
+    # re-read with the wider margin), with the same bars and counts as per-session reads.
+    tm = TimeManager("XNYS")
+    sessions = _sessions(tm)
+    reference = StoredBarSource(BarStore(store), tm, M1)
+    windowed = WindowedBarSource(BarStore(store), tm, M1, sessions, {}, 4)
+    for session in sessions[:6]:
+        windowed.begin_session(session)
+        days = tuple(tm.trailing_trading_days(session, 3))
+        got, want = windowed.history("AAPL", M1, days), reference.history("AAPL", M1, days)
+        for a, b in zip(got.bars, want.bars, strict=True):
+            np.testing.assert_array_equal(a, b)
+        assert got.per_day == want.per_day and got.rejected == want.rejected
+        bars, ref = windowed.session_bars("AAPL", session), reference.session_bars("AAPL", session)
+        np.testing.assert_array_equal(bars.bars.start, ref.bars.start)
