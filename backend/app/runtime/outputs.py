@@ -54,20 +54,25 @@ def _write_equity(pipeline: Pipeline, path: Path) -> None:
     _write(path, b"timestamp,equity,cash\n", body)
 
 
+JSON_CHUNK = 64
+"""Items encoded at a time by `_write_json_list` (bounds its memory, keeps its per-call cost low)."""
+
+
 def _write_json_list(path: Path, items: list[Any]) -> None:
-    """Write ``to_json(items)`` one item at a time (the same bytes; memory bounded by one item).
+    """Write ``to_json(items)`` a chunk of items at a time (the same bytes; memory bounded by a chunk).
 
     ``indent=2`` writes a list as ``[``, each item indented two more spaces, ``,`` between them,
-    and ``]``; an empty list as ``[]``.
+    and ``]`` (an empty list as ``[]``), so a chunk's document minus its brackets is that chunk's
+    part of the whole.
     """
     with path.open("w", encoding="utf-8") as fh:
         if not items:
             fh.write("[]\n")
             return
         fh.write("[\n")
-        for i, item in enumerate(items):
-            text = to_json(item).replace("\n", "\n  ")
-            fh.write(("  " if i == 0 else ",\n  ") + text)
+        for lo in range(0, len(items), JSON_CHUNK):
+            text = to_json(items[lo : lo + JSON_CHUNK])
+            fh.write(("" if lo == 0 else ",\n") + text[2:-2])  # without "[\n" and "\n]"
         fh.write("\n]\n")
 
 

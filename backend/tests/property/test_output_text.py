@@ -82,9 +82,14 @@ def test_to_json_equals_the_stdlib_indented_encoding(obj):
 
 
 @given(st.lists(_json, max_size=6))
-def test_a_json_list_written_item_by_item_equals_the_whole_document(tmp_path_factory, items):
-    from app.runtime.outputs import _write_json_list
+def test_a_json_list_written_in_chunks_equals_the_whole_document(tmp_path_factory, items):
+    import app.runtime.outputs as outputs
 
     path = tmp_path_factory.mktemp("json") / "list.json"
-    _write_json_list(path, items)
-    assert path.read_text(encoding="utf-8") == to_json(items) + "\n"
+    for chunk in (1, 2, outputs.JSON_CHUNK):
+        saved, outputs.JSON_CHUNK = outputs.JSON_CHUNK, chunk
+        try:
+            outputs._write_json_list(path, items)
+        finally:
+            outputs.JSON_CHUNK = saved
+        assert path.read_text(encoding="utf-8") == to_json(items) + "\n"
