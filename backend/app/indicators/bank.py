@@ -128,13 +128,13 @@ class IndicatorBank:
                 panel.load(states)
             group.active = True
         for panel, series in zip(group.panels, group.series, strict=True):
-            values = panel.step(idx, bars).reshape(-1, 1)
+            values = panel.step(idx, bars).reshape(-1).tolist()  # float64 -> float -> float64: exact
             if idx is None:
                 for one, value in zip(series, values, strict=True):
-                    one.append(value)
+                    one.append_one(value)
             else:
                 for s, value in zip(rows, values, strict=True):
-                    series[s].append(value)
+                    series[s].append_one(value)
 
     @staticmethod
     def _step_each(group: _Group, rows: Sequence[int], bars: BarArrays) -> None:

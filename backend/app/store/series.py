@@ -184,6 +184,17 @@ class ValueSeries:
         arr[n : n + k] = values
         self._snap = (arr, n + k)
 
+    def append_one(self, value: float) -> None:
+        """Append one value (the live path: no temporary array)."""
+        self._owner.check()
+        arr, n = self._snap
+        if n + 1 > arr.shape[0]:
+            grown = np.full(max(2 * arr.shape[0], n + 1), np.nan)
+            grown[:n] = arr[:n]
+            arr = grown
+        arr[n] = value
+        self._snap = (arr, n + 1)
+
     def value(self, index: int) -> float:
         """Return row `index` (NaN when not yet written)."""
         arr, n = self._snap

@@ -101,11 +101,9 @@ class StepPanel:
         series, rows = self._base_series, rows_after.tolist()
         starts, values = [], []
         for s in which:
-            r = rows[s] - 1
-            v = series[s].view(r + 1)
-            starts.append(v.start.item(r))
-            values.append((v.open.item(r), v.high.item(r), v.low.item(r), v.close.item(r),
-                           v.volume.item(r)))
+            row = series[s].row(rows[s] - 1)
+            starts.append(row[0])
+            values.append(row[1:])
         cols = np.array(values, dtype=np.float64).reshape(-1, 5).T.copy()
         return BarArrays(np.array(starts, dtype=np.int64), *cols)
 
