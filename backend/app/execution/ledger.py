@@ -177,17 +177,7 @@ class Ledger:
     def account(self, last: Mapping[str, float]) -> tuple[float, float]:
         """Return ``(cash + market_value(last), cash)``: the same floats, in one call."""
         cash = self._cash
-        if not self._books:
-            return cash + 0.0, cash
-        open_ = self._open
-        if open_ is None:
-            open_ = self._open = [(s, b) for s, b in self._books.items() if b.qty != 0]
-        if not open_:
-            return cash + 0, cash
-        if len(open_) == 1:
-            s, b = open_[0]
-            return cash + b.qty * last[s], cash
-        return cash + sum(b.qty * last[s] for s, b in open_), cash
+        return cash + self.market_value(last), cash
 
     def market_value(self, last: Mapping[str, float]) -> float:
         """Return ``sum(q * last[symbol])`` over the open positions."""

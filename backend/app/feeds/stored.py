@@ -13,7 +13,7 @@ from app.store.bar import BarArrays, Interval, empty_bars
 from app.store.bar_store import BarStore
 from app.timing.time_manager import TimeManager
 
-__all__ = ["StoredBarSource", "concat_bars"]
+__all__ = ["StoredBarSource", "concat_bars", "derive_day"]
 
 
 def concat_bars(parts: list[BarArrays]) -> BarArrays:
@@ -24,6 +24,15 @@ def concat_bars(parts: list[BarArrays]) -> BarArrays:
     if len(parts) == 1:
         return parts[0]
     return BarArrays(*(np.concatenate(cols) for cols in zip(*parts, strict=True)))
+
+
+def derive_day(base_bars: BarArrays, base: Interval, interval: Interval, open_ns: int, close_ns: int) -> BarArrays:
+    """Return the `interval` bars of the session ``[open_ns, close_ns)`` built from `base_bars` (sorted)."""
+    starts = base_bars.start
+    day = base_bars.slice(int(np.searchsorted(starts, open_ns)), int(np.searchsorted(starts, close_ns)))
+    if interval.is_daily:
+        return aggregate_daily(day, open_ns)
+    return aggregate_bars(day, base.ns, interval.ns, open_ns, close_ns, close_ns).bars
 
 
 def _counts(counts: dict) -> dict[str, int]:
@@ -88,15 +97,8 @@ class StoredBarSource:
     def _derived_history(self, symbol: str, interval: Interval, days: tuple[date, ...]) -> HistoryLoad:
         base_hist = self._stored_history(symbol, self.base, days)
         parts, per_day = [], []
-        starts = base_hist.bars.start
         for d in days:
-            open_ns, close_ns = self.tm.session_bounds_ns(d)
-            lo, hi = np.searchsorted(starts, open_ns), np.searchsorted(starts, close_ns)
-            day = base_hist.bars.slice(int(lo), int(hi))
-            if interval.is_daily:
-                out = aggregate_daily(day, open_ns)
-            else:
-                out = aggregate_bars(day, self.base.ns, interval.ns, open_ns, close_ns, close_ns).bars
+            out = derive_day(base_hist.bars, self.base, interval, *self.tm.session_bounds_ns(d))
             parts.append(out)
             per_day.append((int(self.tm.expected_bar_starts(d, interval).shape[0]), len(out)))
         return HistoryLoad(concat_bars(parts), tuple(per_day), base_hist.rejected)

@@ -22,10 +22,9 @@ from typing import Final
 
 import numpy as np
 
-from app.bars.aggregate import aggregate_bars, aggregate_daily
 from app.bars.checks import RejectReason, check_bars
 from app.feeds.base import HistoryLoad, SessionLoad
-from app.feeds.stored import concat_bars
+from app.feeds.stored import concat_bars, derive_day
 from app.store.bar import BarArrays, Interval, empty_bars
 from app.store.bar_store import BarStore, read_window
 from app.timing.time_manager import TimeManager
@@ -185,19 +184,12 @@ class WindowedBarSource:
     def _derived_history(self, symbol: str, interval: Interval, days: tuple[date, ...]) -> HistoryLoad:
         base_hist = self._stored_history(symbol, self.base, days)
         parts, per_day = [], []
-        starts = base_hist.bars.start
         for d in days:
             key = (symbol, interval.label, d)
             out = self._derived.get(key)
-            if out is None:
-                open_ns, close_ns = self.tm.session_bounds_ns(d)
-                lo, hi = np.searchsorted(starts, open_ns), np.searchsorted(starts, close_ns)
-                day = base_hist.bars.slice(int(lo), int(hi))
-                if interval.is_daily:
-                    out = aggregate_daily(day, open_ns)
-                else:
-                    out = aggregate_bars(day, self.base.ns, interval.ns, open_ns, close_ns, close_ns).bars
-                self._derived[key] = out
+            if out is None:  # each day is aggregated once per window, whatever session asks
+                out = self._derived[key] = derive_day(base_hist.bars, self.base, interval,
+                                                      *self.tm.session_bounds_ns(d))
             parts.append(out)
             per_day.append((int(self.tm.expected_bar_starts(d, interval).shape[0]), len(out)))
         return HistoryLoad(concat_bars(parts), tuple(per_day), base_hist.rejected)

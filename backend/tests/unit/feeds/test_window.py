@@ -43,6 +43,12 @@ def store(tmp_path_factory) -> Path:
     return root
 
 
+def _same_history(got, want) -> None:
+    for a, b in zip(got.bars, want.bars, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert got.per_day == want.per_day and got.rejected == want.rejected
+
+
 def _sessions(tm: TimeManager) -> tuple[date, ...]:
     return tuple(tm.trading_days(FIRST, LAST))
 
@@ -69,12 +75,8 @@ def test_session_bars_history_and_rejections_equal_per_session_reads(store, wind
         for a, b in zip(got.bars, want.bars, strict=True):
             np.testing.assert_array_equal(a, b)
         assert got.rejected == want.rejected, session
-        for a, b in zip(got_hist.bars, want_hist.bars, strict=True):
-            np.testing.assert_array_equal(a, b)
-        assert got_hist.per_day == want_hist.per_day and got_hist.rejected == want_hist.rejected
-        for a, b in zip(got_daily.bars, want_daily.bars, strict=True):
-            np.testing.assert_array_equal(a, b)
-        assert got_daily.per_day == want_daily.per_day
+        _same_history(got_hist, want_hist)
+        _same_history(got_daily, want_daily)
         repairs += got.repairs
     rejected = set().union(*(windowed.session_bars("AAPL", d).rejected for d in sessions))
     assert {"NAN", "HIGH_BELOW_LOW", "OUTSIDE_SESSION", "DUPLICATE"} <= rejected
@@ -92,9 +94,7 @@ def test_derived_history_equals_per_session_aggregation(store):
         windowed.begin_session(session)
         days = tuple(tm.trailing_trading_days(session, 2))
         got, want = windowed.history("AAPL", m5, days), reference.history("AAPL", m5, days)
-        for a, b in zip(got.bars, want.bars, strict=True):
-            np.testing.assert_array_equal(a, b)
-        assert got.per_day == want.per_day and got.rejected == want.rejected
+        _same_history(got, want)
 
 
 def test_window_size_is_bounded_by_rows_and_sessions():
@@ -114,8 +114,6 @@ def test_history_beyond_the_planned_margin_widens_the_window_and_stays_exact(sto
         windowed.begin_session(session)
         days = tuple(tm.trailing_trading_days(session, 3))
         got, want = windowed.history("AAPL", M1, days), reference.history("AAPL", M1, days)
-        for a, b in zip(got.bars, want.bars, strict=True):
-            np.testing.assert_array_equal(a, b)
-        assert got.per_day == want.per_day and got.rejected == want.rejected
+        _same_history(got, want)
         bars, ref = windowed.session_bars("AAPL", session), reference.session_bars("AAPL", session)
         np.testing.assert_array_equal(bars.bars.start, ref.bars.start)
