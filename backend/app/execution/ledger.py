@@ -175,9 +175,23 @@ class Ledger:
         return book.qty if book is not None else 0
 
     def account(self, last: Mapping[str, float]) -> tuple[float, float]:
-        """Return ``(cash + market_value(last), cash)``: the same floats, in one call."""
+        """Return ``(cash + market_value(last), cash)``: the same floats, in one call.
+
+        The engine's equity point per step: `market_value` is inlined here on purpose (calling it
+        measured 10-20% slower on the one-symbol benchmark, verify/bench_floor.py).
+        """
         cash = self._cash
-        return cash + self.market_value(last), cash
+        if not self._books:
+            return cash + 0.0, cash
+        open_ = self._open
+        if open_ is None:
+            open_ = self._open = [(s, b) for s, b in self._books.items() if b.qty != 0]
+        if not open_:
+            return cash + 0, cash
+        if len(open_) == 1:
+            s, b = open_[0]
+            return cash + b.qty * last[s], cash
+        return cash + sum(b.qty * last[s] for s, b in open_), cash
 
     def market_value(self, last: Mapping[str, float]) -> float:
         """Return ``sum(q * last[symbol])`` over the open positions."""
