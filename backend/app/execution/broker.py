@@ -24,6 +24,18 @@ class Broker(Protocol):
         """Risk-check `order` at `ref_price`; return the Rejection, or None when accepted."""
         ...
 
+    def cancel(self, order_id: int) -> Order | None:
+        """Cancel pending order `order_id`; return it, or None when it is not pending."""
+        ...
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Return the pending orders (of `symbol`, or all) in submission order."""
+        ...
+
+    def expire_day_orders(self, close_ns: int) -> list[Order]:
+        """Expire the pending DAY orders placed before the session close `close_ns`; return them."""
+        ...
+
     def cancel_all(self, symbol: str | None = None) -> list[Order]:
         """Cancel pending orders (of `symbol`, or all) and return them in submission order."""
         ...

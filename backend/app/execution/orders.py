@@ -6,7 +6,7 @@ import enum
 import math
 from dataclasses import dataclass
 
-__all__ = ["Fill", "Order", "OrderSide", "OrderType", "Rejection"]
+__all__ = ["Fill", "Order", "OrderSide", "OrderType", "Rejection", "TimeInForce"]
 
 
 class OrderSide(enum.Enum):
@@ -21,6 +21,19 @@ class OrderType(enum.Enum):
 
     MARKET = "market"
     LIMIT = "limit"
+
+
+class TimeInForce(enum.Enum):
+    """How long an unfilled order stays pending.
+
+    DAY (the default) expires at the close of its session; an order placed at the close (on
+    the session's last bar, or in ``on_session_end``) is for the next session, as a broker
+    queues an after-hours day order, and expires at that session's close. GTC stays pending
+    until it fills or is cancelled.
+    """
+
+    DAY = "day"
+    GTC = "gtc"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +57,8 @@ class Order:
     placed_at_ns : int
         Clock time (ns UTC) at which the order was placed; it can fill only on a bar that
         starts at or after this time, so an order never fills on the bar that triggered it.
+    tif : TimeInForce
+        DAY (default) or GTC.
 
     Raises
     ------
@@ -58,6 +73,7 @@ class Order:
     type: OrderType = OrderType.MARKET
     limit_price: float | None = None
     placed_at_ns: int = 0
+    tif: TimeInForce = TimeInForce.DAY
 
     def __post_init__(self) -> None:
         qty = self.quantity
@@ -100,8 +116,14 @@ class Fill:
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """An order refused at submission or at fill; `reason` names the violated limit first."""
+    """An order refused at submission or at fill (`at_fill`); `reason` names the violated rule first."""
 
     order: Order
     reason: str
     at_ns: int
+    at_fill: bool = False
+
+    @property
+    def rule(self) -> str:
+        """Return the name of the violated rule (the reason's text before its first colon)."""
+        return self.reason.partition(":")[0]

@@ -7,11 +7,17 @@ Fill rules
 * MARKET: fills at the bar's open; a buy pays ``open * (1 + bps / 1e4)``, a sell receives
   ``open * (1 - bps / 1e4)``.
 * LIMIT: a buy fills when ``low <= limit`` at ``min(open, limit)``; a sell fills when
-  ``high >= limit`` at ``max(open, limit)``; no slippage. Unfilled limits stay pending
-  until filled or cancelled.
+  ``high >= limit`` at ``max(open, limit)``; no slippage.
+* Unfilled orders stay pending until filled, cancelled (`cancel`, `cancel_all`) or, for DAY
+  orders, expired at their session's close (`expire_day_orders`; see `TimeInForce`).
 * Commission per fill: ``max(commission_min, quantity * commission_per_share)``.
-* At fill time a buy whose cost plus commission exceeds cash, or a sell that would go short
-  while shorting is not allowed, is rejected with a reason instead of filled.
+* At fill time the order is checked again against the account as it is then: a sell that
+  would go short while shorting is not allowed, or a fill that would take buying power below
+  0 (Reg T, see ``app.execution.risk``: short proceeds are not buying power), is rejected
+  with a reason instead of filled.
+
+Every rejection, at submission or at fill, is appended to `rejections` and passed to
+`on_rejection` (the StrategyContext logs it).
 
 Accounting is the Ledger's (average-cost method, see ``app.execution.ledger``): after every
 call ``equity == cash + sum(q * last) == starting_cash + realized_pnl + unrealized_pnl -
@@ -26,8 +32,16 @@ from functools import partial
 from typing import Final, cast
 
 from app.execution.ledger import ClosedTrade, Ledger, Position
-from app.execution.orders import Fill, Order, OrderSide, OrderType, Rejection
-from app.execution.risk import LimitsLike, check_order, estimate_buy_cost, estimate_commission
+from app.execution.orders import Fill, Order, OrderSide, OrderType, Rejection, TimeInForce
+from app.execution.risk import (
+    SHORT_MARGIN,
+    LimitsLike,
+    buying_power_effect,
+    check_order,
+    estimate_commission,
+    estimate_fill_price,
+    shortfall_reason,
+)
 
 __all__ = ["SimulatedBroker"]
 
@@ -43,26 +57,33 @@ class _Pending:
 
 
 class _RiskView:
-    # The PortfolioView the risk check sees: holdings plus pending orders.
+    # The PortfolioView the risk check sees: holdings, pending orders, Reg T buying power.
     __slots__ = ("_broker",)
 
     def __init__(self, broker: SimulatedBroker) -> None:
         self._broker = broker
 
     @property
-    def available_cash(self) -> float:
+    def buying_power(self) -> float:
         b = self._broker
-        return b.cash - sum(p.reserve for pending in b._pending.values() for p in pending)
+        reserved = sum(p.reserve for pending in b._pending.values() for p in pending)
+        return b.buying_power - reserved
 
     @property
     def open_positions(self) -> int:
         b = self._broker
-        symbols = set(b._ledger.positions) | set(b._pending)
-        return sum(1 for s in symbols if self.exposure(s) != 0)
+        return len(set(b._ledger.positions) | set(b._pending))
 
-    def exposure(self, symbol: str) -> int:
-        b = self._broker
-        return b._ledger.position(symbol) + b._pending_qty.get(symbol, 0)
+    def position(self, symbol: str) -> int:
+        return self._broker._ledger.position(symbol)
+
+    def pending(self, symbol: str) -> tuple[int, int]:
+        qty = self._broker._pending_qty.get(symbol)
+        return (qty[0], qty[1]) if qty is not None else (0, 0)
+
+
+def _no_listener(rejection: Rejection) -> None:
+    pass
 
 
 class SimulatedBroker:
@@ -72,6 +93,12 @@ class SimulatedBroker:
     ----------
     limits : LimitsLike
         Starting cash, risk limits and the cost model (commission, slippage, shorting).
+
+    Attributes
+    ----------
+    on_rejection : callable
+        Called with each `Rejection` as it is recorded, at submission or at fill (default: a
+        no-op; the StrategyContext sets it to log them).
 
     Warnings
     --------
@@ -86,19 +113,24 @@ class SimulatedBroker:
         self._ledger = Ledger(limits.starting_cash)
         self._last: dict[str, float] = {}
         self._pending: dict[str, list[_Pending]] = {}
-        self._pending_qty: dict[str, int] = {}
+        self._pending_qty: dict[str, list[int]] = {}  # symbol -> [pending buys, pending sells]
+        self._pending_symbol: dict[int, str] = {}  # order id -> symbol, while pending
         self._fills: list[Fill] = []
         self._rejections: list[Rejection] = []
+        self._expired: list[Order] = []
         self._view = _RiskView(self)
+        self.on_rejection: Callable[[Rejection], None] = _no_listener
 
     # -- orders -------------------------------------------------------------------------
 
     def submit(self, order: Order, ref_price: float) -> Rejection | None:
         """Risk-check `order` against `ref_price` (the last close) and queue it.
 
-        Pending orders count towards every limit: their quantity is added to the symbol's
-        exposure and a pending buy's estimated cost is set aside from the available cash
-        (proceeds of pending sells are not counted).
+        Pending orders count towards every limit (see `check_order`): a pending buy adds to
+        the symbol's position for ``max_per_symbol`` but is never sellable; a pending sell
+        takes from what may still be sold; what an order may use of the buying power
+        (its cost, or the Reg T margin of a short) is set aside until it fills, is cancelled
+        or expires (proceeds of pending sells are not counted).
 
         Returns
         -------
@@ -108,31 +140,91 @@ class SimulatedBroker:
         Raises
         ------
         ValueError
-            If `ref_price` is not a finite number > 0.
+            If `ref_price` is not a finite number > 0, or `order.id` is already pending.
         """
         if not (isinstance(ref_price, (int, float)) and math.isfinite(ref_price) and ref_price > 0):
             raise ValueError(
                 f"order {order.id} ({order.symbol}): expected ref_price > 0, received {ref_price!r}"
             )
+        if order.id in self._pending_symbol:
+            raise ValueError(f"order {order.id} ({order.symbol}): an order with this id is already pending")
         reason = check_order(order, ref_price, self._view, self._limits)
         if reason is not None:
-            rejection = Rejection(order, reason, order.placed_at_ns)
-            self._rejections.append(rejection)
-            return rejection
-        reserve = estimate_buy_cost(order, ref_price, self._limits)
-        self._pending.setdefault(order.symbol, []).append(_Pending(order, reserve))
-        signed = order.signed_quantity
-        self._pending_qty[order.symbol] = self._pending_qty.get(order.symbol, 0) + signed
+            return self._reject(Rejection(order, reason, order.placed_at_ns))
+        symbol = order.symbol
+        qty = self._pending_qty.setdefault(symbol, [0, 0])
+        buy = order.side is OrderSide.BUY
+        before = self._ledger.position(symbol) + (qty[0] if buy else -qty[1])
+        price = estimate_fill_price(order, ref_price, self._limits)
+        effect = buying_power_effect(before, order.signed_quantity, price,
+                                     estimate_commission(order.quantity, self._limits))
+        self._pending.setdefault(symbol, []).append(_Pending(order, max(0.0, -effect)))
+        qty[0 if buy else 1] += order.quantity
+        self._pending_symbol[order.id] = symbol
         return None
+
+    def cancel(self, order_id: int) -> Order | None:
+        """Cancel the pending order `order_id`; return it, or None when it is not pending
+        (unknown, filled, rejected, expired or already cancelled)."""
+        symbol = self._pending_symbol.get(order_id)
+        if symbol is None:
+            return None
+        pending = self._pending[symbol]
+        item = next(p for p in pending if p.order.id == order_id)
+        self._drop(symbol, [p for p in pending if p is not item], [item.order])
+        return item.order
 
     def cancel_all(self, symbol: str | None = None) -> list[Order]:
         """Cancel the pending orders of `symbol` (all symbols when None); return them."""
         symbols = list(self._pending) if symbol is None else [symbol]
         cancelled: list[Order] = []
         for s in symbols:
-            cancelled.extend(p.order for p in self._pending.pop(s, ()))
-            self._pending_qty.pop(s, None)
+            orders = [p.order for p in self._pending.get(s, ())]
+            self._drop(s, [], orders)
+            cancelled.extend(orders)
         return cancelled
+
+    def expire_day_orders(self, close_ns: int) -> list[Order]:
+        """Expire the pending DAY orders placed before `close_ns` (a session's close).
+
+        A DAY order placed at or after the close is for the next session and stays pending.
+
+        Returns
+        -------
+        list of Order
+            The expired orders, per symbol in submission order (also appended to `expired`).
+        """
+        expired: list[Order] = []
+        for s in list(self._pending):
+            keep: list[_Pending] = []
+            gone: list[_Pending] = []
+            for p in self._pending[s]:
+                day = p.order.tif is TimeInForce.DAY and p.order.placed_at_ns < close_ns
+                (gone if day else keep).append(p)
+            if gone:
+                orders = [p.order for p in gone]
+                self._drop(s, keep, orders)
+                expired.extend(orders)
+        self._expired.extend(expired)
+        return expired
+
+    def _drop(self, symbol: str, keep: list[_Pending], orders: list[Order]) -> None:
+        # Take `orders` off `symbol`'s book, leaving `keep` pending.
+        qty = self._pending_qty.get(symbol)
+        for order in orders:
+            del self._pending_symbol[order.id]
+            if qty is not None:
+                qty[0 if order.side is OrderSide.BUY else 1] -= order.quantity
+        if keep:
+            self._pending[symbol] = keep
+        else:
+            self._pending.pop(symbol, None)
+            self._pending_qty.pop(symbol, None)
+
+    def _reject(self, rejection: Rejection) -> Rejection:
+        self._rejections.append(rejection)
+        self.on_rejection(rejection)
+        return rejection
 
     # -- bars -------------------------------------------------------------------------
 
@@ -184,7 +276,9 @@ class SimulatedBroker:
             if price is None:
                 keep.append(item)
                 continue
-            self._pending_qty[symbol] -= order.signed_quantity
+            qty = self._pending_qty[symbol]
+            qty[0 if order.side is OrderSide.BUY else 1] -= order.quantity
+            del self._pending_symbol[order.id]
             fill = self._execute(order, price, start_ns)
             if fill is not None:
                 fills.append(fill)
@@ -211,27 +305,38 @@ class SimulatedBroker:
     def _execute(self, order: Order, price: float, at_ns: int) -> Fill | None:
         qty, symbol = order.quantity, order.symbol
         commission = estimate_commission(qty, self._limits)
+        held = self._ledger.position(symbol)
         reason = None
-        if order.side is OrderSide.BUY:
-            cost = qty * price + commission
-            if cost > self._ledger.cash:
-                reason = (
-                    f"insufficient cash at fill: buy {qty:,} {symbol} at {price:,.2f} "
-                    f"needs {cost:,.2f} including commission {commission:,.2f}, "
-                    f"cash {self._ledger.cash:,.2f}"
-                )
-        elif not self._limits.allow_short and qty > self.position(symbol):
+        if order.side is OrderSide.SELL and not self._limits.allow_short and qty > held:
             reason = (
-                f"no shorting at fill: sell {qty:,} {symbol} exceeds position "
-                f"{self.position(symbol):,} (allow_short is false)"
+                f"no shorting at fill: sell {qty:,} {symbol} exceeds position {held:,} "
+                "(allow_short is false)"
             )
+        else:
+            effect = buying_power_effect(held, order.signed_quantity, price, commission)
+            if effect < 0:
+                shorts = self._short_value(symbol, price)
+                power = self._ledger.cash - SHORT_MARGIN * shorts
+                if power + effect < 0:
+                    label = "cash" if shorts == 0 else "buying power"
+                    reason = shortfall_reason(order, price, -effect, commission, power, held, label,
+                                        " at fill")
         if reason is not None:
-            self._rejections.append(Rejection(order, reason, at_ns))
+            self._reject(Rejection(order, reason, at_ns, at_fill=True))
             return None
         self._ledger.apply(symbol, order.signed_quantity, price, commission, at_ns)
         fill = Fill(order.id, symbol, order.side, qty, price, commission, at_ns)
         self._fills.append(fill)
         return fill
+
+    def _short_value(self, symbol: str | None = None, price: float = 0.0) -> float:
+        # Market value of the short positions, `symbol`'s valued at `price` (the fill's).
+        total = 0.0
+        for s, pos in self._ledger.positions.items():
+            if pos.quantity < 0:
+                mark = price if s == symbol else self._last.get(s, pos.avg_price)
+                total -= pos.quantity * mark
+        return total
 
     # -- account ----------------------------------------------------------------------
 
@@ -244,6 +349,12 @@ class SimulatedBroker:
     def equity(self) -> float:
         """Cash plus every position valued at its symbol's last close."""
         return self._ledger.cash + self._ledger.market_value(self._last)
+
+    @property
+    def buying_power(self) -> float:
+        """Cash less the Reg T requirement: 150% of the short positions' value at their last
+        close (pending orders not deducted)."""
+        return self._ledger.cash - SHORT_MARGIN * self._short_value()
 
     @property
     def realized_pnl(self) -> float:
@@ -277,6 +388,17 @@ class SimulatedBroker:
     def pending_orders(self) -> list[Order]:
         """Return the accepted, unfilled orders, per symbol in submission order (a new list)."""
         return [p.order for pending in self._pending.values() for p in pending]
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Return the pending orders (of `symbol`, or all) in submission (id) order."""
+        if symbol is not None:
+            return [p.order for p in self._pending.get(symbol, ())]
+        return sorted(self.pending_orders, key=lambda o: o.id)
+
+    @property
+    def expired(self) -> list[Order]:
+        """Every DAY order expired so far, in expiry order (do not modify)."""
+        return self._expired
 
     @property
     def fills(self) -> list[Fill]:

@@ -156,18 +156,24 @@ def test_market_buy_that_would_overdraw_cash_is_rejected_at_fill():
     assert broker.cash == 10_000.0 and broker.position("AAPL") == 0 and broker.pending_orders == []
 
 
-def test_sell_that_would_go_short_after_a_rejected_buy_is_rejected_at_fill():
+def test_a_pending_buy_is_not_sellable():
+    # Arrange: a market buy is pending, nothing is held yet (issue 8: the pending buy used to
+    # count as exposure, so the sell was accepted and then refused at fill without a log line)
     broker = _broker(starting_cash=10_000.0, max_per_trade=20_000.0, max_per_symbol=20_000.0)
     _bar(broker, 0, 100.0)
-    broker.submit(_market(1, OrderSide.BUY, 99, 1), 100.0)
-    # the pending buy covers the sell at submission
-    assert broker.submit(_market(2, OrderSide.SELL, 99, 1), 100.0) is None
+    assert broker.submit(_market(1, OrderSide.BUY, 50, 1), 100.0) is None
 
-    assert _bar(broker, 1, 105.0) == []
+    # Act
+    refused = broker.submit(_market(2, OrderSide.SELL, 50, 1), 100.0)
+    _bar(broker, 1, 100.0)
+    accepted = broker.submit(_market(3, OrderSide.SELL, 50, 2), 100.0)
 
-    assert [r.reason for r in broker.rejections][1] == (
-        "no shorting at fill: sell 99 AAPL exceeds position 0 (allow_short is false)"
-    )
+    # Assert: refused at submission while only pending, accepted once the buy filled
+    assert refused is not None and not refused.at_fill
+    assert refused.reason == "no shorting: sell 50 AAPL exceeds position 0 (allow_short is false)"
+    assert refused.rule == "no shorting"
+    assert accepted is None
+    assert [f.order_id for f in _bar(broker, 2, 100.0)] == [3]
     assert broker.position("AAPL") == 0
 
 
@@ -217,7 +223,9 @@ def test_pending_sells_count_against_the_position():
     rejection = broker.submit(_market(3, OrderSide.SELL, 1, 2), 100.0)
 
     assert rejection is not None
-    assert rejection.reason == "no shorting: sell 1 AAPL exceeds position 0 (allow_short is false)"
+    assert rejection.reason == (
+        "no shorting: sell 1 AAPL exceeds position 10 less pending sells 10 (allow_short is false)"
+    )
 
 
 def test_cancel_all_without_symbol_cancels_everything_in_order():

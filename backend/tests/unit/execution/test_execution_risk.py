@@ -35,7 +35,7 @@ def _sell(qty, symbol="AAPL", **kw):
     return Order(2, symbol, OrderSide.SELL, qty, **kw)
 
 
-RICH = PortfolioSnapshot(available_cash=1_000_000.0)
+RICH = PortfolioSnapshot(buying_power=1_000_000.0)
 
 
 def test_order_within_every_limit_is_accepted():
