@@ -73,11 +73,19 @@ def load_session_config(path: str | Path) -> SessionConfig:
     """
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"expected UTF-8 text, received undecodable bytes at offset {e.start}", file=file) from e
+        raw = Path(path).read_bytes()
     except OSError as e:
         raise ConfigError(f"cannot read the session config: {e.strerror or e}", file=file) from e
+    try:
+        text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text() would
+    except UnicodeDecodeError as e:
+        before = raw[: e.start].decode("utf-8", errors="replace")
+        line = before.count("\n") + 1
+        column = len(before) - (before.rfind("\n") + 1) + 1
+        raise ConfigError(
+            f"expected UTF-8 text, received undecodable bytes at offset {e.start}",
+            file=file, line=line, column=column, hint="save the file as UTF-8",
+        ) from e
     return parse_session_config(text, file, Path(path).parent)
 
 

@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any, Final, TypeVar
 
 from app.config.fields import FieldError, did_you_mean, show
-from app.indicators.registry import HISTORICAL_INDICATORS, SESSION_INDICATORS
+from app.indicators.registry import HISTORICAL_INDICATORS, SESSION_INDICATORS, make_indicator
 from app.store.bar import parse_interval
 
 __all__ = ["PERIODLESS_INDICATORS", "historical_indicator", "indicator_names", "session_indicator"]
@@ -39,16 +39,37 @@ def _check_period(spec: Any, periodless: bool) -> int:
     return int(spec.period)
 
 
+def _check_params(s: Any, period: int) -> None:
+    # The registry knows each indicator's params: an unknown or invalid one is refused here,
+    # at load, rather than when the first session builds the indicator.
+    try:
+        make_indicator(s.name, max(period, 1), s.field, dict(s.params))
+    except ValueError as e:
+        names = [key for key, _ in s.params]
+        raise FieldError(str(e), subpath=("params", names[0]) if len(names) == 1 else ("params",)) from None
+
+
 def session_indicator(spec: _Spec) -> _Spec:
     """Check a session (real-time) indicator entry; an omitted interval stays None until the base is known."""
     s: Any = spec
     _check_name(s.name, "session")
-    return dataclasses.replace(s, period=_check_period(s, s.name in PERIODLESS_INDICATORS))
+    period = _check_period(s, s.name in PERIODLESS_INDICATORS)
+    _check_params(s, period)
+    return dataclasses.replace(s, period=period)
 
 
 def historical_indicator(spec: _Spec) -> _Spec:
-    """Check a historical indicator entry; an omitted interval becomes ``1d``."""
+    """Check a historical indicator entry; an omitted interval becomes ``1d``.
+
+    Historical indicators take no params, so ``params`` must be empty (accepting them would
+    ignore them).
+    """
     s: Any = spec
     _check_name(s.name, "historical")
+    if s.params:
+        raise FieldError(
+            f"expected no params for the historical indicator {s.name!r}, received {show(s.params[0][0])}",
+            subpath=("params", s.params[0][0]),
+        )
     interval = s.interval if s.interval is not None else parse_interval("1d")
     return dataclasses.replace(s, period=_check_period(s, False), interval=interval)

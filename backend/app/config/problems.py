@@ -31,6 +31,7 @@ class Problems:
     def __init__(self, source: SourceMap) -> None:
         self.source = source
         self.errors: list[ConfigError] = []
+        self._late: list[ConfigError] = []
 
     def add(
         self,
@@ -40,10 +41,15 @@ class Problems:
         hint: str | None = None,
         at: FieldPath | None = None,
         at_key: bool = False,
+        late: bool = False,
     ) -> None:
-        """Record a problem with the field at `path`, shown at `at` (default: `path`) in the file."""
+        """Record a problem with the field at `path`, shown at `at` (default: `path`) in the file.
+
+        A `late` problem is raised only when no other one was found (a missing field, which an
+        unknown key elsewhere often explains).
+        """
         mark = self.source.locate(path if at is None else at, key=at_key)
-        self.errors.append(
+        (self._late if late else self.errors).append(
             ConfigError(
                 message,
                 file=self.source.file,
@@ -55,7 +61,11 @@ class Problems:
         )
 
     def first(self) -> ConfigError | None:
-        """Return the problem written earliest in the file (ties: the one found first), or None."""
-        if not self.errors:
+        """Return the problem written earliest in the file (ties: the one found first), or None.
+
+        Late problems count only when there is no other.
+        """
+        errors = self.errors or self._late
+        if not errors:
             return None
-        return min(self.errors, key=lambda e: (e.line or 0, e.column or 0))
+        return min(errors, key=lambda e: (e.line or 0, e.column or 0))

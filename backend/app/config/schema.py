@@ -22,6 +22,8 @@ from app.config.sections import (
     StrategySpec,
     TradingLimits,
 )
+from app.config.yaml_source import FieldPath, SourceMap, format_path
+from app.errors import ConfigError
 from app.store.bar import Interval
 
 __all__ = [
@@ -88,6 +90,9 @@ class SessionConfig:
         Pipeline plumbing.
     metadata : dict or None, default None
         Free-form; kept as given and ignored by equality and hashing.
+    source_map : SourceMap or None, default None
+        Where each field was written (not a YAML key; not compared); `error` uses it to point
+        at the line and column of a problem found after loading.
     """
 
     source_file: str = dataclasses.field(compare=False)
@@ -109,6 +114,24 @@ class SessionConfig:
     metadata: dict[str, Any] | None = yaml_field(
         optional(free_mapping), default=None, compare=False
     )
+    source_map: SourceMap | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    def error(self, field: FieldPath, message: str, *, hint: str | None = None) -> ConfigError:
+        """Return a ConfigError about `field` (e.g. ``("strategy", "class")``) at its place in the file.
+
+        For problems found after loading (importing the strategy, the calendar's sessions, the
+        environment): the message reads ``file:line:col: error: field: message; hint``, at the
+        value of `field`, or at its nearest written ancestor when it was left to its default.
+        """
+        mark = self.source_map.locate(field) if self.source_map is not None else None
+        return ConfigError(
+            message,
+            file=self.source_file,
+            line=None if mark is None else mark.line,
+            column=None if mark is None else mark.column,
+            field=format_path(field) or None,
+            hint=hint,
+        )
 
     @property
     def pacing(self) -> str:

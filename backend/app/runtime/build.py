@@ -20,7 +20,7 @@ from app.store.bar import Interval, parse_interval
 from app.store.bar_store import BarStore
 from app.store.session_data import SessionData, SessionState
 from app.strategies.base import Strategy, StrategyContext
-from app.strategies.loader import load_strategy
+from app.strategies.loader import load_strategy, requested_indicators
 from app.sync.stop import StopToken
 from app.sync.subscription import StreamSubscription
 from app.threads.analysis import AnalysisEngine
@@ -101,19 +101,18 @@ def _sessions(config: SessionConfig, tm: TimeManager) -> tuple:
     if config.mode is Mode.LIVE:
         days = live_sessions(tm, tm.now_ns())
         if not days:
-            raise ConfigError(f"no {config.calendar} session in the next {LIVE_HORIZON_DAYS} days",
-                              file=config.source_file, field="calendar")
+            raise config.error(("calendar",), f"no {config.calendar} session in the next {LIVE_HORIZON_DAYS} days")
         return days
     bt = config.backtest
     assert bt is not None
     try:
         days = tuple(tm.trading_days(bt.start_date, bt.end_date))
     except ValueError as e:
-        raise ConfigError(str(e), file=config.source_file, field="backtest.start_date") from e
+        raise config.error(("backtest", "start_date"), str(e)) from e
     if not days:
-        raise ConfigError(
-            f"no {config.calendar} trading day between {bt.start_date} and {bt.end_date}",
-            file=config.source_file, field="backtest.end_date")
+        raise config.error(("backtest", "end_date"),
+                           f"no {config.calendar} trading day between {bt.start_date} and {bt.end_date}",
+                           hint="widen the window to include a trading day")
     return tuple(days)
 
 
@@ -122,7 +121,7 @@ def _indicators(config: SessionConfig, strategy_cls: type[Strategy]) -> list[Ses
     for spec in config.indicators:
         out[spec.key] = SessionIndicator(spec.name, spec.period, spec.interval, spec.field, dict(spec.params))
     base = config.base_interval
-    for raw in strategy_cls.indicators(config.strategy.params_dict, base.label):
+    for raw in requested_indicators(config, strategy_cls):
         # A strategy's own request gets the same checks as a config entry, reported on
         # strategy.class (the place a user can change).
         try:
@@ -132,8 +131,8 @@ def _indicators(config: SessionConfig, strategy_cls: type[Strategy]) -> list[Ses
             period = int(raw.get("period", 0))
             make_indicator(raw["name"], period, raw.get("field", "close"), raw.get("params"))
         except (KeyError, ValueError, TypeError) as e:
-            raise ConfigError(f"{strategy_cls.__name__}.indicators() asked for {raw!r}: {e}",
-                              file=config.source_file, field="strategy.class") from e
+            raise config.error(("strategy", "class"),
+                               f"{strategy_cls.__name__}.indicators() asked for {raw!r}: {e}") from e
         wanted = SessionIndicator(raw["name"], period, interval, raw.get("field", "close"),
                                   dict(raw.get("params") or {}))
         out.setdefault(wanted.key, wanted)
@@ -185,8 +184,9 @@ def _live_feed(config: SessionConfig, symbols: tuple[str, ...], base: Interval, 
                                    sleep=stop.wait,  # every wait between attempts ends on stop
                                    stopwatch=stopwatch)
     except ConfigError as e:
-        field_name = {live.key_env: "live.key_env", live.secret_env: "live.secret_env"}.get(e.field or "", "live")
-        raise ConfigError(e.message, file=config.source_file, field=field_name) from None
+        fields = {live.key_env: ("live", "key_env"), live.secret_env: ("live", "secret_env")}
+        where = fields.get(e.field or "", ("live",))
+        raise config.error(where, e.message, hint=e.hint) from None
 
 
 def _trailing(specs: tuple[HistorySpec, ...], base: Interval) -> dict[str, int]:
@@ -243,7 +243,7 @@ def build(config: SessionConfig, on_session_done: SessionDone, stopwatch: Stopwa
     stopwatch = stopwatch or Stopwatch()
     tm = TimeManager(config.calendar, _make_clock(config, stopwatch))
     sessions = _sessions(config, tm)
-    strategy = load_strategy(config.strategy.path, config.strategy.params_dict, config.source_file)
+    strategy = load_strategy(config)
     indicators = _indicators(config, type(strategy))
     base = config.base_interval
     derived = tuple(sorted({*config.streams, *(i.interval for i in indicators)} - {base}))

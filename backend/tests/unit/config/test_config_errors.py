@@ -162,6 +162,39 @@ def test_unknown_key_inside_a_list_item():
            "demo.yaml:14:28: error: indicators[0].intervl: unknown field; did you mean 'interval'?")
 
 
+def test_a_misspelt_required_section_is_named_at_the_typo():
+    _check(_edit("strategy:", "stratgy:"),
+           "demo.yaml:11:1: error: strategy: required field is missing; unknown key 'stratgy', did you mean 'strategy'?")
+
+
+def test_a_misspelt_required_nested_field_is_named_at_the_typo():
+    _check(_edit("  start_date:", "  start_dat:"),
+           "demo.yaml:4:3: error: backtest.start_date: required field is missing; "
+           "unknown key 'start_dat', did you mean 'start_date'?")
+
+
+def test_each_misspelt_required_field_pairs_with_its_own_typo():
+    text = _edit("symbols:", "symbls:").replace("streams:", "stream:")
+    _check(text, "demo.yaml:7:1: error: symbols: required field is missing; unknown key 'symbls', did you mean 'symbols'?")
+    _check(text.replace("symbls:", "symbols:"),
+           "demo.yaml:8:1: error: streams: required field is missing; unknown key 'stream', did you mean 'streams'?")
+
+
+def test_an_unknown_key_is_reported_before_a_missing_field_it_does_not_resemble():
+    # Arrange: session_name is missing (reported at 1:1) and 'colour' (line 12) is unknown.
+    text = _edit("session_name: demo\n", "") + "colour: red\n"
+    # Act / Assert: the unknown key comes first; the missing field once it is fixed.
+    _check(text, "demo.yaml:12:1: error: colour: unknown field; expected one of 'session_name', 'mode', 'calendar', "
+                 "'backtest', 'live', 'symbols', 'streams', 'historical', 'indicators', 'gap_filler', 'data', "
+                 "'strategy', 'trading', 'run', 'metadata'")
+    _check(text.replace("colour: red\n", ""), "demo.yaml:1:1: error: session_name: required field is missing")
+
+
+def test_an_old_top_level_name_keeps_its_own_hint_over_a_did_you_mean():
+    _check(_edit("strategy:", "strategies:"),
+           "demo.yaml:11:1: error: strategies: unknown field; use one 'strategy:' mapping with 'class' and 'params'")
+
+
 def test_missing_required_top_level_field_points_at_the_document_start():
     _check(_edit("session_name: demo\n", ""), "demo.yaml:1:1: error: session_name: required field is missing")
 
@@ -215,8 +248,14 @@ def test_unreadable_files(tmp_path):
         load_session_config(missing)
     binary = tmp_path / "bin.yaml"
     binary.write_bytes(b"session_name: \xff\xfe\n")
-    with _raises(f"{binary}: error: expected UTF-8 text, received undecodable bytes at offset 14"):
+    with _raises(f"{binary}:1:15: error: expected UTF-8 text, received undecodable bytes at offset 14; "
+                 "save the file as UTF-8"):
         load_session_config(binary)
+    later = tmp_path / "later.yaml"
+    later.write_bytes("session_name: é\r\nmode: \xe9\n".encode("utf-8").replace(b"\xc3\xa9\n", b"\xe9\n"))
+    with _raises(f"{later}:2:7: error: expected UTF-8 text, received undecodable bytes at offset 24; "
+                 "save the file as UTF-8"):
+        load_session_config(later)
 
 
 def test_live_bar_grace_must_not_be_negative_and_defaults_to_none():

@@ -122,8 +122,9 @@ def _session_indicators(draw, streams):
             spec["interval"] = draw(st.sampled_from(streams))
         if draw(st.booleans()):
             spec["field"] = draw(st.sampled_from(["open", "high", "low", "close", "volume"]))
-        if draw(st.booleans()):
-            spec["params"] = draw(st.dictionaries(st.sampled_from(["num_std", "k", "x"]), _scalars, max_size=2))
+        if name.startswith("bbands") and draw(st.booleans()):  # the only indicators with params
+            spec["params"] = draw(st.dictionaries(
+                st.just("num_std"), st.one_of(st.integers(0, 5), st.floats(0.0, 5.0)), max_size=1))
         specs.append(spec)
     return specs
 
