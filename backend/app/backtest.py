@@ -73,7 +73,10 @@ def _default_output(session_name: str) -> Path:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code (0 ok, 1 run failed, 2 config/usage, 130 Ctrl-C)."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s [%(threadName)s] %(message)s")
+    console = logging.StreamHandler()
+    console.setLevel(logging.WARNING)  # run.log also gets INFO (session starts); the console does not
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s [%(threadName)s] %(message)s",
+                        handlers=[console])
     if not args.traceback:
         for handler in logging.getLogger().handlers:
             handler.setFormatter(_ConsoleFormatter(handler.formatter))

@@ -8,6 +8,7 @@ __all__ = [
     "DataError",
     "FeedError",
     "InvariantError",
+    "MissingDataError",
     "SessionAborted",
     "StrategyError",
     "ThreadStuckError",
@@ -71,6 +72,24 @@ class DataError(AppError):
     def __str__(self) -> str:
         who = f" ({self.symbol})" if self.symbol else ""
         return f"{self.source}{who}: {self.detail}"
+
+
+class MissingDataError(DataError):
+    """A symbol has no base bars in a session and ``data.on_missing`` is ``fail`` (the default).
+
+    One line naming the symbol, the interval, the session, the file(s) looked at and what they
+    hold, and the config change that runs without them.
+    """
+
+    def __init__(self, symbol: str, interval: str, session: str, looked_at: str) -> None:
+        self.interval = interval
+        self.session = session
+        self.looked_at = looked_at
+        super().__init__(looked_at, f"no {interval} bars in session {session}", symbol=symbol)
+
+    def __str__(self) -> str:
+        return (f"no {self.interval} bars for {self.symbol} in session {self.session}: {self.looked_at}; "
+                "set data.on_missing to skip or warn to run without them")
 
 
 class FeedError(AppError):

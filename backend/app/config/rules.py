@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from app.config.fields import did_you_mean, show
 from app.config.problems import BAD, Problems
-from app.config.schema import DataConfig, HistoricalConfig, IndicatorSpec, Mode
+from app.config.schema import HistoricalConfig, IndicatorSpec, Mode
 from app.config.yaml_source import FieldPath
 from app.store.bar import Interval, parse_interval
 
@@ -44,7 +44,7 @@ def apply_rules(problems: Problems, values: dict[str, Any], base_dir: Path) -> N
         _check_apply_to(problems, historical, values["symbols"])
     if values["data"] is not BAD:
         store = values["data"].store
-        values["data"] = DataConfig(store=(base_dir / store).resolve())
+        values["data"] = dataclasses.replace(values["data"], store=(base_dir / store).resolve())
 
 
 def derive_base_interval(problems: Problems, streams: Any, indicators: Any) -> Interval | Any:

@@ -209,9 +209,16 @@ class DataConfig:
     store : pathlib.Path
         Bar store directory; required. A relative path is resolved against the YAML file's
         directory; the absolute path is stored. Existence is checked when the store is opened.
+    on_missing : str, default "fail"
+        What a backtest does with a symbol that has no base bars in a session (a date past the
+        end of its file, a file without rows): ``fail`` stops the run naming the symbol, the
+        session and the file; ``skip`` leaves the symbol out of that session (its quality is not
+        scored); ``warn`` keeps it in, every expected bar counted as missing. Skip and warn log a
+        warning and list the case in the session's Data Quality block.
     """
 
     store: Path = yaml_field(store_path)
+    on_missing: str = yaml_field(one_of("fail", "skip", "warn"), default="fail")
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

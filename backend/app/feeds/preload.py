@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -12,7 +13,9 @@ from app.store.bar import Interval
 from app.store.session_data import SessionState
 from app.timing.time_manager import TimeManager
 
-__all__ = ["HistoricalIndicatorSpec", "HistorySpec", "preload_history"]
+__all__ = ["HistoricalIndicatorSpec", "HistorySpec", "history_shortfall", "preload_history"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,18 @@ class HistoricalIndicatorSpec:
     interval: Interval
 
 
+def history_shortfall(per_day: Sequence[tuple[int, int]]) -> tuple[int, int, int, int] | None:
+    """Return ``(days expected, days found, bars expected, bars found)`` when a trailing window
+    lacks whole trading days (a day with no bar at all), else None.
+
+    A day with some bars is found (its gaps are historical quality, not a shortfall).
+    """
+    days_found = sum(1 for expected, present in per_day if present > 0 or expected == 0)
+    if days_found == len(per_day):
+        return None
+    return (len(per_day), days_found, sum(e for e, _ in per_day), sum(p for _, p in per_day))
+
+
 def preload_history(
     source: BarSource,
     tm: TimeManager,
@@ -50,6 +65,12 @@ def preload_history(
             for interval in spec.intervals:
                 load = source.history(symbol, interval, days)
                 state.history[(symbol, interval.label)] = load.bars
+                short = history_shortfall(load.per_day)
+                if short is not None:
+                    state.history_shortfall[(symbol, interval.label)] = short
+                    log.warning("history shortfall before session %s: %s %s has %d of %d trailing days "
+                                "(%d of %d bars)", state.session, symbol, interval, short[1], short[0],
+                                short[3], short[2])
                 quality = historical_quality(list(load.per_day)) if enable_quality else 100.0
                 state.historical_quality[(symbol, interval.label)] = quality
                 for reason, count in load.rejected.items():

@@ -205,6 +205,7 @@ def _quality_block(quality: Mapping[str, Any] | None) -> _Lines:
     detail = f" ({detail})" if detail else ""
     lines.append(f"  - Rejected Bars: {sum(rejected.values()):,}{detail}")
     lines.append(f"  - Derived Bars Skipped: {quality.get('derived_bars_skipped', 0):,}")
+    lines += [f"  - Warning: {text}" for text in quality.get("warnings", ())]  # no bars, history shortfall
     live = quality.get("live")
     if live:
         lines.append(f"  - Live: Streamed {live['streamed_bars']:,} | Late {live['late_bars']:,} "

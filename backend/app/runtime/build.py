@@ -11,6 +11,7 @@ from app.config.schema import Mode, SessionConfig
 from app.errors import ConfigError, DataError
 from app.execution.paper import SimulatedBroker
 from app.feeds.base import BarSource
+from app.feeds.missing import MissingBars
 from app.feeds.preload import HistoricalIndicatorSpec, HistorySpec
 from app.feeds.window import WindowedBarSource, window_sessions
 from app.indicators.bank import IndicatorBank, SessionIndicator
@@ -274,13 +275,16 @@ def build(config: SessionConfig, on_session_done: SessionDone, stopwatch: Stopwa
     else:
         history = WindowedBarSource(store, tm, base, sessions, _trailing(history_specs, base),
                                     window_sessions(len(symbols), _bars_per_session(tm, sessions[0], base)))
+        stored: ClockDrivenSteps | DataDrivenSteps
         if speed > 0:
             assert isinstance(tm.clock, ScaledClock)
-            steps = ClockDrivenSteps(history, symbols, base, outputs, metrics, stop, tm.clock, stopwatch)
+            stored = ClockDrivenSteps(history, symbols, base, outputs, metrics, stop, tm.clock, stopwatch)
         else:
             assert isinstance(tm.clock, SteppedClock)
-            steps = DataDrivenSteps(history, symbols, base, outputs, metrics, stop, tm.clock, config.run.batch_steps,
-                                    stopwatch)
+            stored = DataDrivenSteps(history, symbols, base, outputs, metrics, stop, tm.clock, config.run.batch_steps,
+                                     stopwatch)
+        stored.missing = MissingBars(config.data.on_missing, store, tm)  # a symbol without bars in a session
+        steps = stored
     coordinator = SessionCoordinator(plan, history, steps, tm, data, outputs, metrics, stop, fail, on_session_done,
                                      stopwatch)
     processor = DataProcessor(symbols, base, derived, IndicatorBank(indicators), subs["Coordinator→Processor"],

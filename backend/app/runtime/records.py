@@ -29,7 +29,31 @@ def _detail(state: SessionState, symbol: str, base: str, derived: tuple[str, ...
     q["historical_quality_pct"] = {k[1]: v for k, v in sorted(state.historical_quality.items()) if k[0] == symbol}
     if state.stream_start_ns is not None:  # live
         q["live"] = _live_detail(state, symbol, base, tm)
+    # Present only when there is something to say (complete data keeps the record as it was).
+    if symbol in state.no_bars:
+        q["no_bars"] = dict(state.no_bars[symbol])
+    short = {k[1]: dict(zip(_SHORTFALL, v, strict=True)) for k, v in sorted(state.history_shortfall.items())
+             if k[0] == symbol}
+    if short:
+        q["history_shortfall"] = short
     return q
+
+
+_SHORTFALL = ("days_expected", "days_found", "bars_expected", "bars_found")
+
+
+def _data_warnings(symbol: str, q: dict[str, Any]) -> list[str]:
+    # The lines the report's Data Quality block lists under "Warning:".
+    out = []
+    missing = q.get("no_bars")
+    if missing:
+        action = "left out of the session" if missing["policy"] == "skip" else "every bar counted as missing"
+        out.append(f"{symbol} {missing['interval']}: no bars, {action} (data.on_missing: {missing['policy']}); "
+                   f"{missing['looked_at']}")
+    for label, h in q.get("history_shortfall", {}).items():
+        out.append(f"{symbol} {label} history: {h['days_found']} of {h['days_expected']} trailing days "
+                   f"({h['bars_found']:,} of {h['bars_expected']:,} bars)")
+    return out
 
 
 def _live_detail(state: SessionState, symbol: str, base: str, tm: TimeManager) -> dict[str, Any]:
@@ -53,15 +77,19 @@ def quality_rollup(detail: dict[str, dict[str, Any]], bars: dict[str, dict[str, 
     series: dict[str, dict[str, Any]] = {}
     rejected: dict[str, int] = {}
     skipped = 0
+    warnings: list[str] = []
     for symbol, q in detail.items():
-        series[symbol] = {}
-        for label in bars[symbol]:
-            series[symbol][label] = {"quality_pct": q["quality_pct"], "gaps": len(q["gaps"]),
-                                     "missing_bars": q["missing"] or 0, "derived": label != base}
+        warnings += _data_warnings(symbol, q)
+        if q.get("no_bars", {}).get("policy") != "skip":  # a skipped symbol has no score to show
+            series[symbol] = {label: {"quality_pct": q["quality_pct"], "gaps": len(q["gaps"]),
+                                      "missing_bars": q["missing"] or 0, "derived": label != base}
+                              for label in bars[symbol]}
         for reason, count in q["rejected"].items():
             rejected[reason] = rejected.get(reason, 0) + count
         skipped += sum(q["derived_bars_skipped"].values())
     out = {"series": series, "rejected_bars": dict(sorted(rejected.items())), "derived_bars_skipped": skipped}
+    if warnings:
+        out["warnings"] = warnings
     live = [q["live"] for q in detail.values() if "live" in q]
     if live:  # the counts summed over symbols (the streamed span's text stays per symbol)
         out["live"] = {k: sum(d[k] for d in live) for k, v in live[0].items() if isinstance(v, int)}

@@ -20,6 +20,7 @@ __all__ = [
     "TIMESTAMP_TYPE",
     "bar_path",
     "check_symbol",
+    "file_span",
     "missing_bars_hint",
     "read_bars_file",
     "write_bars",
@@ -164,6 +165,36 @@ def read_bars_file(path: Path, start_ns: int | None = None, end_ns: int | None =
 
 
 _UNIT_NS: Final = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+
+
+def file_span(path: Path) -> tuple[int, int, int] | None:
+    """Return ``(rows, first start ns, last start ns)`` of a bar file from its footer, ``(0, 0, 0)``
+    when it has no rows, None when it cannot say (missing, unreadable, no statistics).
+
+    Reads the Parquet footer only (row-group statistics): cheap enough for an error message.
+    """
+    try:
+        meta = pq.ParquetFile(path).metadata
+        schema = meta.schema.to_arrow_schema()
+        column, kind = schema.names.index(TIMESTAMP_COLUMN), schema.field(TIMESTAMP_COLUMN).type
+    except (pa.ArrowException, OSError, ValueError):
+        return None
+    if meta.num_rows == 0:
+        return 0, 0, 0
+    if not pa.types.is_timestamp(kind):
+        return None
+    lows, highs = [], []
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        if group.num_rows == 0:
+            continue
+        stats = group.column(column).statistics
+        if stats is None or not stats.has_min_max or not isinstance(stats.min_raw, int):
+            return None
+        lows.append(stats.min_raw)
+        highs.append(stats.max_raw)
+    per = _UNIT_NS[kind.unit]
+    return int(meta.num_rows), min(lows) * per, max(highs) * per
 
 
 def _row_groups(parquet: pq.ParquetFile, column: int, unit: str, start_ns: int, end_ns: int) -> list[int]:

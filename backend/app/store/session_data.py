@@ -20,8 +20,8 @@ class SessionState:
 
     Ownership (one writer per field, DESIGN.md rule 4):
     - SessionCoordinator: ``history``, ``bars`` for the base interval, ``historical_indicators``,
-      ``historical_quality``, ``rejected``, ``repairs``, ``stream_start_ns``, ``stream_end_ns``,
-      ``late``, ``corrections``;
+      ``historical_quality``, ``history_shortfall``, ``rejected``, ``repairs``, ``no_bars``,
+      ``stream_start_ns``, ``stream_end_ns``, ``late``, ``corrections``;
     - DataProcessor: ``bars`` for derived intervals, ``indicators``, ``derived_skipped``;
     - DataUpkeep: ``quality``, ``fills``.
 
@@ -30,6 +30,10 @@ class SessionState:
     ended it); backtests stream ``[open_ns, close_ns)``. ``late`` holds live bars that arrived
     after their step was published (kept and counted, never shown out of order), ``corrections``
     counts restatements of bars already published, ``fills`` what live gap filling found.
+    ``no_bars`` holds the symbols without a base bar in a backtest session (``data.on_missing``
+    skip or warn: the policy, the file looked at and what it holds); ``history_shortfall`` the
+    (symbol, interval) trailing windows with whole trading days absent: ``(days expected, days
+    found, bars expected, bars found)``.
     Keys are added only by their writer before the first event that mentions them is published.
 
     Warnings
@@ -56,6 +60,8 @@ class SessionState:
     late: dict[str, list[Any]] = field(default_factory=dict)
     corrections: dict[str, int] = field(default_factory=dict)
     fills: dict[str, Any] = field(default_factory=dict)
+    no_bars: dict[str, dict[str, str]] = field(default_factory=dict)
+    history_shortfall: dict[SeriesKey, tuple[int, int, int, int]] = field(default_factory=dict)
 
     @property
     def streamed(self) -> tuple[int, int]:

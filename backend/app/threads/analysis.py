@@ -86,7 +86,9 @@ class AnalysisEngine(SessionThread):
 
     def _where(self) -> tuple[str | None, str | None]:
         s = self._state
-        return self.tm.format_ns(self.ctx.now_ns), (s.session.isoformat() if s else None)
+        if s is None:  # before the first session the cursor has no time yet
+            return None, None
+        return self.tm.format_ns(self.ctx.now_ns), s.session.isoformat()
 
     def run(self) -> None:
         after = 0

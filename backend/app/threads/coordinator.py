@@ -70,6 +70,7 @@ class SessionCoordinator(SessionThread):
         self.on_session_done = on_session_done
         self.where = self._where
         self._state: SessionState | None = None
+        self._loading: date | None = None  # the session being loaded (named by a failure while loading)
 
     @property
     def gate(self) -> PauseGate:
@@ -77,8 +78,12 @@ class SessionCoordinator(SessionThread):
         return self.steps.gate
 
     def _where(self) -> tuple[str | None, str | None]:
+        # The session being loaded when a load fails, else the current one; no time before the
+        # first session (the clock has not been set).
         s = self._state
-        return self.tm.format_ns(self.tm.now_ns()), (s.session.isoformat() if s else None)
+        session = self._loading or (s.session if s is not None else None)
+        clock_time = self.tm.format_ns(self.tm.now_ns()) if s is not None else None
+        return clock_time, (session.isoformat() if session else None)
 
     def request_drain(self) -> None:
         """Paced modes (Ctrl-C): end the current session cleanly at the next step; any thread may call it."""
@@ -151,17 +156,23 @@ class SessionCoordinator(SessionThread):
 
     def _load(self, session: date) -> SessionState:
         # Fills a new, still invisible SessionState: history, then the step source's base series.
+        self._loading = session
         open_ns, close_ns = self.tm.session_bounds_ns(session)
         state = self.data.prepare_session(session, open_ns, close_ns, self.tm.is_early_close(session))
         self.history.begin_session(session)
         preload_history(self.history, self.tm, state, self.plan.history, self.plan.historical_indicators,
                         self.plan.symbols, self.plan.enable_historical_quality)
         self.steps.prepare(state)
+        self._loading = None
         return state
 
     def _activate(self, index: int, state: SessionState) -> None:
         self.data.activate(state)
         self._state = state
+        tm = self.tm
+        log.info("session %s started: %d symbols, open %s, close %s %s%s", state.session, len(self.plan.symbols),
+                 f"{tm.to_local(state.open_ns):%H:%M}", f"{tm.to_local(state.close_ns):%H:%M}", tm.timezone,
+                 " (early close)" if state.early_close else "")
         self.steps.begin(state)
         for sub in self.outputs:
             sub.publish(SessionStart(index, state))

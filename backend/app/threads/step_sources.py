@@ -19,6 +19,7 @@ import numpy as np
 
 from app.bars.steps import build_steps
 from app.feeds.base import BarSource
+from app.feeds.missing import MissingBars
 from app.metrics.collect import RunMetrics
 from app.store.bar import Interval
 from app.store.series import BarSeries
@@ -75,6 +76,8 @@ class _StoredSteps:
     """Stored bars: each session's base series are views of the loaded arrays, revealed step by step.
 
     `stopwatch` times each hand-off (the ``coordinator`` stat) and the pause gate's paused time.
+    `missing` handles a symbol without base bars in a session (``data.on_missing``; set by
+    `runtime.build`, default warn).
     """
 
     def __init__(self, source: BarSource, symbols: Sequence[str], base: Interval,
@@ -90,12 +93,15 @@ class _StoredSteps:
         self.stopwatch = stopwatch
         self._drain = threading.Event()
         self._starts: dict[date, list[np.ndarray]] = {}  # prepared sessions' bar starts, per symbol
+        self.missing = MissingBars()
 
     def prepare(self, state: SessionState) -> None:
         starts = []
         label = self.base.label
         for symbol in self.symbols:
             load = self.source.session_bars(symbol, state.session)
+            if not len(load.bars):
+                self.missing.handle(state, symbol, self.base, load)  # fail raises: nothing published
             state.bars[(symbol, label)] = BarSeries(f"{symbol}/{self.base}", preloaded=load.bars)
             starts.append(load.bars.start)
             if load.rejected:

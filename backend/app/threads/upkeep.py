@@ -175,6 +175,8 @@ class DataUpkeep(SessionThread):
             report = None
             if self.enabled:
                 exp, present = expected, bars.start
+                if state.no_bars.get(symbol, {}).get("policy") == "skip":  # left out: nothing expected
+                    exp = expected[:0]
                 fills = self._filler.symbols[symbol] if self._filler is not None and self._state is state else None
                 if fills is not None:
                     state.fills[symbol] = fills

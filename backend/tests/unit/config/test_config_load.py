@@ -71,6 +71,7 @@ gap_filler:
   enable_session_quality: false     # default true
 data:
   store: ../bars                    # required; relative to this file
+  on_missing: skip                  # fail (default) | skip | warn
 strategy:
   class: app.strategies.sma_cross:SmaCross   # required, package.module:ClassName
   params: {fast: 5, slow: 20, symbols: [AAPL, SPY], note: ~}
@@ -143,7 +144,7 @@ def test_full_config_sets_every_field(tmp_path):
             IndicatorSpec(name="bbands_upper", period=20, interval=_i("1m"), params=(("num_std", 2.5),)),
         ),
         gap_filler=GapFillerConfig(max_retries=3, retry_interval_seconds=30.0, enable_session_quality=False),
-        data=DataConfig(store=(tmp_path / "bars").resolve()),
+        data=DataConfig(store=(tmp_path / "bars").resolve(), on_missing="skip"),
         strategy=StrategySpec(
             path="app.strategies.sma_cross:SmaCross",
             params=(("fast", 5), ("note", None), ("slow", 20), ("symbols", ("AAPL", "SPY"))),

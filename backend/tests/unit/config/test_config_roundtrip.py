@@ -85,14 +85,14 @@ def test_dumped_dict_is_plain_yaml_data():
     assert dumped["symbols"] == ["ON", "YES", "007"]
     assert dumped["streams"] == ["1m", "1d"]
     assert dumped["indicators"] == [{"name": "ema", "period": 9, "interval": "1m", "field": "close", "params": {}}]
-    assert dumped["data"] == {"store": "/abs/store"}
+    assert dumped["data"] == {"store": "/abs/store", "on_missing": "fail"}
     assert dumped["strategy"] == {"class": "x:Y", "params": {"flags": [True, 1, 2.5, "b"], "when": "2024-01-01"}}
     assert dumped["historical"]["data"] == [{"trailing_days": 3, "intervals": ["1d"], "apply_to": ["ON"]}]
     assert "backtest" not in dumped and "source_file" not in dumped and "base_interval" not in dumped
     assert dumped["live"]["stop_after_seconds"] == 12.5 and "stop_after_seconds" in dumped["live"]
     daily = config_to_dict(_parse(DAILY_CONFIG))
     assert daily["backtest"] == {"start_date": "2023-12-29", "end_date": "2024-01-02", "speed_multiplier": 0.25}
-    assert daily["data"] == {"store": "/cfg/rel/store"}
+    assert daily["data"] == {"store": "/cfg/rel/store", "on_missing": "fail"}
     assert "live" not in daily and "metadata" not in daily
 
 
@@ -170,7 +170,8 @@ def _raw_configs(draw):
         },
         "gap_filler": {"max_retries": draw(st.integers(1, 20)),
                        "retry_interval_seconds": draw(st.floats(min_value=0.001, max_value=1e6))},
-        "data": {"store": draw(st.sampled_from(["bars", "../x/bars", "/abs/bars"]))},
+        "data": {"store": draw(st.sampled_from(["bars", "../x/bars", "/abs/bars"])),
+                 "on_missing": draw(st.sampled_from(["fail", "skip", "warn"]))},
         "strategy": {"class": "pkg.mod:Cls",
                      "params": draw(st.dictionaries(st.text("abc_", min_size=1, max_size=5),
                                                     st.one_of(_scalars, st.lists(_scalars, max_size=3)), max_size=4))},
