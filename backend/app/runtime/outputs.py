@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from app.metrics.report import format_run_report, format_session_report, to_json
-from app.metrics.stats import compute_run_summary
+from app.metrics.stats import compute_run_summary, open_positions, symbol_pnl
 from app.runtime.build import Pipeline
 from app.runtime.records import quality_rollup
 from app.runtime.text_columns import fixed_decimals, iso_local, join_rows, text_column
@@ -129,7 +129,9 @@ def build_summary(pipeline: Pipeline, status: str, elapsed_s: float) -> dict[str
     summary: dict[str, Any] = dict(compute_run_summary(
         np.asarray(res.equity_ns, dtype=np.int64), np.asarray(res.equity, dtype=np.float64),
         [r["trading"]["equity_end"] for r in records], broker.closed_trades, cfg.trading.starting_cash,
-        len(broker.fills), res.bars, elapsed_s, rejected_orders=len(broker.rejections)))
+        len(broker.fills), res.bars, rejected_orders=len(broker.rejections)))
+    books = {s: (p.quantity, p.avg_price, broker.last_price(s)) for s, p in broker.positions.items()}
+    summary["trading"]["by_symbol"] = symbol_pnl(broker.fills, {}, books)
     summary.update({
         "session_name": cfg.session_name,
         "status": status,
@@ -141,7 +143,7 @@ def build_summary(pipeline: Pipeline, status: str, elapsed_s: float) -> dict[str
         "first_session": records[0]["date"] if records else None,
         "last_session": records[-1]["date"] if records else None,
         "steps": res.steps,
-        "open_positions": {s: broker.position(s) for s in pipeline.plan.symbols if broker.position(s)},
+        "open_positions": open_positions(books),
         "clock": {"mode": pipeline.metrics.mode, "requested_speed": pipeline.metrics.requested_speed},
     })
     if records:

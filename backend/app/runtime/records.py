@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.metrics.stats import compute_session_stats
+from app.metrics.stats import compute_session_stats, open_positions, symbol_pnl
 from app.store.session_data import SessionState
 from app.timing.time_manager import TimeManager
 
@@ -107,7 +107,11 @@ def session_record(state: SessionState, index: int, tm: TimeManager, symbols: tu
         trading["closed_trades"], rejected_orders=trading["orders_rejected"],
         bars_processed=sum(b[base] for b in bars.values()))
     record["trading"]["rejections"] = trading["rejections"]
-    record["trading"]["positions_end"] = trading["positions"]
+    record["trading"]["orders_expired"] = len(trading.get("expired", []))  # DAY orders unfilled at the close
+    record["trading"]["expired"] = trading.get("expired", [])
+    record["trading"]["by_symbol"] = symbol_pnl(trading["session_fills"], trading["books_start"],
+                                                trading["books_end"])
+    record["trading"]["open_positions"] = open_positions(trading["books_end"])
     record.update({
         "index": index,
         "open": tm.format_ns(state.open_ns),

@@ -59,6 +59,14 @@ def _split(points: list[tuple[float, float]]) -> tuple[list[float], list[float]]
     return list(equity), list(cash)
 
 
+def _books(broker: SimulatedBroker, symbols: tuple[str, ...]) -> dict[str, tuple[int, float, float | None]]:
+    # Each symbol's (quantity, average price, mark) at a session's start or end: the session
+    # record's per-symbol P&L and open positions (runtime/records.py, metrics/stats.py).
+    held = broker.positions
+    return {s: ((p.quantity, p.avg_price) if (p := held.get(s)) else (0, 0.0)) + (broker.last_price(s),)
+            for s in symbols}
+
+
 class AnalysisEngine(SessionThread):
     """Runs the strategy on each step in order, never ahead of its own cursor (no lookahead).
 
@@ -83,6 +91,7 @@ class AnalysisEngine(SessionThread):
         self.where = self._where
         self._state: SessionState | None = None
         self._session_start = (0.0, 0, 0, 0)
+        self._books_start: dict[str, tuple[int, float, float | None]] = {}
 
     def _where(self) -> tuple[str | None, str | None]:
         s = self._state
@@ -112,6 +121,7 @@ class AnalysisEngine(SessionThread):
         ctx.begin_session(state)
         broker = self.broker
         self._session_start = (broker.equity, len(broker.fills), len(broker.rejections), len(broker.closed_trades))
+        self._books_start = _books(broker, ctx.symbols)
         self.strategy.on_session_start(ctx)
 
     def _walk(self, batch: StepBatch) -> None:
@@ -241,5 +251,7 @@ class AnalysisEngine(SessionThread):
             "orders_rejected": len(broker.rejections) - rej0,
             "rejections": [r.reason for r in broker.rejections[rej0:]],
             "closed_trades": broker.closed_trades[trades0:],
-            "positions": {s: broker.position(s) for s in ctx.symbols if broker.position(s)},
+            "session_fills": broker.fills[fills0:],
+            "books_start": self._books_start,
+            "books_end": _books(broker, ctx.symbols),
         }
