@@ -116,14 +116,15 @@ class SessionConfig:
     )
     source_map: SourceMap | None = dataclasses.field(default=None, compare=False, repr=False)
 
-    def error(self, field: FieldPath, message: str, *, hint: str | None = None) -> ConfigError:
+    def error(self, field: FieldPath, message: str, *, hint: str | None = None, at_key: bool = False) -> ConfigError:
         """Return a ConfigError about `field` (e.g. ``("strategy", "class")``) at its place in the file.
 
         For problems found after loading (importing the strategy, the calendar's sessions, the
         environment): the message reads ``file:line:col: error: field: message; hint``, at the
-        value of `field`, or at its nearest written ancestor when it was left to its default.
+        value of `field` (its key with `at_key`, for an unknown name), or at its nearest written
+        ancestor when it was left to its default.
         """
-        mark = self.source_map.locate(field) if self.source_map is not None else None
+        mark = self.source_map.locate(field, key=at_key) if self.source_map is not None else None
         return ConfigError(
             message,
             file=self.source_file,

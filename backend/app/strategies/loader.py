@@ -64,7 +64,7 @@ def check_params(config: SessionConfig, cls: type[Strategy]) -> None:
     for name, _ in config.strategy.params:
         if name not in declared:
             hint = did_you_mean(name, declared) or f"{cls.__name__} takes {sorted(declared)}"
-            raise config.error((*_PARAMS, name), f"unknown parameter for {cls.__name__}", hint=hint)
+            raise config.error((*_PARAMS, name), f"unknown parameter for {cls.__name__}", hint=hint, at_key=True)
 
 
 def load_strategy(config: SessionConfig) -> Strategy:

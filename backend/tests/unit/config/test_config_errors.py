@@ -164,7 +164,8 @@ def test_unknown_key_inside_a_list_item():
 
 def test_a_misspelt_required_section_is_named_at_the_typo():
     _check(_edit("strategy:", "stratgy:"),
-           "demo.yaml:11:1: error: strategy: required field is missing; unknown key 'stratgy', did you mean 'strategy'?")
+           "demo.yaml:11:1: error: strategy: required field is missing; "
+           "unknown key 'stratgy', did you mean 'strategy'?")
 
 
 def test_a_misspelt_required_nested_field_is_named_at_the_typo():
@@ -175,7 +176,8 @@ def test_a_misspelt_required_nested_field_is_named_at_the_typo():
 
 def test_each_misspelt_required_field_pairs_with_its_own_typo():
     text = _edit("symbols:", "symbls:").replace("streams:", "stream:")
-    _check(text, "demo.yaml:7:1: error: symbols: required field is missing; unknown key 'symbls', did you mean 'symbols'?")
+    _check(text, "demo.yaml:7:1: error: symbols: required field is missing; "
+                 "unknown key 'symbls', did you mean 'symbols'?")
     _check(text.replace("symbls:", "symbols:"),
            "demo.yaml:8:1: error: streams: required field is missing; unknown key 'stream', did you mean 'streams'?")
 
@@ -252,7 +254,7 @@ def test_unreadable_files(tmp_path):
                  "save the file as UTF-8"):
         load_session_config(binary)
     later = tmp_path / "later.yaml"
-    later.write_bytes("session_name: é\r\nmode: \xe9\n".encode("utf-8").replace(b"\xc3\xa9\n", b"\xe9\n"))
+    later.write_bytes("session_name: é\r\nmode: \xe9\n".encode().replace(b"\xc3\xa9\n", b"\xe9\n"))
     with _raises(f"{later}:2:7: error: expected UTF-8 text, received undecodable bytes at offset 24; "
                  "save the file as UTF-8"):
         load_session_config(later)
