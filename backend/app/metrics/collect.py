@@ -92,14 +92,19 @@ class RunMetrics:
         return out
 
     def run_report(self, elapsed_s: float, bars: int, sessions: int) -> dict[str, Any]:
-        """Return summary.json's ``metrics``: run stages, counters, process, clock, throughput."""
+        """Return summary.json's ``metrics``: run stages, counters, process, clock, and the run's
+        time under ``backtest`` (with throughput) or, for a live run, under ``live``."""
         self.run.merge(self.session)  # a partial last session (failure or Ctrl-C)
         self.run.sample_process()
         out = self.run.as_dict()
         out["clock"] = self._clock(self.total_virtual_ns, self.total_wall_ns, self._edge_lag_ns)
-        out["backtest"] = {
-            "total_time_s": elapsed_s,
-            "avg_per_day_s": elapsed_s / sessions if sessions else 0.0,
-            "bars_per_second": bars / elapsed_s if elapsed_s > 0 else 0.0,
-        }
+        if self.mode == "live":  # wall-clock paced: throughput says nothing about the engine
+            out["live"] = {"total_time_s": elapsed_s,
+                           "avg_per_session_s": elapsed_s / sessions if sessions else 0.0}
+        else:
+            out["backtest"] = {
+                "total_time_s": elapsed_s,
+                "avg_per_day_s": elapsed_s / sessions if sessions else 0.0,
+                "bars_per_second": bars / elapsed_s if elapsed_s > 0 else 0.0,
+            }
         return out

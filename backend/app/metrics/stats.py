@@ -7,23 +7,36 @@ deterministic values at the top level, wall-clock timings under ``"metrics"``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, Protocol
 
 import numpy as np
 
+from app.execution.orders import OrderSide
+
 __all__ = [
+    "MIN_SHARPE_DAYS",
     "TRADING_DAYS_PER_YEAR",
+    "Book",
+    "FillLike",
     "TradeLike",
     "compute_run_summary",
     "compute_session_stats",
     "max_drawdown_pct",
+    "open_positions",
     "profit_factor",
     "sharpe_ratio",
+    "symbol_pnl",
     "win_rate_pct",
 ]
 
 TRADING_DAYS_PER_YEAR: Final = 252
+MIN_SHARPE_DAYS: Final = 20
+"""Daily returns below which an annualised Sharpe ratio is noise: reports show "n/a (N days)"."""
+
+Book = tuple[int, float, float | None]
+"""A symbol's ``(quantity, average price, mark)``: signed quantity, entry average (0.0 when
+flat) and last close (None before its first bar)."""
 
 
 class TradeLike(Protocol):
@@ -31,6 +44,66 @@ class TradeLike(Protocol):
 
     @property
     def pnl(self) -> float: ...
+
+
+class FillLike(Protocol):
+    """An executed order (``app.execution.orders.Fill``)."""
+
+    @property
+    def symbol(self) -> str: ...
+
+    @property
+    def side(self) -> OrderSide: ...
+
+    @property
+    def quantity(self) -> int: ...
+
+    @property
+    def price(self) -> float: ...
+
+    @property
+    def commission(self) -> float: ...
+
+
+def symbol_pnl(fills: Iterable[FillLike], start: Mapping[str, Book],
+               end: Mapping[str, Book]) -> dict[str, dict[str, Any]]:
+    """Return each symbol's P&L and fill count over a span (a session, or the run).
+
+    A symbol's P&L is the cash its fills moved (sales minus purchases minus commissions) plus
+    its position's value at the end minus its value at the start (quantity times mark), so the
+    symbols' P&L add up to the account's equity change over the span. Symbols that neither
+    traded nor held a position are left out; the result is in symbol order.
+    """
+    cash: dict[str, float] = {}
+    count: dict[str, int] = {}
+    for f in fills:
+        flow = f.quantity * f.price * (-1.0 if f.side is OrderSide.BUY else 1.0) - f.commission
+        cash[f.symbol] = cash.get(f.symbol, 0.0) + flow
+        count[f.symbol] = count.get(f.symbol, 0) + 1
+    out = {}
+    for symbol in sorted({*cash, *(s for s, b in (*start.items(), *end.items()) if b[0])}):
+        q0, _, m0 = start.get(symbol, (0, 0.0, None))
+        q1, _, m1 = end.get(symbol, (0, 0.0, None))
+        value0 = q0 * m0 if q0 and m0 is not None else 0.0
+        value1 = q1 * m1 if q1 and m1 is not None else 0.0
+        out[symbol] = {"pnl": cash.get(symbol, 0.0) + value1 - value0, "fills": count.get(symbol, 0)}
+    return out
+
+
+def open_positions(books: Mapping[str, Book]) -> dict[str, dict[str, Any]]:
+    """Return the non-flat positions of `books`, in symbol order, with their unrealised P&L.
+
+    Each is ``{"quantity", "avg_price", "mark", "unrealized_pnl"}``; the unrealised P&L is
+    ``quantity * (mark - avg_price)`` (commissions excluded, as the ledger computes it).
+    """
+    out = {}
+    for symbol in sorted(books):
+        quantity, avg, mark = books[symbol]
+        if quantity:
+            price = avg if mark is None else mark
+            out[symbol] = {"quantity": int(quantity), "avg_price": float(avg), "mark": float(price),
+                           "unrealized_pnl": quantity * (price - avg)}
+    return out
 
 
 def max_drawdown_pct(equity: np.ndarray, starting_cash: float) -> float:
@@ -91,7 +164,6 @@ def compute_run_summary(
     starting_cash: float,
     fills_count: int,
     bars_processed: int,
-    elapsed_s: float,
     *,
     rejected_orders: int = 0,
 ) -> dict[str, object]:
@@ -109,14 +181,13 @@ def compute_run_summary(
         Opening cash, > 0.
     fills_count, bars_processed, rejected_orders : int
         Totals of the run.
-    elapsed_s : float
-        Wall-clock seconds the run took (lands under ``"metrics"``).
 
     Returns
     -------
     dict
-        ``{"sessions", "bars_processed", "trading": {...}, "metrics": {"backtest": {...}}}``;
-        see ``app.metrics.report`` for every key.
+        ``{"sessions", "bars_processed", "trading": {...}}``, deterministic (the run's timings
+        and throughput come from ``RunMetrics.run_report``); see ``app.metrics.report`` for
+        every key.
 
     Raises
     ------
@@ -147,17 +218,7 @@ def compute_run_summary(
         "fills": int(fills_count),
         "rejected_orders": int(rejected_orders),
     }
-    backtest = {
-        "total_time_s": float(elapsed_s),
-        "avg_per_day_s": elapsed_s / sessions if sessions else 0.0,
-        "bars_per_second": bars_processed / elapsed_s if elapsed_s > 0 else 0.0,
-    }
-    return {
-        "sessions": sessions,
-        "bars_processed": int(bars_processed),
-        "trading": trading,
-        "metrics": {"backtest": backtest},
-    }
+    return {"sessions": sessions, "bars_processed": int(bars_processed), "trading": trading}
 
 
 def compute_session_stats(

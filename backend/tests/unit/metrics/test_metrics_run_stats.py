@@ -67,14 +67,14 @@ def test_win_rate_and_profit_factor_without_losses_or_trades():
 
 
 def test_compute_run_summary_worked_example():
-    # Arrange: 2 sessions, one winning and one losing trade, 1,000 bars in 4 s
+    # Arrange: 2 sessions, one winning and one losing trade, 1,000 bars
     equity_ns = np.array([1, 2, 3, 4], dtype=np.int64)
     equity = np.array([100_500.0, 99_000.0, 101_000.0, 102_000.0])
 
     # Act
     out = compute_run_summary(
         equity_ns, equity, [99_000.0, 102_000.0], _trades(2_500.0, -500.0), 100_000.0,
-        fills_count=4, bars_processed=1_000, elapsed_s=4.0, rejected_orders=1,
+        fills_count=4, bars_processed=1_000, rejected_orders=1,
     )
 
     # Assert: returns -1 % then 102/99 - 1; drawdown 100,500 -> 99,000
@@ -97,27 +97,22 @@ def test_compute_run_summary_worked_example():
             "fills": 4,
             "rejected_orders": 1,
         },
-        "metrics": {
-            "backtest": {"total_time_s": 4.0, "avg_per_day_s": 2.0, "bars_per_second": 250.0}
-        },
     }
 
 
-def test_compute_run_summary_without_equity_or_time():
-    out = compute_run_summary(np.array([]), np.array([]), [], [], 1_000.0, 0, 0, 0.0)
+def test_compute_run_summary_without_equity_has_no_timings():
+    out = compute_run_summary(np.array([]), np.array([]), [], [], 1_000.0, 0, 0)
 
     assert out["sessions"] == 0
     assert out["trading"]["final_equity"] == 1_000.0
     assert out["trading"]["win_rate_pct"] is None
-    assert out["metrics"] == {
-        "backtest": {"total_time_s": 0.0, "avg_per_day_s": 0.0, "bars_per_second": 0.0}
-    }
+    assert "metrics" not in out  # wall-clock figures come from RunMetrics.run_report
 
 
 def test_compute_run_summary_refuses_mismatched_series():
     message = r"expected equity_ns and equity of equal length, received 2 and 1"
     with pytest.raises(ValueError, match=message):
-        compute_run_summary(np.array([1, 2]), np.array([1.0]), [], [], 1.0, 0, 0, 1.0)
+        compute_run_summary(np.array([1, 2]), np.array([1.0]), [], [], 1.0, 0, 0)
 
 
 def test_compute_session_stats():
