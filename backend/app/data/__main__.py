@@ -45,7 +45,8 @@ def _date(text: str) -> date:
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m app.data", description="Create, import and list stored bars.")
     parser.add_argument("--traceback", action="store_true", help="print the full traceback on errors")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    # Not required=True: without a command, main prints the usage line, not only an error.
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
     sample = commands.add_parser("sample", help="write deterministic synthetic bars (labelled synthetic)")
     sample.add_argument("--store", type=Path, required=True, help="store folder")
     sample.add_argument("--symbols", default=",".join(DEFAULT_SYMBOLS), help="comma-separated symbols")
@@ -82,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         return _EXIT_USAGE
     except SystemExit as e:  # --help
         return e.code if isinstance(e.code, int) else _EXIT_OK
+    if args.command is None:
+        sys.stderr.write(parser.format_usage())
+        sys.stderr.write("error: expected a command: sample, import or info (python -m app.data --help)\n")
+        return _EXIT_USAGE
     try:
         return _run(args)
     except _UsageError as e:
