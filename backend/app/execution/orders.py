@@ -125,5 +125,6 @@ class Rejection:
 
     @property
     def rule(self) -> str:
-        """Return the name of the violated rule (the reason's text before its first colon)."""
-        return self.reason.partition(":")[0]
+        """Return the name of the violated rule: the reason's text before its first colon,
+        without the ``" at fill"`` of a rejection at fill (``"insufficient cash"``)."""
+        return self.reason.partition(":")[0].removesuffix(" at fill")

@@ -2,22 +2,26 @@
 
 The no-lookahead rule lives here (DESIGN.md rule 1). The AnalysisEngine moves the context's
 cursor with `begin_session`, `begin_batch`, `advance` (a step), `reveal` (a bar) and `finish`;
-every view, indicator value and quality figure the strategy reads is cut at that cursor: only
-bars whose interval has closed at or before `now_ns`, and within a step only the symbols whose
-bar has been handed to the strategy already.
+every view, indicator value and quality figure the strategy reads is cut at that cursor.
+
+Visibility within a step, one rule: every bar closed by `now_ns` -- base or derived, of every
+symbol -- is visible to every callback of that step, and nothing that ends after `now_ns` is.
+So the engine reveals all of a step's base bars (and the broker marks them) before the step's
+first ``on_bar``: during AAPL's ``on_bar`` MSFT's 1m bar ending now is visible, as is its 5m bar.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import numbers
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from app.bars.quality import live_quality
-from app.execution.orders import Order, OrderSide, OrderType
+from app.execution.orders import Order, OrderSide, OrderType, Rejection, TimeInForce
 from app.store.bar import Bar, BarArrays, empty_bars, parse_interval
 
 if TYPE_CHECKING:
@@ -37,7 +41,16 @@ class StrategyContext:
     """The strategy's window on the run: views bounded by the engine's clock, and orders.
 
     Everything returned reflects only bars whose interval has closed at or before ``now_ns``
-    (DESIGN.md rule 1); arrays are read-only views, never copies.
+    (DESIGN.md rule 1), and within a step every such bar of every symbol, base or derived, is
+    visible to every callback; arrays are read-only views, never copies.
+
+    Orders: `buy` / `sell` / `close` return the order's id (None when a rule refused it), which
+    `cancel` takes; `open_orders` lists what is pending. Quantities are whole shares (a
+    fractional quantity raises ValueError; it is never truncated). Time in force is ``"day"``
+    (the default: an unfilled order expires at its session's close, is logged and appears in
+    the session record's ``trading.expired``; one placed at the close is for the next session)
+    or ``"gtc"`` (pending until filled or cancelled). Every rejection, at submission or at fill,
+    is logged as a warning naming the rule, and counted in the session record.
 
     Warnings
     --------
@@ -62,6 +75,7 @@ class StrategyContext:
         # symbol -> key -> (values copied so far, symbol index, interval or None for base, series)
         self._lookup: dict[str, dict[str, tuple[list[float], int, str | None, ValueSeries]]] = {}
         self._next_order_id = 1
+        broker.on_rejection = self._log_rejection
 
     # -- clock and session ------------------------------------------------------------------
     @property
@@ -206,34 +220,130 @@ class StrategyContext:
     def equity(self) -> float:
         return self._broker.equity
 
-    def buy(self, symbol: str, quantity: int, limit: float | None = None) -> int | None:
-        """Submit a buy (market, or limit when `limit` is given); return its id, None if rejected."""
-        return self._submit(symbol, OrderSide.BUY, quantity, limit)
+    @property
+    def buying_power(self) -> float:
+        """Cash less the Reg T requirement on shorts (150% of their value at the last close).
 
-    def sell(self, symbol: str, quantity: int, limit: float | None = None) -> int | None:
-        """Submit a sell; return its id, None if rejected (reason logged and reported)."""
-        return self._submit(symbol, OrderSide.SELL, quantity, limit)
+        Short-sale proceeds are in `cash` but not in buying power; what pending orders set
+        aside is not deducted here (see ``app.execution.risk``).
+        """
+        return self._broker.buying_power
+
+    def buy(self, symbol: str, quantity: int, limit: float | None = None,
+            tif: str | TimeInForce = "day") -> int | None:
+        """Submit a buy (market, or limit when `limit` is given).
+
+        Parameters
+        ----------
+        symbol : str
+            One of `symbols`.
+        quantity : int
+            Whole shares, > 0 (``10.0`` is accepted as 10; ``2.5`` is refused).
+        limit : float or None
+            Limit price, or None for a market order.
+        tif : {"day", "gtc"}
+            Time in force (default ``"day"``: expires at the session's close).
+
+        Returns
+        -------
+        int or None
+            The order id (for `cancel`), or None when a rule refused it (logged and reported).
+
+        Raises
+        ------
+        ValueError
+            If `quantity` is not a whole number > 0, `tif` is unknown, or `symbol` has no bar
+            yet (no price to check the order against).
+        KeyError
+            If `symbol` is not traded in this session.
+        """
+        return self._submit(symbol, OrderSide.BUY, quantity, limit, tif)
+
+    def sell(self, symbol: str, quantity: int, limit: float | None = None,
+             tif: str | TimeInForce = "day") -> int | None:
+        """Submit a sell; parameters, return value and errors as for `buy`."""
+        return self._submit(symbol, OrderSide.SELL, quantity, limit, tif)
 
     def close(self, symbol: str) -> int | None:
-        """Flatten the position in `symbol` with a market order (None when already flat)."""
+        """Flatten the position in `symbol` with a market day order (None when already flat)."""
         qty = self.position(symbol)
         if qty == 0:
             return None
-        return self._submit(symbol, OrderSide.SELL if qty > 0 else OrderSide.BUY, abs(qty), None)
+        return self._submit(symbol, OrderSide.SELL if qty > 0 else OrderSide.BUY, abs(qty), None, "day")
 
-    def _submit(self, symbol: str, side: OrderSide, quantity: int, limit: float | None) -> int | None:
+    def cancel(self, order_id: int) -> bool:
+        """Cancel pending order `order_id`; return False when it is not pending (it filled, was
+        rejected, expired or cancelled already, or no order has that id)."""
+        order = self._broker.cancel(order_id)
+        if order is None:
+            return False
+        log.info("order %d cancelled at %s: %s", order.id, self._tm.format_ns(self.now_ns), _describe(order))
+        return True
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Return the pending orders (of `symbol`, or of every symbol) in submission order."""
+        return self._broker.open_orders(symbol)
+
+    def expire_day_orders(self, close_ns: int) -> list[str]:
+        """Expire the DAY orders placed before the session close `close_ns`, log each, and
+        return their descriptions (the AnalysisEngine calls this after ``on_session_end``)."""
+        at = self._tm.format_ns(self.now_ns)
+        out = []
+        for order in self._broker.expire_day_orders(close_ns):
+            text = f"{_describe(order)} (order {order.id}, placed {self._tm.format_ns(order.placed_at_ns)})"
+            log.info("order expired at %s (time in force day): %s", at, text)
+            out.append(text)
+        return out
+
+    def _submit(self, symbol: str, side: OrderSide, quantity: object, limit: float | None,
+                tif: str | TimeInForce) -> int | None:
         if symbol not in self._index:
             raise KeyError(f"unknown symbol {symbol!r}; the session trades {list(self.symbols)}")
+        when = self._tm.format_ns(self.now_ns)
+        shares = _whole_shares(quantity)
+        if shares is None:
+            raise ValueError(f"cannot {side.value} {quantity!r} {symbol} at {when}: expected a whole number "
+                             f"of shares > 0, received {quantity!r} (fractional shares are not supported)")
+        try:
+            time_in_force = TimeInForce(tif)
+        except ValueError:
+            raise ValueError(f"cannot {side.value} {shares} {symbol} at {when}: expected tif 'day' or 'gtc', "
+                             f"received {tif!r}") from None
         price = self._broker.last_price(symbol)
         if price is None:
-            raise ValueError(f"cannot order {symbol} at {self._tm.format_ns(self.now_ns)}: it has no bar yet, "
+            raise ValueError(f"cannot order {symbol} at {when}: it has no bar yet, "
                              f"so there is no price to check the order against")
-        order = Order(self._next_order_id, symbol, side, int(quantity),
-                      OrderType.LIMIT if limit is not None else OrderType.MARKET, limit, self.now_ns)
+        order = Order(self._next_order_id, symbol, side, shares,
+                      OrderType.LIMIT if limit is not None else OrderType.MARKET, limit, self.now_ns,
+                      time_in_force)
         self._next_order_id += 1
-        rejection = self._broker.submit(order, price)
-        if rejection is not None:
-            log.info("order rejected at %s: %s %d %s: %s", self._tm.format_ns(self.now_ns),
-                     side.name, quantity, symbol, rejection.reason)
+        if self._broker.submit(order, price) is not None:
             return None
         return order.id
+
+    def _log_rejection(self, rejection: Rejection) -> None:
+        # Called by the broker for every rejection, at submission or at fill.
+        order = rejection.order
+        log.warning("order rejected %s by rule %r at %s: %s %d %s (order %d): %s",
+                    "at fill" if rejection.at_fill else "at submission", rejection.rule,
+                    self._tm.format_ns(rejection.at_ns), order.side.value, order.quantity, order.symbol,
+                    order.id, rejection.reason)
+
+
+def _whole_shares(quantity: object) -> int | None:
+    # A whole number of shares > 0 as an int, or None (bools, fractions, NaN, inf, <= 0).
+    if isinstance(quantity, bool):
+        return None
+    if isinstance(quantity, numbers.Integral):
+        shares = int(quantity)
+    elif isinstance(quantity, numbers.Real) and math.isfinite(value := float(quantity)) and value.is_integer():
+        shares = int(value)
+    else:
+        return None
+    return shares if shares > 0 else None
+
+
+def _describe(order: Order) -> str:
+    # "buy 10 AAPL limit 99.50 day" / "sell 5 MSFT market gtc"
+    kind = f"limit {order.limit_price:,.2f}" if order.limit_price is not None else "market"
+    return f"{order.side.value} {order.quantity:,} {order.symbol} {kind} {order.tif.value}"

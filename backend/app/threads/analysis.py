@@ -173,7 +173,9 @@ class AnalysisEngine(SessionThread):
 
     def _walk_many(self, bars: list[Any], ks: np.ndarray, ss: np.ndarray, rows: np.ndarray,
                    ends: list[int]) -> tuple[list[int], list[float], list[float], int]:
-        # Steps with several bars: each bar in (time, symbol) order, the equity point after the step.
+        # Steps with several bars. One visibility rule (strategies/context.py): every bar of the
+        # step is marked in the broker and revealed before the step's first callback, then
+        # on_bar runs per bar in symbol order; the equity point after the step.
         ctx, on_bar, gate = self.ctx, self.strategy.on_bar, self.gate
         advance, reveal, mark, account = ctx.advance, ctx.reveal, self.broker.mark, self.broker.account_probe()
         eq_ns: list[int] = []
@@ -181,9 +183,13 @@ class AnalysisEngine(SessionThread):
         cash: list[float] = []
         current = -1
         walked = 0
+        shown: list[Any] = []  # the current step's bars, revealed, not yet handed to on_bar
         for k, s, row in zip(ks.tolist(), ss.tolist(), rows.tolist(), strict=True):
             if k != current:
                 if current >= 0:  # one equity point per step, once every bar of it was seen
+                    for bar in shown:
+                        on_bar(ctx, bar)
+                    walked += len(shown)
                     equity, money = account()
                     eq_ns.append(ends[current])
                     eq.append(equity)
@@ -192,13 +198,16 @@ class AnalysisEngine(SessionThread):
                     return eq_ns, eq, cash, walked
                 current = k
                 advance(ends[k], k)
+                shown = []
             symbol_bars, first = bars[s]
             bar = symbol_bars[row - first]
             mark(bar)
             reveal(s, row + 1)
-            on_bar(ctx, bar)
-            walked += 1
+            shown.append(bar)
         if current >= 0:
+            for bar in shown:
+                on_bar(ctx, bar)
+            walked += len(shown)
             equity, money = account()
             eq_ns.append(ends[current])
             eq.append(equity)
@@ -242,6 +251,7 @@ class AnalysisEngine(SessionThread):
         ctx = self.ctx
         ctx.finish(state.streamed[1])  # the close, or where a drain / live stop ended the stream
         self.strategy.on_session_end(ctx)
+        expired = ctx.expire_day_orders(state.close_ns)  # unfilled DAY orders placed before the close
         equity0, fills0, rej0, trades0 = self._session_start
         broker = self.broker
         self.results.sessions[event.index] = {
@@ -250,6 +260,8 @@ class AnalysisEngine(SessionThread):
             "fills": len(broker.fills) - fills0,
             "orders_rejected": len(broker.rejections) - rej0,
             "rejections": [r.reason for r in broker.rejections[rej0:]],
+            "orders_expired": len(expired),
+            "expired": expired,
             "closed_trades": broker.closed_trades[trades0:],
             "session_fills": broker.fills[fills0:],
             "books_start": self._books_start,
