@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", metavar="DIR",
                    help="folder for the run's files (default: runs/<session_name>-<timestamp>)")
     p.add_argument("--quiet", "-q", action="store_true", help="print only the summary report")
+    p.add_argument("--timings", action="store_true",
+                   help="print each session's full engine timing blocks (default: one compact Timings block)")
     p.add_argument("--traceback", action="store_true", help="also print full tracebacks on errors")
     return p
 
@@ -101,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         return _failed(e, out_dir, args.traceback)
     if not args.quiet:
         for record in result.records:
-            print(format_session_report(record))
+            print(format_session_report(record, timings=args.timings))
             print()
     print(format_run_report(result.summary))
     s = result.summary

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from app.metrics.report import format_run_report, format_session_report, to_json
+from app.metrics.report import format_report, to_json
 from app.metrics.stats import compute_run_summary, open_positions, symbol_pnl
 from app.runtime.build import Pipeline
 from app.runtime.records import quality_rollup
@@ -99,12 +99,11 @@ def write_outputs(pipeline: Pipeline, out_dir: Path, status: str, elapsed_s: flo
     (out_dir / "config.resolved.json").write_text(config_text + "\n")
     records = pipeline.records
     _write_json_list(out_dir / "sessions.json", records)
-    reports = [format_session_report(r) for r in records]
     summary = build_summary(pipeline, status, elapsed_s)
     summary["metrics"]["breakdown"] = _breakdown(summary["metrics"], startup_s, elapsed_s,
                                                  sw.elapsed_ns(began) / 1e9)
     (out_dir / "summary.json").write_text(to_json(summary) + "\n", encoding="utf-8")
-    text = "\n\n".join([*reports, format_run_report(summary)])
+    text = format_report(records, summary)  # the run's status first, then its report, then each session's
     (out_dir / "report.txt").write_text(text + "\n", encoding="utf-8")
     return summary
 

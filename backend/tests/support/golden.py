@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 # report.txt sections whose lines are the same in every run of a data-driven backtest.
-_STABLE_SECTIONS = ("Data Quality:", "Trading:")
+_STABLE_SECTIONS = ("Run:", "Data Quality:", "Trading:")
 
 
 def strip_metrics(obj: Any) -> Any:
@@ -25,11 +25,11 @@ def strip_metrics(obj: Any) -> Any:
 
 
 def stable_report(text: str) -> str:
-    """The report's headers plus its Data Quality and Trading sections, in order."""
+    """The report's status line, headers and its Run, Data Quality and Trading sections, in order."""
     keep: list[str] = []
     section = None
     for line in text.splitlines():
-        if line.startswith("Performance Metrics") or line.startswith("="):
+        if line.startswith(("Run status:", "Performance Metrics", "=")):
             keep.append(line)
             section = None
         elif line and not line.startswith(" "):
