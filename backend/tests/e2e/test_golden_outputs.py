@@ -18,17 +18,17 @@ from support.runs import REPO, cli
 DEMO = {
     "fills.csv": "44b9c5c515fa46f9470385ac72576e235c975e630ccaaef6d8688699ee83edbd",
     "equity.csv": "480d86b8bace884d127b15439a64b5128c18be140d14d966ebfb9fbfdb1d0206",
-    "report.txt": "a3f9f0e421a175cfe1ee19a8396b8acc714c49fb3f4359b608b5d80de77a0d28",
-    "sessions.json": "1d4fd9b852e94ac540dc06300cdefe69ea11684d6dac04569612aaad223ad91b",
-    "summary.json": "9bf7515e60867eb2d0d3402d77fc1e2f50678fe240adce5cff91a6389b324b32",
+    "report.txt": "4b0bcd5aa1ccd9f1951e127cdfe4f4392c92b085f938926c2c1a742fa0fdaf2d",
+    "sessions.json": "2c011f455908d137abefb8e128f3b8fba7037bd481ff1d4a9999619e87743c14",
+    "summary.json": "c8a4bec081c81d633f833339719349a30472a6e4677b42badfd3977028b626db",
 }
 
 BENCH = {
     "fills.csv": "1679b895151e3238178f68b22c28878d6d010c26bfe85f3cba458942888119ef",
     "equity.csv": "65918e5c80926ebb71b902fef3fd9b1c3fe3b192ec0947bd019e5a3bb36f864c",
-    "report.txt": "1a2c9b98ec4438ece89209b9ffff733564c817b68fe8845ee6f00706875b0765",
-    "sessions.json": "6ccc6e0695709c75c54c6f4e4e512de7dfe44645317a683bb98ba565f82a3714",
-    "summary.json": "713e7fc1ebec03a26719cad78588e8729a3fb164131b248112ffed27c80585c0",
+    "report.txt": "8870e5f493021533256a505555992f3e2023e1c9b2e433b29b2ad832515e5cfb",
+    "sessions.json": "59f1e43e9ab50b35f229b76bb0b4f5ac1676a771f868054c8ecc79cd96c2c915",
+    "summary.json": "2388003d42efdf4e1bdbbf413398afb7c87842d8974e25558b24bed412000092",
 }
 
 
