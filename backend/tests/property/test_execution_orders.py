@@ -67,53 +67,60 @@ def _buying_power(cash, held, marks):
     return cash - 1.5 * sum(-q * marks[s] for s, q in held.items() if q < 0)
 
 
+class _Model:
+    # The naive books: cash and positions replayed from the fills, last closes, open order ids.
+    def __init__(self, limits):
+        self.cash, self.held, self.last = limits.starting_cash, dict.fromkeys(SYMBOLS, 0), {}
+        self.open_ids: set[int] = set()
+
+    def bar(self, broker, symbol, start, bar):
+        before, rejected = len(broker.fills), len(broker.rejections)
+        broker.on_bar(symbol, start, *bar)
+        for fill in broker.fills[before:]:  # 1: replay each fill on the naive books
+            marks = {**self.last, symbol: fill.price}
+            power = _buying_power(self.cash, self.held, marks)
+            signed = fill.quantity if fill.side is OrderSide.BUY else -fill.quantity
+            self.cash -= signed * fill.price + fill.commission
+            self.held[symbol] += signed
+            after = _buying_power(self.cash, self.held, marks)
+            assert after >= power - 1e-6 or after >= -1e-6, (fill, power, after)
+            self.open_ids.discard(fill.order_id)
+        self.open_ids.difference_update(r.order.id for r in broker.rejections[rejected:])
+        self.last[symbol] = bar[3]
+
+    def submit(self, broker, order, allow_short):
+        pending_sells = sum(o.quantity for o in broker.open_orders(order.symbol) if o.side is OrderSide.SELL)
+        if broker.submit(order, self.last[order.symbol]) is None:
+            self.open_ids.add(order.id)
+            if order.side is OrderSide.SELL and not allow_short:  # 3: pending buys are not sellable
+                assert order.quantity <= self.held[order.symbol] - pending_sells
+
+
 @settings(deadline=None)
 @given(limits=limits_st, steps=steps_st)
 def test_reg_t_and_the_order_book_hold_for_any_sequence(limits, steps):
-    broker = SimulatedBroker(limits)
-    cash, held, last = limits.starting_cash, dict.fromkeys(SYMBOLS, 0), {}
+    broker, model = SimulatedBroker(limits), _Model(limits)
     placed: list[Order] = []
-    open_ids: set[int] = set()
     for minute, (symbol_bars, new_orders, cancels, closes) in enumerate(steps):
         start = minute * MIN
         for symbol, bar in zip(SYMBOLS, symbol_bars, strict=True):
-            before = len(broker.fills)
-            rejected = len(broker.rejections)
-            broker.on_bar(symbol, start, *bar)
-            for fill in broker.fills[before:]:  # 1: replay each fill on the naive books
-                marks = {**last, symbol: fill.price}
-                power = _buying_power(cash, held, marks)
-                signed = fill.quantity if fill.side is OrderSide.BUY else -fill.quantity
-                cash -= signed * fill.price + fill.commission
-                held[symbol] += signed
-                after = _buying_power(cash, held, marks)
-                assert after >= power - 1e-6 or after >= -1e-6, (fill, power, after)
-                open_ids.discard(fill.order_id)
-            open_ids.difference_update(r.order.id for r in broker.rejections[rejected:])
-            last[symbol] = bar[3]
+            model.bar(broker, symbol, start, bar)
         # 2 and 3
-        assert broker.buying_power == pytest.approx(_buying_power(cash, held, last), rel=1e-9, abs=1e-6)
-        if not limits.allow_short:
-            assert min(held.values()) >= 0
-        for i in cancels:
-            if i < len(placed):
-                order = broker.cancel(placed[i].id)
-                assert (order is not None) == (placed[i].id in open_ids)
-                open_ids.discard(placed[i].id)
+        expected = _buying_power(model.cash, model.held, model.last)
+        assert broker.buying_power == pytest.approx(expected, rel=1e-9, abs=1e-6)
+        assert limits.allow_short or min(model.held.values()) >= 0
+        for i in (i for i in cancels if i < len(placed)):
+            order = broker.cancel(placed[i].id)
+            assert (order is not None) == (placed[i].id in model.open_ids)
+            model.open_ids.discard(placed[i].id)
         for symbol, side, qty, kind, limit, tif in new_orders:
-            order = Order(len(placed) + 1, symbol, side, qty, kind, limit, start + MIN, tif)
-            placed.append(order)
-            pending_sells = sum(o.quantity for o in broker.open_orders(symbol) if o.side is OrderSide.SELL)
-            if broker.submit(order, last[symbol]) is None:
-                open_ids.add(order.id)
-                if side is OrderSide.SELL and not limits.allow_short:
-                    assert qty <= held[symbol] - pending_sells
+            placed.append(Order(len(placed) + 1, symbol, side, qty, kind, limit, start + MIN, tif))
+            model.submit(broker, placed[-1], limits.allow_short)
         # 4
-        assert {o.id for o in broker.open_orders()} == open_ids
-        assert [o.id for o in broker.open_orders()] == sorted(open_ids)
+        assert [o.id for o in broker.open_orders()] == sorted(model.open_ids)
         if closes:
             close_ns = start + MIN
             expired = broker.expire_day_orders(close_ns)
             assert all(o.tif is TimeInForce.DAY and o.placed_at_ns < close_ns for o in expired)
-            open_ids.difference_update(o.id for o in expired)
+            model.open_ids.difference_update(o.id for o in expired)
             assert all(o.tif is TimeInForce.GTC or o.placed_at_ns >= close_ns for o in broker.open_orders())

@@ -111,7 +111,8 @@ def test_a_fractional_quantity_stops_the_run_with_a_clear_error(store, tmp_path)
 def test_short_proceeds_are_not_buying_power_reg_t_holds_150_percent(store, tmp_path):
     # Act
     result = _run(tmp_path, "Shorter", store=store, symbols=["AAPL", "MSFT", "SPY"],
-                  backtest={"start_date": "2024-07-01", "end_date": "2024-07-01"}, trading={**RICH, "allow_short": True})
+                  backtest={"start_date": "2024-07-01", "end_date": "2024-07-01"},
+                  trading={**RICH, "allow_short": True})
 
     # Assert: after the short, cash holds its proceeds but buying power is cash - 150% of its value
     [state] = probes.ORDERS

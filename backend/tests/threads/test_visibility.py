@@ -53,7 +53,7 @@ def test_every_bar_closed_by_now_is_visible_to_every_callback_of_the_step(store,
         for symbol, (close, broker_last) in r["prices"].items():
             if close is not None:  # the broker has marked every visible bar: orders price at it
                 assert broker_last == close, (r["now"], r["symbol"], symbol)
-        for symbol, (sma_len, base_len) in r["sma"].items():
+        for sma_len, base_len in r["sma"].values():
             assert sma_len == base_len  # base indicators follow the same cursor
     # The case: during AAPL's on_bar, MSFT's 1m bar ending now is visible (it has closed),
     # as its 5m bar ending now was already.
