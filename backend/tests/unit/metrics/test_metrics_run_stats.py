@@ -8,12 +8,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from app.execution.orders import OrderSide
 from app.metrics.stats import (
     compute_run_summary,
     compute_session_stats,
     max_drawdown_pct,
+    open_positions,
     profit_factor,
     sharpe_ratio,
+    symbol_pnl,
     win_rate_pct,
 )
 
@@ -135,3 +138,39 @@ def test_compute_session_stats():
             "rejected_orders": 2,
         },
     }
+
+
+def _fill(symbol, side, quantity, price, commission=1.0):
+    return SimpleNamespace(symbol=symbol, side=side, quantity=quantity, price=price, commission=commission)
+
+
+def test_symbol_pnl_is_cash_flow_plus_the_change_in_position_value():
+    # Arrange: AAPL held 10 @ 100 into the session (marked 101), bought 10 more at 102, closes at 105;
+    # MSFT bought 5 at 200 and sold at 210; SPY untouched and flat.
+    start = {"AAPL": (10, 100.0, 101.0), "SPY": (0, 0.0, 50.0)}
+    end = {"AAPL": (20, 101.0, 105.0), "MSFT": (0, 0.0, 210.0), "SPY": (0, 0.0, 51.0)}
+    fills = [_fill("AAPL", OrderSide.BUY, 10, 102.0), _fill("MSFT", OrderSide.BUY, 5, 200.0),
+             _fill("MSFT", OrderSide.SELL, 5, 210.0)]
+
+    # Act
+    out = symbol_pnl(fills, start, end)
+
+    # Assert: AAPL -1,020 - 1 + 20 * 105 - 10 * 101 = 69; MSFT -1,000 - 1 + 1,050 - 1 = 48
+    assert out == {"AAPL": {"pnl": pytest.approx(69.0), "fills": 1},
+                   "MSFT": {"pnl": pytest.approx(48.0), "fills": 2}}
+    assert list(out) == ["AAPL", "MSFT"]
+
+
+def test_symbol_pnl_of_a_position_held_through_a_session_without_fills():
+    assert symbol_pnl([], {"AAPL": (-10, 100.0, 99.0)}, {"AAPL": (-10, 100.0, 97.0)}) == {
+        "AAPL": {"pnl": pytest.approx(20.0), "fills": 0}}
+
+
+def test_open_positions_carry_mark_and_unrealised_pnl_and_skip_flat_symbols():
+    books = {"MSFT": (-10, 410.0, 425.0), "AAPL": (50, 126.87, 127.79), "SPY": (0, 0.0, 500.0)}
+
+    assert open_positions(books) == {
+        "AAPL": {"quantity": 50, "avg_price": 126.87, "mark": 127.79, "unrealized_pnl": pytest.approx(46.0)},
+        "MSFT": {"quantity": -10, "avg_price": 410.0, "mark": 425.0, "unrealized_pnl": pytest.approx(-150.0)},
+    }
+    assert open_positions({}) == {}
