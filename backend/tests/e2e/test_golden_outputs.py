@@ -16,19 +16,19 @@ from support.golden import digests
 from support.runs import REPO, cli
 
 DEMO = {
-    "fills.csv": "44b9c5c515fa46f9470385ac72576e235c975e630ccaaef6d8688699ee83edbd",
-    "equity.csv": "480d86b8bace884d127b15439a64b5128c18be140d14d966ebfb9fbfdb1d0206",
-    "report.txt": "4b0bcd5aa1ccd9f1951e127cdfe4f4392c92b085f938926c2c1a742fa0fdaf2d",
-    "sessions.json": "2c011f455908d137abefb8e128f3b8fba7037bd481ff1d4a9999619e87743c14",
-    "summary.json": "c8a4bec081c81d633f833339719349a30472a6e4677b42badfd3977028b626db",
+    "fills.csv": "d46087d59b751ec524de0b6230a846da630c6341a3b58412d18df773f9867ff5",
+    "equity.csv": "ea907fdc73b384232a398debe449a64a6023bc1c2078d95ef4fa2f327122c68c",
+    "report.txt": "f095296f47978baecd4d84f06777ffe6ae49653605e46150bd667655e75374ff",
+    "sessions.json": "5d47c08aab2dcdf884def4c97bdfb77c4bf923b5cb49f353ff6c374f05f04c17",
+    "summary.json": "b0c0b020f597b5ceb1f6b7b763b73553bd9c545570f28cc4c2c7dd10db46cc2b",
 }
 
 BENCH = {
-    "fills.csv": "1679b895151e3238178f68b22c28878d6d010c26bfe85f3cba458942888119ef",
-    "equity.csv": "65918e5c80926ebb71b902fef3fd9b1c3fe3b192ec0947bd019e5a3bb36f864c",
-    "report.txt": "8870e5f493021533256a505555992f3e2023e1c9b2e433b29b2ad832515e5cfb",
-    "sessions.json": "59f1e43e9ab50b35f229b76bb0b4f5ac1676a771f868054c8ecc79cd96c2c915",
-    "summary.json": "2388003d42efdf4e1bdbbf413398afb7c87842d8974e25558b24bed412000092",
+    "fills.csv": "9418aa9833b27331f6638ae7fc148a4b269633e192027e84d3063dda6143574a",
+    "equity.csv": "c2483b7a9fc955654fae17c3d956ddc2e1508c1024d3fae4419caddbdadd7ca2",
+    "report.txt": "4f16c1a91334ac2c77696995f66bf82a9b5a8fe8f425bba8e2a5d5e3ce82509b",
+    "sessions.json": "780817e576b05f25a6cde57ba302af379e8b61447afca87e048f218fb6fc4e2f",
+    "summary.json": "2c5211d1d4ba0a3418f3597e011a31f12645272792072f6a9d1828ae13a6275f",
 }
 
 
