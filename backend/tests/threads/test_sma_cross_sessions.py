@@ -32,7 +32,8 @@ def _fill_times(out: Path) -> list[str]:
 
 
 def _run(store: Path, tmp_path: Path, name: str, **params) -> list[str]:
-    cfg = write_config(tmp_path / f"{name}.yaml", store, backtest={"start_date": "2024-07-01", "end_date": "2024-07-09"},
+    cfg = write_config(tmp_path / f"{name}.yaml", store,
+                       backtest={"start_date": "2024-07-01", "end_date": "2024-07-09"},
                        strategy={"class": "app.strategies.sma_cross:SmaCross",
                                  "params": {"fast": 2, "slow": 5, "quantity": 10, **params}})
     run(load_session_config(cfg), tmp_path / name)
