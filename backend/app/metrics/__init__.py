@@ -8,7 +8,7 @@ JSON. ``stats`` imports no threads, clocks or I/O.
 
 from __future__ import annotations
 
-from app.metrics.report import format_run_report, format_session_report, to_json, without_metrics
+from app.metrics.report import format_report, format_run_report, format_session_report, to_json, without_metrics
 from app.metrics.running import STAGES, PerformanceMetrics, RunningStat
 from app.metrics.stats import compute_run_summary, compute_session_stats
 
@@ -18,6 +18,7 @@ __all__ = [
     "RunningStat",
     "compute_run_summary",
     "compute_session_stats",
+    "format_report",
     "format_run_report",
     "format_session_report",
     "to_json",
