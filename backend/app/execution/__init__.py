@@ -2,8 +2,9 @@
 
 ``orders`` holds the immutable values (Order, Fill, Rejection, TimeInForce), ``risk`` the pure
 limit checks and the Reg T buying-power rule (every reason names the violated rule first),
-``ledger`` the average-cost books, ``broker`` the Broker protocol the AnalysisEngine talks to,
-and ``paper`` the deterministic SimulatedBroker that fills orders from the next base bars.
+``ledger`` the average-cost books, ``book`` the pending orders, ``broker`` the Broker protocol
+the AnalysisEngine talks to, and ``paper`` the deterministic SimulatedBroker that fills orders
+from the next base bars.
 Nothing here reads a clock or imports threading; a broker is confined to the AnalysisEngine
 thread.
 """

@@ -31,8 +31,9 @@ from collections.abc import Callable
 from functools import partial
 from typing import Final, cast
 
+from app.execution.book import PendingBook
 from app.execution.ledger import ClosedTrade, Ledger, Position
-from app.execution.orders import Fill, Order, OrderSide, OrderType, Rejection, TimeInForce
+from app.execution.orders import Fill, Order, OrderSide, OrderType, Rejection
 from app.execution.risk import (
     SHORT_MARGIN,
     LimitsLike,
@@ -48,14 +49,6 @@ __all__ = ["SimulatedBroker"]
 _BPS: Final = 1e4
 
 
-class _Pending:
-    __slots__ = ("order", "reserve")
-
-    def __init__(self, order: Order, reserve: float) -> None:
-        self.order = order
-        self.reserve = reserve
-
-
 class _RiskView:
     # The PortfolioView the risk check sees: holdings, pending orders, Reg T buying power.
     __slots__ = ("_broker",)
@@ -66,20 +59,18 @@ class _RiskView:
     @property
     def buying_power(self) -> float:
         b = self._broker
-        reserved = sum(p.reserve for pending in b._pending.values() for p in pending)
-        return b.buying_power - reserved
+        return b.buying_power - b._book.reserved
 
     @property
     def open_positions(self) -> int:
         b = self._broker
-        return len(set(b._ledger.positions) | set(b._pending))
+        return len(set(b._ledger.positions) | set(b._book.by_symbol))
 
     def position(self, symbol: str) -> int:
         return self._broker._ledger.position(symbol)
 
     def pending(self, symbol: str) -> tuple[int, int]:
-        qty = self._broker._pending_qty.get(symbol)
-        return (qty[0], qty[1]) if qty is not None else (0, 0)
+        return self._broker._book.quantities(symbol)
 
 
 def _no_listener(rejection: Rejection) -> None:
@@ -112,9 +103,8 @@ class SimulatedBroker:
         self._bps = limits.slippage_bps / _BPS
         self._ledger = Ledger(limits.starting_cash)
         self._last: dict[str, float] = {}
-        self._pending: dict[str, list[_Pending]] = {}
-        self._pending_qty: dict[str, list[int]] = {}  # symbol -> [pending buys, pending sells]
-        self._pending_symbol: dict[int, str] = {}  # order id -> symbol, while pending
+        self._book = PendingBook()
+        self._pending = self._book.by_symbol  # the per-bar path's lookup (the book's own dict)
         self._fills: list[Fill] = []
         self._rejections: list[Rejection] = []
         self._expired: list[Order] = []
@@ -146,43 +136,27 @@ class SimulatedBroker:
             raise ValueError(
                 f"order {order.id} ({order.symbol}): expected ref_price > 0, received {ref_price!r}"
             )
-        if order.id in self._pending_symbol:
+        if order.id in self._book:
             raise ValueError(f"order {order.id} ({order.symbol}): an order with this id is already pending")
         reason = check_order(order, ref_price, self._view, self._limits)
         if reason is not None:
             return self._reject(Rejection(order, reason, order.placed_at_ns))
-        symbol = order.symbol
-        qty = self._pending_qty.setdefault(symbol, [0, 0])
-        buy = order.side is OrderSide.BUY
-        before = self._ledger.position(symbol) + (qty[0] if buy else -qty[1])
+        buys, sells = self._book.quantities(order.symbol)
+        before = self._ledger.position(order.symbol) + (buys if order.side is OrderSide.BUY else -sells)
         price = estimate_fill_price(order, ref_price, self._limits)
         effect = buying_power_effect(before, order.signed_quantity, price,
                                      estimate_commission(order.quantity, self._limits))
-        self._pending.setdefault(symbol, []).append(_Pending(order, max(0.0, -effect)))
-        qty[0 if buy else 1] += order.quantity
-        self._pending_symbol[order.id] = symbol
+        self._book.add(order, max(0.0, -effect))
         return None
 
     def cancel(self, order_id: int) -> Order | None:
         """Cancel the pending order `order_id`; return it, or None when it is not pending
         (unknown, filled, rejected, expired or already cancelled)."""
-        symbol = self._pending_symbol.get(order_id)
-        if symbol is None:
-            return None
-        pending = self._pending[symbol]
-        item = next(p for p in pending if p.order.id == order_id)
-        self._drop(symbol, [p for p in pending if p is not item], [item.order])
-        return item.order
+        return self._book.cancel(order_id)
 
     def cancel_all(self, symbol: str | None = None) -> list[Order]:
         """Cancel the pending orders of `symbol` (all symbols when None); return them."""
-        symbols = list(self._pending) if symbol is None else [symbol]
-        cancelled: list[Order] = []
-        for s in symbols:
-            orders = [p.order for p in self._pending.get(s, ())]
-            self._drop(s, [], orders)
-            cancelled.extend(orders)
-        return cancelled
+        return self._book.cancel_all(symbol)
 
     def expire_day_orders(self, close_ns: int) -> list[Order]:
         """Expire the pending DAY orders placed before `close_ns` (a session's close).
@@ -194,32 +168,9 @@ class SimulatedBroker:
         list of Order
             The expired orders, per symbol in submission order (also appended to `expired`).
         """
-        expired: list[Order] = []
-        for s in list(self._pending):
-            keep: list[_Pending] = []
-            gone: list[_Pending] = []
-            for p in self._pending[s]:
-                day = p.order.tif is TimeInForce.DAY and p.order.placed_at_ns < close_ns
-                (gone if day else keep).append(p)
-            if gone:
-                orders = [p.order for p in gone]
-                self._drop(s, keep, orders)
-                expired.extend(orders)
+        expired = self._book.expire_day(close_ns)
         self._expired.extend(expired)
         return expired
-
-    def _drop(self, symbol: str, keep: list[_Pending], orders: list[Order]) -> None:
-        # Take `orders` off `symbol`'s book, leaving `keep` pending.
-        qty = self._pending_qty.get(symbol)
-        for order in orders:
-            del self._pending_symbol[order.id]
-            if qty is not None:
-                qty[0 if order.side is OrderSide.BUY else 1] -= order.quantity
-        if keep:
-            self._pending[symbol] = keep
-        else:
-            self._pending.pop(symbol, None)
-            self._pending_qty.pop(symbol, None)
 
     def _reject(self, rejection: Rejection) -> Rejection:
         self._rejections.append(rejection)
@@ -238,17 +189,15 @@ class SimulatedBroker:
         list of Fill
             Fills executed on this bar, in submission order (empty when none).
         """
-        pending = self._pending.get(symbol)
-        fills = self._match(pending, symbol, start_ns, open_, high, low) if pending else []
+        fills = self._match(symbol, start_ns, open_, high, low) if symbol in self._pending else []
         self._last[symbol] = close
         return fills
 
     def mark(self, bar: tuple[str, int, float, float, float, float, float]) -> None:
         """`on_bar` for a `Bar` (the engine's per-bar path: no list of fills is built)."""
         symbol, start_ns, open_, high, low, close, _ = bar
-        pending = self._pending.get(symbol)
-        if pending:
-            self._match(pending, symbol, start_ns, open_, high, low)
+        if symbol in self._pending:
+            self._match(symbol, start_ns, open_, high, low)
         self._last[symbol] = close
 
     def account(self) -> tuple[float, float]:
@@ -259,34 +208,13 @@ class SimulatedBroker:
         """Return a no-argument callable equal to `account` (one frame less on the per-step path)."""
         return partial(self._ledger.account, self._last)
 
-    def _match(
-        self,
-        pending: list[_Pending],
-        symbol: str,
-        start_ns: int,
-        open_: float,
-        high: float,
-        low: float,
-    ) -> list[Fill]:
+    def _match(self, symbol: str, start_ns: int, open_: float, high: float, low: float) -> list[Fill]:
+        trigger = partial(self._trigger_price, start_ns=start_ns, open_=open_, high=high, low=low)
         fills: list[Fill] = []
-        keep: list[_Pending] = []
-        for item in pending:
-            order = item.order
-            price = self._trigger_price(order, start_ns, open_, high, low)
-            if price is None:
-                keep.append(item)
-                continue
-            qty = self._pending_qty[symbol]
-            qty[0 if order.side is OrderSide.BUY else 1] -= order.quantity
-            del self._pending_symbol[order.id]
+        for order, price in self._book.take(symbol, trigger):
             fill = self._execute(order, price, start_ns)
             if fill is not None:
                 fills.append(fill)
-        if keep:
-            self._pending[symbol] = keep
-        else:
-            del self._pending[symbol]
-            del self._pending_qty[symbol]
         return fills
 
     def _trigger_price(
@@ -391,9 +319,7 @@ class SimulatedBroker:
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """Return the pending orders (of `symbol`, or all) in submission (id) order."""
-        if symbol is not None:
-            return [p.order for p in self._pending.get(symbol, ())]
-        return sorted(self.pending_orders, key=lambda o: o.id)
+        return self._book.orders(symbol)
 
     @property
     def expired(self) -> list[Order]:
