@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import enum
 import math
+import numbers
 from dataclasses import dataclass
 
-__all__ = ["Fill", "Order", "OrderSide", "OrderType", "Rejection", "TimeInForce"]
+__all__ = ["Fill", "Order", "OrderSide", "OrderType", "Rejection", "TimeInForce", "describe_order", "whole_shares"]
 
 
 class OrderSide(enum.Enum):
@@ -128,3 +129,27 @@ class Rejection:
         """Return the name of the violated rule: the reason's text before its first colon,
         without the ``" at fill"`` of a rejection at fill (``"insufficient cash"``)."""
         return self.reason.partition(":")[0].removesuffix(" at fill")
+
+
+def whole_shares(quantity: object) -> int | None:
+    """Return `quantity` as a whole number of shares > 0, or None when it is not one.
+
+    Integers (numpy's too) are taken as they are and floats without a fractional part
+    (``10.0``) as their value; fractions (``2.5``), NaN, infinities, bools, strings and
+    quantities <= 0 give None: a fractional quantity is refused, never truncated.
+    """
+    if isinstance(quantity, bool):
+        return None
+    if isinstance(quantity, numbers.Integral):
+        shares = int(quantity)
+    elif isinstance(quantity, numbers.Real) and math.isfinite(value := float(quantity)) and value.is_integer():
+        shares = int(value)
+    else:
+        return None
+    return shares if shares > 0 else None
+
+
+def describe_order(order: Order) -> str:
+    """Return a one-line description, e.g. ``"buy 10 AAPL limit 99.50 day"``."""
+    kind = f"limit {order.limit_price:,.2f}" if order.limit_price is not None else "market"
+    return f"{order.side.value} {order.quantity:,} {order.symbol} {kind} {order.tif.value}"

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import logging
 import math
-import numbers
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from app.bars.quality import live_quality
-from app.execution.orders import Order, OrderSide, OrderType, Rejection, TimeInForce
+from app.execution.orders import Order, OrderSide, OrderType, Rejection, TimeInForce, describe_order, whole_shares
 from app.store.bar import Bar, BarArrays, empty_bars, parse_interval
 
 if TYPE_CHECKING:
@@ -277,7 +276,7 @@ class StrategyContext:
         order = self._broker.cancel(order_id)
         if order is None:
             return False
-        log.info("order %d cancelled at %s: %s", order.id, self._tm.format_ns(self.now_ns), _describe(order))
+        log.info("order %d cancelled at %s: %s", order.id, self._tm.format_ns(self.now_ns), describe_order(order))
         return True
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
@@ -290,7 +289,7 @@ class StrategyContext:
         at = self._tm.format_ns(self.now_ns)
         out = []
         for order in self._broker.expire_day_orders(close_ns):
-            text = f"{_describe(order)} (order {order.id}, placed {self._tm.format_ns(order.placed_at_ns)})"
+            text = f"{describe_order(order)} (order {order.id}, placed {self._tm.format_ns(order.placed_at_ns)})"
             log.info("order expired at %s (time in force day): %s", at, text)
             out.append(text)
         return out
@@ -300,7 +299,7 @@ class StrategyContext:
         if symbol not in self._index:
             raise KeyError(f"unknown symbol {symbol!r}; the session trades {list(self.symbols)}")
         when = self._tm.format_ns(self.now_ns)
-        shares = _whole_shares(quantity)
+        shares = whole_shares(quantity)
         if shares is None:
             raise ValueError(f"cannot {side.value} {quantity!r} {symbol} at {when}: expected a whole number "
                              f"of shares > 0, received {quantity!r} (fractional shares are not supported)")
@@ -328,22 +327,3 @@ class StrategyContext:
                     "at fill" if rejection.at_fill else "at submission", rejection.rule,
                     self._tm.format_ns(rejection.at_ns), order.side.value, order.quantity, order.symbol,
                     order.id, rejection.reason)
-
-
-def _whole_shares(quantity: object) -> int | None:
-    # A whole number of shares > 0 as an int, or None (bools, fractions, NaN, inf, <= 0).
-    if isinstance(quantity, bool):
-        return None
-    if isinstance(quantity, numbers.Integral):
-        shares = int(quantity)
-    elif isinstance(quantity, numbers.Real) and math.isfinite(value := float(quantity)) and value.is_integer():
-        shares = int(value)
-    else:
-        return None
-    return shares if shares > 0 else None
-
-
-def _describe(order: Order) -> str:
-    # "buy 10 AAPL limit 99.50 day" / "sell 5 MSFT market gtc"
-    kind = f"limit {order.limit_price:,.2f}" if order.limit_price is not None else "market"
-    return f"{order.side.value} {order.quantity:,} {order.symbol} {kind} {order.tif.value}"
