@@ -238,10 +238,12 @@ def _run_block(summary: Mapping[str, Any], sessions: int) -> _Lines:
     if name is None and first is None:
         return []
     planned = summary.get("sessions_planned")
-    of = f" of {planned:,}" if planned is not None and planned != sessions else ""
+    live = (summary.get("clock") or {}).get("mode") == "live"  # plans every session of its horizon
+    of = f" of {planned:,}" if planned is not None and planned != sessions and not live else ""
     span = f" | {first} → {last}" if first else ""
     label = f"{name}: " if name is not None else ""
-    return ["Run:", f"  - {label}{sessions:,}{of} sessions{span}"]
+    noun = "session" if sessions == 1 and not of else "sessions"
+    return ["Run:", f"  - {label}{sessions:,}{of} {noun}{span}"]
 
 
 def _quality_block(quality: Mapping[str, Any] | None) -> _Lines:

@@ -356,6 +356,7 @@ def test_a_live_report_shows_no_sharpe_and_no_bars_per_second():
     lines = format_run_report(summary).splitlines()
 
     assert "  - Sharpe: n/a (1 day)" in lines
+    assert "  - demo: 1 session | 2024-01-02 → 2024-01-08" in lines  # not "of" the live horizon's
     i = lines.index("Live Summary:")
     assert lines[i:i + 5] == ["Live Summary:", "  - Total Time: 600.00 s", "  - Sessions: 1",
                               "  - Avg per Session: 600.00 s", "  - Bars per Second: n/a (live)"]
