@@ -263,7 +263,8 @@ class TradingLimits:
     slippage_bps : float, default 0.0
         ``>= 0`` and ``< 10000``: fill price moved against the order, in basis points.
     allow_short : bool, default False
-        Allow selling more than is held.
+        Allow selling more than is held. Shorts are held to Reg T: their proceeds are not
+        buying power, and 150% of their value is held against it.
     """
 
     starting_cash: float = yaml_field(number(gt=0), default=100_000.0)
