@@ -2,8 +2,8 @@
 
 ``running`` keeps fixed-memory timing statistics and counters per run (callers pass durations;
 nothing here reads a clock), ``stats`` computes P&L, Sharpe, drawdown and trade statistics as
-pure functions, and ``report`` renders session and run reports as text and as deterministic
-JSON. ``stats`` imports no threads, clocks or I/O.
+pure functions, and ``report`` renders session and run reports as text (its timing sections in
+``report_timings``) and as deterministic JSON. ``stats`` imports no threads, clocks or I/O.
 """
 
 from __future__ import annotations

@@ -93,6 +93,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from app.metrics.json_text import to_json
+from app.metrics.report_timings import num as _num
+from app.metrics.report_timings import run_timings, session_timing_compact, session_timing_detail, stage
 from app.metrics.stats import MIN_SHARPE_DAYS
 from app.store.bar import parse_interval
 
@@ -100,19 +102,6 @@ __all__ = ["RULE", "format_report", "format_run_report", "format_session_report"
            "without_metrics"]
 
 RULE: Final = "=" * 50
-_HOUR_S: Final = 3600.0
-_EDGES: Final = (
-    (
-        "backpressure.coordinator_processor",
-        "Coordinator→Processor",
-        "DataProcessor slower than Coordinator",
-    ),
-    (
-        "backpressure.processor_analysis",
-        "Processor→Analysis",
-        "AnalysisEngine slower than DataProcessor",
-    ),
-)
 _STATUS: Final = {"ok": "COMPLETED", "completed": "COMPLETED", "failed": "FAILED", "interrupted": "INTERRUPTED"}
 _PER_LINE: Final = 4  # symbols per "By Symbol" line
 _LISTED: Final = 5  # symbols whose data is complete are named on their shared line up to this many
@@ -151,11 +140,9 @@ def format_session_report(session: Mapping[str, Any], *, timings: bool = False) 
     lines += _session_trading_block(session.get("trading"))
     lines += _quality_block(session.get("data_quality"))
     if timings:
-        lines += _session_timing_detail(metrics)
-        lines += _process_block(metrics.get("process"))
-        lines += _clock_block(session.get("clock"), metrics)
+        lines += session_timing_detail(metrics, session.get("clock"))
     else:
-        lines += _session_timing_compact(metrics, session.get("clock"))
+        lines += session_timing_compact(metrics, session.get("clock"))
     lines.append(RULE)
     return "\n".join(lines) + "\n"
 
@@ -173,23 +160,7 @@ def format_run_report(summary: Mapping[str, Any]) -> str:
     lines += _run_trading_block(summary.get("trading"), sessions, summary.get("open_positions"))
     lines += _quality_block(summary.get("data_quality"))
     lines += _feed_block(summary.get("feed"), metrics)
-    lines += _stage_block(metrics, "analysis_engine", "Analysis Engine", "Cycles")
-    lines += _stage_block(metrics, "data_processor", "Data Processor", "Items")
-    lines += _stage_block(metrics, "data_upkeep", "Data Upkeep", "Cycles")
-    initial = _stage(metrics, "data_loading_initial")
-    later = _stage(metrics, "data_loading_subsequent")
-    lines.append("Data Loading (All Symbols):")
-    lines.append(f"  - Initial Load: {_num(initial['total_ms'] / 1e3)} s")
-    subsequent = _avg_min_max(later, "", "s") if later["count"] else "none"
-    lines.append(f"  - Subsequent Load: {subsequent}")
-    lines += _lifecycle_block(metrics, sessions)
-    lines += _throughput_block(summary, metrics, sessions)
-    counters = metrics.get("counters", {})
-    lines.append("Pipeline Backpressure (Bottlenecks):")
-    for key, label, why in _EDGES:
-        lines += [f"  - {label}: {counters.get(key, 0):,} events", f"    ({why})"]
-    lines += _process_block(metrics.get("process"), metrics.get("breakdown"))
-    lines += _clock_block(summary.get("clock"), metrics)
+    lines += run_timings(summary, metrics, sessions)
     lines.append(RULE)
     return "\n".join(lines) + "\n"
 
@@ -204,31 +175,6 @@ def without_metrics(obj: Any) -> Any:
 
 
 # -- sections ----------------------------------------------------------------------------
-
-
-def _stage_block(metrics: Mapping[str, Any], name: str, title: str, noun: str) -> _Lines:
-    stat = _stage(metrics, name)
-    if not stat["count"]:
-        return []
-    return [
-        f"{title}:",
-        f"  - {noun}: {stat['count']:,}",
-        f"  - Min: {_num(stat['min_ms'])} ms | Max: {_num(stat['max_ms'])} ms "
-        f"| Avg: {_num(stat['mean_ms'])} ms",
-        f"  - p50: {_num(stat['p50_ms'])} ms | p99: {_num(stat['p99_ms'])} ms",
-    ]
-
-
-def _lifecycle_block(metrics: Mapping[str, Any], sessions: int) -> _Lines:
-    gap, duration = _stage(metrics, "session_gap"), _stage(metrics, "session_duration")
-    if not (sessions or gap["count"] or duration["count"]):
-        return []
-    lines = ["Session Lifecycle:", f"  - Sessions: {sessions:,}"]
-    if gap["count"]:
-        lines.append("  - " + _avg_min_max(gap, " Gap", "s"))
-    if duration["count"]:
-        lines.append("  - " + _avg_min_max(duration, " Duration", _duration_unit(duration)))
-    return lines
 
 
 def _run_block(summary: Mapping[str, Any], sessions: int) -> _Lines:
@@ -313,7 +259,7 @@ def _feed_block(feed: Mapping[str, Any] | None, metrics: Mapping[str, Any]) -> _
              f"| Duplicates Dropped: {feed['duplicates_dropped']:,}",
              f"  - Reconnects: {feed['reconnects']:,} | Backfilled: {feed['backfilled_bars']:,} "
              f"| Malformed: {feed['malformed']:,} | Unexpected: {feed['unexpected']:,}"]
-    latency = _stage(metrics, "feed_to_strategy")
+    latency = stage(metrics, "feed_to_strategy")
     if latency["count"]:
         lines.append(f"  - Socket to Strategy: p50 {_num(latency['p50_ms'])} ms | p99 {_num(latency['p99_ms'])} ms "
                      f"| Max {_num(latency['max_ms'])} ms")
@@ -406,165 +352,7 @@ def _wrapped(head: str, items: list[str], per_line: int) -> _Lines:
     return [head + rows[0], *("      " + row for row in rows[1:])]
 
 
-def _session_timing_compact(metrics: Mapping[str, Any], clock: Mapping[str, Any] | None) -> _Lines:
-    # One line per engine stage, the session's clock and any backpressure: the full blocks
-    # are behind `timings=True`.
-    lines = []
-    for name, title, noun in (("analysis_engine", "Analysis Engine", "Cycles"),
-                              ("data_processor", "Data Processor", "Items"),
-                              ("data_upkeep", "Data Upkeep", "Cycles")):
-        stat = _stage(metrics, name)
-        if stat["count"]:
-            lines.append(f"  - {title}: {noun} {stat['count']:,} | Avg {_num(stat['mean_ms'])} ms "
-                         f"| p99 {_num(stat['p99_ms'])} ms | Max {_num(stat['max_ms'])} ms")
-    gap, duration = _stage(metrics, "session_gap"), _stage(metrics, "session_duration")
-    parts = []
-    if duration["count"]:
-        unit = _duration_unit(duration)
-        parts.append(f"Duration {_num(duration['mean_ms'] / 1e3 / (_HOUR_S if unit == 'hrs' else 1.0))} {unit}")
-    if gap["count"]:
-        parts.append(f"Gap {_num(gap['mean_ms'] / 1e3)} s")
-    if parts:
-        lines.append("  - Session: " + " | ".join(parts))
-    counters = metrics.get("counters", {})
-    if any(counters.get(key, 0) for key, _, _ in _EDGES):
-        lines.append("  - Backpressure: " + " | ".join(f"{label} {counters.get(key, 0):,}"
-                                                      for key, label, _ in _EDGES))
-    lines += _compact_clock(clock or {}, metrics)
-    return ["Timings:", *lines] if lines else []
-
-
-def _compact_clock(clock: Mapping[str, Any], metrics: Mapping[str, Any]) -> _Lines:
-    # The Clock block on one line: mode, speed, overruns (per edge only when any), worst lag.
-    timing = metrics.get("clock") or {}
-    overruns = {k.removeprefix("overruns."): n for k, n in metrics.get("counters", {}).items()
-                if k.startswith("overruns.")}
-    parts = [clock["mode"]] if "mode" in clock else []
-    speed = _speed_text(clock, timing)
-    if speed:
-        parts.append(speed)
-    if any(overruns.values()):
-        parts.append("Overruns " + ", ".join(f"{edge} {n:,}" for edge, n in sorted(overruns.items()) if n))
-    elif overruns:
-        parts.append("Overruns 0")
-    if "max_lag_s" in timing:
-        parts.append(f"Max Lag {_num(timing['max_lag_s'])} s")
-    return ["  - Clock: " + " | ".join(parts)] if parts else []
-
-
-def _session_timing_detail(metrics: Mapping[str, Any]) -> _Lines:
-    # The per-stage blocks of the layout users know (session report).
-    lines = _stage_block(metrics, "analysis_engine", "Analysis Engine", "Cycles")
-    lines += _stage_block(metrics, "data_processor", "Data Processor", "Items")
-    lines += _stage_block(metrics, "data_upkeep", "Data Upkeep", "Cycles")
-    gap, duration = _stage(metrics, "session_gap"), _stage(metrics, "session_duration")
-    for title, stat in (("Session Gap", gap), ("Session Duration", duration)):
-        if stat["count"]:
-            unit = "s" if stat is gap else _duration_unit(stat)
-            lines += [f"{title}:", f"  - Sessions: {stat['count']:,}"]
-            lines.append("  - " + _avg_min_max(stat, "", unit))
-    counters = metrics.get("counters", {})
-    if any(counters.get(key, 0) for key, _, _ in _EDGES):
-        lines.append("Pipeline Backpressure:")
-        lines += [f"  - {label}: {counters.get(key, 0):,} events" for key, label, _ in _EDGES]
-    return lines
-
-
-def _throughput_block(summary: Mapping[str, Any], metrics: Mapping[str, Any], sessions: int) -> _Lines:
-    live = (summary.get("clock") or {}).get("mode") == "live"
-    run = metrics.get("live") if live else None
-    run = run if run is not None else metrics.get("backtest")  # summaries written before metrics.live
-    if run is None:
-        return []
-    if live:  # paced by the wall clock: bars per second says nothing about the engine
-        per = run.get("avg_per_session_s", run.get("avg_per_day_s", 0.0))
-        return ["Live Summary:", f"  - Total Time: {_num(run['total_time_s'])} s", f"  - Sessions: {sessions:,}",
-                f"  - Avg per Session: {_num(per)} s", "  - Bars per Second: n/a (live)"]
-    return [
-        "Backtest Summary:",
-        f"  - Total Time: {_num(run['total_time_s'])} s",
-        f"  - Trading Days: {sessions:,}",
-        f"  - Avg per Day: {_num(run['avg_per_day_s'])} s",
-        f"  - Bars per Second: {round(run['bars_per_second']):,}",
-    ]
-
-
-def _process_block(process: Mapping[str, Any] | None,
-                   breakdown: Mapping[str, Any] | None = None) -> _Lines:
-    lines = []
-    if process is not None:
-        lines += [
-            f"  - CPU: {_num(process['cpu_s'])} s",
-            f"  - RSS: {_num(process['rss_mb'])} MB | Peak RSS: {_num(process['peak_rss_mb'])} MB",
-        ]
-    if breakdown is not None:
-        startup = f"Startup: {_num(breakdown['startup_s'])} s | " if "startup_s" in breakdown else ""
-        lines.append(f"  - {startup}Run: {_num(breakdown['run_s'])} s "
-                     f"(Loading: {_num(breakdown['load_s'])} s) | Outputs: {_num(breakdown['outputs_s'])} s")
-    return ["Process:", *lines] if lines else []
-
-
-def _clock_block(clock: Mapping[str, Any] | None, metrics: Mapping[str, Any]) -> _Lines:
-    clock, timing = clock or {}, metrics.get("clock") or {}
-    counters = metrics.get("counters", {})
-    overruns = {
-        k.removeprefix("overruns."): n for k, n in counters.items() if k.startswith("overruns.")
-    }
-    if not (clock or timing or overruns):
-        return []
-    lines = ["Clock:"]
-    if "mode" in clock:
-        lines.append(f"  - Mode: {clock['mode']}")
-    speed = _speed_text(clock, timing)
-    if speed:
-        lines.append(f"  - Speed: {speed}")
-    if overruns:
-        parts = (f"{edge} {n:,}" for edge, n in sorted(overruns.items()))
-        lines.append("  - Overruns: " + " | ".join(parts))
-    by_edge = timing.get("max_lag_s_by_edge") or {}
-    if any(by_edge.values()):
-        lines.append("  - Worst Lateness: " + " | ".join(f"{edge} {_num(s)} s" for edge, s in sorted(by_edge.items())))
-    if "max_lag_s" in timing:
-        lines.append(f"  - Max Lag: {_num(timing['max_lag_s'])} s")
-    return lines
-
-
-def _speed_text(clock: Mapping[str, Any], timing: Mapping[str, Any]) -> str:
-    parts = []
-    if clock.get("mode") == "live":
-        return "wall clock"
-    if "requested_speed" in clock:
-        requested = clock["requested_speed"]
-        text = f"requested {_num(requested)}x" if requested else "requested max (data-driven)"
-        parts.append(text)
-    if "achieved_speed" in timing:
-        parts.append(f"achieved {_num(timing['achieved_speed'])}x")
-    return " | ".join(parts)
-
-
 # -- formatting helpers --------------------------------------------------------------------
-
-_EMPTY_STAGE: Final = {"count": 0, "total_ms": 0.0, "min_ms": 0.0, "max_ms": 0.0, "mean_ms": 0.0,
-                       "p50_ms": 0.0, "p99_ms": 0.0}
-
-
-def _stage(metrics: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    return metrics.get("stages", {}).get(name) or _EMPTY_STAGE
-
-
-def _num(value: float) -> str:
-    return f"{value:,.2f}"
-
-
-def _duration_unit(stat: Mapping[str, Any]) -> str:
-    # Hours as users know them for live sessions; seconds for fast backtests ("0.00 hrs").
-    return "hrs" if stat["max_ms"] / 1e3 >= _HOUR_S else "s"
-
-
-def _avg_min_max(stat: Mapping[str, Any], label: str, unit: str) -> str:
-    scale = 1e3 * (_HOUR_S if unit == "hrs" else 1.0)
-    parts = (("Avg", "mean_ms"), ("Min", "min_ms"), ("Max", "max_ms"))
-    return " | ".join(f"{name}{label}: {_num(stat[key] / scale)} {unit}" for name, key in parts)
 
 
 @functools.lru_cache(maxsize=256)  # a few labels, asked once per series in every session report
