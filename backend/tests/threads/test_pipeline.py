@@ -6,14 +6,17 @@ import json
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from app.config import load_session_config
 from app.errors import SessionAborted
 from app.runtime.run import run
-from support import recording
+from app.store.bar import parse_interval
+from app.store.files import bar_path, read_bars_file
+from app.timing.stopwatch import ManualTime
+from support import recording, scripted
 from support.runs import make_store, running_cli, wait_for_log, write_config
 
 
@@ -106,61 +109,126 @@ def test_determinism_under_a_shaken_thread_schedule(store, tmp_path):
 
 
 def test_sigint_ends_a_clock_driven_run_cleanly_with_reports(store, tmp_path):
-    # Arrange: a clock-driven run slow enough to interrupt mid-session.
-    cfg = write_config(tmp_path / "s.yaml", store, backtest={"speed_multiplier": 60})
+    # Arrange: a clock-driven run slow enough to interrupt mid-session (a step per second at 60x),
+    # interrupted once its strategy has seen three steps (six bars: AAPL and SPY).
+    cfg = write_config(tmp_path / "s.yaml", store, backtest={"speed_multiplier": 60},
+                       strategy={"class": "support.scripted:LogsAtBar", "params": {"n": 6}})
     with running_cli(str(cfg), "--output", str(tmp_path / "out")) as proc:
-        wait_for_log(tmp_path / "out", proc)
-        time.sleep(3.0)  # about three market minutes at 60x
+        wait_for_log(tmp_path / "out", proc, "LogsAtBar: bar 6 seen")
 
         # Act
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=60)
 
-    # Assert: the session in progress ended cleanly at the last step shown, with its report.
+    # Assert: the session in progress ended cleanly after the bars shown, with its report.
     assert proc.returncode == 130, err
     assert "interrupted; partial report written to" in err
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["status"] == "interrupted"
     [session] = json.loads((tmp_path / "out" / "sessions.json").read_text())
     assert session["clock"] == {"mode": "clock_driven", "requested_speed": 60.0}
-    assert 0 < session["metrics"]["clock"]["achieved_speed"] <= 60 * 1.01  # reported; pacing never runs ahead
+    assert session["metrics"]["clock"]["achieved_speed"] > 0  # reported (pacing: the ManualTime tests below)
     q = session["quality"]["AAPL"]
-    assert q["expected"] == q["present"] + q["missing"] and q["expected"] < 390  # up to where it ended
+    assert q["expected"] == q["present"] + q["missing"] and 3 <= q["expected"] < 390  # up to where it ended
+    assert session["bars"]["AAPL"]["1m"] >= 3
     assert "Speed: requested 60.00x | achieved" in (tmp_path / "out" / "report.txt").read_text()
 
 
-def test_clock_driven_run_reports_achieved_speed_and_counts_overruns_of_a_slow_strategy(store, tmp_path):
-    # Arrange: one early-close session (210 minutes) at 6,000x -> a step is due every 10 ms,
-    # while the strategy burns 25 ms per bar: the engine must fall behind.
-    cfg = write_config(tmp_path / "s.yaml", store, symbols=["AAPL"], streams=["1m", "5m"],
-                       backtest={"start_date": "2024-07-03", "end_date": "2024-07-03", "speed_multiplier": 6000},
-                       strategy={"class": "support.recording:SlowStrategy", "params": {"busy_ms": 25.0}})
+MINUTE_NS = 60 * 10**9
+STEP_S_AT_6000 = 0.01  # one 1m step of real time at 6000x
+EARLY_CLOSE = {"start_date": "2024-07-03", "end_date": "2024-07-03", "speed_multiplier": 6000}  # 210 minutes
 
-    # Act
-    result = _run(cfg, tmp_path / "out")
 
-    # Assert: bars are never dropped for being late; lateness is counted on the engine's edge.
+def _step_ends(store: Path, symbol: str, open_ns: int, close_ns: int) -> np.ndarray:
+    # One symbol's steps in a session: each stored bar ends a minute after its start.
+    return read_bars_file(bar_path(store, parse_interval("1m"), symbol), open_ns, close_ns).start + MINUTE_NS
+
+
+def _paced_run(store, tmp_path, monkeypatch):
+    # A clock-driven run at 6000x on a ManualTime: no step comes due until the test moves real time.
+    real = ManualTime()
+    script = scripted.install(monkeypatch, real)
+    cfg = write_config(tmp_path / "s.yaml", store, symbols=["AAPL"], streams=["1m", "5m"], backtest=EARLY_CLOSE,
+                       strategy={"class": "support.scripted:Scripted", "params": {}})
+    background = scripted.Background(_run, cfg, tmp_path / "out")
+    try:
+        background.wait(script.started, "the session start")
+    except BaseException:
+        background.abandon()
+        raise
+    p = script.pipeline
+    state = p.data.current
+    return real, script, background, p, _step_ends(store, "AAPL", state.open_ns, state.close_ns), state.open_ns
+
+
+def test_clock_driven_run_reports_achieved_speed_and_counts_overruns_of_a_slow_strategy(store, tmp_path, monkeypatch):
+    # Arrange: the first step comes due; the engine holds inside its bar (a slow strategy).
+    real, script, background, p, ends, open_ns = _paced_run(store, tmp_path, monkeypatch)
+    to_engine = p.subscriptions["Processor→Analysis"]
+    try:
+        scripted.wait_for(lambda: to_engine.backlog == 0, "the engine to take the session start")
+        script.hold_at = 1
+        real.jump((ends[0] - open_ns) / MINUTE_NS * STEP_S_AT_6000)
+        background.wait(script.reached, "the first bar")
+
+        # Act: five more minutes of the clock pass while the engine is busy with the first bar.
+        real.jump(5 * STEP_S_AT_6000)
+        late = int(np.count_nonzero(ends[1:] <= ends[0] + 5 * MINUTE_NS))
+        scripted.wait_for(lambda: to_engine.statistics().signals == 2 + late, "the due steps to reach the engine")
+        overruns, lag_ns = to_engine.overruns, to_engine.max_lag_ns
+        script.release.set()
+        real.jump(10)  # the rest of the session comes due at once (2.1 s of real time at 6000x)
+        result = background.result()
+    except BaseException:
+        background.abandon()
+        raise
+
+    # Assert: each step handed to the busy engine was an overrun, late by the clock's lead over
+    # the step it was busy with; no bar was dropped for being late.
+    assert late == 5 and overruns == late and lag_ns == 5 * MINUTE_NS
     session = result.records[0]
-    assert session["bars"]["AAPL"]["1m"] == session["quality"]["AAPL"]["present"]
-    assert result.summary["bars_processed"] == session["bars"]["AAPL"]["1m"]
+    assert session["bars"]["AAPL"]["1m"] == session["quality"]["AAPL"]["present"] == len(ends)
+    assert result.summary["bars_processed"] == len(ends) == len(script.bars)
     counters = session["metrics"]["counters"]
-    assert counters["overruns.Processor→Analysis"] > 10
+    assert counters["overruns.Processor→Analysis"] >= late  # and more when the rest came due at once
     assert counters["backpressure.processor_analysis"] == counters["overruns.Processor→Analysis"]
     assert session["clock"] == {"mode": "clock_driven", "requested_speed": 6000.0}
     clock = session["metrics"]["clock"]
-    assert 0 < clock["achieved_speed"] < 6000
+    # 210 minutes of the clock over the 10.06 s of real time the test let pass.
+    assert clock["achieved_speed"] == pytest.approx(210 * 60 / 10.06, rel=0.01)
     lateness = clock["max_lag_s_by_edge"]  # the worst lateness per stage edge
-    assert lateness["Processor→Analysis"] > 0 and clock["max_lag_s"] == max(lateness.values())
+    assert lateness["Processor→Analysis"] >= 5 * 60 and clock["max_lag_s"] == max(lateness.values())
     assert "Worst Lateness: " in (tmp_path / "out" / "report.txt").read_text()
 
 
-def test_clock_driven_run_never_runs_ahead_of_the_requested_speed(store, tmp_path):
-    # How close it gets is measured by verify/clock_pacing.py, not asserted on a shared machine.
-    cfg = write_config(tmp_path / "s.yaml", store, symbols=["AAPL"], streams=["1m"],
-                       backtest={"start_date": "2024-07-03", "end_date": "2024-07-03", "speed_multiplier": 6000})
-    result = _run(cfg, tmp_path / "out")
+def test_clock_driven_run_never_runs_ahead_of_the_requested_speed(store, tmp_path, monkeypatch):
+    # Arrange: the clock-driven session on a ManualTime; the strategy will hold at the last bar due
+    # after 20 minutes of the clock.
+    real, script, background, p, ends, open_ns = _paced_run(store, tmp_path, monkeypatch)
+    due = int(np.count_nonzero(ends <= open_ns + 20 * MINUTE_NS))
+    to_engine = p.subscriptions["Processor→Analysis"]
+    try:
+        script.hold_at = due
+
+        # Act: 20 minutes of the clock pass (0.2 s of real time at 6000x), then the rest of the session.
+        real.jump(20 * STEP_S_AT_6000)
+        background.wait(script.reached, f"bar {due}")
+        handed = to_engine.statistics().signals - 1  # steps handed to the engine (after the session start)
+        clock_at_hold = p.tm.now_ns()
+        script.release.set()
+        real.jump(10)
+        result = background.result()
+    except BaseException:
+        background.abandon()
+        raise
+
+    # Assert: no step was handed over before the paced clock reached its end.
+    assert clock_at_hold == open_ns + 20 * MINUTE_NS
+    assert handed == due  # the next step is not due: it was not handed over
+    assert [end for _, end, _ in script.bars] == ends.tolist()
+    assert all(start + MINUTE_NS == end <= clock for start, end, clock in script.bars)
     achieved = result.records[0]["metrics"]["clock"]["achieved_speed"]
-    assert 0 < achieved <= 6000 * 1.01
+    assert 0 < achieved <= 6000
 
 
 def test_a_thread_that_ignores_stop_ends_the_process_with_a_stuck_thread_report(store, tmp_path):
