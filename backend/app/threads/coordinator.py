@@ -114,6 +114,7 @@ class SessionCoordinator(SessionThread):
         last_close: int | None = None
         pending, load_ns = self._timed_load(sessions[0]) if sessions else (None, 0)
         gate, stopwatch = self.steps.gate, self.stopwatch
+        load_error: Exception | None = None
         for index in range(len(sessions)):
             if self.stop_token.is_set() or pending is None:
                 return
@@ -131,10 +132,9 @@ class SessionCoordinator(SessionThread):
             last = outcome is not StreamOutcome.CLOSE  # a deadline or a drain ends the run
             end = SessionEnd(index, state)
             seqs = [sub.publish(end) for sub in self.outputs]
-            if index + 1 < len(sessions) and not last:
-                # Load the next session while the consumers finish this one (it stays
-                # invisible until activated, so nobody sees two sessions mixed).
-                pending, load_ns = self._timed_load(sessions[index + 1])
+            # Load the next session while the consumers finish this one (it stays invisible until
+            # activated, so nobody sees two sessions mixed).
+            pending, load_ns, load_error = self._load_next(index + 1, last)
             # Teardown must wait until every consumer (and, through the processor, the
             # engine) has finished with this session.
             if not all(s.wait_ack(q) is WaitStatus.READY for s, q in zip(self.outputs, seqs, strict=True)):
@@ -144,10 +144,23 @@ class SessionCoordinator(SessionThread):
             last_close = state.close_ns
             self.metrics.stat("session_duration").record(hi - lo)
             self.on_session_done(index, state)
-            if last:
+            if last or load_error is not None:
                 break
+        if load_error is not None:  # the next session's load failed: raised once this one is recorded
+            raise load_error
         for sub in self.outputs:
             sub.end()
+
+    def _load_next(self, index: int, last: bool) -> tuple[SessionState | None, int, Exception | None]:
+        # The session at `index` (None past the run's last or when the run ends here); a failed
+        # load is returned, and raised by _run once the session in progress is finished and recorded.
+        if last or index >= len(self.plan.sessions):
+            return None, 0, None
+        try:
+            state, load_ns = self._timed_load(self.plan.sessions[index])
+        except Exception as e:  # noqa: BLE001 -- re-raised by _run
+            return None, 0, e
+        return state, load_ns, None
 
     def _timed_load(self, session: date) -> tuple[SessionState, int]:
         t0 = self.stopwatch.now_ns()
