@@ -118,7 +118,7 @@ def main() -> int:
                 if rc and abs(rc.get("achieved_speed", achieved) - achieved) > 1e-6:
                     print(f"{'':>11} session {record.get('date')}: achieved {rc['achieved_speed']:.1f}x, "
                           f"max lag {rc.get('max_lag_s', 0.0) * 1000:.1f} ms")
-            if result.summary.get("status", "ok") != "ok":
+            if result.summary.get("status", "completed") != "completed":
                 print(f"{'':>11} run status {result.summary.get('status')}")
     print(f"worst |error| {worst:.2f}%")
     if args.max_error_pct is None:

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from app.config import load_session_config
-from app.errors import AppError, ConfigError, SessionAborted, ThreadStuckError
+from app.errors import AppError, ConfigError, NoBarsError, SessionAborted, ThreadStuckError
 from app.timing.clocks import local_stamp
 
 __all__ = ["main"]
@@ -88,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         print(str(e), file=sys.stderr)
         return EXIT_USAGE
     out_dir = Path(args.output) if args.output else _default_output(config.session_name)
+    problem = _output_problem(out_dir, given=bool(args.output))
+    if problem:
+        print(problem, file=sys.stderr)
+        return EXIT_USAGE
     from app.metrics.report import format_run_report, format_session_report
     from app.runtime.controls import RunControls
     from app.runtime.run import run as run_config
@@ -95,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     # Paced runs (clock-driven, live) can last long: a status line every 10 s on stderr.
     paced = config.pacing != "data_driven"
     controls = RunControls(on_status=(lambda line: print(line, file=sys.stderr, flush=True)) if paced else None)
+    # SIGTERM (docker stop, systemd, CI runners) ends a run like Ctrl-C: threads stopped, reports written.
+    signal.signal(signal.SIGTERM, _terminated)
     if hasattr(signal, "SIGUSR1"):  # `kill -USR1 <pid>` pauses a backtest; again resumes it
         signal.signal(signal.SIGUSR1, lambda *_: print(controls.toggle(), file=sys.stderr, flush=True))
     try:
@@ -112,6 +118,31 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_OK
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised on the main thread like Ctrl-C's KeyboardInterrupt (the run ends the same way)."""
+
+    signal_name = "SIGTERM"
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def _output_problem(out_dir: Path, given: bool) -> str | None:
+    # One line when the run folder cannot be used (an existing file, an unwritable place), else None.
+    name = f"--output {out_dir}" if given else f"run folder {out_dir}"
+    if out_dir.exists() and not out_dir.is_dir():
+        return f"{name}: error: is a file; expected a folder for the run's files (new or existing)"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        return f"{name}: error: cannot write the run's files there ({e.strerror or e}); expected a writable folder"
+    return None
+
+
 def _failed(error: BaseException, out_dir: Path, show_traceback: bool) -> int:
     # What a run that did not succeed prints, and its exit code (checked in the order of the
     # exception hierarchy: the specific AppErrors before AppError itself).
@@ -122,17 +153,20 @@ def _failed(error: BaseException, out_dir: Path, show_traceback: bool) -> int:
         print(f"interrupted; partial report written to {out_dir}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if isinstance(error, ThreadStuckError):
-        # A thread ignored the stop request: its stacks were dumped; a non-daemon thread
-        # would keep the process alive forever, so this is the one place we hard-exit.
-        print(f"error: {error}; giving up (thread stacks above)", file=sys.stderr)
+        # A thread ignored the stop request: its stacks were dumped and the reports written from
+        # the finished sessions; a non-daemon thread would keep the process alive forever, so
+        # this is the one place we hard-exit.
+        print(f"error: {error}; giving up (thread stacks above); reports written to {out_dir}", file=sys.stderr)
         sys.stderr.flush()
         sys.stdout.flush()
-        os._exit(EXIT_FAILED)
+        os._exit(EXIT_INTERRUPTED if error.interrupted else EXIT_FAILED)
     if show_traceback:
         traceback.print_exception(error)
     print(f"error: {error}", file=sys.stderr)
     if isinstance(error, SessionAborted):
         print(f"partial report written to {out_dir}", file=sys.stderr)
+    elif isinstance(error, NoBarsError):
+        print(f"reports written to {out_dir}", file=sys.stderr)
     return EXIT_FAILED
 
 

@@ -9,8 +9,10 @@ __all__ = [
     "FeedError",
     "InvariantError",
     "MissingDataError",
+    "NoBarsError",
     "SessionAborted",
     "StrategyError",
+    "StrategyTimeoutError",
     "ThreadStuckError",
 ]
 
@@ -122,6 +124,50 @@ class StrategyError(AppError):
         )
 
 
+class StrategyTimeoutError(AppError):
+    """A strategy callback ran past ``strategy.callback_timeout_s`` (the run fails; see threads.watchdog).
+
+    ``str(e)`` is one line ending with where the callback was stuck; `stack` holds the whole
+    stack of the stuck thread (run.log gets it).
+    """
+
+    def __init__(self, method: str, timeout_s: float, running_s: float, *, symbol: str | None = None,
+                 bar_time: str | None = None, session: str | None = None, stack: str = "") -> None:
+        self.method = method
+        self.timeout_s = timeout_s
+        self.running_s = running_s
+        self.symbol = symbol
+        self.bar_time = bar_time
+        self.session = session
+        self.stack = stack
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = [f"symbol {self.symbol}"] if self.symbol else []
+        if self.bar_time:
+            where.append(f"bar {self.bar_time}")
+        if self.session:
+            where.append(f"session {self.session}")
+        at = f" ({', '.join(where)})" if where else ""
+        lines = [ln.strip() for ln in self.stack.strip().splitlines() if ln.strip().startswith("File ")]
+        stuck = f"; stuck at {lines[-1]}" if lines else ""
+        return (f"strategy callback {self.method} did not return within {self.timeout_s:g} s{at}{stuck} "
+                f"(strategy.callback_timeout_s)")
+
+
+class NoBarsError(AppError):
+    """A run ended without processing a single bar: never a silent success."""
+
+    def __init__(self, sessions_planned: int, sessions_finished: int) -> None:
+        self.sessions_planned = sessions_planned
+        self.sessions_finished = sessions_finished
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return (f"the run processed no bars ({self.sessions_finished} of {self.sessions_planned} sessions "
+                f"finished): check the date range, the symbols and data.store, or data.on_missing")
+
+
 class InvariantError(AppError):
     """An internal invariant broke (clock stepped back, second writer, ...): a bug, never bad input."""
 
@@ -132,6 +178,7 @@ class ThreadStuckError(AppError):
     def __init__(self, thread: str, timeout_s: float) -> None:
         self.thread = thread
         self.timeout_s = timeout_s
+        self.interrupted = False  # set when the run was ending on Ctrl-C / SIGTERM (exit 130, not 1)
         super().__init__(str(self))
 
     def __str__(self) -> str:

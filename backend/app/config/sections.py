@@ -221,6 +221,15 @@ class DataConfig:
     on_missing: str = yaml_field(one_of("fail", "skip", "warn"), default="fail")
 
 
+DEFAULT_CALLBACK_TIMEOUT_S = {"data_driven": 30.0, "clock_driven": 10.0, "live": 10.0}
+"""Seconds a strategy callback may run before the watchdog fails the run, per pacing mode.
+
+A backtest's callbacks take microseconds; 30 s leaves room for a heavy ``on_session_start``
+(fitting a model) while a stuck one is caught in well under a minute. Paced runs (clock-driven,
+live) fall behind the market while a callback runs: 10 s.
+"""
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class StrategySpec:
     """The ``strategy:`` section: the user's strategy class and its parameters.
@@ -231,10 +240,20 @@ class StrategySpec:
         YAML key ``class``: ``"package.module:ClassName"``; required. Only the format is checked here.
     params : tuple of (str, value) pairs, default ()
         The ``params:`` mapping sorted by name; values are scalars or tuples of scalars (YAML lists).
+    callback_timeout_s : float or None, default None
+        The watchdog on the strategy's callbacks: a callback running longer fails the run (naming
+        the method, symbol, bar and stuck stack). None uses the mode's default
+        (`DEFAULT_CALLBACK_TIMEOUT_S`); 0 turns the watchdog off.
     """
 
     path: str = yaml_field(class_path, key="class")
     params: tuple[tuple[str, Any], ...] = yaml_field(strategy_params, default=(), dump=params_to_dict)
+    callback_timeout_s: float | None = yaml_field(optional(number(ge=0)), default=None)
+
+    def callback_timeout_for(self, pacing: str) -> float | None:
+        """Return the watchdog's limit in seconds for a run paced by `pacing` (None: off)."""
+        limit = DEFAULT_CALLBACK_TIMEOUT_S[pacing] if self.callback_timeout_s is None else self.callback_timeout_s
+        return limit or None
 
     @property
     def params_dict(self) -> dict[str, Any]:

@@ -15,11 +15,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["indent_compact_json", "to_json"]
+__all__ = ["indent_compact_json", "to_compact_json", "to_json"]
 
 
 def to_json(obj: Any) -> str:
     """Return `obj` as JSON: sorted keys, floats rounded to 6 decimals, indent 2.
+
+    The same as ``indent_compact_json(to_compact_json(obj))``; see `to_compact_json` for the rules.
+    """
+    return indent_compact_json(to_compact_json(obj))
+
+
+def to_compact_json(obj: Any) -> str:
+    """Return `obj` as one line of JSON: sorted keys, floats rounded to 6 decimals, no spaces.
 
     numpy scalars and arrays become Python numbers and lists, tuples become lists, ``-0.0``
     becomes ``0.0``.
@@ -38,8 +46,7 @@ def to_json(obj: Any) -> str:
         rounded = _round6(np.array(pending[2::3], dtype=np.float64))
         for container, key, value in zip(pending[0::3], pending[1::3], rounded, strict=True):
             container[key] = value
-    compact = json.dumps(plain, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return indent_compact_json(compact)
+    return json.dumps(plain, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 _Pending = list[Any]  # container, key or index, float to round into it; flat: no tuple outlives

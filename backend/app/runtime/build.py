@@ -17,6 +17,7 @@ from app.feeds.window import WindowedBarSource, window_sessions
 from app.indicators.bank import IndicatorBank, SessionIndicator
 from app.indicators.registry import make_indicator
 from app.metrics.collect import RunMetrics
+from app.runtime.rollup import RecordRollup
 from app.store.bar import Interval, parse_interval
 from app.store.bar_store import BarStore
 from app.store.session_data import SessionData, SessionState
@@ -63,9 +64,12 @@ class Pipeline:
     plan: CoordinatorPlan
     derived: tuple[Interval, ...]
     indicator_keys: tuple[str, ...]
-    records: list[dict[str, Any]] = field(default_factory=list)
+    rollup: RecordRollup = field(init=False)  # the finished sessions' totals (records are journaled)
     feed_stats: FeedStats | None = None  # live: the feed's counters (read after the run)
     stopwatch: Stopwatch = field(default_factory=Stopwatch)  # the run's real time (durations, waits)
+
+    def __post_init__(self) -> None:
+        self.rollup = RecordRollup(self.plan.symbols)
 
     @property
     def threads(self) -> list[Any]:

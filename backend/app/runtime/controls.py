@@ -53,7 +53,7 @@ class RunControls:
         last = results.log.last_equity()
         equity = last if last is not None else p.config.trading.starting_cash
         return (f"[{p.metrics.mode}] {p.tm.format_ns(now)}{paused} | bars {results.bars:,} | "
-                f"steps {results.steps:,} | sessions done {len(p.records)} | equity {equity:,.2f}")
+                f"steps {results.steps:,} | sessions done {p.rollup.count} | equity {equity:,.2f}")
 
     def bind(self, pipeline: Pipeline | None) -> None:
         self._pipeline = pipeline

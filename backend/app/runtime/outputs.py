@@ -1,91 +1,49 @@
-"""Write a run's files: fills.csv, equity.csv, sessions.json, summary.json, reports, config."""
+"""Finish a run's files: sessions.json, summary.json and report.txt from its journal, config.
+
+The journal (`app.runtime.journal`) wrote fills.csv, equity.csv and the session records as the
+run went; this module adds the rest once the run ended, however it ended.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from app.metrics.report import format_report, to_json
+from app.metrics.report import format_run_report
 from app.metrics.stats import compute_run_summary, open_positions, symbol_pnl
 from app.runtime.build import Pipeline
-from app.runtime.records import quality_rollup
-from app.runtime.text_columns import fixed_decimals, iso_local, join_rows, text_column
+from app.runtime.journal import RunJournal, write_json_atomic, write_sessions_json
+from app.runtime.rollup import RecordRollup
+from app.runtime.text_columns import iso_local
 
-__all__ = ["write_outputs"]
-
-
-def _stamps(pipeline: Pipeline, ts_ns: np.ndarray) -> np.ndarray:
-    return iso_local(ts_ns, pipeline.tm.utc_offsets_s(ts_ns))
+__all__ = ["build_summary", "equity_columns", "stamps_for", "write_outputs", "write_report"]
 
 
-def _csv_field(text: str) -> str:
-    """Quote a field as csv.writer (QUOTE_MINIMAL, lineterminator "\\n") does."""
-    if any(c in text for c in ',"\n'):
-        return '"' + text.replace('"', '""') + '"'
-    return text
+def stamps_for(pipeline: Pipeline) -> Callable[[np.ndarray], np.ndarray]:
+    """Return the files' timestamp formatter: epoch ns -> local ISO text (the run's calendar)."""
+    tm = pipeline.tm
+    return lambda ts_ns: iso_local(ts_ns, tm.utc_offsets_s(ts_ns))
 
 
-def _write_fills(pipeline: Pipeline, path: Path) -> None:
-    fills = pipeline.broker.fills
-    header = b"timestamp,symbol,side,quantity,price,commission\n"
-    if not fills:
-        _write(path, header)
-        return
-    names = {s: _csv_field(s) for s in {f.symbol for f in fills}}
-    body = join_rows([
-        _stamps(pipeline, np.array([f.filled_at_ns for f in fills], dtype=np.int64)), ",",
-        text_column([names[f.symbol] for f in fills]), ",",
-        text_column([f.side.name.lower() for f in fills]), ",",
-        text_column([str(f.quantity) for f in fills]), ",",
-        fixed_decimals([f.price for f in fills]), ",",
-        fixed_decimals([f.commission for f in fills]), "\n",
-    ])
-    _write(path, header, body)
-
-
-def _write_equity(pipeline: Pipeline, path: Path) -> None:
+def equity_columns(pipeline: Pipeline) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The engine's equity log so far: (step end ns, equity, cash)."""
     res = pipeline.engine.results
-    ts_ns = np.asarray(res.equity_ns, dtype=np.int64)
-    body = join_rows([_stamps(pipeline, ts_ns), ",", fixed_decimals(res.equity), ",",
-                      fixed_decimals(res.cash), "\n"]) if ts_ns.shape[0] else b""
-    _write(path, b"timestamp,equity,cash\n", body)
+    return (np.asarray(res.equity_ns, dtype=np.int64), np.asarray(res.equity, dtype=np.float64),
+            np.asarray(res.cash, dtype=np.float64))
 
 
-JSON_CHUNK = 64
-"""Items encoded at a time by `_write_json_list` (bounds its memory, keeps its per-call cost low)."""
+def write_outputs(pipeline: Pipeline, journal: RunJournal, rollup: RecordRollup, out_dir: Path,
+                  status: str, elapsed_s: float, resolved_config: dict[str, Any],
+                  startup_s: float | None = None, status_detail: str | None = None) -> dict[str, Any]:
+    """Finish the journal into the run's files (also after a failure: what exists so far); return the summary.
 
-
-def _write_json_list(path: Path, items: list[Any]) -> None:
-    """Write ``to_json(items)`` a chunk of items at a time (the same bytes; memory bounded by a chunk).
-
-    ``indent=2`` writes a list as ``[``, each item indented two more spaces, ``,`` between them,
-    and ``]`` (an empty list as ``[]``), so a chunk's document minus its brackets is that chunk's
-    part of the whole.
-    """
-    with path.open("w", encoding="utf-8") as fh:
-        if not items:
-            fh.write("[]\n")
-            return
-        fh.write("[\n")
-        for lo in range(0, len(items), JSON_CHUNK):
-            text = to_json(items[lo : lo + JSON_CHUNK])
-            fh.write(("" if lo == 0 else ",\n") + text[2:-2])  # without "[\n" and "\n]"
-        fh.write("\n]\n")
-
-
-def _write(path: Path, *parts: bytes) -> None:
-    with path.open("wb") as fh:
-        for part in parts:
-            fh.write(part)
-
-
-def write_outputs(pipeline: Pipeline, out_dir: Path, status: str, elapsed_s: float,
-                  resolved_config: dict[str, Any], startup_s: float | None = None,
-                  ) -> dict[str, Any]:
-    """Write every output file (also after a failure: what exists so far) and return the summary.
+    Appends what the session in progress left (its fills and equity points), then writes
+    sessions.json from the journal, summary.json and report.txt, each whole (by rename).
 
     The summary's ``metrics.breakdown`` times the process's phases: `startup_s` (process start
     to run start, when given), the run's `elapsed_s` and data loading within it, and the
@@ -93,19 +51,32 @@ def write_outputs(pipeline: Pipeline, out_dir: Path, status: str, elapsed_s: flo
     """
     sw = pipeline.stopwatch
     began = sw.now_ns()
-    _write_fills(pipeline, out_dir / "fills.csv")
-    _write_equity(pipeline, out_dir / "equity.csv")
+    journal.append(pipeline.broker.fills, equity_columns(pipeline))
+    journal.close()
     config_text = json.dumps(resolved_config, indent=2, sort_keys=True)
     (out_dir / "config.resolved.json").write_text(config_text + "\n")
-    records = pipeline.records
-    _write_json_list(out_dir / "sessions.json", records)
-    summary = build_summary(pipeline, status, elapsed_s)
+    write_sessions_json(out_dir / "sessions.json", journal.records())
+    summary = build_summary(pipeline, rollup, status, elapsed_s)
+    if status_detail:
+        summary["status_detail"] = status_detail
     summary["metrics"]["breakdown"] = _breakdown(summary["metrics"], startup_s, elapsed_s,
                                                  sw.elapsed_ns(began) / 1e9)
-    (out_dir / "summary.json").write_text(to_json(summary) + "\n", encoding="utf-8")
-    text = format_report(records, summary)  # the run's status first, then its report, then each session's
-    (out_dir / "report.txt").write_text(text + "\n", encoding="utf-8")
+    write_json_atomic(out_dir / "summary.json", summary)
+    write_report(out_dir / "report.txt", summary, journal.session_reports())
+    for name in ("sessions.jsonl", "report.sessions.txt"):  # sessions.json and report.txt hold them now
+        (out_dir / name).unlink()
     return summary
+
+
+def write_report(path: Path, summary: dict[str, Any], session_blocks: Iterator[bytes]) -> None:
+    """Write report.txt (`format_report`'s text: the run report, then the journaled session blocks), by rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as fh:
+        fh.write(format_run_report(summary).encode("utf-8"))
+        for piece in session_blocks:
+            fh.write(piece)
+        fh.write(b"\n")
+    os.replace(tmp, path)
 
 
 def _breakdown(metrics: dict[str, Any], startup_s: float | None, run_s: float,
@@ -119,15 +90,14 @@ def _breakdown(metrics: dict[str, Any], startup_s: float | None, run_s: float,
     return out
 
 
-def build_summary(pipeline: Pipeline, status: str, elapsed_s: float) -> dict[str, Any]:
+def build_summary(pipeline: Pipeline, rollup: RecordRollup, status: str, elapsed_s: float) -> dict[str, Any]:
     """Return summary.json's content: totals and statistics, timing under "metrics"."""
     res = pipeline.engine.results
     broker = pipeline.broker
     cfg = pipeline.config
-    records = pipeline.records
     summary: dict[str, Any] = dict(compute_run_summary(
         np.asarray(res.equity_ns, dtype=np.int64), np.asarray(res.equity, dtype=np.float64),
-        [r["trading"]["equity_end"] for r in records], broker.closed_trades, cfg.trading.starting_cash,
+        rollup.equity_end, broker.closed_trades, cfg.trading.starting_cash,
         len(broker.fills), res.bars, rejected_orders=len(broker.rejections)))
     books = {s: (p.quantity, p.avg_price, broker.last_price(s)) for s, p in broker.positions.items()}
     summary["trading"]["by_symbol"] = symbol_pnl(broker.fills, {}, books)
@@ -139,26 +109,15 @@ def build_summary(pipeline: Pipeline, status: str, elapsed_s: float) -> dict[str
         "base_interval": pipeline.plan.base.label,
         "streams": [pipeline.plan.base.label, *(i.label for i in pipeline.derived)],
         "sessions_planned": len(pipeline.plan.sessions),
-        "first_session": records[0]["date"] if records else None,
-        "last_session": records[-1]["date"] if records else None,
+        "first_session": rollup.first_date,
+        "last_session": rollup.last_date,
         "steps": res.steps,
         "open_positions": open_positions(books),
         "clock": {"mode": pipeline.metrics.mode, "requested_speed": pipeline.metrics.requested_speed},
     })
-    if records:
-        detail = {s: {"quality_pct": float(np.mean([r["quality"][s]["quality_pct"] for r in records])),
-                      "gaps": [g for r in records for g in r["quality"][s]["gaps"]],
-                      "missing": sum(r["quality"][s]["missing"] or 0 for r in records),
-                      "rejected": _sum_dicts(r["quality"][s]["rejected"] for r in records),
-                      "derived_bars_skipped": _sum_dicts(r["quality"][s]["derived_bars_skipped"] for r in records)}
-                  for s in pipeline.plan.symbols}
-        for s in pipeline.plan.symbols:
-            live = [r["quality"][s]["live"] for r in records if "live" in r["quality"][s]]
-            if live:
-                detail[s]["live"] = _sum_dicts({k: v for k, v in d.items() if isinstance(v, int)} for d in live)
-        bars = {s: _sum_dicts(r["bars"][s] for r in records) for s in pipeline.plan.symbols}
-        summary["data_quality"] = quality_rollup(detail, bars, pipeline.plan.base.label)
-        summary["bars"] = bars
+    if rollup.count:
+        summary["data_quality"] = rollup.data_quality(pipeline.plan.base.label)
+        summary["bars"] = rollup.bars()
     if pipeline.feed_stats is not None:
         stats = pipeline.feed_stats
         summary["feed"] = {"messages": stats.messages, "bars": stats.bars, "updated_bars": stats.updated_bars,
@@ -166,14 +125,7 @@ def build_summary(pipeline: Pipeline, status: str, elapsed_s: float) -> dict[str
                            "unexpected": stats.unexpected, "reconnects": stats.reconnects,
                            "backfilled_bars": stats.backfilled_bars,
                            "errors": {str(k): v for k, v in sorted(stats.errors.items())}}
-    metrics = pipeline.metrics.run_report(elapsed_s, res.bars, len(records))
+    metrics = pipeline.metrics.run_report(elapsed_s, res.bars, rollup.count)
     summary["metrics"] = {**summary.get("metrics", {}), **metrics}
     return summary
 
-
-def _sum_dicts(dicts: Any) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for d in dicts:
-        for k, v in d.items():
-            out[k] = out.get(k, 0) + v
-    return dict(sorted(out.items()))

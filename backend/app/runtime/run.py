@@ -3,26 +3,34 @@
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from app.config import config_to_dict
 from app.config.schema import SessionConfig
-from app.errors import SessionAborted
-from app.runtime.build import build
+from app.errors import NoBarsError, SessionAborted, ThreadStuckError
+from app.metrics.report import format_session_report
+from app.runtime.build import Pipeline, build
 from app.runtime.controls import RunControls
-from app.runtime.outputs import write_outputs
+from app.runtime.journal import RunJournal
+from app.runtime.outputs import equity_columns, stamps_for, write_outputs
 from app.runtime.records import session_record
 from app.store.session_data import SessionState
+from app.threads.watchdog import CallbackWatchdog
 
 __all__ = ["Progress", "RunResult", "run"]
 
 Progress = Callable[[int, int, date], None]
+
+log = logging.getLogger(__name__)
+
+SIGNAL_NAME = {None: "Ctrl-C", "SIGINT": "Ctrl-C (SIGINT)", "SIGTERM": "SIGTERM"}
 
 DATA_DRIVEN_GC_GEN0 = 50_000
 """Young-generation threshold of the collector during a data-driven run (the default is 700)."""
@@ -30,11 +38,16 @@ DATA_DRIVEN_GC_GEN0 = 50_000
 
 @dataclass
 class RunResult:
-    """A finished run: where its outputs are, its summary and its per-session records."""
+    """A finished run: where its outputs are and its summary; `records` reads sessions.json."""
 
     out_dir: Path
     summary: dict[str, Any]
-    records: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """The per-session records (sessions.json, read on each access: the run does not hold them)."""
+        records: list[dict[str, Any]] = json.loads((self.out_dir / "sessions.json").read_text(encoding="utf-8"))
+        return records
 
 
 def _log_to(out_dir: Path) -> logging.Handler:
@@ -61,68 +74,136 @@ def _prepare_collector(pacing: str) -> None:
 
 def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
         controls: RunControls | None = None) -> RunResult:
-    """Run `config` to completion, writing every output into `out_dir`, even on failure.
+    """Run `config` to completion, writing every output into `out_dir`, however the run ends.
 
-    `controls`, when given, is bound to the pipeline while it runs (pause / resume).
+    Fills, equity points and session records are journaled as each session ends (a killed run
+    keeps every finished session: `app.runtime.journal`). `controls`, when given, is bound to
+    the pipeline while it runs (pause / resume).
 
     Raises
     ------
     SessionAborted
-        When a pipeline thread failed (outputs written first; ``outputs_dir`` set).
+        When a pipeline thread failed or a strategy callback timed out (outputs written first;
+        ``outputs_dir`` set).
+    NoBarsError
+        When the run ended without processing a bar (outputs written first, status failed).
     KeyboardInterrupt
-        On Ctrl-C (outputs written first).
+        On Ctrl-C or SIGTERM (outputs written first).
+    ThreadStuckError
+        When a thread did not stop (outputs written first, from the finished sessions and what
+        the stuck one left): the caller must end the process, the thread cannot be joined.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     handler = _log_to(out_dir)
     thresholds = gc.get_threshold()
+    journal: RunJournal | None = None
     try:
         shutil.copyfile(config.source_file, out_dir / "config.yaml")
 
         def on_session_done(index: int, state: SessionState) -> None:
+            # On the coordinator thread, once every stage acked the session: the broker and the
+            # equity log are quiescent until the next session starts.
             p = pipeline  # bound below, before any thread starts
             record = session_record(state, index, p.tm, p.plan.symbols, p.plan.base.label,
-                                    tuple(i.label for i in p.derived), p.engine.results.sessions[index],
+                                    tuple(i.label for i in p.derived), p.engine.results.sessions.pop(index),
                                     {"mode": p.metrics.mode, "requested_speed": p.metrics.requested_speed})
             record["metrics"] = p.metrics.end_session(p.subscriptions)
-            p.records.append(record)
+            assert journal is not None
+            journal.session_done(record, format_session_report(record), p.broker.fills, equity_columns(p))
+            p.rollup.add(record)
+            trading = record["trading"]
+            log.info("session %s ended: %d bars, %d fills, P&L %.2f, equity %.2f", record["date"],
+                     record["bars_processed"], trading["fills"], trading["pnl"], trading["equity_end"])
             if progress is not None:
                 progress(index + 1, len(p.plan.sessions), state.session)
 
         pipeline = build(config, on_session_done)
+        journal = RunJournal(out_dir, stamps_for(pipeline), lambda: _progress(pipeline))
+        _watch_callbacks(pipeline)
         if controls is not None:
             controls.bind(pipeline)
             pipeline.supervisor.heartbeat = controls.tick
         _prepare_collector(config.pacing)
-        status = "ok"
-        error: SessionAborted | KeyboardInterrupt | None = None
         sw = pipeline.stopwatch
         t0 = sw.now_ns()
         startup_s = (t0 - sw.process_start_ns()) / 1e9
-        try:
-            pipeline.supervisor.run(pipeline.threads)
-        except SessionAborted as e:
-            status, error = "failed", e
-            e.outputs_dir = str(out_dir)
-        except KeyboardInterrupt as e:
-            status, error = "interrupted", e
+        status, detail, error = _supervise(pipeline, out_dir)
         elapsed_s = sw.elapsed_ns(t0) / 1e9
         gc.freeze()  # the run's results live to the end too: collections while writing skip them
         try:
-            summary = write_outputs(pipeline, out_dir, status, elapsed_s, config_to_dict(config),
-                                    startup_s)
+            summary = write_outputs(pipeline, journal, pipeline.rollup, out_dir, status, elapsed_s,
+                                    config_to_dict(config), startup_s, status_detail=detail)
         except Exception as e:
             if error is None:
                 raise
             # The run's own failure is the one to report; the outputs' is logged with it.
-            logging.getLogger(__name__).error("writing the outputs also failed: %s: %s", type(e).__name__, e,
-                                              exc_info=e)
+            log.error("writing the outputs also failed: %s: %s", type(e).__name__, e, exc_info=e)
         if error is not None:
             raise error
-        return RunResult(out_dir, summary, pipeline.records)
+        return RunResult(out_dir, summary)
     finally:
+        if journal is not None:
+            journal.close()  # already closed by write_outputs, unless that failed
         if controls is not None:
             controls.bind(None)
         gc.unfreeze()
         gc.set_threshold(*thresholds)
         logging.getLogger().removeHandler(handler)
         handler.close()
+
+
+def _supervise(pipeline: Pipeline, out_dir: Path) -> tuple[str, str | None, BaseException | None]:
+    # Run the threads; return how the run ended: (status, where, the error to raise after the outputs).
+    try:
+        pipeline.supervisor.run(pipeline.threads)
+    except SessionAborted as e:
+        e.outputs_dir = str(out_dir)
+        return "failed", _where_failed(e), e
+    except KeyboardInterrupt as e:
+        return "interrupted", _where_interrupted(pipeline), e
+    except ThreadStuckError as e:
+        sup = pipeline.supervisor
+        first = sup.failure
+        detail = (f"{e}; outputs written from the finished sessions and what the stuck thread left"
+                  + (f" (after {first.thread}: {type(first.error).__name__}: {first.error})" if first else ""))
+        e.interrupted = sup.interrupted
+        return ("interrupted" if sup.interrupted else "failed"), detail, e
+    if pipeline.engine.results.bars == 0:
+        error = NoBarsError(len(pipeline.plan.sessions), pipeline.rollup.count)
+        return "failed", str(error), error
+    return "completed", None, None
+
+
+def _watch_callbacks(pipeline: Pipeline) -> None:
+    limit = pipeline.config.strategy.callback_timeout_for(pipeline.config.pacing)
+    engine = pipeline.engine
+    watchdog = CallbackWatchdog(
+        pipeline.strategy, lambda: engine.ident, limit or 0.0, pipeline.stopwatch, pipeline.tm.format_ns,
+        lambda: engine.where()[1])
+    pipeline.supervisor.watched = engine.name
+    # Off (0): it never fails the run, and still frees a callback stuck past a stop (Ctrl-C).
+    pipeline.supervisor.watchdog = watchdog
+
+
+def _progress(p: Pipeline) -> dict[str, Any]:
+    # summary.json while the run goes on: counters only (it is rewritten after every session).
+    last = p.engine.results.log.last_equity()
+    return {"session_name": p.config.session_name, "sessions_planned": len(p.plan.sessions),
+            "first_session": p.rollup.first_date, "last_session": p.rollup.last_date,
+            "bars_processed": p.engine.results.bars,
+            "equity": last if last is not None else p.config.trading.starting_cash}
+
+
+def _where_failed(e: SessionAborted) -> str:
+    parts = [f"session {e.session}" if e.session else None, f"at {e.clock_time}" if e.clock_time else None]
+    where = " ".join(p for p in parts if p)
+    cause = e.__cause__
+    what = f"{e.thread}: {type(cause).__name__}: {cause}" if cause is not None else str(e)
+    return f"{where}, {what}" if where else what
+
+
+def _where_interrupted(p: Pipeline) -> str:
+    how = SIGNAL_NAME.get(p.supervisor.interrupted_by, "Ctrl-C")
+    current = p.data.current
+    at = f" in session {current.session.isoformat()} at {p.tm.format_ns(p.tm.now_ns())}" if current else ""
+    return f"{how}{at}; {p.rollup.count} of {len(p.plan.sessions)} sessions finished"

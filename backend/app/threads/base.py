@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from app.errors import ThreadStuckError
 from app.sync.stop import StopToken
+from app.threads.watchdog import CallbackInterrupted
 
 __all__ = ["FailureSink", "SessionThread", "ThreadFailure"]
 
@@ -56,6 +57,11 @@ class SessionThread(abc.ABC):
     def is_alive(self) -> bool:
         return self._thread.is_alive()
 
+    @property
+    def ident(self) -> int | None:
+        """The OS-level thread id (None before `start`): what the watchdog samples."""
+        return self._thread.ident
+
     def join(self, timeout_s: float) -> None:
         self._thread.join(timeout_s)
         if self._thread.is_alive():  # join() returns None even on timeout
@@ -70,7 +76,10 @@ class SessionThread(abc.ABC):
             self.run()
         except BaseException as e:  # reported to the supervisor (logged with exc_info), never swallowed
             clock_time, session = self.where()
-            log.error("%s failed: %s: %s", self.name, type(e).__name__, e, exc_info=e)
+            if isinstance(e, CallbackInterrupted):  # the watchdog or a stop freed a stuck callback: no bug here
+                log.warning("%s: its stuck strategy callback was interrupted", self.name)
+            else:
+                log.error("%s failed: %s: %s", self.name, type(e).__name__, e, exc_info=e)
             self._on_failure(ThreadFailure(self.name, e, clock_time, session))
         finally:
             self.on_exit()

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from app.errors import SessionAborted, ThreadStuckError
 from app.sync.stop import StopToken
 from app.threads.base import SessionThread, ThreadFailure
+from app.threads.watchdog import CallbackWatchdog
 from app.timing.stopwatch import Stopwatch
 
 __all__ = ["Supervisor"]
@@ -37,11 +38,15 @@ class Supervisor:
         self._exited = threading.Event()  # rung by each thread as it ends
         self._finished = 0
         self.interrupted = False
+        self.interrupted_by: str | None = None  # "SIGTERM" when that signal ended the run (None: Ctrl-C)
         # Paced runs (clock-driven, live): the first Ctrl-C asks the coordinator to end the session
         # cleanly (its report kept); a second one, or no clean end within the join timeout, stops
         # every thread.
         self.drain: Callable[[], None] | None = None
         self.heartbeat: Callable[[], None] | None = None  # called on the main thread every wait slice
+        self.watchdog: CallbackWatchdog | None = None  # the strategy callbacks' (checked every wait slice)
+        self.watched = "AnalysisEngine"  # the thread the watchdog samples (named in its failure)
+        self.release_grace_s = 1.0  # on a stop, how long a callback may keep running before it is interrupted
 
     def record_failure(self, failure: ThreadFailure) -> None:
         with self._lock:
@@ -75,8 +80,9 @@ class Supervisor:
                 thread.start()
                 started.append(thread)
             self._wait_done(started, None)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
             self.interrupted = True
+            self.interrupted_by = getattr(e, "signal_name", None)
             if self.drain is not None and len(started) == len(threads):
                 log.warning("interrupted: ending the session cleanly (Ctrl-C again to stop at once)")
                 self.drain()
@@ -87,6 +93,7 @@ class Supervisor:
             self.stop.set(reason="interrupted")
         finally:
             self.stop.set(reason="run finished")
+            self._release_stuck_callback()
             self._join_all(started)
         if self.interrupted:
             raise KeyboardInterrupt
@@ -103,12 +110,38 @@ class Supervisor:
             # Woken as soon as a thread ends (a failure also sets the stop token);
             # short slices so Ctrl-C arrives promptly.
             self._exited.wait(0.2)
+            if self.watchdog is not None:
+                self._check_watchdog(self.watchdog)
             if self.heartbeat is not None:
                 try:
                     self.heartbeat()
                 except Exception:  # a status line must never take the run (and its reports) down
                     log.exception("status heartbeat failed; no more status lines this run")
                     self.heartbeat = None
+
+    def _check_watchdog(self, watchdog: CallbackWatchdog) -> None:
+        error = watchdog.check()
+        if error is None:
+            return
+        log.error("%s", error)
+        log.info("the stuck thread's stack (%s):\n%s", error.method, error.stack)  # run.log (INFO and up)
+        self.record_failure(ThreadFailure(self.watched, error, error.bar_time, error.session))
+        watchdog.release()
+
+    def _release_stuck_callback(self) -> None:
+        # On a stop (Ctrl-C, SIGTERM, a failure elsewhere), a strategy callback still running the
+        # same call after the grace period will not return by itself: interrupt it so its
+        # thread can be joined and the run can end with its reports.
+        watchdog = self.watchdog
+        if watchdog is None or not watchdog.in_callback():
+            return
+        frame = watchdog.current_frame()
+        deadline = self.stopwatch.deadline(self.release_grace_s)
+        while not deadline.expired:
+            self._exited.wait(0.05)
+            if watchdog.current_frame() is not frame:
+                return
+        watchdog.release()
 
     def _join_all(self, threads: Sequence[SessionThread]) -> None:
         stuck: list[str] = []

@@ -58,7 +58,7 @@ def test_backtest_writes_every_output_and_one_session_per_trading_day(store, tmp
     assert header == ["timestamp", "symbol", "side", "quantity", "price", "commission"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["sessions"] == 4
-    assert summary["status"] == "ok"
+    assert summary["status"] == "completed"
 
 
 def test_three_data_driven_runs_are_byte_identical(store, tmp_path):

@@ -20,7 +20,7 @@ DEMO = {
     "equity.csv": "ea907fdc73b384232a398debe449a64a6023bc1c2078d95ef4fa2f327122c68c",
     "report.txt": "f095296f47978baecd4d84f06777ffe6ae49653605e46150bd667655e75374ff",
     "sessions.json": "5d47c08aab2dcdf884def4c97bdfb77c4bf923b5cb49f353ff6c374f05f04c17",
-    "summary.json": "b0c0b020f597b5ceb1f6b7b763b73553bd9c545570f28cc4c2c7dd10db46cc2b",
+    "summary.json": "5a7ee0bbef386691bd7e38beeaffeb2f883fdeabaadabaf4b4492d9ebf032358",
 }
 
 BENCH = {
@@ -28,7 +28,7 @@ BENCH = {
     "equity.csv": "c2483b7a9fc955654fae17c3d956ddc2e1508c1024d3fae4419caddbdadd7ca2",
     "report.txt": "4f16c1a91334ac2c77696995f66bf82a9b5a8fe8f425bba8e2a5d5e3ce82509b",
     "sessions.json": "780817e576b05f25a6cde57ba302af379e8b61447afca87e048f218fb6fc4e2f",
-    "summary.json": "2c5211d1d4ba0a3418f3597e011a31f12645272792072f6a9d1828ae13a6275f",
+    "summary.json": "ce3eade58c58ede778603026049cd52ca4a24ba97003981c6377d5d8fefe9bc1",
 }
 
 

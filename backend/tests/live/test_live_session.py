@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from pathlib import Path
 
 import numpy as np
@@ -107,7 +106,7 @@ def test_a_live_session_shows_every_bar_in_order_with_derived_bars_and_reports(t
     assert session["bars"]["AAPL"]["5s"] >= 1
     assert session["clock"]["mode"] == "live"
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["status"] == "ok" and summary["feed"]["bars"] >= len(records)
+    assert summary["status"] == "completed" and summary["feed"]["bars"] >= len(records)
     assert summary["metrics"]["stages"]["feed_to_strategy"]["count"] == summary["steps"]
     report = (tmp_path / "out" / "report.txt").read_text()
     assert "Mode: live" in report and "Socket to Strategy" in report
@@ -149,7 +148,7 @@ def test_a_dropped_bar_is_refetched_from_rest_and_a_minute_without_trades_is_not
 def test_a_malformed_message_is_logged_and_restatements_are_counted_and_the_session_goes_on(tmp_path, store_1s, creds):
     # --updated-bars restates every 10th bar half a second after its step was published.
     result, records = run_live(tmp_path, store_1s, "--malformed-after", "2", "--updated-bars", stop_after_seconds=8)
-    assert result.summary["status"] == "ok" and result.summary["feed"]["malformed"] == 1
+    assert result.summary["status"] == "completed" and result.summary["feed"]["malformed"] == 1
     assert "malformed frame" in (tmp_path / "out" / "run.log").read_text()
     rows = by_symbol(records)
     assert_in_order_without_loss(rows["AAPL"], "AAPL")
@@ -179,19 +178,22 @@ def test_bad_credentials_end_the_run_with_a_clear_message_and_no_reconnect_loop(
 
 
 def test_sigint_during_a_live_session_ends_it_cleanly_with_its_report(tmp_path, store_1s):
+    # Interrupted once the strategy has been shown four bars (two steps of AAPL and MSFT).
     with run_server(store_1s, "--interval", "1s", log_dir=tmp_path) as server:
         cfg = live_config(tmp_path / "live.yaml", server, store_1s, stop_after_seconds=None)
+        text = yaml.safe_load(cfg.read_text())
+        text["strategy"] = {"class": "support.scripted:LogsAtBar", "params": {"n": 4}}
+        cfg.write_text(yaml.safe_dump(text, sort_keys=False))
         with running_cli(str(cfg), "--output", str(tmp_path / "out"),
                          env_extra={"TEST_LIVE_KEY": KEY, "TEST_LIVE_SECRET": SECRET}) as proc:
-            wait_for_log(tmp_path / "out", proc, "streaming from")  # the session is live
-            time.sleep(2.5)
-            assert proc.poll() is None, proc.communicate()
+            wait_for_log(tmp_path / "out", proc, "LogsAtBar: bar 4 seen")  # the session is live, bars flow
             proc.send_signal(signal.SIGINT)
             _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "interrupted" in err
     sessions = json.loads((tmp_path / "out" / "sessions.json").read_text())
     assert len(sessions) == 1 and sessions[0]["bars"]["AAPL"]["1s"] >= 1
+    assert sum(sessions[0]["bars"][symbol]["1s"] for symbol in ("AAPL", "MSFT")) >= 4  # what was shown is kept
     assert sessions[0]["quality"]["AAPL"]["live"]["streamed_bars"] >= 1
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["status"] == "interrupted"

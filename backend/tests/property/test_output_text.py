@@ -9,7 +9,7 @@ import hypothesis.strategies as st
 import numpy as np
 from hypothesis import given
 
-from app.metrics.json_text import to_json
+from app.metrics.json_text import to_compact_json, to_json
 from app.runtime.text_columns import fixed_decimals, iso_local, join_rows, text_column
 from app.timing.time_manager import TimeManager
 
@@ -82,14 +82,15 @@ def test_to_json_equals_the_stdlib_indented_encoding(obj):
 
 
 @given(st.lists(_json, max_size=6))
-def test_a_json_list_written_in_chunks_equals_the_whole_document(tmp_path_factory, items):
-    import app.runtime.outputs as outputs
+def test_sessions_json_written_from_journal_lines_in_chunks_equals_the_whole_document(tmp_path_factory, items):
+    import app.runtime.journal as journal
 
     path = tmp_path_factory.mktemp("json") / "list.json"
-    for chunk in (1, 2, outputs.JSON_CHUNK):
-        saved, outputs.JSON_CHUNK = outputs.JSON_CHUNK, chunk
+    lines = [to_compact_json(item).encode("utf-8") for item in items]
+    for chunk in (1, 2, journal.JSON_CHUNK):
+        saved, journal.JSON_CHUNK = journal.JSON_CHUNK, chunk
         try:
-            outputs._write_json_list(path, items)
+            journal.write_sessions_json(path, iter(lines))
         finally:
-            outputs.JSON_CHUNK = saved
+            journal.JSON_CHUNK = saved
         assert path.read_text(encoding="utf-8") == to_json(items) + "\n"

@@ -231,21 +231,21 @@ def test_clock_driven_run_never_runs_ahead_of_the_requested_speed(store, tmp_pat
     assert 0 < achieved <= 6000
 
 
-def test_a_thread_that_ignores_stop_ends_the_process_with_a_stuck_thread_report(store, tmp_path):
-    # Arrange: the engine hangs inside user code; Ctrl-C asks everything to stop.
-    cfg = write_config(tmp_path / "s.yaml", store, run={"join_timeout_s": 1},
+def test_a_strategy_that_ignores_stop_is_interrupted_and_the_run_ends_with_its_reports(store, tmp_path):
+    # Arrange: the engine hangs inside user code (a Python loop); Ctrl-C asks everything to stop.
+    cfg = write_config(tmp_path / "s.yaml", store, run={"join_timeout_s": 5},
                        strategy={"class": "support.recording:IgnoresStop", "params": {}})
-    with running_cli(str(cfg), "--output", str(tmp_path / "out")) as proc:
+    with running_cli(str(cfg), "--output", str(tmp_path / "out"), "--quiet") as proc:
         wait_for_log(tmp_path / "out", proc, "IgnoresStop: stuck in on_bar")  # inside user code
 
         # Act
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
 
-    # Assert: no hang; the stuck thread is named and its stack dumped.
-    assert proc.returncode == 1, err
-    assert "error: thread AnalysisEngine did not stop within 1 s; giving up" in err
-    assert 'Thread' in err and "on_bar" in err
+    # Assert: no hang; the stuck callback was interrupted, every thread joined, reports written.
+    assert proc.returncode == 130, err
+    assert "did not stop" not in err
+    assert (tmp_path / "out" / "report.txt").read_text().startswith("Run status: INTERRUPTED")
 
 
 def test_a_failure_while_writing_outputs_does_not_hide_the_runs_own_failure(store, tmp_path, monkeypatch):

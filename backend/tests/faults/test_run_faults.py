@@ -1,0 +1,171 @@
+"""Runs that end badly still end with their reports: a stuck callback, SIGINT, SIGTERM, kill -9.
+
+Each test runs the real CLI in a subprocess on a small store and then reads the run folder
+the way a user would: every file that exists parses, and covers every finished session.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import signal
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+from support.runs import cli, make_store, running_cli, wait_for_log, write_config
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    return make_store(tmp_path_factory.mktemp("store"), start=date(2024, 6, 3), end=date(2024, 7, 9))
+
+
+def _status_line(out: Path) -> str:
+    return (out / "report.txt").read_text().splitlines()[0]
+
+
+def _parse_outputs(out: Path) -> tuple[dict, list[dict], list[list[str]], list[list[str]]]:
+    summary = json.loads((out / "summary.json").read_text())
+    sessions = json.loads((out / "sessions.json").read_text())
+    fills = list(csv.reader(io.StringIO((out / "fills.csv").read_text())))
+    equity = list(csv.reader(io.StringIO((out / "equity.csv").read_text())))
+    return summary, sessions, fills, equity
+
+
+def test_a_strategy_stuck_in_on_bar_fails_the_run_naming_method_symbol_bar_and_stack(store, tmp_path):
+    out = tmp_path / "out"
+    cfg = write_config(tmp_path / "s.yaml", store, symbols=["AAPL"],
+                       strategy={"class": "support.faulty:SpinsForever", "params": {"at": 400},
+                                 "callback_timeout_s": 1})
+
+    proc = cli("-m", "app.backtest", str(cfg), "--output", str(out), "--quiet", timeout=60)
+
+    # One error line names the method, the symbol, the bar and where it was stuck; exit 1.
+    assert proc.returncode == 1, proc.stderr
+    error = next(line for line in proc.stderr.splitlines() if line.startswith("error:"))
+    assert "SpinsForever.on_bar did not return within 1 s" in error
+    assert "symbol AAPL" in error and "bar 2024-" in error and "faulty.py" in error
+    assert "Traceback" not in proc.stderr
+    # The whole stack is in run.log; the outputs cover the session that finished before.
+    log = (out / "run.log").read_text()
+    assert "the stuck thread's stack (SpinsForever.on_bar)" in log
+    assert 'analysis.py", line' in log and 'faulty.py", line' in log
+    summary, sessions, fills, equity = _parse_outputs(out)
+    assert summary["status"] == "failed" and "SpinsForever.on_bar" in summary["status_detail"]
+    assert _status_line(out).startswith("Run status: FAILED — ")
+    assert len(sessions) == 1  # the first session's bars; stuck at the 400th (in the second)
+    # The equity points of the finished session, none of the batch the stuck callback was in.
+    assert len(equity) - 1 == summary["steps"] > 0
+    assert {row[0][:10] for row in equity[1:]} == {sessions[0]["date"]}
+
+
+def test_a_callback_blocked_in_a_c_call_cannot_be_interrupted_yet_the_reports_are_written(store, tmp_path):
+    out = tmp_path / "out"
+    cfg = write_config(tmp_path / "s.yaml", store, symbols=["AAPL"], run={"join_timeout_s": 1},
+                       strategy={"class": "support.faulty:BlocksForever", "params": {"at": 400},
+                                 "callback_timeout_s": 1})
+
+    proc = cli("-m", "app.backtest", str(cfg), "--output", str(out), "--quiet", timeout=60)
+
+    assert proc.returncode == 1, proc.stderr
+    assert "thread AnalysisEngine did not stop within 1 s; giving up" in proc.stderr
+    summary, sessions, _, _ = _parse_outputs(out)
+    assert summary["status"] == "failed"
+    assert "BlocksForever.on_bar" in summary["status_detail"]
+    assert len(sessions) == 1 and summary["sessions"] == 1
+    assert _status_line(out).startswith("Run status: FAILED")
+
+
+@pytest.mark.parametrize("sig, how", [(signal.SIGINT, "Ctrl-C"), (signal.SIGTERM, "SIGTERM")])
+def test_a_signal_while_a_callback_is_stuck_ends_the_run_interrupted_with_reports(store, tmp_path, sig, how):
+    out = tmp_path / "out"
+    cfg = write_config(tmp_path / "s.yaml", store, symbols=["AAPL"],
+                       strategy={"class": "support.faulty:SpinsForever", "params": {"at": 400},
+                                 "callback_timeout_s": 0})  # the watchdog off: only the signal ends it
+    with running_cli(str(cfg), "--output", str(out), "--quiet") as proc:
+        wait_for_log(out, proc, "SpinsForever: stuck in on_bar")
+
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=30)
+
+    assert proc.returncode == 130, err
+    summary, sessions, _, _ = _parse_outputs(out)
+    assert summary["status"] == "interrupted" and summary["status_detail"].startswith(how)
+    assert len(sessions) == 1
+    assert _status_line(out).startswith(f"Run status: INTERRUPTED — {how}")
+
+
+def test_sigterm_mid_run_stops_cleanly_with_every_finished_session_reported(store, tmp_path):
+    out = tmp_path / "out"
+    cfg = write_config(tmp_path / "s.yaml", store,
+                       strategy={"class": "support.faulty:SlowSessions",
+                                 "params": {"fast": 5, "slow": 20, "quantity": 10, "pause_s": 0.4}})
+    with running_cli(str(cfg), "--output", str(out), "--quiet") as proc:
+        wait_for_log(out, proc, "session 2024-07-01 ended")
+
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+
+    assert proc.returncode == 130, err
+    summary, sessions, _, _ = _parse_outputs(out)
+    assert summary["status"] == "interrupted"
+    assert summary["sessions"] == len(sessions) >= 1
+    assert [s["date"] for s in sessions][0] == "2024-07-01"
+    assert not (out / "sessions.jsonl").exists()
+
+
+def _committed(out: Path, name: str, committed: dict[str, int]) -> bytes:
+    return (out / name).read_bytes()[: committed[name]]
+
+
+def test_kill_9_loses_at_most_the_session_in_progress(store, tmp_path):
+    # Arrange: the reference run, uninterrupted, and the same run killed after a few sessions.
+    cfg = write_config(tmp_path / "s.yaml", store,
+                       backtest={"start_date": "2024-06-04", "end_date": "2024-07-08", "speed_multiplier": 0},
+                       strategy={"class": "support.faulty:SlowSessions",
+                                 "params": {"fast": 5, "slow": 20, "quantity": 10, "pause_s": 0.25}})
+    ref = tmp_path / "ref"
+    done = cli("-m", "app.backtest", str(cfg), "--output", str(ref), "--quiet", timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "out"
+    with running_cli(str(cfg), "--output", str(out), "--quiet") as proc:
+        deadline = time.monotonic() + 60
+        while True:  # until the journal has committed 4 sessions
+            try:
+                progress = json.loads((out / "summary.json").read_text())
+            except (FileNotFoundError, json.JSONDecodeError):  # not there yet (never half-written: renamed)
+                progress = {}
+            if progress.get("sessions_completed", 0) >= 4:
+                break
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+
+        # Act
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+    # Assert: every JSON file parses; the commit record names what is whole.
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "running"
+    k, committed = summary["sessions_completed"], summary["journal"]
+    assert k >= 4
+    reference = json.loads((ref / "sessions.json").read_text())
+    lines = _committed(out, "sessions.jsonl", committed).decode().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert len(records) == k
+    strip = lambda r: {key: v for key, v in r.items() if key != "metrics"}  # noqa: E731
+    assert [strip(r) for r in records] == [strip(r) for r in json.loads(json.dumps(reference[:k]))]
+    # fills.csv and equity.csv hold every row of the finished sessions, the same rows as the full run.
+    last_day = records[-1]["date"]
+    for name in ("fills.csv", "equity.csv"):
+        got = _committed(out, name, committed).decode()
+        want = [row for row in (ref / name).read_text().splitlines(keepends=True)
+                if row.startswith("timestamp") or row[:10] <= last_day]
+        assert got == "".join(want)
+        assert list(csv.reader(io.StringIO(got)))  # parses
+    assert k < len(reference)  # it really was killed mid-run
