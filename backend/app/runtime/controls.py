@@ -52,7 +52,7 @@ class RunControls:
         # thread is changing. A list's last item is safe to read from another thread.
         last = results.log.last_equity()
         equity = last if last is not None else p.config.trading.starting_cash
-        return (f"[{p.metrics.mode}] {p.tm.format_ns(now)}{paused} | bars {results.bars:,} | "
+        return (f"[{p.metrics.mode}] {_clock(p) or 'before the first session'}{paused} | bars {results.bars:,} | "
                 f"steps {results.steps:,} | sessions done {p.rollup.count} | equity {equity:,.2f}")
 
     def bind(self, pipeline: Pipeline | None) -> None:
@@ -68,14 +68,14 @@ class RunControls:
         if p is None:
             return "nothing to pause yet"
         p.coordinator.pause()
-        return f"paused at {p.tm.format_ns(p.tm.now_ns())}"
+        return f"paused {_at(p)}"
 
     def resume(self) -> str:
         p = self._pipeline
         if p is None:
             return "nothing to resume"
         p.coordinator.resume()
-        return f"resumed at {p.tm.format_ns(p.tm.now_ns())}"
+        return f"resumed {_at(p)}"
 
     def toggle(self) -> str:
         """Pause a running run or resume a paused one; live runs answer with the reason they cannot."""
@@ -83,3 +83,13 @@ class RunControls:
             return self.resume() if self.paused else self.pause()
         except ConfigError as e:
             return e.message
+
+
+def _clock(p: Pipeline) -> str | None:
+    # None before the first session: the clock has not been set (it would read 1969-12-31 19:00).
+    return p.tm.format_ns(p.tm.now_ns()) if p.data.current is not None else None
+
+
+def _at(p: Pipeline) -> str:
+    clock = _clock(p)
+    return f"at {clock}" if clock else "before the first session"
