@@ -19,7 +19,8 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 _TESTS = Path(__file__).parent
-_MARK_BY_DIR = {"unit": "unit", "property": "property", "e2e": "e2e", "threads": "threads", "live": "threads"}
+_MARK_BY_DIR = {"unit": "unit", "property": "property", "e2e": "e2e", "threads": "threads", "live": "threads",
+                "faults": "e2e"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Final
 
 from app.config.yaml_source import FieldPath, SourceMap, format_path
@@ -32,6 +33,7 @@ class Problems:
         self.source = source
         self.errors: list[ConfigError] = []
         self._late: list[ConfigError] = []
+        self._unknown: dict[FieldPath, dict[str, ConfigError]] = {}  # by parent path, then key
 
     def add(
         self,
@@ -59,6 +61,32 @@ class Problems:
                 hint=hint,
             )
         )
+
+    def unknown(self, path: FieldPath, hint: str, *, pairable: bool = True) -> None:
+        """Record the unknown key at `path`; a `pairable` one may turn out to misspell a missing field."""
+        self.add(path, "unknown field", hint=hint, at_key=True)
+        if pairable:
+            self._unknown.setdefault(path[:-1], {})[str(path[-1])] = self.errors[-1]
+
+    def missing(
+        self, path: FieldPath, message: str = "required field is missing", *, at: FieldPath | None = None
+    ) -> None:
+        """Record that the field at `path` is missing.
+
+        When an unknown key beside it resembles its name (``stratgy`` for ``strategy``), the two
+        become one problem shown at that key, the line to fix: "...; unknown key 'stratgy', did
+        you mean 'strategy'?". Otherwise the problem is late: an unknown key elsewhere is often
+        why a field is missing, so that one is reported first.
+        """
+        siblings = self._unknown.get(path[:-1], {})
+        close = difflib.get_close_matches(str(path[-1]), list(siblings), n=1)
+        if not close:
+            self.add(path, message, at=at, late=True)
+            return
+        typo = close[0]
+        self.errors.remove(siblings.pop(typo))
+        self.add(path, message, hint=f"unknown key {typo!r}, did you mean {path[-1]!r}?",
+                 at=(*path[:-1], typo), at_key=True)
 
     def first(self) -> ConfigError | None:
         """Return the problem written earliest in the file (ties: the one found first), or None.

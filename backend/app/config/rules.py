@@ -87,7 +87,7 @@ def _require_mode_section(problems: Problems, mode: Any, backtest: Any, live: An
     for wanted, section, value in ((Mode.BACKTEST, "backtest", backtest), (Mode.LIVE, "live", live)):
         if mode is wanted and value is None:
             at: FieldPath = (section,) if (section,) in problems.source.values else ("mode",)
-            problems.add((section,), f"required when mode is {wanted.value!r}", at=at)
+            problems.missing((section,), f"required when mode is {wanted.value!r}", at=at)
 
 
 def _check_backtest(problems: Problems, backtest: Any) -> None:

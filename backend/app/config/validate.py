@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import MISSING, Field
 from pathlib import Path
 from typing import Any, Final
@@ -63,57 +62,28 @@ def _read_fields(problems: Problems, cls: type, path: FieldPath, raw: dict[str, 
     """Return ``{attribute: value}`` for the YAML fields of `cls` in `raw`; invalid ones are BAD (and recorded)."""
     fields = yaml_fields(cls)
     known = [key for _, key, _, _ in fields]
-    unknown = [key for key in raw if key not in known]
-    renamed = {key: _RENAMED[key] for key in unknown if not path and key in _RENAMED}
-    missing = [key for _, key, spec, f in fields if key not in raw and _is_required(spec, f)]
-    typos = _typos(missing, [key for key in unknown if key not in renamed])
-    for key in unknown:
-        if key in typos.values():
-            continue  # reported with the required field it misspells
-        hint = renamed.get(key) or did_you_mean(key, known)
-        if hint is None:
-            hint = "expected one of " + ", ".join(repr(k) for k in known)
-        problems.add((*path, key), "unknown field", hint=hint, at_key=True)
+    for key in raw:
+        if key not in known:
+            renamed = _RENAMED.get(key) if not path else None
+            hint = renamed or did_you_mean(key, known) or "expected one of " + ", ".join(repr(k) for k in known)
+            problems.unknown((*path, key), hint, pairable=renamed is None)
     values: dict[str, Any] = {}
     for attribute, key, spec, f in fields:
         if key in raw:
             values[attribute] = _read_value(problems, spec.check, (*path, key), raw[key])
         else:
-            values[attribute] = _absent(problems, (*path, key), spec, f, typos.get(key))
+            values[attribute] = _absent(problems, (*path, key), spec, f)
     return values
 
 
-def _is_required(spec: FieldSpec, f: Field[Any]) -> bool:
-    return spec.missing is UNSET and f.default is MISSING and f.default_factory is MISSING
-
-
-def _typos(missing: list[str], unknown: list[str]) -> dict[str, str]:
-    # Each missing required field paired with the unknown key that most likely misspells it
-    # (``stratgy`` for ``strategy``); a key is paired at most once.
-    pairs: dict[str, str] = {}
-    for key in missing:
-        close = difflib.get_close_matches(key, [k for k in unknown if k not in pairs.values()], n=1)
-        if close:
-            pairs[key] = close[0]
-    return pairs
-
-
-def _absent(problems: Problems, path: FieldPath, spec: FieldSpec, f: Field[Any], typo: str | None) -> Any:
+def _absent(problems: Problems, path: FieldPath, spec: FieldSpec, f: Field[Any]) -> Any:
     if spec.missing is not UNSET:
         return spec.missing
     if f.default is not MISSING:
         return f.default
     if f.default_factory is not MISSING:
         return f.default_factory()
-    if typo is not None:
-        # Shown at the misspelt key: that is the line to fix.
-        problems.add(
-            path, "required field is missing", hint=f"unknown key {typo!r}, did you mean {path[-1]!r}?",
-            at=(*path[:-1], typo), at_key=True,
-        )
-    else:
-        # Ranked after the other problems: an unknown key above is usually why a field is missing.
-        problems.add(path, "required field is missing", late=True)
+    problems.missing(path)  # paired with a misspelt key beside it, if there is one
     return BAD
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, TypeAlias
 
 import yaml
+import yaml.reader
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -66,11 +67,13 @@ class SourceMap:
 
 
 def format_path(path: FieldPath) -> str:
-    """Return the dotted form of a path, e.g. ``indicators[0].period``."""
+    """Return the dotted form of a path, e.g. ``indicators[0].period`` (odd keys quoted: ``data['\\t']``)."""
     text = ""
     for part in path:
         if isinstance(part, int):
             text += f"[{part}]"
+        elif not part.isprintable() or part.strip() != part or not part:
+            text += f"[{part!r}]"  # a key of control characters or blanks: shown escaped, on one line
         else:
             text += f".{part}" if text else part
     return text
@@ -101,8 +104,10 @@ def read_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
         raise _syntax_error(e, file) from e
+    except yaml.reader.ReaderError as e:
+        raise _reader_error(e, text, file) from e
     except yaml.YAMLError as e:
-        raise ConfigError(f"invalid YAML: {e}", file=file) from e
+        raise ConfigError(f"invalid YAML: {' '.join(str(e).split())}", file=file, line=1, column=1) from e
     source = SourceMap(file)
     if node is None:
         return None, source
@@ -122,6 +127,19 @@ def _syntax_error(e: yaml.MarkedYAMLError, file: str) -> ConfigError:
         line=mark.line + 1 if mark is not None else None,
         column=mark.column + 1 if mark is not None else None,
         hint=hint,
+    )
+
+
+def _reader_error(e: yaml.reader.ReaderError, text: str, file: str) -> ConfigError:
+    # A character YAML does not allow (a control character, say): located by its position.
+    before = text[: e.position]
+    line = before.count("\n") + 1
+    column = e.position - (before.rfind("\n") + 1) + 1
+    character = e.character if isinstance(e.character, int) else ord(e.character)
+    return ConfigError(
+        f"invalid YAML: the character {chr(character)!r} (U+{character:04X}) is not allowed",
+        file=file, line=line, column=column,
+        hint=f'delete it, or write it as "\\u{character:04x}" inside double quotes',
     )
 
 

@@ -192,6 +192,26 @@ def test_an_unknown_key_is_reported_before_a_missing_field_it_does_not_resemble(
     _check(text.replace("colour: red\n", ""), "demo.yaml:1:1: error: session_name: required field is missing")
 
 
+def test_a_misspelt_mode_section_is_named_at_the_typo():
+    _check(_edit("backtest:", "backtst:"),
+           "demo.yaml:3:1: error: backtest: required when mode is 'backtest'; "
+           "unknown key 'backtst', did you mean 'backtest'?")
+
+
+def test_a_key_of_control_characters_is_shown_escaped_on_one_line():
+    _check(BASE + '"\\r": 1\n', "demo.yaml:13:1: error: ['\\r']: unknown field; expected one of 'session_name', "
+                                 "'mode', 'calendar', 'backtest', 'live', 'symbols', 'streams', 'historical', "
+                                 "'indicators', 'gap_filler', 'data', 'strategy', 'trading', 'run', 'metadata'")
+    _check(BASE + "run:\n  '': 1\n", "demo.yaml:14:3: error: run['']: unknown field; "
+                                     "expected one of 'join_timeout_s', 'batch_steps'")
+
+
+def test_a_character_yaml_refuses_is_located():
+    _check(_edit("symbols: [AAPL, MSFT]", "symbols: [AAPL, M\x07SFT]"),
+           "demo.yaml:7:18: error: invalid YAML: the character '\\x07' (U+0007) is not allowed; "
+           'delete it, or write it as "\\u0007" inside double quotes')
+
+
 def test_an_old_top_level_name_keeps_its_own_hint_over_a_did_you_mean():
     _check(_edit("strategy:", "strategies:"),
            "demo.yaml:11:1: error: strategies: unknown field; use one 'strategy:' mapping with 'class' and 'params'")
