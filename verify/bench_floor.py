@@ -7,10 +7,12 @@ in the same run, on the same data:
              Parquet files, sliced to the run's sessions with TimeManager and put in (time,
              symbol) order before the timer starts), doing what SmaCross + SimulatedBroker do: SMA 10/30 of close by
              running sums (warmed on the trading day before the first session), ``above = fast >
-             slow`` with the remembered state reset at each session start, a market buy of 10
-             when it turns true and flat, a close when it turns false and long, fills at the
-             symbol's next bar's open with slippage and commission, the risk limits of the
-             config, and one equity point (cash + positions at last close) per time step.
+             slow`` with the remembered state kept across sessions (issue 8), a market day buy
+             of 10 when it turns true and flat, a close when it turns false and long, fills at
+             the symbol's next bar's open with slippage and commission (an order still pending
+             at the close expires unless it was placed at the close), the risk limits of the
+             config (a symbol counts as open while it has a position or a pending order), and
+             one equity point (cash + positions at last close) per time step.
              Only the loop is timed; best of --repeat. The same loop on Python lists (no numpy
              scalars) is printed too, as a stricter reference.
   product  : ``app.runtime.run.run`` in-process on the same workload (the session config of
@@ -51,6 +53,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -204,6 +207,9 @@ def run_floor(data: FloorData, on_lists: bool = False) -> FloorResult:  # noqa: 
     reserved = 0.0  # estimated cost of pending buys (risk: available cash)
     exposed = 0  # symbols with a position or a pending order (risk: open positions)
     pos, pending, last = [0] * n, [0] * n, [0.0] * n
+    placed_end = [0] * n  # when the pending order was placed (the end of the bar that signalled)
+    bar_ns = parse_interval(BASE).ns
+    above: list[bool | None] = [None] * n  # SmaCross keeps it across sessions (issue 8)
     reserve = [0.0] * n
     held: list[int] = []
     fast_sum, slow_sum = [0.0] * n, [0.0] * n
@@ -239,87 +245,93 @@ def run_floor(data: FloorData, on_lists: bool = False) -> FloorResult:  # noqa: 
         if on_lists:
             cols = [a.tolist() for a in cols]
             windows = [w.tolist() for w in windows]
+        # One time step is rows [lo, hi) of the sorted columns: its bars are all marked first
+        # (pending orders fill), then the strategy runs per bar (the product's visibility rule).
+        sizes = np.diff(np.flatnonzero(np.diff(cols[0], prepend=-1, append=-1))).tolist()
         ts, ss, ks, os_, cs = cols
         res.bars += len(ts)
 
         t0 = time.perf_counter()
-        above: list[bool | None] = [None] * n  # SmaCross.on_session_start
-        cur = -1
-        for t, s, k, o, c in zip(ts, ss, ks, os_, cs, strict=True):
-            if t != cur:
-                if cur >= 0:  # one equity point per time step, after its last bar
-                    value = cash
-                    for j in held:
-                        value += pos[j] * last[j]
-                    eq_t.append(cur)
-                    eq.append(value)
-                cur = t
-            p = pending[s]
-            if p:  # a market order placed on this symbol's previous bar fills at this open
-                pending[s] = 0
-                commission = max(COMMISSION_MIN, abs(p) * per_share)
-                if p > 0:
-                    reserved -= reserve[s]
-                    price = o * buy_mult
-                    if p * price + commission > cash:  # insufficient cash at fill
-                        exposed -= 1
-                        res.rejected += 1
+        rows = zip(ts, ss, ks, os_, cs, strict=True)
+        for size in sizes:
+            step = list(islice(rows, size))
+            t = step[0][0]
+            for _, s, _, o, c in step:
+                p = pending[s]
+                if p:  # a market order placed on an earlier bar fills at this open
+                    pending[s] = 0
+                    commission = max(COMMISSION_MIN, abs(p) * per_share)
+                    if p > 0:
+                        reserved -= reserve[s]
+                        price = o * buy_mult
+                        if p * price + commission > cash:  # insufficient cash at fill
+                            exposed -= 1
+                            res.rejected += 1
+                        else:
+                            cash -= p * price + commission
+                            pos[s] += p
+                            held.append(s)
+                            fills.append((t, s, p, price, commission))
                     else:
+                        price = o * sell_mult
                         cash -= p * price + commission
                         pos[s] += p
-                        held.append(s)
+                        held.remove(s)
+                        exposed -= 1  # flat, nothing pending: no longer an open position
                         fills.append((t, s, p, price, commission))
-                else:
-                    price = o * sell_mult
-                    cash -= p * price + commission
-                    pos[s] += p
-                    held.remove(s)
-                    fills.append((t, s, p, price, commission))
-            last[s] = c
-            ws = windows[s]
-            f = fast_sum[s] + c
-            if k >= FAST:
-                f -= ws[k - FAST]
-            fast_sum[s] = f
-            sl = slow_sum[s] + c
-            if k >= SLOW:
-                sl -= ws[k - SLOW]
-            slow_sum[s] = sl
-            if k < SLOW - 1:  # fewer than SLOW closes so far: the SMA is NaN
-                continue
-            fa, sa = f / FAST, sl / SLOW
-            if -TIE < fa - sa < TIE:  # a near-tie: decide it with the product's arithmetic
-                fa, sa = window_mean(ws, k, FAST), window_mean(ws, k, SLOW)
-                res.ties += 1
-            up = fa > sa
-            was = above[s]
-            above[s] = up
-            if was is None or up == was:
-                continue
-            notional = QUANTITY * c if up else pos[s] * c
-            if up and pos[s] == 0:  # buy, through the risk checks (last close as reference)
-                cost = QUANTITY * (c * buy_mult) + max(COMMISSION_MIN, QUANTITY * per_share)
-                if (notional > max_trade or notional > max_symbol or exposed >= max_open
-                        or cost > cash - reserved):
-                    res.rejected += 1
-                else:
-                    pending[s] = QUANTITY
-                    reserve[s] = cost
-                    reserved += cost
-                    exposed += 1
-            elif not up and pos[s] > 0:  # close
-                if notional > max_trade:
-                    res.rejected += 1
-                else:
-                    pending[s] = -pos[s]
-                    exposed -= 1
-        if cur >= 0:
-            value = cash
+                last[s] = c
+            for _, s, k, _, c in step:
+                ws = windows[s]
+                f = fast_sum[s] + c
+                if k >= FAST:
+                    f -= ws[k - FAST]
+                fast_sum[s] = f
+                sl = slow_sum[s] + c
+                if k >= SLOW:
+                    sl -= ws[k - SLOW]
+                slow_sum[s] = sl
+                if k < SLOW - 1:  # fewer than SLOW closes so far: the SMA is NaN
+                    continue
+                fa, sa = f / FAST, sl / SLOW
+                if -TIE < fa - sa < TIE:  # a near-tie: decide it with the product's arithmetic
+                    fa, sa = window_mean(ws, k, FAST), window_mean(ws, k, SLOW)
+                    res.ties += 1
+                up = fa > sa
+                was = above[s]
+                above[s] = up
+                if was is None or up == was:
+                    continue
+                notional = QUANTITY * c if up else pos[s] * c
+                if up and pos[s] == 0:  # buy, through the risk checks (last close as reference)
+                    cost = QUANTITY * (c * buy_mult) + max(COMMISSION_MIN, QUANTITY * per_share)
+                    if (notional > max_trade or notional > max_symbol or exposed >= max_open
+                            or cost > cash - reserved):
+                        res.rejected += 1
+                    else:
+                        pending[s] = QUANTITY
+                        placed_end[s] = t + bar_ns
+                        reserve[s] = cost
+                        reserved += cost
+                        exposed += 1
+                elif not up and pos[s] > 0:  # close
+                    if notional > max_trade:
+                        res.rejected += 1
+                    else:
+                        pending[s] = -pos[s]
+                        placed_end[s] = t + bar_ns
+            value = cash  # one equity point per time step, after its bars
             for j in held:
                 value += pos[j] * last[j]
-            eq_t.append(cur)
+            eq_t.append(t)
             eq.append(value)
         res.seconds += time.perf_counter() - t0
+        close_ns = int(data.bounds[d][1])
+        for s in range(n):  # day orders placed before the close expire (placed at it: next session)
+            if pending[s] and placed_end[s] < close_ns:
+                if pending[s] > 0:
+                    reserved -= reserve[s]
+                    exposed -= 1
+                pending[s] = 0
         tails = [w[-SLOW:] for w in windows]
     return res
 
