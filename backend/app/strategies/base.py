@@ -40,7 +40,11 @@ class Strategy:
         """Called once per session after history is loaded, before the first bar."""
 
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
-        """Called for each new base bar, in (time, symbol) order, once the bar has closed."""
+        """Called for each new base bar, in (time, symbol) order, once the bar has closed.
+
+        Every bar closed by ``ctx.now`` (base or derived, of every symbol) is already visible,
+        including the other symbols' bars of this step.
+        """
 
     def on_session_end(self, ctx: StrategyContext) -> None:
         """Called once per session with the clock at the close."""

@@ -298,19 +298,19 @@ class StrategyContext:
                 tif: str | TimeInForce) -> int | None:
         if symbol not in self._index:
             raise KeyError(f"unknown symbol {symbol!r}; the session trades {list(self.symbols)}")
-        when = self._tm.format_ns(self.now_ns)
         shares = whole_shares(quantity)
         if shares is None:
-            raise ValueError(f"cannot {side.value} {quantity!r} {symbol} at {when}: expected a whole number "
-                             f"of shares > 0, received {quantity!r} (fractional shares are not supported)")
+            raise ValueError(f"cannot {side.value} {quantity!r} {symbol} at {self._tm.format_ns(self.now_ns)}: "
+                             f"expected a whole number of shares > 0, received {quantity!r} "
+                             "(fractional shares are not supported)")
         try:
             time_in_force = TimeInForce(tif)
         except ValueError:
-            raise ValueError(f"cannot {side.value} {shares} {symbol} at {when}: expected tif 'day' or 'gtc', "
-                             f"received {tif!r}") from None
+            raise ValueError(f"cannot {side.value} {shares} {symbol} at {self._tm.format_ns(self.now_ns)}: "
+                             f"expected tif 'day' or 'gtc', received {tif!r}") from None
         price = self._broker.last_price(symbol)
         if price is None:
-            raise ValueError(f"cannot order {symbol} at {when}: it has no bar yet, "
+            raise ValueError(f"cannot order {symbol} at {self._tm.format_ns(self.now_ns)}: it has no bar yet, "
                              f"so there is no price to check the order against")
         order = Order(self._next_order_id, symbol, side, shares,
                       OrderType.LIMIT if limit is not None else OrderType.MARKET, limit, self.now_ns,

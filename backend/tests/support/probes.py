@@ -106,11 +106,13 @@ class AllIn(Strategy):
                 ORDERS.append({"buy": ctx.buy(symbol, math.floor(ctx.cash / (last.close * 1.0001 + 0.005)))})
 
 
-class FractionalBuyer(Strategy):
-    """Buys 2.5 shares on its first bar."""
+class BadOrder(Strategy):
+    """Submits one malformed order on its first bar: a fractional quantity or an unknown tif."""
+
+    params: ClassVar[dict[str, Any]] = {"quantity": 2.5, "tif": "day"}
 
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
-        ctx.buy(bar.symbol, 2.5)  # type: ignore[arg-type]
+        ctx.buy(bar.symbol, self.p["quantity"], tif=self.p["tif"])
 
 
 class Shorter(Strategy):

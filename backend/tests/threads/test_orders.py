@@ -100,12 +100,24 @@ def test_rejections_at_fill_are_logged_and_counted(store, tmp_path):
                and " 09:30:00 America/New_York: buy " in line for line in lines)
 
 
-def test_a_fractional_quantity_stops_the_run_with_a_clear_error(store, tmp_path):
-    with pytest.raises(SessionAborted, match=re.escape(
-            "ValueError: cannot buy 2.5 AAPL at 2024-07-01 09:31:00 America/New_York: expected a whole "
-            "number of shares > 0, received 2.5 (fractional shares are not supported)")):
-        _run(tmp_path, "FractionalBuyer", store=store,
-             backtest={"start_date": "2024-07-01", "end_date": "2024-07-01"})
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"quantity": 2.5}, "cannot buy 2.5 AAPL at 2024-07-01 09:31:00 America/New_York: expected a whole "
+                            "number of shares > 0, received 2.5 (fractional shares are not supported)"),
+        ({"quantity": 0}, "cannot buy 0 AAPL at 2024-07-01 09:31:00 America/New_York: expected a whole "
+                          "number of shares > 0, received 0"),
+        ({"quantity": 5, "tif": "ioc"}, "cannot buy 5 AAPL at 2024-07-01 09:31:00 America/New_York: "
+                                        "expected tif 'day' or 'gtc', received 'ioc'"),
+    ],
+)
+def test_a_malformed_order_stops_the_run_with_a_clear_error(store, tmp_path, params, message):
+    # A fractional quantity is refused, never truncated to whole shares.
+    cfg = write_config(tmp_path / "s.yaml", store, backtest={"start_date": "2024-07-01", "end_date": "2024-07-01"},
+                       strategy={"class": "support.probes:BadOrder", "params": params})
+    with pytest.raises(SessionAborted, match=re.escape(f"ValueError: {message}")):
+        run(load_session_config(cfg), tmp_path / "out")
+    assert (tmp_path / "out" / "fills.csv").read_text().splitlines()[1:] == []  # nothing traded
 
 
 def test_short_proceeds_are_not_buying_power_reg_t_holds_150_percent(store, tmp_path):
