@@ -25,7 +25,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m app.backtest",
         description="Run a trading session config: a backtest over stored bars (data-driven or "
                     "clock-driven) or a live session, and write its reports.")
-    p.add_argument("config", help="path of the session config YAML (see session_configs/)")
+    p.add_argument("config", nargs="?", help="path of the session config YAML (see session_configs/)")
+    p.add_argument("--recover", metavar="RUN_DIR",
+                   help="finish the files of a run whose process was killed (kill -9), from its journal, and exit")
     p.add_argument("--output", "-o", metavar="DIR",
                    help="folder for the run's files (default: runs/<session_name>-<timestamp>)")
     p.add_argument("--quiet", "-q", action="store_true", help="print only the summary report")
@@ -74,14 +76,13 @@ def _default_output(session_name: str) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code (0 ok, 1 run failed, 2 config/usage, 130 Ctrl-C)."""
-    args = _parser().parse_args(argv)
-    console = logging.StreamHandler()
-    console.setLevel(logging.WARNING)  # run.log also gets INFO (session starts); the console does not
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s [%(threadName)s] %(message)s",
-                        handlers=[console])
-    if not args.traceback:
-        for handler in logging.getLogger().handlers:
-            handler.setFormatter(_ConsoleFormatter(handler.formatter))
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.recover:
+        return _recover(Path(args.recover))
+    if not args.config:
+        parser.error("the following arguments are required: config (or --recover RUN_DIR)")
+    _console_logging(args.traceback)
     try:
         config = load_session_config(args.config)
     except ConfigError as e:
@@ -118,6 +119,16 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_OK
 
 
+def _console_logging(show_traceback: bool) -> None:
+    console = logging.StreamHandler()
+    console.setLevel(logging.WARNING)  # run.log also gets INFO (session starts); the console does not
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s [%(threadName)s] %(message)s",
+                        handlers=[console])
+    if not show_traceback:
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(_ConsoleFormatter(handler.formatter))
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised on the main thread like Ctrl-C's KeyboardInterrupt (the run ends the same way)."""
 
@@ -141,6 +152,18 @@ def _output_problem(out_dir: Path, given: bool) -> str | None:
     except OSError as e:
         return f"{name}: error: cannot write the run's files there ({e.strerror or e}); expected a writable folder"
     return None
+
+
+def _recover(run_dir: Path) -> int:
+    from app.runtime.recover import recover
+
+    try:
+        summary = recover(run_dir)
+    except AppError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{run_dir}: {summary['status_detail']}; reports in {run_dir}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _failed(error: BaseException, out_dir: Path, show_traceback: bool) -> int:

@@ -6,7 +6,6 @@ run went; this module adds the rest once the run ended, however it ended.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,14 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from app.metrics.report import format_run_report
+from app.metrics.report import format_run_report, format_session_report
 from app.metrics.stats import compute_run_summary, open_positions, symbol_pnl
 from app.runtime.build import Pipeline
-from app.runtime.journal import RunJournal, write_json_atomic, write_sessions_json
+from app.runtime.journal import EQUITY_HEADER, RunJournal, equity_rows, write_json_atomic, write_sessions_json
 from app.runtime.rollup import RecordRollup
 from app.runtime.text_columns import iso_local
 
-__all__ = ["build_summary", "equity_columns", "stamps_for", "write_outputs", "write_report"]
+__all__ = ["build_summary", "equity_columns", "stamps_for", "write_equity_csv", "write_outputs",
+           "write_sessions_and_report"]
 
 
 def stamps_for(pipeline: Pipeline) -> Callable[[np.ndarray], np.ndarray]:
@@ -38,12 +38,12 @@ def equity_columns(pipeline: Pipeline) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def write_outputs(pipeline: Pipeline, journal: RunJournal, rollup: RecordRollup, out_dir: Path,
-                  status: str, elapsed_s: float, resolved_config: dict[str, Any],
-                  startup_s: float | None = None, status_detail: str | None = None) -> dict[str, Any]:
-    """Finish the journal into the run's files (also after a failure: what exists so far); return the summary.
+                  status: str, elapsed_s: float, startup_s: float | None = None,
+                  status_detail: str | None = None) -> dict[str, Any]:
+    """Finish the run's files from its journal (also after a failure: what exists so far); return the summary.
 
-    Appends what the session in progress left (its fills and equity points), then writes
-    sessions.json from the journal, summary.json and report.txt, each whole (by rename).
+    Appends the fills the session in progress left, then writes equity.csv, sessions.json,
+    summary.json and report.txt, each whole (by rename), and removes the journal.
 
     The summary's ``metrics.breakdown`` times the process's phases: `startup_s` (process start
     to run start, when given), the run's `elapsed_s` and data loading within it, and the
@@ -51,31 +51,49 @@ def write_outputs(pipeline: Pipeline, journal: RunJournal, rollup: RecordRollup,
     """
     sw = pipeline.stopwatch
     began = sw.now_ns()
-    journal.append(pipeline.broker.fills, equity_columns(pipeline))
+    columns = equity_columns(pipeline)
+    journal.append(pipeline.broker.fills, columns)
     journal.close()
-    config_text = json.dumps(resolved_config, indent=2, sort_keys=True)
-    (out_dir / "config.resolved.json").write_text(config_text + "\n")
-    write_sessions_json(out_dir / "sessions.json", journal.records())
+    write_equity_csv(out_dir / "equity.csv", *columns, stamps_for(pipeline))
     summary = build_summary(pipeline, rollup, status, elapsed_s)
     if status_detail:
         summary["status_detail"] = status_detail
     summary["metrics"]["breakdown"] = _breakdown(summary["metrics"], startup_s, elapsed_s,
                                                  sw.elapsed_ns(began) / 1e9)
+    write_sessions_and_report(out_dir, summary, (record for record, _ in journal.records()))
     write_json_atomic(out_dir / "summary.json", summary)
-    write_report(out_dir / "report.txt", summary, journal.session_reports())
-    for name in ("sessions.jsonl", "report.sessions.txt"):  # sessions.json and report.txt hold them now
-        (out_dir / name).unlink()
+    journal.remove()
     return summary
 
 
-def write_report(path: Path, summary: dict[str, Any], session_blocks: Iterator[bytes]) -> None:
-    """Write report.txt (`format_report`'s text: the run report, then the journaled session blocks), by rename."""
+def write_equity_csv(path: Path, ts_ns: np.ndarray, equity: np.ndarray, cash: np.ndarray,
+                     stamps: Callable[[np.ndarray], np.ndarray]) -> None:
+    """Write equity.csv (one row per step) whole, by rename."""
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("wb") as fh:
-        fh.write(format_run_report(summary).encode("utf-8"))
-        for piece in session_blocks:
-            fh.write(piece)
-        fh.write(b"\n")
+        fh.write(EQUITY_HEADER)
+        fh.write(equity_rows(ts_ns, equity, cash, stamps))
+    os.replace(tmp, path)
+
+
+def write_sessions_and_report(out_dir: Path, summary: dict[str, Any], records: Iterator[dict[str, Any]]) -> None:
+    """Write sessions.json and report.txt (`format_report`'s text) in one pass over `records`, each by rename.
+
+    Each session's report block is formatted from its record as the run made it (not from its
+    JSON, rounded to 6 decimals, which could move a printed figure's last digit).
+    """
+    path = out_dir / "report.txt"
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as report:
+        report.write(format_run_report(summary))
+
+        def tee() -> Iterator[dict[str, Any]]:
+            for record in records:
+                report.write("\n\n" + format_session_report(record))
+                yield record
+
+        write_sessions_json(out_dir / "sessions.json", tee())
+        report.write("\n")
     os.replace(tmp, path)
 
 

@@ -15,7 +15,6 @@ from typing import Any
 from app.config import config_to_dict
 from app.config.schema import SessionConfig
 from app.errors import NoBarsError, SessionAborted, ThreadStuckError
-from app.metrics.report import format_session_report
 from app.runtime.build import Pipeline, build
 from app.runtime.controls import RunControls
 from app.runtime.journal import RunJournal
@@ -99,26 +98,30 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
     journal: RunJournal | None = None
     try:
         shutil.copyfile(config.source_file, out_dir / "config.yaml")
+        resolved = json.dumps(config_to_dict(config), indent=2, sort_keys=True)
+        (out_dir / "config.resolved.json").write_text(resolved + "\n")  # first: a killed run's recovery reads it
 
         def on_session_done(index: int, state: SessionState) -> None:
             # On the coordinator thread, once every stage acked the session: the broker and the
             # equity log are quiescent until the next session starts.
             p = pipeline  # bound below, before any thread starts
+            trading = p.engine.results.sessions.pop(index)
             record = session_record(state, index, p.tm, p.plan.symbols, p.plan.base.label,
-                                    tuple(i.label for i in p.derived), p.engine.results.sessions.pop(index),
+                                    tuple(i.label for i in p.derived), trading,
                                     {"mode": p.metrics.mode, "requested_speed": p.metrics.requested_speed})
             record["metrics"] = p.metrics.end_session(p.subscriptions)
             assert journal is not None
-            journal.session_done(record, format_session_report(record), p.broker.fills, equity_columns(p))
+            journal.session_done(record, [t.pnl for t in trading["closed_trades"]], p.broker.fills,
+                                 equity_columns(p))
             p.rollup.add(record)
-            trading = record["trading"]
+            done = record["trading"]
             log.info("session %s ended: %d bars, %d fills, P&L %.2f, equity %.2f", record["date"],
-                     record["bars_processed"], trading["fills"], trading["pnl"], trading["equity_end"])
+                     record["bars_processed"], done["fills"], done["pnl"], done["equity_end"])
             if progress is not None:
                 progress(index + 1, len(p.plan.sessions), state.session)
 
         pipeline = build(config, on_session_done)
-        journal = RunJournal(out_dir, stamps_for(pipeline), lambda: _progress(pipeline))
+        journal = RunJournal(out_dir, stamps_for(pipeline), lambda: _progress(pipeline), pipeline.tm.uncached.tz)
         _watch_callbacks(pipeline)
         if controls is not None:
             controls.bind(pipeline)
@@ -131,8 +134,8 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
         elapsed_s = sw.elapsed_ns(t0) / 1e9
         gc.freeze()  # the run's results live to the end too: collections while writing skip them
         try:
-            summary = write_outputs(pipeline, journal, pipeline.rollup, out_dir, status, elapsed_s,
-                                    config_to_dict(config), startup_s, status_detail=detail)
+            summary = write_outputs(pipeline, journal, pipeline.rollup, out_dir, status, elapsed_s, startup_s,
+                                    status_detail=detail)
         except Exception as e:
             if error is None:
                 raise
@@ -189,6 +192,7 @@ def _progress(p: Pipeline) -> dict[str, Any]:
     # summary.json while the run goes on: counters only (it is rewritten after every session).
     last = p.engine.results.log.last_equity()
     return {"session_name": p.config.session_name, "sessions_planned": len(p.plan.sessions),
+            "base_interval": p.plan.base.label,
             "first_session": p.rollup.first_date, "last_session": p.rollup.last_date,
             "bars_processed": p.engine.results.bars,
             "equity": last if last is not None else p.config.trading.starting_cash}

@@ -116,14 +116,10 @@ def test_sigterm_mid_run_stops_cleanly_with_every_finished_session_reported(stor
     assert summary["status"] == "interrupted"
     assert summary["sessions"] == len(sessions) >= 1
     assert [s["date"] for s in sessions][0] == "2024-07-01"
-    assert not (out / "sessions.jsonl").exists()
+    assert not (out / "journal").exists()
 
 
-def _committed(out: Path, name: str, committed: dict[str, int]) -> bytes:
-    return (out / name).read_bytes()[: committed[name]]
-
-
-def test_kill_9_loses_at_most_the_session_in_progress(store, tmp_path):
+def test_kill_9_loses_at_most_the_session_in_progress_and_recover_finishes_the_files(store, tmp_path):
     # Arrange: the reference run, uninterrupted, and the same run killed after a few sessions.
     cfg = write_config(tmp_path / "s.yaml", store,
                        backtest={"start_date": "2024-06-04", "end_date": "2024-07-08", "speed_multiplier": 0},
@@ -138,7 +134,7 @@ def test_kill_9_loses_at_most_the_session_in_progress(store, tmp_path):
         while True:  # until the journal has committed 4 sessions
             try:
                 progress = json.loads((out / "summary.json").read_text())
-            except (FileNotFoundError, json.JSONDecodeError):  # not there yet (never half-written: renamed)
+            except (FileNotFoundError, json.JSONDecodeError):  # not there yet
                 progress = {}
             if progress.get("sessions_completed", 0) >= 4:
                 break
@@ -149,23 +145,37 @@ def test_kill_9_loses_at_most_the_session_in_progress(store, tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
 
-    # Assert: every JSON file parses; the commit record names what is whole.
+    # Assert: summary.json parses and holds the commit record; fills.csv holds every fill of
+    # the committed sessions, row for row the reference's.
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "running"
     k, committed = summary["sessions_completed"], summary["journal"]
-    assert k >= 4
     reference = json.loads((ref / "sessions.json").read_text())
-    lines = _committed(out, "sessions.jsonl", committed).decode().splitlines()
-    records = [json.loads(line) for line in lines]
-    assert len(records) == k
+    assert 4 <= k < len(reference)  # it really was killed mid-run
+    last_day = reference[k - 1]["date"]
+
+    def rows_until(name: str, day: str) -> str:
+        return "".join(row for row in (ref / name).read_text().splitlines(keepends=True)
+                       if row.startswith("timestamp") or row[:10] <= day)
+
+    fills = (out / "fills.csv").read_bytes()[: committed["fills.csv"]].decode()
+    assert fills == rows_until("fills.csv", last_day)
+    assert not (out / "sessions.json").exists()  # never half-written: only whole files by rename
+
+    # Act: finish the files from the journal.
+    rec = cli("-m", "app.backtest", "--recover", str(out))
+
+    # Assert: every file parses and covers exactly the k finished sessions, as the full run did.
+    assert rec.returncode == 0, rec.stderr
+    summary, sessions, _, _ = _parse_outputs(out)
     strip = lambda r: {key: v for key, v in r.items() if key != "metrics"}  # noqa: E731
-    assert [strip(r) for r in records] == [strip(r) for r in json.loads(json.dumps(reference[:k]))]
-    # fills.csv and equity.csv hold every row of the finished sessions, the same rows as the full run.
-    last_day = records[-1]["date"]
-    for name in ("fills.csv", "equity.csv"):
-        got = _committed(out, name, committed).decode()
-        want = [row for row in (ref / name).read_text().splitlines(keepends=True)
-                if row.startswith("timestamp") or row[:10] <= last_day]
-        assert got == "".join(want)
-        assert list(csv.reader(io.StringIO(got)))  # parses
-    assert k < len(reference)  # it really was killed mid-run
+    assert [strip(r) for r in sessions] == [strip(r) for r in reference[:k]]
+    assert (out / "equity.csv").read_text() == rows_until("equity.csv", last_day)
+    assert (out / "fills.csv").read_text() == rows_until("fills.csv", last_day)
+    assert summary["status"] == "killed" and summary["sessions"] == k
+    assert summary["last_session"] == last_day
+    assert _status_line(out).startswith("Run status: KILLED — ")
+    assert not (out / "journal").exists()
+    # A second recovery refuses: the files are complete.
+    again = cli("-m", "app.backtest", "--recover", str(out))
+    assert again.returncode == 2 and "already complete" in again.stderr

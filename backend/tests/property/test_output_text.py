@@ -9,7 +9,7 @@ import hypothesis.strategies as st
 import numpy as np
 from hypothesis import given
 
-from app.metrics.json_text import to_compact_json, to_json
+from app.metrics.json_text import to_json
 from app.runtime.text_columns import fixed_decimals, iso_local, join_rows, text_column
 from app.timing.time_manager import TimeManager
 
@@ -82,15 +82,32 @@ def test_to_json_equals_the_stdlib_indented_encoding(obj):
 
 
 @given(st.lists(_json, max_size=6))
-def test_sessions_json_written_from_journal_lines_in_chunks_equals_the_whole_document(tmp_path_factory, items):
+def test_sessions_json_written_in_chunks_equals_the_whole_document(tmp_path_factory, items):
     import app.runtime.journal as journal
 
     path = tmp_path_factory.mktemp("json") / "list.json"
-    lines = [to_compact_json(item).encode("utf-8") for item in items]
     for chunk in (1, 2, journal.JSON_CHUNK):
         saved, journal.JSON_CHUNK = journal.JSON_CHUNK, chunk
         try:
-            journal.write_sessions_json(path, iter(lines))
+            journal.write_sessions_json(path, iter(items))
         finally:
             journal.JSON_CHUNK = saved
         assert path.read_text(encoding="utf-8") == to_json(items) + "\n"
+
+
+@given(st.lists(st.tuples(st.sampled_from(["AAPL", "BRK.B", "A,B", 'Q"X']), st.sampled_from(["BUY", "SELL"]),
+                          st.integers(1, 10**6), _money, _money, st.integers(1_500_000_000, 2_000_000_000)),
+                max_size=40),
+       st.sampled_from(["XNYS", "XLON", "XTKS"]))
+def test_fills_formatted_by_python_equal_the_column_path(rows, calendar):
+    from app.execution.orders import Fill, OrderSide
+    from app.runtime.journal import fill_rows
+
+    tm = _tm(calendar)
+    fills = [Fill(i, symbol, OrderSide[side], qty, price, commission, secs * 1_000_000_000)
+             for i, (symbol, side, qty, price, commission, secs) in enumerate(rows)]
+
+    def stamps(ts_ns):
+        return iso_local(ts_ns, tm.utc_offsets_s(ts_ns))
+
+    assert fill_rows(fills, stamps, tm.uncached.tz) == fill_rows(fills, stamps)
