@@ -179,3 +179,37 @@ def test_kill_9_loses_at_most_the_session_in_progress_and_recover_finishes_the_f
     # A second recovery refuses: the files are complete.
     again = cli("-m", "app.backtest", "--recover", str(out))
     assert again.returncode == 2 and "already complete" in again.stderr
+
+
+@pytest.mark.parametrize("where, expected", [
+    ("file", "is a file; expected a folder for the run's files"),
+    ("/proc/nope", "cannot write the run's files there"),
+])
+def test_an_unusable_output_is_one_line_and_exit_2(store, tmp_path, where, expected):
+    cfg = write_config(tmp_path / "s.yaml", store)
+    target = tmp_path / "taken.txt" if where == "file" else Path(where)
+    if where == "file":
+        target.write_text("keep me")
+
+    proc = cli("-m", "app.backtest", str(cfg), "--output", str(target), "--quiet")
+
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]  # one line
+    assert proc.stderr.startswith(f"--output {target}: error: ") and expected in proc.stderr
+    if where == "file":
+        assert target.read_text() == "keep me"  # nothing lost
+
+
+def test_a_run_that_processed_no_bars_never_exits_0(store, tmp_path):
+    # Every session past the store's end, skipped by choice: nothing to trade on.
+    out = tmp_path / "out"
+    cfg = write_config(tmp_path / "s.yaml", store, data={"store": str(store), "on_missing": "skip"},
+                       backtest={"start_date": "2024-08-01", "end_date": "2024-08-02", "speed_multiplier": 0})
+
+    proc = cli("-m", "app.backtest", str(cfg), "--output", str(out), "--quiet")
+
+    assert proc.returncode == 1, proc.stderr
+    assert "error: the run processed no bars (2 of 2 sessions finished)" in proc.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "failed" and summary["bars_processed"] == 0
+    assert _status_line(out).startswith("Run status: FAILED — the run processed no bars")
