@@ -20,6 +20,8 @@ FieldPath: TypeAlias = tuple[str | int, ...]
 _MAP_TAG: Final = "tag:yaml.org,2002:map"
 _SEQ_TAG: Final = "tag:yaml.org,2002:seq"
 _MERGE_TAG: Final = "tag:yaml.org,2002:merge"
+_MAX_DEPTH: Final = 50  # a session config nests about 5 deep
+_MAX_VALUES: Final = 100_000  # aliases can make a short file expand without bound ("billion laughs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,11 @@ def read_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
         raise _syntax_error(e, file) from e
     except yaml.reader.ReaderError as e:
         raise _reader_error(e, text, file) from e
+    except RecursionError as e:
+        raise ConfigError(
+            "invalid YAML: lists or mappings nested too deeply to read", file=file, line=1, column=1,
+            hint=f"a session config nests at most {_MAX_DEPTH} levels",
+        ) from e
     except yaml.YAMLError as e:
         raise ConfigError(f"invalid YAML: {' '.join(str(e).split())}", file=file, line=1, column=1) from e
     source = SourceMap(file)
@@ -153,8 +160,15 @@ class _Walker:
         self._constructor = SafeConstructor()
         # Ids of the collection nodes on the current path: an alias back to one of them loops forever.
         self._active: set[int] = set()
+        self._count = 0
 
     def walk(self, node: Node, path: FieldPath) -> Any:
+        self._count += 1
+        if self._count > _MAX_VALUES:
+            raise self._error(node, path, f"expected a session config, received more than {_MAX_VALUES:,} values",
+                              hint="YAML aliases (*name) repeat what they name; write the values out")
+        if len(path) > _MAX_DEPTH:
+            raise self._error(node, path, f"expected at most {_MAX_DEPTH} nested levels, received more")
         self._source.values[path] = _mark(node)
         if isinstance(node, ScalarNode):
             return self._scalar(node, path)
@@ -176,7 +190,8 @@ class _Walker:
         except yaml.MarkedYAMLError as e:
             raise _syntax_error(e, self._source.file) from e
         except ValueError as e:
-            raise self._error(node, path, f"cannot read the value {node.value!r}: {e}") from e
+            shown = repr(node.value) if len(node.value) <= 60 else repr(node.value[:57]) + "..."
+            raise self._error(node, path, f"cannot read the value {shown}: {e}") from e
 
     def _mapping(self, node: MappingNode, path: FieldPath) -> dict[str, Any]:
         result: dict[str, Any] = {}

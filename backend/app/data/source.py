@@ -141,9 +141,15 @@ def _column_index(source: SourceRows) -> tuple[list[int], list[int]]:
         raise DataError(
             str(source.path),
             f"missing column {missing[0]!r}; expected a header with timestamp (or datetime, date, time, t), "
-            f"open, high, low, close, volume (any case), received {', '.join(source.header)}",
+            f"open, high, low, close, volume (any case), received {_header_text(source.header)}",
         )
     return ts_cols, value_cols
+
+
+def _header_text(header: tuple[str, ...]) -> str:
+    # One line whatever the file holds: odd names (newlines, NULs) escaped, a long header cut.
+    text = ", ".join(name if name.isprintable() else repr(name) for name in header)
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def parse_rows(source: SourceRows, tz: tzinfo | None, daily: bool) -> ParsedRows:

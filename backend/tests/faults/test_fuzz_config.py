@@ -242,6 +242,30 @@ def test_random_text_as_a_whole_config_fails_on_one_located_line(text):
     _validate(text)
 
 
+_BOMB = "".join(f"{k}: &{k} [{', '.join([f'*{p}' if p else '1'] * 10)}]\n"
+                for k, p in zip("abcdefgh", ["", *"abcdefg"], strict=True))
+HOSTILE = {
+    "deep_flow_nesting": ("a: " + "[" * 5000 + "]" * 5000,
+                          "fuzz.yaml:1:1: error: invalid YAML: lists or mappings nested too deeply to read"),
+    "nesting_past_the_limit": ("a: " + "[" * 60 + "]" * 60, "fuzz.yaml:1:54: error: a[0][0]"),
+    "alias_bomb": (_BOMB, "fuzz.yaml:1:35: error: e[7][8][8][8][9]: expected a session config, received more "
+                          "than 100,000 values"),
+    "huge_integer": ("session_name: " + "7" * 5000, "fuzz.yaml:1:15: error: session_name: cannot read the value "
+                                                     "'777777777777777777777777777777777777777777777777777777777'..."),
+    "recursive_alias": ("a: &a [*a]", "fuzz.yaml:1:4: error: a[0]: a recursive YAML alias"),
+    "many_keys": ("\n".join(f"k{i}: {i}" for i in range(5000)), "fuzz.yaml:1:1: error: k0: unknown field"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_documents_fail_fast_on_one_located_line(case):
+    text, start = HOSTILE[case]
+    with pytest.raises(ConfigError) as caught:
+        parse_session_config(text, NAME, BASE_DIR)
+    _check_error(caught.value, text)
+    assert str(caught.value).startswith(start), str(caught.value)
+
+
 _FUZZ_DIR = Path(tempfile.mkdtemp(prefix="fuzz-config-"))
 
 
