@@ -10,7 +10,9 @@ cases then go through the real CLI to check the exit code and the one stderr lin
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -266,7 +268,8 @@ def test_hostile_documents_fail_fast_on_one_located_line(case):
     assert str(caught.value).startswith(start), str(caught.value)
 
 
-_FUZZ_DIR = Path(tempfile.mkdtemp(prefix="fuzz-config-"))
+_FUZZ_DIR = Path(tempfile.mkdtemp(prefix="fuzz-config-"))  # shared by the examples
+atexit.register(shutil.rmtree, _FUZZ_DIR, True)
 
 
 @FUZZ

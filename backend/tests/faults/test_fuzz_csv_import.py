@@ -1,4 +1,4 @@
-"""Fuzzed CSV imports never produce a traceback: rows are imported or counted as rejected, or one DataError names the file.
+"""Fuzzed CSV imports never produce a traceback: rows are imported or rejected, or one DataError names the file.
 
 CSV files are drawn from near-valid bars of one session, then damaged: headers renamed,
 reordered, duplicated or missing; rows with the wrong field count, junk numbers, timestamps in
@@ -10,6 +10,7 @@ through the CLI's ``main()``; a few files then go through the real ``python -m a
 
 from __future__ import annotations
 
+import atexit
 import csv
 import io
 import os
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 from contextlib import redirect_stderr, redirect_stdout
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,8 @@ REPO = Path(__file__).resolve().parents[3]
 BACKEND = REPO / "backend"
 OPEN = datetime(2024, 7, 1, 13, 30, tzinfo=UTC)  # 09:30 New York, a regular session
 FUZZ = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], deadline=None)
-_DIR = Path(tempfile.mkdtemp(prefix="fuzz-csv-"))
+_DIR = Path(tempfile.mkdtemp(prefix="fuzz-csv-"))  # shared by the examples (fixtures are per test, not per example)
+atexit.register(shutil.rmtree, _DIR, True)
 
 HEADERS = [
     ["timestamp", "open", "high", "low", "close", "volume"],
@@ -76,13 +78,24 @@ def _timestamp(minute: int, form: str) -> str:
 
 
 _FORMS = st.sampled_from(["iso_offset", "iso_local", "naive", "epoch_s", "epoch_ms", "epoch_us", "epoch_ns", "date"])
+_moments = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),  # noqa: DTZ001
+                        timezones=st.sampled_from([UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=14))]))
+_FAR_STAMPS = st.one_of(  # any year, any zone, any unit: far outside the calendar and the int64 ns range
+    _moments.map(lambda m: m.isoformat()),
+    _moments.map(lambda m: m.date().isoformat()),
+    _moments.map(lambda m: m.replace(tzinfo=None).isoformat(sep=" ")),
+    st.integers(-(10**20), 10**20).map(str),
+    st.decimals(allow_nan=False, allow_infinity=False, places=3).map(str),
+)
 _price = st.floats(min_value=0.01, max_value=1e6, allow_nan=False).map(lambda x: f"{x:.4f}")
 
 
 @st.composite
 def _row(draw, width: int) -> list[str]:
     minute = draw(st.integers(-30, 420))  # some before the open or after the close
-    cells = [_timestamp(minute, draw(_FORMS)), *[draw(_price) for _ in range(4)], str(draw(st.integers(0, 10**7)))]
+    stamp = draw(st.one_of(st.just(None), st.just(None), st.just(None), _FAR_STAMPS))
+    cells = [stamp or _timestamp(minute, draw(_FORMS)), *[draw(_price) for _ in range(4)],
+             str(draw(st.integers(0, 10**7)))]
     cells += [draw(_price) for _ in range(max(0, width - len(cells)))]
     for _ in range(draw(st.integers(0, 2))):  # damage a few cells
         i = draw(st.integers(0, len(cells) - 1))
@@ -127,7 +140,8 @@ def csv_files(draw) -> tuple[bytes, dict]:
     return raw, options
 
 
-GOOD = b"timestamp,open,high,low,close,volume\n2024-07-01T13:30:00Z,1,2,0.5,1.5,10\n2024-07-01T13:35:00Z,1,2,0.5,1.5,10\n"
+GOOD = (b"timestamp,open,high,low,close,volume\n"
+        b"2024-07-01T13:30:00Z,1,2,0.5,1.5,10\n2024-07-01T13:35:00Z,1,2,0.5,1.5,10\n")
 
 
 def _fresh_store(name: str, symbol: str, existing: bool) -> Path:
