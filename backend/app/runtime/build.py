@@ -189,7 +189,8 @@ def _live_feed(config: SessionConfig, symbols: tuple[str, ...], base: Interval, 
                                    sleep=stop.wait,  # every wait between attempts ends on stop
                                    stopwatch=stopwatch)
     except ConfigError as e:
-        fields = {live.key_env: ("live", "key_env"), live.secret_env: ("live", "secret_env")}
+        fields = {live.key_env: ("live", "key_env"), live.secret_env: ("live", "secret_env"),
+                  "feed": ("live", "feed"), "interval": ("streams",), "symbols": ("symbols",)}
         where = fields.get(e.field or "", ("live",))
         raise config.error(where, e.message, hint=e.hint) from None
 

@@ -343,6 +343,16 @@ CLI_CASES = {
                                   key_env: FUZZ_NO_SUCH_KEY_VAR
                                 """),
                             "cli.yaml:13:12: error: live.key_env: expected environment variable FUZZ_NO_SUCH_KEY_VAR"),
+    "feed_mismatch": (GOOD.replace("mode: backtest", "mode: live") + textwrap.dedent("""\
+                          live:
+                            stream_url: ws://127.0.0.1:1/v2/sip
+                            rest_url: http://127.0.0.1:1
+                            feed: iex
+                            key_env: HOME
+                            secret_env: PATH
+                          """),
+                      "cli.yaml:13:9: error: live.feed: expected feed one of ['iex', 'sip', 'delayed_sip', 'test'] "
+                      "matching the stream URL's last segment, received feed 'iex'"),
     "binary_garbage": (None, "cli.yaml:1:1: error: expected UTF-8 text, received undecodable bytes at offset 0"),
 }
 
