@@ -107,6 +107,7 @@ class SimulatedBroker:
         self._pending = self._book.by_symbol  # the per-bar path's lookup (the book's own dict)
         self._fills: list[Fill] = []
         self._rejections: list[Rejection] = []
+        self._rejections_forgotten = 0  # rejections dropped by `forget_rejections` (counted, not kept)
         self._expired: list[Order] = []
         self._view = _RiskView(self)
         self.on_rejection: Callable[[Rejection], None] = _no_listener
@@ -333,8 +334,24 @@ class SimulatedBroker:
 
     @property
     def rejections(self) -> list[Rejection]:
-        """Every rejection so far, at submission or at fill (do not modify)."""
+        """The rejections since the last `forget_rejections` (all of them if never called), at
+        submission or at fill (do not modify)."""
         return self._rejections
+
+    @property
+    def rejected_count(self) -> int:
+        """How many orders were rejected in the whole run (forgotten ones included)."""
+        return self._rejections_forgotten + len(self._rejections)
+
+    def forget_rejections(self) -> None:
+        """Drop the rejections kept so far (their count stays in `rejected_count`).
+
+        The engine calls it once a session's rejections are in its record: a run with many
+        rejections (a tight ``max_open_positions`` on many symbols: ~15,000 a year) would
+        otherwise hold every one of them to the end.
+        """
+        self._rejections_forgotten += len(self._rejections)
+        self._rejections.clear()
 
     @property
     def closed_trades(self) -> list[ClosedTrade]:

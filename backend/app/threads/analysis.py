@@ -267,3 +267,4 @@ class AnalysisEngine(SessionThread):
             "books_start": self._books_start,
             "books_end": _books(broker, ctx.symbols),
         }
+        broker.forget_rejections()  # they are in the session's record now (memory stays flat)
