@@ -55,15 +55,15 @@ class _ProgressBar:
 
 
 class _ConsoleFormatter(logging.Formatter):
-    """Console lines without the traceback of an AppError: its message says what to do, and
-    run.log keeps the full traceback (``--traceback`` prints it here too)."""
+    """Console lines without tracebacks: the message says what failed, and run.log keeps the
+    full traceback (``--traceback`` prints it here too)."""
 
     def __init__(self, inner: logging.Formatter | None) -> None:
         super().__init__()
         self.inner = inner or logging.Formatter()
 
     def format(self, record: logging.LogRecord) -> str:
-        if record.exc_info and isinstance(record.exc_info[1], AppError):
+        if record.exc_info:
             record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
         return self.inner.format(record)
 
@@ -187,7 +187,9 @@ def _failed(error: BaseException, out_dir: Path, show_traceback: bool) -> int:
         traceback.print_exception(error)
     print(f"error: {error}", file=sys.stderr)
     if isinstance(error, SessionAborted):
-        print(f"partial report written to {out_dir}", file=sys.stderr)
+        bug = error.__cause__ is not None and not isinstance(error.__cause__, AppError)
+        where = f"; the traceback is in {out_dir / 'run.log'}" if bug and not show_traceback else ""
+        print(f"partial report written to {out_dir}{where}", file=sys.stderr)
     elif isinstance(error, NoBarsError):
         print(f"reports written to {out_dir}", file=sys.stderr)
     return EXIT_FAILED

@@ -293,7 +293,8 @@ def build(config: SessionConfig, on_session_done: SessionDone, stopwatch: Stopwa
     coordinator = SessionCoordinator(plan, history, steps, tm, data, outputs, metrics, stop, fail, on_session_done,
                                      stopwatch)
     processor = DataProcessor(symbols, base, derived, IndicatorBank(indicators), subs["Coordinator→Processor"],
-                              subs["Processor→Analysis"], metrics, tm.clock, paced, stop, fail, stopwatch)
+                              subs["Processor→Analysis"], metrics, tm.clock, paced, stop, fail, stopwatch,
+                              format_ns=tm.format_ns)
     upkeep = DataUpkeep(symbols, base, tm, subs["Coordinator→Upkeep"], metrics,
                         config.gap_filler.enable_session_quality, stop, fail, fill, stopwatch=stopwatch)
     engine = AnalysisEngine(strategy, ctx, broker, tm, subs["Processor→Analysis"], metrics, stop, fail,

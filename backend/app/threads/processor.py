@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -51,8 +51,10 @@ class DataProcessor(SessionThread):
         stop_token: StopToken,
         on_failure: FailureSink,
         stopwatch: Stopwatch | None = None,
+        format_ns: Callable[[int], str] = str,
     ) -> None:
         super().__init__(stop_token, on_failure)
+        self._fmt = format_ns  # clock times in a failure's message (the TimeManager's format)
         self.stopwatch = stopwatch or Stopwatch()  # times each batch
         self.symbols = tuple(symbols)
         self.base = base
@@ -70,6 +72,10 @@ class DataProcessor(SessionThread):
         self._from_row: dict[str, np.ndarray] = {}
         self._window_end: dict[str, int] = {}
         self._base_rows = np.zeros(len(self.symbols), dtype=np.int64)
+        # Where the processor is, for a failure's message: the session and the steps in hand.
+        self._at: tuple[int, int] | None = None
+        self._at_session: str | None = None
+        self.where = self._where
 
     def run(self) -> None:
         now_ns = self.stopwatch.now_ns
@@ -83,16 +89,27 @@ class DataProcessor(SessionThread):
                 return
             for event in self.inbox.events(after, seq):
                 if isinstance(event, StepBatch):
+                    self._at = (int(event.ends[0]), int(event.ends[-1]))
                     t0 = now_ns()
                     self._step(event)
                     items = event.hi - event.lo
                     stat.record_many((now_ns() - t0) // items, items)  # batch time shared
                 elif isinstance(event, SessionStart):
+                    self._at_session, self._at = event.state.session.isoformat(), None
                     self._begin(event)
-                elif isinstance(event, SessionEnd) and not self._end(event):
-                    return
+                elif isinstance(event, SessionEnd):
+                    self._at = (event.state.close_ns, event.state.close_ns)
+                    if not self._end(event):
+                        return
             self.inbox.ack(seq)
             after = seq
+
+    def _where(self) -> tuple[str | None, str | None]:
+        # The steps being derived when it failed ("first to last" for a batch of several).
+        if self._at is None:
+            return None, self._at_session
+        first, last = (self._fmt(ns) for ns in self._at)
+        return (first if first == last else f"{first} to {last}"), self._at_session
 
     def _begin(self, event: SessionStart) -> None:
         state = self._state = event.state

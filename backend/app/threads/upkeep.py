@@ -74,6 +74,8 @@ class DataUpkeep(SessionThread):
         self.enabled = enabled
         self.fill = fill if enabled else None
         self._state: SessionState | None = None
+        self._at: tuple[str, int] | None = None  # (session, clock ns) of the work in hand, for a failure
+        self.where = self._where
         self._filler: GapFiller | None = None
         self._horizon = 0  # end of the last published step
         self._scanned = [0] * len(self.symbols)  # expected starts below this were scanned
@@ -101,13 +103,24 @@ class DataUpkeep(SessionThread):
                 elif isinstance(event, SessionStart) and self.fill is not None:
                     self._begin(event.state)
                 elif isinstance(event, SessionEnd):
+                    self._at = (event.state.session.isoformat(), event.state.close_ns)
                     t0 = self.stopwatch.now_ns()
                     self._end(event.state)
+                    self._at = None
                     stat.record(self.stopwatch.elapsed_ns(t0))
             self.inbox.ack(seq)  # before any REST call: the stream never waits for a refetch
             after = seq
             if self._filler is not None and self._scan_at and self.tm.now_ns() >= self._scan_at:
                 self._refill()
+
+    def _where(self) -> tuple[str | None, str | None]:
+        # A session's quality is worked out at its close; a live refetch, where the clock stands.
+        if self._at is not None:
+            return self.tm.format_ns(self._at[1]), self._at[0]
+        state = self._state
+        if state is None:
+            return None, None
+        return self.tm.format_ns(self.tm.now_ns()), state.session.isoformat()
 
     def _timeout_s(self) -> float | None:
         if self._filler is None:

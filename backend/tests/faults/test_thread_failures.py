@@ -87,12 +87,7 @@ def test_a_failure_in_each_thread_fails_the_run_naming_it_and_keeps_the_finished
 
 
 @pytest.mark.parametrize("thread", [
-    "SessionCoordinator",
-    pytest.param("DataProcessor", marks=pytest.mark.xfail(
-        strict=True, reason="DataProcessor has no `where`: its failure names no session or clock time")),
-    pytest.param("DataUpkeep", marks=pytest.mark.xfail(
-        strict=True, reason="DataUpkeep has no `where`: its failure names no session or clock time")),
-    "AnalysisEngine",
+    "SessionCoordinator", "DataProcessor", "DataUpkeep", "AnalysisEngine",
 ])
 def test_a_thread_failure_names_the_session_it_happened_in(store, tmp_path, monkeypatch, thread):
     # README: exit 1 "a thread failed (the message names it, the clock time and the session ...)".
