@@ -95,6 +95,10 @@ class LiveConfig:
         ``>= 0``: how long after its end a step still missing a symbol's bar waits before it is
         published without it (a minute without trades sends no bar). None: ``min(2, base
         interval in seconds)``. Complete steps are published at once.
+    fill_wait_s : float, default 1.5
+        ``>= 0``: when a step's grace runs out with bars missing (and the feed is in sync), those
+        bars are asked of REST at once and the step is held up to this long for them, so the
+        strategy decides on the bars a backtest would see. 0: off (the step goes out at once).
     """
 
     provider: str = yaml_field(one_of("alpaca"), default="alpaca")
@@ -107,6 +111,7 @@ class LiveConfig:
     reconnect_initial_s: float = yaml_field(number(gt=0), default=1.0)
     reconnect_max_s: float = yaml_field(number(gt=0), default=60.0)
     bar_grace_s: float | None = yaml_field(optional(number(ge=0)), default=None)
+    fill_wait_s: float = yaml_field(number(ge=0), default=1.5)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

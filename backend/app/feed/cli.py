@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--reject-auth", action="store_true", help="answer every auth with 402 (REST with 403)")
     p.add_argument("--updated-bars", action="store_true", help="restate every 10th bar half an interval later")
+    p.add_argument(
+        "--rest-delay", type=float, default=0.0, metavar="SECONDS", help="answer each REST bars request this late"
+    )
     p.add_argument("--stop-after", type=float, default=None, metavar="SECONDS", help="exit after this long")
     p.add_argument("--auth-timeout", type=float, default=10.0, metavar="SECONDS", help="404 if no auth by then")
     p.add_argument("--verbose", action="store_true", help="log at INFO to stderr")
@@ -74,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     options = ServerOptions(
         port=args.port, key=args.key, secret=args.secret, drops=args.drop, disconnect_after_s=args.disconnect_after,
         malformed_after=args.malformed_after, reject_auth=args.reject_auth, stop_after_s=args.stop_after,
-        auth_timeout_s=args.auth_timeout,
+        auth_timeout_s=args.auth_timeout, rest_delay_s=args.rest_delay,
     )
     server = FeedServer(replay, options, clock)
 

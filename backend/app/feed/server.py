@@ -60,6 +60,7 @@ class ServerOptions:
     stop_after_s: float | None = None
     auth_timeout_s: float = 10.0
     ping_interval_s: float = 54.0
+    rest_delay_s: float = 0.0  # answer each REST bars request this late (a slow REST)
 
 
 @dataclass(slots=True, eq=False)
@@ -133,9 +134,12 @@ class FeedServer:
 
     # -- HTTP -------------------------------------------------------------------------------
 
-    def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+    async def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
         path, _, query = request.path.partition("?")
         if path == BARS_PATH:
+            if self.options.rest_delay_s > 0:
+                log.warning("fault: answering REST %.2f s late", self.options.rest_delay_s)
+                await asyncio.sleep(self.options.rest_delay_s)
             creds = None if self.options.reject_auth else (self.options.key, self.options.secret)
             status, body = answer_bars(
                 query, request.headers.get("APCA-API-KEY-ID"), request.headers.get("APCA-API-SECRET-KEY"),

@@ -275,14 +275,17 @@ class AlpacaFeed:
         """
         return bars_to_arrays(self._rest.fetch(sorted(set(symbols)), interval, start_ns, end_ns), sorted(set(symbols)))
 
-    def rest_fetcher(self, retries: int = 3) -> Callable[[list[str], Interval, int, int], dict[str, BarArrays]]:
-        """Return a REST bar fetcher with its own connection state, for another thread (gap fill).
+    def rest_fetcher(self, retries: int = 3, timeout_s: float | None = None
+                     ) -> Callable[[list[str], Interval, int, int], dict[str, BarArrays]]:
+        """Return a REST bar fetcher with its own connection state (gap fill, the fill at grace).
 
         Same URL, credentials and feed as this feed; its counters are not this feed's `stats`.
-        `retries` are the fetcher's own (gap fill retries at its own pace: pass 0).
+        `retries` are the fetcher's own (gap fill retries at its own pace: pass 0); `timeout_s`
+        bounds each request (default this feed's `timeout_s`).
         """
         rest = AlpacaRest(self._rest_url, self._key, self._secret, feed=self._feed, stats=FeedStats(),
-                          clock_ns=self._clock_ns, sleep=self._sleep, timeout_s=self._timeout_s, retries=retries)
+                          clock_ns=self._clock_ns, sleep=self._sleep,
+                          timeout_s=self._timeout_s if timeout_s is None else timeout_s, retries=retries)
 
         def fetch(symbols: list[str], interval: Interval, start_ns: int, end_ns: int) -> dict[str, BarArrays]:
             wanted = sorted(set(symbols))

@@ -96,6 +96,10 @@ class StepAssembler:
         self.base_ns, self.grid_ns, self.end_ns, self.grace_ns = base_ns, grid_ns, end_ns, grace_ns
         self.next_start_ns = first_start_ns  # the first step not yet published
         self._pending: dict[int, list[LiveBar | None]] = {}
+        # Fill at grace (see `overdue`): steps whose missing bars were asked of REST, held until
+        # the instant given; and the symbols (slots) REST confirmed without trades in a step.
+        self._hold_until: dict[int, int] = {}
+        self._settled: dict[int, set[int]] = {}
 
     def add(self, bar: LiveBar, now_ns: int) -> Arrival:
         """File `bar` under its step; return what happened (the caller counts and records it)."""
@@ -124,7 +128,8 @@ class StepAssembler:
         """Return the steps that may close at `now_ns`, in time order, and forget them.
 
         Steps without any bar are passed over, not returned. With `hold` (feed out of sync)
-        only complete steps close; the first incomplete one stops the walk.
+        only complete steps close; the first incomplete one stops the walk. A step held for a
+        fill (`hold_for_fill`) waits until its hold ends or its missing bars are in.
         """
         out: list[ClosedStep] = []
         base, grace = self.base_ns, self.grace_ns
@@ -134,30 +139,72 @@ class StepAssembler:
             if end > now_ns or start >= self.end_ns:
                 break
             row = self._pending.get(start)
+            expires = max(end + grace, self._hold_until.get(start, end + grace))
             if row is None:
-                if hold or end + grace > now_ns:
+                settled = len(self._settled.get(start, ())) == len(self.symbols)  # REST: nobody traded
+                if not settled and (hold or expires > now_ns):
                     break
+                if self._hold_until:  # steps held for a fill: pass over one step at a time
+                    self.next_start_ns = end
+                    continue
                 # Pass over empty steps up to the next held one (or the last expired one).
                 expired_to = now_ns - grace - base  # the last step start whose grace ran out
                 limit = self.grid_ns + ((expired_to - self.grid_ns) // base + 1) * base
                 nearest = min(self._pending) if self._pending else limit
                 self.next_start_ns = max(start + base, min(nearest, limit))
                 continue
-            complete = all(b is not None for b in row)
-            if not complete and (hold or end + grace > now_ns):
+            if not self._complete(start, row) and (hold or expires > now_ns):
                 break
             del self._pending[start]
             out.append(ClosedStep(start, tuple(row)))
             self.next_start_ns = end
+        if self._hold_until or self._settled:
+            self._forget_fills_before(self.next_start_ns)
         return out
+
+    def _complete(self, start: int, row: list[LiveBar | None]) -> bool:
+        settled = self._settled.get(start, ())
+        return all(b is not None or i in settled for i, b in enumerate(row))
+
+    def _forget_fills_before(self, start_ns: int) -> None:
+        self._hold_until = {s: t for s, t in self._hold_until.items() if s >= start_ns}
+        self._settled = {s: v for s, v in self._settled.items() if s >= start_ns}
+
+    def overdue(self, now_ns: int, limit: int = 1000) -> list[tuple[int, tuple[str, ...]]]:
+        """Return the steps whose grace ran out at `now_ns` with bars missing and not yet asked of
+        REST: (start, the symbols missing), in time order, at most `limit` of them.
+
+        Each is returned once: `hold_for_fill` marks it asked.
+        """
+        out: list[tuple[int, tuple[str, ...]]] = []
+        start = self.next_start_ns
+        while len(out) < limit and start < self.end_ns and start + self.base_ns + self.grace_ns <= now_ns:
+            if start not in self._hold_until:
+                row = self._pending.get(start)
+                settled = self._settled.get(start, ())
+                missing = tuple(s for i, s in enumerate(self.symbols)
+                                if (row is None or row[i] is None) and i not in settled)
+                if missing:
+                    out.append((start, missing))
+            start += self.base_ns
+        return out
+
+    def hold_for_fill(self, start_ns: int, until_ns: int) -> None:
+        """Hold the step at `start_ns` (asked of REST) until `until_ns` unless its bars come first."""
+        self._hold_until[start_ns] = until_ns
+
+    def settle(self, start_ns: int, symbol: str) -> None:
+        """REST confirmed `symbol` had no trades in the step at `start_ns`: it is not waited for."""
+        self._settled.setdefault(start_ns, set()).add(self._slot[symbol])
 
     def next_deadline_ns(self) -> int:
         """Return the next instant `ready` may return something without a new bar arriving."""
         start = self.next_start_ns
         row = self._pending.get(start)
-        if row is not None and all(b is not None for b in row):
+        if row is not None and self._complete(start, row):
             return start + self.base_ns
-        return start + self.base_ns + self.grace_ns
+        expires = start + self.base_ns + self.grace_ns
+        return max(expires, self._hold_until.get(start, expires))
 
     def drain(self, now_ns: int) -> tuple[list[ClosedStep], int]:
         """Return every held step that ended by `now_ns`, in order, and how many bars were dropped.
@@ -173,6 +220,8 @@ class StepAssembler:
             else:
                 dropped += sum(b is not None for b in row)
         self._pending.clear()
+        self._hold_until.clear()
+        self._settled.clear()
         if out:
             self.next_start_ns = out[-1].start_ns + self.base_ns
         return out, dropped

@@ -65,11 +65,14 @@ Shared parts::
     POSITIONS = {symbol: {"quantity": int, "avg_price": float, "mark": float,
                           "unrealized_pnl": float}}
     QUALITY = {"series": {symbol: {interval: {"quality_pct": float, "gaps": int,
-                                              "missing_bars": int, "derived": bool}}},
+                                              "missing_bars": int, "derived": bool,
+                                              "at_decision_pct": float}}},   # live, when below
+                                                                             # quality_pct
                "rejected_bars": {reason: int}, "derived_bars_skipped": int,
                "warnings": [str],                                     # optional
                "live": {"streamed_bars", "late_bars", "filled_bars", "no_trades", "unfilled_bars",
-                        "refetch_requests", "corrections": int}}           # live runs only
+                        "refetch_requests", "corrections", "filled_at_decision", "seen_at_decision",
+                        "expected": int, "complete_at_decision_pct": float}}  # live runs only
     FEED    = {"messages", "bars", "updated_bars", "duplicates_dropped", "malformed", "unexpected",
                "reconnects", "backfilled_bars": int, "errors": {code: int}}  # summary "feed", live only
     CLOCK   = {"mode": "data_driven" | "clock_driven" | "live", "requested_speed": float}
@@ -221,6 +224,10 @@ def _quality_block(quality: Mapping[str, Any] | None) -> _Lines:
     lines += [f"  - Warning: {text}" for text in quality.get("warnings", ())]  # no bars, history shortfall
     live = quality.get("live")
     if live:
+        if "seen_at_decision" in live:  # what the strategy saw, then what exists now (after all fills)
+            lines.append(f"  - Live: Complete at decision {_num(live['complete_at_decision_pct'])}% "
+                         f"({live['seen_at_decision']:,} of {live['expected']:,} bars seen by the strategy, "
+                         f"{live['filled_at_decision']:,} filled at grace)")
         lines.append(f"  - Live: Streamed {live['streamed_bars']:,} | Late {live['late_bars']:,} "
                      f"| Filled {live['filled_bars']:,} | No Trades {live['no_trades']:,} "
                      f"| Unfilled {live['unfilled_bars']:,} | Corrections {live['corrections']:,}")
@@ -244,7 +251,9 @@ def _quality_groups(by_interval: Mapping[str, Mapping[str, Any]]) -> list[tuple[
 
 
 def _quality_text(q: Mapping[str, Any]) -> str:
-    return f"{_num(q['quality_pct'])}% | Gaps: {q['gaps']:,} | Missing Bars: {q['missing_bars']:,}"
+    # Live: a figure below the headline's when the strategy decided without bars that exist now.
+    seen = f" (at decision {_num(q['at_decision_pct'])}%)" if "at_decision_pct" in q else ""
+    return f"{_num(q['quality_pct'])}%{seen} | Gaps: {q['gaps']:,} | Missing Bars: {q['missing_bars']:,}"
 
 
 def _is_complete(q: Mapping[str, Any]) -> bool:

@@ -69,7 +69,7 @@ class Pipeline:
     stopwatch: Stopwatch = field(default_factory=Stopwatch)  # the run's real time (durations, waits)
 
     def __post_init__(self) -> None:
-        self.rollup = RecordRollup(self.plan.symbols)
+        self.rollup = RecordRollup(self.plan.symbols, self.config.trading.starting_cash)
 
     @property
     def threads(self) -> list[Any]:
@@ -225,7 +225,10 @@ def _live_input(config: SessionConfig, feed: Any, store: BarStore, tm: TimeManag
     grace_s = live.bar_grace_s if live.bar_grace_s is not None else min(2.0, base.seconds)
     after = live.stop_after_seconds
     deadline = None if after is None else tm.now_ns() + int(after * 1e9)
-    stream = LiveStream(feed, source, symbols, base, tm, stop, deadline_ns=deadline, grace_ns=int(grace_s * 1e9))
+    # Fill at grace: one attempt, its own connection, bounded by the wait it may hold a step for.
+    fill_at_grace = feed.rest_fetcher(retries=0, timeout_s=live.fill_wait_s) if live.fill_wait_s > 0 else None
+    stream = LiveStream(feed, source, symbols, base, tm, stop, deadline_ns=deadline, grace_ns=int(grace_s * 1e9),
+                        fill=fill_at_grace, fill_wait_ns=int(live.fill_wait_s * 1e9))
     # Gap fill retries at its own pace (gap_filler.*): its fetcher makes one attempt per call.
     fill = GapFillPlan(feed.rest_fetcher(retries=0), config.gap_filler.max_retries,
                        config.gap_filler.retry_interval_seconds)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from app.metrics.stats import compute_session_stats, open_positions, symbol_pnl
 from app.store.session_data import SessionState
 from app.timing.time_manager import TimeManager
@@ -28,7 +30,7 @@ def _detail(state: SessionState, symbol: str, base: str, derived: tuple[str, ...
                                  if (symbol, label) in state.derived_skipped}
     q["historical_quality_pct"] = {k[1]: v for k, v in sorted(state.historical_quality.items()) if k[0] == symbol}
     if state.stream_start_ns is not None:  # live
-        q["live"] = _live_detail(state, symbol, base, tm)
+        q["live"] = _live_detail(state, symbol, base, tm, q["expected"])
     # Present only when there is something to say (complete data keeps the record as it was).
     if symbol in state.no_bars:
         q["no_bars"] = dict(state.no_bars[symbol])
@@ -56,19 +58,56 @@ def _data_warnings(symbol: str, q: dict[str, Any]) -> list[str]:
     return out
 
 
-def _live_detail(state: SessionState, symbol: str, base: str, tm: TimeManager) -> dict[str, Any]:
+def _live_detail(state: SessionState, symbol: str, base: str, tm: TimeManager, expected: int | None) -> dict[str, Any]:
     lo, hi = state.streamed
     fills = state.fills.get(symbol)
+    shown = len(state.bars[(symbol, base)])  # every bar the strategy decided on (fill at grace included)
+    at_decision = state.decision_fills.get(symbol, {})
+    filled_at = sorted(t for t, what in at_decision.items() if what == "filled")
+    no_trades = set(fills.no_trades) if fills else set()
+    no_trades.update(t for t, what in at_decision.items() if what == "no_trades")
+    late = {int(b.start_ns) for b in state.late.get(symbol, [])}
+    filled_after = set(fills.filled) if fills else set()
+    unfilled = set(fills.missing) if fills else set()
+    iso = _iso_list(tm)
     return {
         "streamed_from": tm.format_ns(lo), "streamed_to": tm.format_ns(hi),
-        "streamed_bars": len(state.bars[(symbol, base)]),
-        "late_bars": len(state.late.get(symbol, [])),
-        "filled_bars": len(fills.filled) if fills else 0,
-        "no_trades": len(fills.no_trades) if fills else 0,
-        "unfilled_bars": len(fills.missing) if fills else 0,
+        "streamed_bars": shown - len(filled_at),
+        "late_bars": len(late),
+        "filled_bars": len(filled_after),
+        "no_trades": len(no_trades),
+        "unfilled_bars": len(unfilled),
         "refetch_requests": fills.requests if fills else 0,
         "corrections": state.corrections.get(symbol, 0),
+        "filled_at_decision": len(filled_at),
+        "seen_at_decision": shown,
+        "expected": expected if expected is not None else shown,
+        # What the strategy saw against what exists now (no-trades minutes are not expected).
+        "complete_at_decision_pct": _pct(shown, expected),
+        # Per base interval, every minute (bar start, ISO exchange time) that was not a plain
+        # in-time stream bar: missed at decision (late, filled after, unfilled), and how each ended.
+        "minutes": {base: {
+            "missing_at_decision": iso(sorted((late | filled_after | unfilled) - no_trades)),
+            "filled_at_decision": iso(filled_at),
+            "filled_after_decision": iso(sorted(filled_after)),
+            "late": iso(sorted(late)),
+            "no_trades": iso(sorted(no_trades)),
+            "unfilled": iso(sorted(unfilled)),
+            "corrected": iso(sorted(set(state.corrected.get(symbol, [])))),
+        }},
     }
+
+
+def _pct(shown: int, expected: int | None) -> float:
+    if not expected:
+        return 100.0
+    return round(100.0 * min(shown, expected) / expected, 2)
+
+
+def _iso_list(tm: TimeManager) -> Any:
+    def iso(starts: list[int]) -> list[str]:
+        return tm.isoformat_many(np.array(starts, dtype=np.int64)) if starts else []
+    return iso
 
 
 
@@ -92,7 +131,16 @@ def quality_rollup(detail: dict[str, dict[str, Any]], bars: dict[str, dict[str, 
         out["warnings"] = warnings
     live = [q["live"] for q in detail.values() if "live" in q]
     if live:  # the counts summed over symbols (the streamed span's text stays per symbol)
-        out["live"] = {k: sum(d[k] for d in live) for k, v in live[0].items() if isinstance(v, int)}
+        totals: dict[str, Any] = {k: sum(d[k] for d in live) for k, v in live[0].items() if isinstance(v, int)}
+        if "seen_at_decision" in totals:  # absent from records written before the fill at grace
+            totals["complete_at_decision_pct"] = _pct(totals["seen_at_decision"], totals["expected"])
+        out["live"] = totals
+        for symbol, q in detail.items():  # the headline says when the strategy saw less than exists now
+            seen = _pct(q["live"]["seen_at_decision"], q["live"]["expected"]) if "expected" in q.get("live", {}) \
+                else 100.0
+            if symbol in series and seen < q["quality_pct"]:
+                for label in series[symbol]:
+                    series[symbol][label]["at_decision_pct"] = seen
     return out
 
 

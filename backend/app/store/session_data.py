@@ -21,7 +21,8 @@ class SessionState:
     Ownership (one writer per field, DESIGN.md rule 4):
     - SessionCoordinator: ``history``, ``bars`` for the base interval, ``historical_indicators``,
       ``historical_quality``, ``history_shortfall``, ``rejected``, ``repairs``, ``no_bars``,
-      ``stream_start_ns``, ``stream_end_ns``, ``late``, ``corrections``;
+      ``stream_start_ns``, ``stream_end_ns``, ``late``, ``corrections``, ``corrected``,
+      ``decision_fills``;
     - DataProcessor: ``bars`` for derived intervals, ``indicators``, ``derived_skipped``;
     - DataUpkeep: ``quality``, ``fills``.
 
@@ -29,7 +30,9 @@ class SessionState:
     run joining mid-session streams, ``stream_end_ns`` where a stop or ``stop_after_seconds``
     ended it); backtests stream ``[open_ns, close_ns)``. ``late`` holds live bars that arrived
     after their step was published (kept and counted, never shown out of order), ``corrections``
-    counts restatements of bars already published, ``fills`` what live gap filling found.
+    counts restatements of bars already published (``corrected``: their starts), ``fills`` what
+    live gap filling found after the decision, ``decision_fills`` what the fill at grace found
+    before it (start -> ``"filled"``: in the step the strategy saw, or ``"no_trades"``).
     ``no_bars`` holds the symbols without a base bar in a backtest session (``data.on_missing``
     skip or warn: the policy, the file looked at and what it holds); ``history_shortfall`` the
     (symbol, interval) trailing windows with whole trading days absent: ``(days expected, days
@@ -59,6 +62,8 @@ class SessionState:
     stream_end_ns: int | None = None
     late: dict[str, list[Any]] = field(default_factory=dict)
     corrections: dict[str, int] = field(default_factory=dict)
+    corrected: dict[str, list[int]] = field(default_factory=dict)
+    decision_fills: dict[str, dict[int, str]] = field(default_factory=dict)
     fills: dict[str, Any] = field(default_factory=dict)
     no_bars: dict[str, dict[str, str]] = field(default_factory=dict)
     history_shortfall: dict[SeriesKey, tuple[int, int, int, int]] = field(default_factory=dict)

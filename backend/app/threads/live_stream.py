@@ -5,7 +5,9 @@ session: wait for the open (or join at the step in progress, or where `catch_up`
 history), poll the feed, file each bar with a `StepAssembler`, and publish every step that may
 close as a one-step `StepBatch`, the same event backtests publish. Late bars and restatements of
 published bars are kept and counted on the SessionState; nothing is shown out of order or before
-its interval is over.
+its interval is over. When a step's grace runs out with bars missing and the feed is in sync,
+those bars are asked of REST at once and the step is held up to ``fill_wait`` for them (fill at
+grace), so the strategy decides on the bars a backtest would have.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from app.errors import ConfigError
+from app.errors import ConfigError, FeedError
 from app.feeds.live import LiveBar, LiveFeed
-from app.feeds.live_source import LiveBarSource
+from app.feeds.live_source import FetchBars, LiveBarSource
 from app.feeds.live_steps import Arrival, ClosedStep, StepAssembler, bar_reject_reason
 from app.feeds.stored import concat_bars
 from app.metrics.collect import RunMetrics
-from app.store.bar import Interval, parse_interval
+from app.store.bar import BarArrays, Interval, parse_interval
 from app.store.series import BarSeries
 from app.store.session_data import SessionState
 from app.sync.stop import StopToken
@@ -40,6 +42,8 @@ log = logging.getLogger(__name__)
 
 DAY_NS = parse_interval("1d").ns
 POLL_SLICE_S = 0.1  # longest poll: the stop token, a drain and the deadline are checked this often
+DRAIN_POLL_S = 0.001  # before a fill at grace: read what the socket already holds, this long per frame
+DRAIN_POLLS = 64
 
 
 class LiveStream:
@@ -53,10 +57,16 @@ class LiveStream:
         Wall instant the run ends (``live.stop_after_seconds`` after the start), or None.
     grace_ns : int
         How long after its end a step with a missing symbol waits before it is published.
+    fill : FetchBars or None
+        REST fetcher for the fill at grace (its own connection, bounded by about `fill_wait_ns`);
+        None, or `fill_wait_ns` 0, turns the fill at grace off.
+    fill_wait_ns : int
+        How long a step whose grace ran out with bars missing is held for them (``live.fill_wait_s``).
     """
 
     def __init__(self, feed: LiveFeed, source: LiveBarSource, symbols: Sequence[str], base: Interval,
-                 tm: TimeManager, stop_token: StopToken, *, deadline_ns: int | None, grace_ns: int) -> None:
+                 tm: TimeManager, stop_token: StopToken, *, deadline_ns: int | None, grace_ns: int,
+                 fill: FetchBars | None = None, fill_wait_ns: int = 0) -> None:
         self.feed = feed
         self.source = source
         self.symbols = tuple(symbols)
@@ -65,6 +75,9 @@ class LiveStream:
         self.stop_token = stop_token
         self.deadline_ns = deadline_ns
         self.grace_ns = grace_ns
+        self.fill = fill if fill_wait_ns > 0 and not base.is_daily else None
+        self.fill_wait_ns = fill_wait_ns
+        self.fill_waits_ns: list[int] = []  # how long each fill at grace held the stream (REST call)
         self.drain_requested = threading.Event()
         self._connected = False
 
@@ -132,7 +145,16 @@ class LiveStream:
             now = tm.now_ns()
             if now >= end + self.grace_ns or (now >= end and assembler.next_start_ns >= end):
                 return None
+            if self.fill is not None and self.feed.in_sync and assembler.overdue(now, limit=1):
+                # Bars already on the socket first (the loop may have been busy, e.g. a backfill).
+                self._drain_socket(state, series, assembler)
+                now = tm.now_ns()
+                overdue = assembler.overdue(now)
+                if overdue and self.feed.in_sync:
+                    self._fill_at_grace(state, assembler, overdue, now)
+                    now = tm.now_ns()
             for closed in assembler.ready(now, hold=not self.feed.in_sync):
+                self._note_unseen(state, closed)
                 emitter.emit(closed)
             wait_ns = min(assembler.next_deadline_ns(), end + self.grace_ns) - now
             bars = self.feed.poll(min(max(wait_ns, 0) / 1e9, POLL_SLICE_S))
@@ -147,6 +169,7 @@ class LiveStream:
         now = self.tm.now_ns()
         steps, dropped = assembler.drain(now)
         for closed in steps:
+            self._note_unseen(state, closed)
             emitter.emit(closed)
         if outcome is StreamOutcome.DRAINED:
             # The stream ends at the last step that was over when the drain was asked for.
@@ -158,6 +181,73 @@ class LiveStream:
             # extended-hours bars (and be dropped as a slow client). Reconnect at the next open.
             self.feed.close()
             self._connected = False
+
+    def _drain_socket(self, state: SessionState, series: list[BarSeries], assembler: StepAssembler) -> None:
+        for _ in range(DRAIN_POLLS):
+            bars = self.feed.poll(DRAIN_POLL_S)
+            if not bars:
+                return
+            now = self.tm.now_ns()
+            for bar in bars:
+                self._file(bar, assembler, state, series, now)
+
+    def _fill_at_grace(self, state: SessionState, assembler: StepAssembler, overdue: list[tuple[int, tuple[str, ...]]],
+                       now: int) -> None:
+        """Ask REST at once for the bars missing from steps whose grace ran out; hold those steps
+        until ``now + fill_wait`` (or until complete). A bar found goes into its step; a symbol
+        with a later bar but not this one had no trades there (the step does not wait for it)."""
+        assert self.fill is not None
+        until = now + self.fill_wait_ns
+        for start, _ in overdue:
+            assembler.hold_for_fill(start, until)
+        symbols = sorted({s for _, missing in overdue for s in missing})
+        lo = overdue[0][0]
+        hi = max(lo + self.base.ns, assembler.grid_ns + (now - assembler.grid_ns) // self.base.ns * self.base.ns)
+        t0 = self.tm.now_ns()
+        try:
+            answer = self.fill(symbols, self.base, lo, hi)
+        except FeedError as e:
+            if e.fatal:
+                raise
+            log.warning("fill at grace for %s from %s failed: %s; the step waits for the stream until %s",
+                        ",".join(symbols), self._iso(lo), e, self._iso(until))
+            answer = {}
+        received = self.tm.now_ns()
+        self.fill_waits_ns.append(received - t0)
+        for start, missing in overdue:
+            for symbol in missing:
+                bars = answer.get(symbol)
+                if bars is None or not len(bars):
+                    log.info("not in REST yet: %s %s; its step waits for the stream until %s", symbol,
+                             self._iso(start), self._iso(until))
+                    continue
+                i = int(np.searchsorted(bars.start, start))
+                if i < len(bars) and int(bars.start[i]) == start:
+                    bar = LiveBar(symbol, start, float(bars.open[i]), float(bars.high[i]), float(bars.low[i]),
+                                  float(bars.close[i]), float(bars.volume[i]), 0, float("nan"), "bar", received)
+                    if assembler.add(bar, received) is Arrival.PENDING:
+                        state.decision_fills.setdefault(symbol, {})[start] = "filled"
+                        log.info("filled at decision: %s %s (REST, %.0f ms after the grace ran out)", symbol,
+                                 self._iso(start), (received - t0) / 1e6)
+                    continue
+                if int(bars.start[-1]) > start:
+                    assembler.settle(start, symbol)
+                    state.decision_fills.setdefault(symbol, {})[start] = "no_trades"
+                    log.info("no trades: %s %s (REST holds a later bar, not this one)", symbol, self._iso(start))
+                else:
+                    log.info("not in REST yet: %s %s; its step waits for the stream until %s", symbol,
+                             self._iso(start), self._iso(until))
+
+    def _note_unseen(self, state: SessionState, closed: ClosedStep) -> None:
+        """Log each symbol a step goes out without (the strategy decides without its bar)."""
+        if all(b is not None for b in closed.bars):
+            return
+        for symbol, bar in zip(self.symbols, closed.bars, strict=True):
+            if bar is None and state.decision_fills.get(symbol, {}).get(closed.start_ns) != "no_trades":
+                log.info("missing at decision: %s %s (step published without it)", symbol, self._iso(closed.start_ns))
+
+    def _iso(self, ts_ns: int) -> str:
+        return self.tm.to_local(ts_ns).isoformat()
 
     def _span(self, state: SessionState, now: int) -> tuple[int, int, int, StreamOutcome]:
         """Return (step length, first step start, stream end, outcome at the end) for a session."""
@@ -184,7 +274,7 @@ class LiveStream:
         if arrival is Arrival.PENDING:
             return
         if arrival is Arrival.REPLACED:
-            state.corrections[symbol] = state.corrections.get(symbol, 0) + 1
+            self._corrected(state, bar, "held")
             return
         if arrival is Arrival.LATE:
             if bar.start_ns < state.stream_start_ns:  # type: ignore[operator]
@@ -192,17 +282,31 @@ class LiveStream:
             published = series[self.symbols.index(symbol)].view()
             i = int(np.searchsorted(published.start, bar.start_ns))
             if i < len(published) and int(published.start[i]) == bar.start_ns:
+                if bar.kind == "bar" and self._same(published, i, bar):
+                    return  # the stream's copy of a bar the fill at grace put in the step
                 # A restatement of a bar the strategy has seen: counted, the published row stays.
-                state.corrections[symbol] = state.corrections.get(symbol, 0) + 1
+                self._corrected(state, bar, "published")
             else:
                 state.late.setdefault(symbol, []).append(bar)
-                log.info("late bar %s %s (step already published)", symbol, self.tm.format_ns(bar.start_ns))
+                log.info("late bar: %s %s arrived after decision (step already published)", symbol,
+                         self._iso(bar.start_ns))
             return
         bucket = state.rejected.setdefault(symbol, {})
         failed = bar_reject_reason(bar) if arrival is Arrival.REJECTED else None
         reason = failed.name if failed is not None else f"live:{arrival.value}"  # same names as check_bars
         bucket[reason] = bucket.get(reason, 0) + 1
         log.warning("live bar %s %s rejected: %s", symbol, self.tm.format_ns(bar.start_ns), arrival.value)
+
+    def _corrected(self, state: SessionState, bar: LiveBar, what: str) -> None:
+        symbol = bar.symbol
+        state.corrections[symbol] = state.corrections.get(symbol, 0) + 1
+        state.corrected.setdefault(symbol, []).append(bar.start_ns)
+        log.info("corrected: %s %s (restatement of a %s bar)", symbol, self._iso(bar.start_ns), what)
+
+    @staticmethod
+    def _same(published: BarArrays, i: int, bar: LiveBar) -> bool:
+        return (float(published.open[i]), float(published.high[i]), float(published.low[i]),
+                float(published.close[i]), float(published.volume[i])) == bar.values
 
     def _wait_until(self, instant_ns: int) -> bool:
         while True:

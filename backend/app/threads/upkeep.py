@@ -171,7 +171,19 @@ class DataUpkeep(SessionThread):
                 log.warning("gap refetch for %s failed: %s", request.symbol, e)
                 bars = None
             filler.resolve(request, bars, now)
+            self._log_outcomes(request.symbol, request.starts)
             self.metrics.stat("gap_refetch").record(self.tm.now_ns() - now)
+
+    def _log_outcomes(self, symbol: str, starts: Sequence[int]) -> None:
+        # Each minute named as it is settled (ISO exchange time), after the strategy's decision.
+        assert self._filler is not None
+        fills = self._filler.symbols[symbol]
+        for start in starts:
+            what = ("filled after decision (REST)" if start in fills.filled else
+                    "no trades (REST holds a later bar, not this one)" if start in fills.no_trades else
+                    "unfilled (gave up after gap_filler.max_retries)" if start in fills.missing else None)
+            if what is not None:
+                log.info("%s: %s %s", what, symbol, self.tm.to_local(start).isoformat())
 
     def _end(self, state: SessionState) -> None:
         lo, hi = state.streamed
@@ -182,7 +194,10 @@ class DataUpkeep(SessionThread):
             self._horizon = hi
             self._rows = np.array([len(state.bars[(s, self.base.label)]) for s in self.symbols], dtype=np.int64)
             self._refill(final=True)  # one last try for whatever is still pending
+            pending = {s: tuple(f.pending) for s, f in self._filler.symbols.items()}
             self._filler.give_up()
+            for symbol, starts in pending.items():
+                self._log_outcomes(symbol, starts)
         for symbol in self.symbols:
             bars = state.bars[(symbol, self.base.label)].view()
             report = None

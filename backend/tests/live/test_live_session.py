@@ -90,6 +90,19 @@ def assert_in_order_without_loss(rows: list[dict], symbol: str, allowed_holes: f
     assert all((s2 - s1) == (k2 - k1) * NS for s1, s2, k1, k2 in zip(starts, starts[1:], ks, ks[1:]))
 
 
+def window_end_of(rows: list[dict], k: int) -> int:
+    """End of the 5s window holding stored step `k` (from a neighbour's start: k may be a hole)."""
+    step = next(r for r in rows if round(r["open"] - BASE_OPEN[r["symbol"]]) in (k - 1, k + 1))
+    start = step["start"] + (NS if round(step["open"] - BASE_OPEN[step["symbol"]]) == k - 1 else -NS)
+    return start - start % (5 * NS) + 5 * NS  # 24/7: windows from midnight UTC
+
+
+def window_built_over(rows: list[dict], symbol: str, k: int) -> bool:
+    """True when the strategy was shown the 5s bar whose window holds stored step `k`."""
+    end = window_end_of(rows, k)
+    return any(r["derived_newest_end"] == end for r in rows)
+
+
 def test_a_live_session_shows_every_bar_in_order_with_derived_bars_and_reports(tmp_path, store_1s, creds):
     result, records = run_live(tmp_path, store_1s, stop_after_seconds=9)  # holds a whole 5s window
     rows = by_symbol(records)
@@ -130,7 +143,8 @@ def test_a_disconnect_mid_session_loses_and_repeats_no_bar(tmp_path, store_1s, c
 
 def test_a_dropped_bar_is_refetched_from_rest_and_a_minute_without_trades_is_not_a_gap(tmp_path, store_1s, creds):
     # AAPL's stored step 9 is never streamed; MSFT has no bar at step 7 at all (not in REST either).
-    result, records = run_live(tmp_path, store_1s, "--drop", "AAPL:9", stop_after_seconds=11)
+    # No fill at grace (fill_wait_s: 0): the step goes out without AAPL 9, refetched after the decision.
+    result, records = run_live(tmp_path, store_1s, "--drop", "AAPL:9", stop_after_seconds=11, fill_wait_s=0)
     rows = by_symbol(records)
     shown = {round(r["open"] - 100) for r in rows["AAPL"]}
     assert 9 not in shown and {8, 10} <= shown, "the run must have joined before step 8"
@@ -143,6 +157,82 @@ def test_a_dropped_bar_is_refetched_from_rest_and_a_minute_without_trades_is_not
     assert msft["live"]["no_trades"] == 1, msft
     assert msft["missing"] == 0 and msft["quality_pct"] == 100.0
     assert msft["expected"] == aapl["expected"] - 1
+    # Complete now, not at decision: the headline says so, and the minute is named.
+    assert aapl["live"]["seen_at_decision"] == aapl["expected"] - 1
+    assert aapl["live"]["complete_at_decision_pct"] < 100.0 and aapl["live"]["filled_at_decision"] == 0
+    minutes = aapl["live"]["minutes"]["1s"]
+    [hole] = minutes["missing_at_decision"]
+    assert minutes["filled_after_decision"] == [hole] and minutes["unfilled"] == []
+    assert msft["live"]["minutes"]["1s"]["no_trades"] and msft["live"]["complete_at_decision_pct"] == 100.0
+    assert not window_built_over(rows["AAPL"], "AAPL", 9)  # the strategy never got the 5s bar over the hole
+    report = (tmp_path / "out" / "report.txt").read_text()
+    assert "100.00% (at decision " in report and "Live: Complete at decision " in report
+    assert f"filled after decision (REST): AAPL {hole}" in (tmp_path / "out" / "run.log").read_text()
+
+
+def test_bars_dropped_from_the_stream_are_filled_at_grace_so_the_strategy_decides_on_every_bar(tmp_path, store_1s, creds):
+    # Issue 9 (1): stored steps 11 and 13 are never streamed, for both symbols (MSFT's n-th bar is
+    # step n + 1 after its empty step 7), but REST has them. The fill at grace asks REST as soon
+    # as each step's grace runs out: the strategy is shown every bar, the 5s bars over the holes
+    # are built, and quality is complete at decision.
+    drops = "AAPL:11,AAPL:13,MSFT:10,MSFT:12"
+    result, records = run_live(tmp_path, store_1s, "--drop", drops, stop_after_seconds=22, fill_wait_s=1.5)
+    rows = by_symbol(records)
+    shown = {round(r["open"] - 100) for r in rows["AAPL"]}
+    assert {10, 11, 12, 13, 14} <= shown, "the run must have joined before step 10"
+    assert_in_order_without_loss(rows["AAPL"], "AAPL")
+    assert_in_order_without_loss(rows["MSFT"], "MSFT", frozenset({MSFT_NO_TRADES}))
+    for r in records:  # still no lookahead; each filled step waited only for its REST answer
+        assert r["now"] == r["start"] + NS and r["wall"] >= r["start"] + NS
+    filled = [r for r in rows["AAPL"] if round(r["open"] - 100) in (11, 13)]
+    assert all(r["wall"] - r["now"] < 0.3 * NS + 1.0 * NS for r in filled), "waited for more than the REST call"
+    [session] = result.records
+    for symbol in ("AAPL", "MSFT"):
+        q = session["quality"][symbol]
+        live = q["live"]
+        assert live["filled_at_decision"] == 2 and live["late_bars"] == 0 and live["filled_bars"] == 0, live
+        assert live["complete_at_decision_pct"] == 100.0 and q["quality_pct"] == 100.0
+        assert live["seen_at_decision"] == q["expected"] == q["present"]
+        minutes = live["minutes"]["1s"]
+        assert len(minutes["filled_at_decision"]) == 2 and minutes["missing_at_decision"] == []
+    for symbol in ("AAPL", "MSFT"):
+        for hole in (11, 13):
+            # MSFT's window holding its empty step 7 is skipped by rule (as in a backtest of the store).
+            if symbol == "AAPL" or window_end_of(rows["AAPL"], hole) != window_end_of(rows["AAPL"], MSFT_NO_TRADES):
+                assert window_built_over(rows[symbol], symbol, hole), f"{symbol}: the 5s bar over {hole} was skipped"
+    log_text = (tmp_path / "out" / "run.log").read_text()
+    for stamp in session["quality"]["AAPL"]["live"]["minutes"]["1s"]["filled_at_decision"]:
+        assert f"filled at decision: AAPL {stamp} (REST" in log_text  # ISO local time, not ns
+    report = (tmp_path / "out" / "report.txt").read_text()
+    assert "Live: Complete at decision 100.00%" in report and "(at decision" not in report
+
+
+def test_a_bar_rest_is_too_slow_to_fill_at_grace_goes_out_without_and_is_recorded_after_decision(
+        tmp_path, store_1s, creds):
+    # REST answers 1 s late; the fill at grace waits 0.3 s: step 11 goes out without AAPL's bar,
+    # which the gap filler brings after the decision. Complete now, not at decision.
+    result, records = run_live(tmp_path, store_1s, "--drop", "AAPL:11", "--rest-delay", "1.0",
+                               stop_after_seconds=15, fill_wait_s=0.3)
+    rows = by_symbol(records)
+    shown = {round(r["open"] - 100) for r in rows["AAPL"]}
+    assert 11 not in shown and {10, 12} <= shown, "the run must have joined before step 10"
+    assert_in_order_without_loss(rows["AAPL"], "AAPL", frozenset({11}))
+    [step11] = [r for r in rows["MSFT"] if round(r["open"] - 200) == 11]
+    waited = (step11["wall"] - step11["now"]) / NS  # grace 0.3 s + the bounded fill wait 0.3 s
+    assert 0.55 <= waited < 1.0, waited
+    [session] = result.records
+    aapl = session["quality"]["AAPL"]
+    live = aapl["live"]
+    assert aapl["quality_pct"] == 100.0 and live["filled_bars"] == 1 and live["filled_at_decision"] == 0
+    assert live["seen_at_decision"] == aapl["expected"] - 1 and live["complete_at_decision_pct"] < 100.0
+    minutes = live["minutes"]["1s"]
+    [hole] = minutes["missing_at_decision"]
+    assert minutes["filled_after_decision"] == [hole]
+    log_text = (tmp_path / "out" / "run.log").read_text()
+    assert "fill at grace for AAPL" in log_text and f"missing at decision: AAPL {hole}" in log_text
+    assert f"filled after decision (REST): AAPL {hole}" in log_text
+    report = (tmp_path / "out" / "report.txt").read_text()
+    assert "AAPL 1s (5s derived): 100.00% (at decision " in report, report
 
 
 def test_a_malformed_message_is_logged_and_restatements_are_counted_and_the_session_goes_on(tmp_path, store_1s, creds):

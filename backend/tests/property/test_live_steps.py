@@ -504,3 +504,79 @@ def test_bar_reject_reason_agrees_with_check_bars(row):
 def test_bar_reject_reason_examples(row, reason):
     o, h, lo, c, v = row
     assert bar_reject_reason(live_bar("A", 0, v, o=o, h=h, lo=lo, c=c)) == reason
+
+
+# --- fill at grace (live.fill_wait_s) ---------------------------------------------------------
+
+
+def test_overdue_names_each_step_whose_grace_ran_out_with_bars_missing_once():
+    a = assembler()
+    a.add(live_bar("A", 0), BASE)
+    assert a.overdue(BASE + GRACE - 1) == []  # grace not over yet
+    # Step 0 lacks B; step 1 has nothing at all (both missing); step 2's grace is still running.
+    assert a.overdue(2 * BASE + GRACE) == [(0, ("B",)), (BASE, ("A", "B"))]
+    a.hold_for_fill(0, FAR)
+    a.hold_for_fill(BASE, FAR)
+    assert a.overdue(2 * BASE + GRACE) == []  # asked once
+
+
+def test_a_step_held_for_a_fill_waits_until_its_hold_ends_then_goes_out_without_the_bar():
+    a = assembler()
+    a.add(live_bar("A", 0), BASE)
+    a.hold_for_fill(0, BASE + GRACE + 20)
+    assert a.ready(BASE + GRACE + 19) == []
+    assert a.next_deadline_ns() == BASE + GRACE + 20
+    [step] = a.ready(BASE + GRACE + 20)
+    assert step.start_ns == 0 and step.bars[1] is None
+
+
+def test_a_filled_bar_completes_a_held_step_which_goes_out_at_once():
+    a = assembler()
+    a.add(live_bar("A", 0), BASE)
+    now = BASE + GRACE
+    a.hold_for_fill(0, now + 20)
+    assert a.add(live_bar("B", 0), now) is Arrival.PENDING  # the REST answer
+    [step] = a.ready(now)
+    assert all(b is not None for b in step.bars)
+
+
+def test_a_held_empty_step_filled_from_rest_is_published_not_passed_over():
+    a = assembler()
+    a.add(live_bar("A", BASE), 2 * BASE)
+    a.add(live_bar("B", BASE), 2 * BASE)
+    now = BASE + GRACE
+    [(start, missing)] = a.overdue(now)
+    assert (start, missing) == (0, ("A", "B"))
+    a.hold_for_fill(0, now + 20)
+    a.add(live_bar("A", 0), now)
+    a.add(live_bar("B", 0), now)
+    steps = a.ready(2 * BASE)
+    assert [s.start_ns for s in steps] == [0, BASE]
+
+
+def test_a_symbol_rest_confirms_without_trades_is_not_waited_for():
+    a = assembler()
+    a.add(live_bar("A", 0), BASE)
+    now = BASE + GRACE
+    a.hold_for_fill(0, now + 20)
+    a.settle(0, "B")
+    [step] = a.ready(now)
+    assert step.bars[1] is None
+    # An empty step that REST confirms empty for every symbol is passed over at once.
+    b = assembler()
+    b.hold_for_fill(0, FAR)
+    b.settle(0, "A")
+    b.settle(0, "B")
+    assert b.ready(BASE + GRACE) == [] and b.next_start_ns == BASE
+
+
+def test_held_steps_block_later_ones_and_the_hold_is_forgotten_once_published():
+    a = assembler()
+    a.add(live_bar("A", 0), BASE)
+    for k in (1, 2):
+        a.add(live_bar("A", k * BASE), (k + 1) * BASE)
+        a.add(live_bar("B", k * BASE), (k + 1) * BASE)
+    a.hold_for_fill(0, 3 * BASE + 10)
+    assert a.ready(3 * BASE) == []  # step 0 held: complete steps 1 and 2 wait behind it
+    assert [s.start_ns for s in a.ready(3 * BASE + 10)] == [0, BASE, 2 * BASE]
+    assert a.overdue(10 * BASE) == [(k * BASE, ("A", "B")) for k in range(3, 9)]

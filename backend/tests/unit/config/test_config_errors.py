@@ -286,3 +286,11 @@ def test_live_bar_grace_must_not_be_negative_and_defaults_to_none():
     assert parse_session_config(BASE + live + "  bar_grace_s: 0.5\n", "demo.yaml", Path("/cfg")).live.bar_grace_s == 0.5
     with pytest.raises(ConfigError, match=r"^demo\.yaml:16:16: error: live\.bar_grace_s: expected a number >= 0"):
         parse_session_config(BASE + live + "  bar_grace_s: -1\n", "demo.yaml", Path("/cfg"))
+
+
+def test_live_fill_wait_defaults_to_one_and_a_half_seconds_zero_turns_it_off_and_negative_is_refused():
+    live = "live:\n  stream_url: ws://127.0.0.1:1/v2/iex\n  rest_url: http://127.0.0.1:1\n"
+    assert parse_session_config(BASE + live, "demo.yaml", Path("/cfg")).live.fill_wait_s == 1.5
+    assert parse_session_config(BASE + live + "  fill_wait_s: 0\n", "demo.yaml", Path("/cfg")).live.fill_wait_s == 0
+    with pytest.raises(ConfigError, match=r"^demo\.yaml:16:16: error: live\.fill_wait_s: expected a number >= 0"):
+        parse_session_config(BASE + live + "  fill_wait_s: -0.5\n", "demo.yaml", Path("/cfg"))
