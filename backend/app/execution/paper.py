@@ -108,6 +108,7 @@ class SimulatedBroker:
         self._fills: list[Fill] = []
         self._rejections: list[Rejection] = []
         self._rejections_forgotten = 0  # rejections dropped by `forget_rejections` (counted, not kept)
+        self._fills_forgotten = 0  # fills dropped by `forget_fills` (counted, not kept)
         self._expired: list[Order] = []
         self._view = _RiskView(self)
         self.on_rejection: Callable[[Rejection], None] = _no_listener
@@ -329,8 +330,23 @@ class SimulatedBroker:
 
     @property
     def fills(self) -> list[Fill]:
-        """Every fill so far, in execution order (the broker's own list: do not modify)."""
+        """The fills since the last `forget_fills` (all of them if never called), in execution
+        order (the broker's own list: do not modify)."""
         return self._fills
+
+    @property
+    def filled_count(self) -> int:
+        """How many fills the whole run made (forgotten ones included)."""
+        return self._fills_forgotten + len(self._fills)
+
+    def forget_fills(self) -> None:
+        """Drop the fills kept so far (their count stays in `filled_count`).
+
+        The run calls it once a session's fills are journaled and folded into its totals, so a
+        long run does not hold every fill to the end.
+        """
+        self._fills_forgotten += len(self._fills)
+        self._fills.clear()
 
     @property
     def rejections(self) -> list[Rejection]:

@@ -18,15 +18,18 @@ __all__ = [
     "MIN_SHARPE_DAYS",
     "TRADING_DAYS_PER_YEAR",
     "Book",
+    "Drawdown",
     "FillLike",
     "TradeLike",
     "compute_run_summary",
     "compute_session_stats",
+    "fold_fill_cash",
     "max_drawdown_pct",
     "open_positions",
     "profit_factor",
     "sharpe_ratio",
     "symbol_pnl",
+    "symbol_pnl_of",
     "win_rate_pct",
 ]
 
@@ -76,10 +79,25 @@ def symbol_pnl(fills: Iterable[FillLike], start: Mapping[str, Book],
     """
     cash: dict[str, float] = {}
     count: dict[str, int] = {}
+    fold_fill_cash(fills, cash, count)
+    return symbol_pnl_of(cash, count, start, end)
+
+
+def fold_fill_cash(fills: Iterable[FillLike], cash: dict[str, float], count: dict[str, int]) -> None:
+    """Add each fill's cash flow (sales minus purchases minus commission) and count to its symbol's.
+
+    Folding a run's fills a session at a time, in order, gives the same floats as folding them
+    all at once (each symbol's sum is the same sequence of additions).
+    """
     for f in fills:
         flow = f.quantity * f.price * (-1.0 if f.side is OrderSide.BUY else 1.0) - f.commission
         cash[f.symbol] = cash.get(f.symbol, 0.0) + flow
         count[f.symbol] = count.get(f.symbol, 0) + 1
+
+
+def symbol_pnl_of(cash: Mapping[str, float], count: Mapping[str, int], start: Mapping[str, Book],
+                  end: Mapping[str, Book]) -> dict[str, dict[str, Any]]:
+    """`symbol_pnl` from folded cash flows and counts (`fold_fill_cash`)."""
     out = {}
     for symbol in sorted({*cash, *(s for s, b in (*start.items(), *end.items()) if b[0])}):
         q0, _, m0 = start.get(symbol, (0, 0.0, None))
@@ -124,6 +142,40 @@ def max_drawdown_pct(equity: np.ndarray, starting_cash: float) -> float:
     return float(np.max((peaks - series) / peaks) * 100.0)
 
 
+class Drawdown:
+    """`max_drawdown_pct` folded over an equity curve a piece at a time (the same float).
+
+    Each point's fall from its running peak is computed exactly as over the whole curve, so the
+    maximum over the pieces is the maximum over the whole.
+    """
+
+    __slots__ = ("last", "peak", "starting_cash", "worst")
+
+    def __init__(self, starting_cash: float, peak: float | None = None, worst: float = 0.0,
+                 last: float | None = None) -> None:
+        if not starting_cash > 0:
+            raise ValueError(f"expected starting_cash > 0, received {starting_cash!r}")
+        self.starting_cash = float(starting_cash)
+        self.peak = float(starting_cash) if peak is None else peak
+        self.worst = worst  # the largest (peak - value) / peak so far
+        self.last: float | None = last  # the newest point folded
+
+    def fold(self, equity: np.ndarray) -> None:
+        """Fold the next points of the curve, in order."""
+        if not len(equity):
+            return
+        series = np.concatenate(([self.peak], np.asarray(equity, dtype=np.float64)))
+        peaks = np.maximum.accumulate(series)
+        self.worst = max(self.worst, float(np.max((peaks - series) / peaks)))
+        self.peak = float(peaks[-1])
+        self.last = float(series[-1])
+
+    @property
+    def pct(self) -> float:
+        """The maximum drawdown so far, in % of the peak (as `max_drawdown_pct`)."""
+        return float(np.float64(self.worst) * 100.0)
+
+
 def sharpe_ratio(session_end_equity: Sequence[float], starting_cash: float) -> float:
     """Return the annualised Sharpe ratio of daily returns (risk-free rate 0).
 
@@ -166,8 +218,12 @@ def compute_run_summary(
     bars_processed: int,
     *,
     rejected_orders: int = 0,
+    drawdown: Drawdown | None = None,
 ) -> dict[str, object]:
     """Return the run-level part of ``summary.json``.
+
+    With `drawdown` (the curve folded a session at a time, `equity` then holding only the points
+    not folded yet) the maximum drawdown and final equity come from it and `equity` together.
 
     Parameters
     ----------
@@ -199,9 +255,15 @@ def compute_run_summary(
             "expected equity_ns and equity of equal length, "
             f"received {len(equity_ns)} and {len(equity)}"
         )
-    drawdown = max_drawdown_pct(equity, starting_cash)
-    if len(equity):
-        final = float(equity[-1])
+    if drawdown is not None:
+        folded = Drawdown(starting_cash, drawdown.peak, drawdown.worst, drawdown.last)
+        folded.fold(equity)
+        drawdown_pct, last = folded.pct, folded.last
+    else:
+        drawdown_pct = max_drawdown_pct(equity, starting_cash)
+        last = float(equity[-1]) if len(equity) else None
+    if last is not None:
+        final = last
     else:
         final = float(session_end_equity[-1]) if session_end_equity else float(starting_cash)
     sessions = len(session_end_equity)
@@ -211,7 +273,7 @@ def compute_run_summary(
         "pnl": final - starting_cash,
         "total_return_pct": (final / starting_cash - 1.0) * 100.0,
         "sharpe": sharpe_ratio(session_end_equity, starting_cash),
-        "max_drawdown_pct": drawdown,
+        "max_drawdown_pct": drawdown_pct,
         "win_rate_pct": win_rate_pct(closed_trades),
         "profit_factor": profit_factor(closed_trades),
         "trades": len(closed_trades),

@@ -50,6 +50,7 @@ __all__ = [
     "equity_rows",
     "fill_rows",
     "read_equity",
+    "read_equity_chunks",
     "read_records",
     "write_json_atomic",
     "write_sessions_json",
@@ -162,6 +163,17 @@ def read_records(path: Path, committed: int | None = None) -> Iterator[tuple[dic
         except (EOFError, pickle.UnpicklingError, ValueError):
             return
         yield record, pnls
+
+
+def read_equity_chunks(path: Path, rows: int, committed: int | None = None) -> Iterator[np.ndarray]:
+    """Yield the journal's equity points (`EQUITY_DTYPE`) `rows` at a time, up to `committed` bytes."""
+    if not path.exists():
+        return
+    size = path.stat().st_size if committed is None else committed
+    total = size // EQUITY_DTYPE.itemsize
+    with path.open("rb") as fh:
+        for lo in range(0, total, rows):
+            yield np.fromfile(fh, dtype=EQUITY_DTYPE, count=min(rows, total - lo))
 
 
 def read_equity(path: Path, committed: int | None = None) -> np.ndarray:

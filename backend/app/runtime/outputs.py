@@ -7,16 +7,23 @@ run went; this module adds the rest once the run ended, however it ended.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from app.metrics.report import format_run_report, format_session_report
-from app.metrics.stats import compute_run_summary, open_positions, symbol_pnl
+from app.metrics.stats import compute_run_summary, open_positions, symbol_pnl_of
 from app.runtime.build import Pipeline
-from app.runtime.journal import EQUITY_HEADER, RunJournal, equity_rows, write_json_atomic, write_sessions_json
+from app.runtime.journal import (
+    EQUITY_HEADER,
+    RunJournal,
+    equity_rows,
+    read_equity_chunks,
+    write_json_atomic,
+    write_sessions_json,
+)
 from app.runtime.rollup import RecordRollup
 from app.runtime.text_columns import iso_local
 
@@ -55,10 +62,12 @@ def write_outputs(pipeline: Pipeline, journal: RunJournal, rollup: RecordRollup,
     """
     sw = pipeline.stopwatch
     began = sw.now_ns()
-    columns = equity_columns(pipeline)
-    journal.append(pipeline.broker.fills, columns)
+    journal.append(pipeline.broker.fills, equity_columns(pipeline))  # what the session in progress left
+    rollup.fold_fills(pipeline.broker.fills)
     journal.close()
-    write_equity_csv(out_dir / "equity.csv", *columns, stamps_for(pipeline))
+    # The whole curve, from the journal (the engine holds a session's points), a chunk at a time.
+    write_equity_csv(out_dir / "equity.csv", read_equity_chunks(journal.dir / "equity.bin", EQUITY_CHUNK),
+                     stamps_for(pipeline))
     summary = build_summary(pipeline, rollup, status, elapsed_s)
     if status_detail:
         summary["status_detail"] = status_detail
@@ -70,19 +79,17 @@ def write_outputs(pipeline: Pipeline, journal: RunJournal, rollup: RecordRollup,
     return summary
 
 
-def write_equity_csv(path: Path, ts_ns: np.ndarray, equity: np.ndarray, cash: np.ndarray,
-                     stamps: Callable[[np.ndarray], np.ndarray]) -> None:
-    """Write equity.csv (one row per step) whole, by rename, `EQUITY_CHUNK` rows at a time.
+def write_equity_csv(path: Path, chunks: Iterable[np.ndarray], stamps: Callable[[np.ndarray], np.ndarray]) -> None:
+    """Write equity.csv (one row per step) whole, by rename, from chunks of `EQUITY_DTYPE` points.
 
-    The text columns take ~150 bytes a row while they are built: a chunk bounds that (three
+    The text columns take ~150 bytes a row while they are built: chunks bound that (three
     years of one-minute steps at once peaked ~45 MB above a one-year run).
     """
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("wb") as fh:
         fh.write(EQUITY_HEADER)
-        for lo in range(0, ts_ns.shape[0], EQUITY_CHUNK):
-            hi = lo + EQUITY_CHUNK
-            fh.write(equity_rows(ts_ns[lo:hi], equity[lo:hi], cash[lo:hi], stamps))
+        for points in chunks:
+            fh.write(equity_rows(points["ns"], points["equity"], points["cash"], stamps))
     os.replace(tmp, path)
 
 
@@ -124,11 +131,10 @@ def build_summary(pipeline: Pipeline, rollup: RecordRollup, status: str, elapsed
     broker = pipeline.broker
     cfg = pipeline.config
     summary: dict[str, Any] = dict(compute_run_summary(
-        np.asarray(res.equity_ns, dtype=np.int64), np.asarray(res.equity, dtype=np.float64),
-        rollup.equity_end, broker.closed_trades, cfg.trading.starting_cash,
-        len(broker.fills), res.bars, rejected_orders=broker.rejected_count))
+        *equity_columns(pipeline)[:2], rollup.equity_end, broker.closed_trades, cfg.trading.starting_cash,
+        broker.filled_count, res.bars, rejected_orders=broker.rejected_count, drawdown=rollup.drawdown))
     books = {s: (p.quantity, p.avg_price, broker.last_price(s)) for s, p in broker.positions.items()}
-    summary["trading"]["by_symbol"] = symbol_pnl(broker.fills, {}, books)
+    summary["trading"]["by_symbol"] = symbol_pnl_of(rollup.fill_cash, rollup.fill_count, {}, books)
     summary.update({
         "session_name": cfg.session_name,
         "status": status,

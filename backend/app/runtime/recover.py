@@ -74,7 +74,7 @@ def recover(run_dir: Path) -> dict[str, Any]:
         fh.truncate(committed["fills.csv"])
     fills = max(0, (run_dir / "fills.csv").read_bytes().count(b"\n") - 1)
     points = read_equity(journal / "equity.bin", committed[f"{JOURNAL_DIR}/equity.bin"])
-    write_equity_csv(run_dir / "equity.csv", points["ns"], points["equity"], points["cash"], stamps)
+    write_equity_csv(run_dir / "equity.csv", [points], stamps)
 
     pkl = journal / "sessions.pkl"
     limit = committed[f"{JOURNAL_DIR}/sessions.pkl"]

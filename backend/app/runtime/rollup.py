@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from app.metrics.stats import Drawdown, fold_fill_cash
 from app.runtime.records import quality_rollup
 
 __all__ = ["RecordRollup", "sum_dicts"]
@@ -46,7 +47,7 @@ def _add(into: dict[str, int], counts: dict[str, Any]) -> None:
 class RecordRollup:
     """Totals over the finished sessions' records (written by one thread, read after it acked)."""
 
-    def __init__(self, symbols: tuple[str, ...]) -> None:
+    def __init__(self, symbols: tuple[str, ...], starting_cash: float = 1.0) -> None:
         self.symbols = symbols
         self.count = 0
         self.first_date: str | None = None
@@ -55,6 +56,13 @@ class RecordRollup:
         self.bars_processed = 0
         self.fills = 0
         self._symbols = {s: _SymbolTotals() for s in symbols}
+        self.drawdown = Drawdown(starting_cash)  # the equity curve of the sessions whose points were dropped
+        self.fill_cash: dict[str, float] = {}  # per symbol, the cash its fills moved (fold_fill_cash)
+        self.fill_count: dict[str, int] = {}
+
+    def fold_fills(self, fills: Any) -> None:
+        """Fold fills (each exactly once, in execution order) into the per-symbol cash totals."""
+        fold_fill_cash(fills, self.fill_cash, self.fill_count)
 
     def add(self, record: dict[str, Any]) -> None:
         """Fold one session record (as `session_record` returns it) into the totals."""

@@ -113,6 +113,13 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
             assert journal is not None
             journal.session_done(record, [t.pnl for t in trading["closed_trades"]], p.broker.fills,
                                  equity_columns(p))
+            # The session's fills are on disk and in the totals: the broker need not keep them.
+            p.rollup.fold_fills(p.broker.fills)
+            p.broker.forget_fills()
+            curve = p.engine.results.log  # so are its equity points: fold them, then drop them
+            p.rollup.drawdown.fold(curve.equity)
+            curve.forget()
+            journal.fills_written = journal.equity_written = 0
             p.rollup.add(record)
             done = record["trading"]
             log.info("session %s ended: %d bars, %d fills, P&L %.2f, equity %.2f", record["date"],

@@ -1,4 +1,4 @@
-"""EquityLog: the run's equity curve, one point per time step, in preallocated columns."""
+"""EquityLog: the equity curve since the last `forget` (a session), one point per time step, preallocated."""
 
 from __future__ import annotations
 
@@ -19,12 +19,24 @@ class EquityLog:
     One writer thread (the AnalysisEngine); any thread may read.
     """
 
-    __slots__ = ("_snap",)
+    __slots__ = ("_before", "_snap")
 
     def __init__(self, capacity: int = 4096) -> None:
         cap = max(1, capacity)
         self._snap: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], int] = (
             (np.empty(cap, np.int64), np.empty(cap, np.float64), np.empty(cap, np.float64)), 0)
+        self._before: float | None = None  # the last forgotten point's equity
+
+    def forget(self) -> None:
+        """Drop the points so far (they were journaled); the next point goes to row 0 again.
+
+        Called between sessions while the writer is quiescent, so a run holds one session's
+        points, not its whole curve. `last_equity` still answers.
+        """
+        cols, n = self._snap
+        if n:
+            self._before = float(cols[1][n - 1])
+        self._snap = (cols, 0)
 
     def __len__(self) -> int:
         return self._snap[1]
@@ -68,4 +80,4 @@ class EquityLog:
     def last_equity(self) -> float | None:
         """The newest point's equity, or None before the first step."""
         cols, n = self._snap
-        return float(cols[1][n - 1]) if n else None
+        return float(cols[1][n - 1]) if n else self._before
