@@ -19,21 +19,19 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from app.errors import ConfigError, FeedError
+from app.errors import FeedError
 from app.feeds.live import LiveBar, LiveFeed
+from app.feeds.live_fill import fill_request, read_fill_answer, same_values
 from app.feeds.live_source import FetchBars, LiveBarSource
 from app.feeds.live_steps import Arrival, ClosedStep, StepAssembler, bar_reject_reason
 from app.feeds.stored import concat_bars
-from app.metrics.collect import RunMetrics
-from app.store.bar import BarArrays, Interval, parse_interval
+from app.store.bar import Interval, parse_interval
 from app.store.series import BarSeries
 from app.store.session_data import SessionState
 from app.sync.stop import StopToken
-from app.sync.subscription import StreamSubscription
 from app.threads.events import StepBatch
-from app.threads.pause import PauseGate
+from app.threads.live_step_source import LiveSteps, StepEmitter
 from app.threads.step_sources import StreamOutcome
-from app.timing.stopwatch import Stopwatch
 from app.timing.time_manager import TimeManager
 
 __all__ = ["LiveSteps", "LiveStream", "StreamOutcome"]
@@ -124,7 +122,7 @@ class LiveStream:
         log.info("live session %s streaming from %s to %s", state.session, tm.format_ns(first), tm.format_ns(end))
         series = [state.bars[(s, self.base.label)] for s in self.symbols]
         assembler = StepAssembler(self.symbols, step, state.open_ns, first, end, self.grace_ns)
-        emitter = _Emitter(series, step, publish)
+        emitter = StepEmitter(series, step, publish)
         interrupted = self._pump(state, series, assembler, emitter, end)
         if interrupted is StreamOutcome.STOPPED:
             return interrupted
@@ -133,7 +131,7 @@ class LiveStream:
         self._finish(state, assembler, emitter, outcome, step, first, end)
         return outcome
 
-    def _pump(self, state: SessionState, series: list[BarSeries], assembler: StepAssembler, emitter: _Emitter,
+    def _pump(self, state: SessionState, series: list[BarSeries], assembler: StepAssembler, emitter: StepEmitter,
               end: int) -> StreamOutcome | None:
         """Poll the feed and publish closed steps until the stream's end (None), a stop or a drain."""
         tm = self.tm
@@ -163,7 +161,7 @@ class LiveStream:
                 for bar in bars:
                     self._file(bar, assembler, state, series, now)
 
-    def _finish(self, state: SessionState, assembler: StepAssembler, emitter: _Emitter, outcome: StreamOutcome,
+    def _finish(self, state: SessionState, assembler: StepAssembler, emitter: StepEmitter, outcome: StreamOutcome,
                 step: int, first: int, end: int) -> None:
         """Publish what the stream's end completes; after a session's close, disconnect until the next open."""
         now = self.tm.now_ns()
@@ -193,50 +191,36 @@ class LiveStream:
 
     def _fill_at_grace(self, state: SessionState, assembler: StepAssembler, overdue: list[tuple[int, tuple[str, ...]]],
                        now: int) -> None:
-        """Ask REST at once for the bars missing from steps whose grace ran out; hold those steps
-        until ``now + fill_wait`` (or until complete). A bar found goes into its step; a symbol
-        with a later bar but not this one had no trades there (the step does not wait for it)."""
+        """Ask REST at once for the bars missing from steps whose grace ran out (`feeds/live_fill.py`);
+        hold those steps until ``now + fill_wait`` unless they complete first."""
         assert self.fill is not None
         until = now + self.fill_wait_ns
         for start, _ in overdue:
             assembler.hold_for_fill(start, until)
-        symbols = sorted({s for _, missing in overdue for s in missing})
-        lo = overdue[0][0]
-        hi = max(lo + self.base.ns, assembler.grid_ns + (now - assembler.grid_ns) // self.base.ns * self.base.ns)
+        symbols, lo, hi = fill_request(overdue, assembler.grid_ns, self.base.ns, now)
         t0 = self.tm.now_ns()
         try:
             answer = self.fill(symbols, self.base, lo, hi)
         except FeedError as e:
             if e.fatal:
                 raise
-            log.warning("fill at grace for %s from %s failed: %s; the step waits for the stream until %s",
-                        ",".join(symbols), self._iso(lo), e, self._iso(until))
+            log.warning("fill at grace for %s from %s failed: %s", ",".join(symbols), self._iso(lo), e)
             answer = {}
         received = self.tm.now_ns()
         self.fill_waits_ns.append(received - t0)
-        for start, missing in overdue:
-            for symbol in missing:
-                bars = answer.get(symbol)
-                if bars is None or not len(bars):
-                    log.info("not in REST yet: %s %s; its step waits for the stream until %s", symbol,
-                             self._iso(start), self._iso(until))
-                    continue
-                i = int(np.searchsorted(bars.start, start))
-                if i < len(bars) and int(bars.start[i]) == start:
-                    bar = LiveBar(symbol, start, float(bars.open[i]), float(bars.high[i]), float(bars.low[i]),
-                                  float(bars.close[i]), float(bars.volume[i]), 0, float("nan"), "bar", received)
-                    if assembler.add(bar, received) is Arrival.PENDING:
-                        state.decision_fills.setdefault(symbol, {})[start] = "filled"
-                        log.info("filled at decision: %s %s (REST, %.0f ms after the grace ran out)", symbol,
-                                 self._iso(start), (received - t0) / 1e6)
-                    continue
-                if int(bars.start[-1]) > start:
-                    assembler.settle(start, symbol)
-                    state.decision_fills.setdefault(symbol, {})[start] = "no_trades"
-                    log.info("no trades: %s %s (REST holds a later bar, not this one)", symbol, self._iso(start))
-                else:
-                    log.info("not in REST yet: %s %s; its step waits for the stream until %s", symbol,
-                             self._iso(start), self._iso(until))
+        found = read_fill_answer(overdue, answer, received)
+        for bar in found.filled:
+            if assembler.add(bar, received) is Arrival.PENDING:  # held: it goes into the step
+                state.decision_fills.setdefault(bar.symbol, {})[bar.start_ns] = "filled"
+                log.info("filled at decision: %s %s (REST, %.0f ms after the grace ran out)", bar.symbol,
+                         self._iso(bar.start_ns), (received - t0) / 1e6)
+        for symbol, start in found.no_trades:
+            assembler.settle(start, symbol)
+            state.decision_fills.setdefault(symbol, {})[start] = "no_trades"
+            log.info("no trades: %s %s (REST holds a later bar, not this one)", symbol, self._iso(start))
+        for symbol, start in found.absent:
+            log.info("not in REST yet: %s %s; its step waits for the stream until %s", symbol, self._iso(start),
+                     self._iso(until))
 
     def _note_unseen(self, state: SessionState, closed: ClosedStep) -> None:
         """Log each symbol a step goes out without (the strategy decides without its bar)."""
@@ -282,7 +266,7 @@ class LiveStream:
             published = series[self.symbols.index(symbol)].view()
             i = int(np.searchsorted(published.start, bar.start_ns))
             if i < len(published) and int(published.start[i]) == bar.start_ns:
-                if bar.kind == "bar" and self._same(published, i, bar):
+                if bar.kind == "bar" and same_values(published, i, bar):
                     return  # the stream's copy of a bar the fill at grace put in the step
                 # A restatement of a bar the strategy has seen: counted, the published row stays.
                 self._corrected(state, bar, "published")
@@ -303,11 +287,6 @@ class LiveStream:
         state.corrected.setdefault(symbol, []).append(bar.start_ns)
         log.info("corrected: %s %s (restatement of a %s bar)", symbol, self._iso(bar.start_ns), what)
 
-    @staticmethod
-    def _same(published: BarArrays, i: int, bar: LiveBar) -> bool:
-        return (float(published.open[i]), float(published.high[i]), float(published.low[i]),
-                float(published.close[i]), float(published.volume[i])) == bar.values
-
     def _wait_until(self, instant_ns: int) -> bool:
         while True:
             remaining = self.tm.clock.real_seconds_until(instant_ns)
@@ -315,77 +294,3 @@ class LiveStream:
                 return True
             if self.drain_requested.is_set() or self.stop_token.wait(min(remaining, 0.2)):
                 return not self.stop_token.is_set() and not self.drain_requested.is_set()
-
-
-class _Emitter:
-    """Appends a closed step's bars to the base series and publishes it as a one-step StepBatch."""
-
-    def __init__(self, series: list[BarSeries], base_ns: int, publish: Callable[[StepBatch], None]) -> None:
-        self.series = series
-        self.base_ns = base_ns
-        self.publish = publish
-        self.rows = [len(s) for s in series]
-        self.k = 0
-
-    def emit(self, step: ClosedStep) -> None:
-        idx = np.full((1, len(self.series)), -1, dtype=np.int64)
-        received = 0
-        for s, bar in enumerate(step.bars):
-            if bar is None:
-                continue
-            self.series[s].append_one(bar.start_ns, bar.open, bar.high, bar.low, bar.close, bar.volume)
-            idx[0, s] = self.rows[s]
-            self.rows[s] += 1
-            received = max(received, bar.received_ns)
-        end = step.start_ns + self.base_ns
-        self.publish(StepBatch(self.k, self.k + 1, np.array([end], dtype=np.int64), idx,
-                               np.array(self.rows, dtype=np.int64), due_ns=end, received_ns=received))
-        self.k += 1
-
-
-class LiveSteps:
-    """The live `StepSource`: a `LiveStream` on the wall clock, publishing each step as it closes.
-
-    The market does not wait: `pause` and `resume` refuse with the reason (BEHAVIOURS 29), and
-    the gate never closes. A drain (Ctrl-C) ends the session at the last step that was over.
-    `stopwatch` times each hand-off (the ``coordinator`` stat).
-    """
-
-    def __init__(self, stream: LiveStream, outputs: Sequence[StreamSubscription], metrics: RunMetrics,
-                 stopwatch: Stopwatch | None = None) -> None:
-        self.live = stream
-        self.outputs = tuple(outputs)
-        self.stat = metrics.stat("coordinator")
-        self.stopwatch = stopwatch or Stopwatch()
-        self.gate = PauseGate(stopwatch=self.stopwatch)
-
-    def prepare(self, state: SessionState) -> None:
-        self.live.prepare(state)
-
-    def begin(self, state: SessionState) -> None:
-        """The wall clock needs no moving."""
-
-    def stream(self, state: SessionState) -> StreamOutcome:
-        return self.live.stream(state, self._publish)
-
-    def _publish(self, batch: StepBatch) -> None:
-        stopwatch = self.stopwatch
-        t0 = stopwatch.now_ns()
-        now = self.live.tm.now_ns()
-        for sub in self.outputs:
-            sub.check_overrun(now)
-            sub.publish(batch)
-        self.stat.record(stopwatch.now_ns() - t0)
-
-    def request_drain(self) -> None:
-        self.live.drain_requested.set()
-
-    def pause(self) -> None:
-        raise ConfigError("live sessions cannot be paused: the market does not wait (Ctrl-C ends the "
-                          "session cleanly)", field="mode")
-
-    def resume(self) -> None:
-        raise ConfigError("live sessions cannot be paused or resumed", field="mode")
-
-    def close(self) -> None:
-        self.live.close()
