@@ -111,16 +111,8 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
                                     {"mode": p.metrics.mode, "requested_speed": p.metrics.requested_speed})
             record["metrics"] = p.metrics.end_session(p.subscriptions)
             assert journal is not None
-            journal.session_done(record, [t.pnl for t in trading["closed_trades"]], p.broker.fills,
-                                 equity_columns(p))
-            # The session's fills are on disk and in the totals: the broker need not keep them.
-            p.rollup.fold_fills(p.broker.fills)
-            p.broker.forget_fills()
-            curve = p.engine.results.log  # so are its equity points: fold them, then drop them
-            p.rollup.drawdown.fold(curve.equity)
-            curve.forget()
-            journal.fills_written = journal.equity_written = 0
             p.rollup.add(record)
+            _journal_session(p, journal, record, [t.pnl for t in trading["closed_trades"]])
             done = record["trading"]
             log.info("session %s ended: %d bars, %d fills, P&L %.2f, equity %.2f", record["date"],
                      record["bars_processed"], done["fills"], done["pnl"], done["equity_end"])
@@ -160,6 +152,19 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
         gc.set_threshold(*thresholds)
         logging.getLogger().removeHandler(handler)
         handler.close()
+
+
+def _journal_session(p: Pipeline, journal: RunJournal, record: dict[str, Any], trade_pnls: list[float]) -> None:
+    # Journal a finished session, then drop what the run no longer needs to hold: its fills
+    # (their per-symbol cash is folded into the rollup) and its equity points (the drawdown is
+    # folded), so memory does not grow with the run's length.
+    journal.session_done(record, trade_pnls, p.broker.fills, equity_columns(p))
+    p.rollup.fold_fills(p.broker.fills)
+    p.broker.forget_fills()
+    curve = p.engine.results.log
+    p.rollup.drawdown.fold(curve.equity)
+    curve.forget()
+    journal.fills_written = journal.equity_written = 0
 
 
 def _supervise(pipeline: Pipeline, out_dir: Path) -> tuple[str, str | None, BaseException | None]:
