@@ -1,7 +1,8 @@
-"""Finish a run's files: sessions.json, summary.json and report.txt from its journal, config.
+"""Finish a run's files from its journal: equity.csv, sessions.json, report.txt, summary.json.
 
-The journal (`app.runtime.journal`) wrote fills.csv, equity.csv and the session records as the
-run went; this module adds the rest once the run ended, however it ended.
+The journal (`app.runtime.journal`) wrote fills.csv, the equity points and the session records
+as the run went; this module turns them into the final files once the run ended, however it
+ended (and `app.runtime.recover` after a kill).
 """
 
 from __future__ import annotations
