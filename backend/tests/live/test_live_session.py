@@ -170,7 +170,7 @@ def test_a_dropped_bar_is_refetched_from_rest_and_a_minute_without_trades_is_not
     assert f"filled after decision (REST): AAPL {hole}" in (tmp_path / "out" / "run.log").read_text()
 
 
-def test_bars_dropped_from_the_stream_are_filled_at_grace_so_the_strategy_decides_on_every_bar(tmp_path, store_1s, creds):
+def test_dropped_bars_are_filled_at_grace_so_the_strategy_decides_on_every_bar(tmp_path, store_1s, creds):
     # Issue 9 (1): stored steps 11 and 13 are never streamed, for both symbols (MSFT's n-th bar is
     # step n + 1 after its empty step 7), but REST has them. The fill at grace asks REST as soon
     # as each step's grace runs out: the strategy is shown every bar, the 5s bars over the holes

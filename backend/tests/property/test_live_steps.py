@@ -580,3 +580,62 @@ def test_held_steps_block_later_ones_and_the_hold_is_forgotten_once_published():
     assert a.ready(3 * BASE) == []  # step 0 held: complete steps 1 and 2 wait behind it
     assert [s.start_ns for s in a.ready(3 * BASE + 10)] == [0, BASE, 2 * BASE]
     assert a.overdue(10 * BASE) == [(k * BASE, ("A", "B")) for k in range(3, 9)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(schedules(), st.integers(1, 3 * BASE), st.randoms(use_true_random=False))
+def test_fill_at_grace_keeps_steps_once_in_order_never_early_and_each_hold_bounded(sched, wait, rnd):
+    # The stream's fill at grace, played on random schedules: overdue steps are held `wait`
+    # longer, some missing bars come from REST, some symbols are confirmed without trades.
+    asm = StepAssembler(sched.symbols, BASE, sched.grid, sched.first, sched.end, sched.grace)
+    until: dict[int, int] = {}
+    settled: dict[int, set[str]] = {}
+    kept: dict[tuple[str, int], LiveBar] = {}  # every bar accepted into a step, latest version
+    out: list[ClosedStep] = []
+    serial = 10**6
+
+    def add(bar: LiveBar, now: int) -> None:
+        if asm.add(bar, now) in (Arrival.PENDING, Arrival.REPLACED):
+            kept[bar.key] = bar
+
+    for kind, now, arg in sched.events:
+        if kind == "bar":
+            add(arg, now)
+            continue
+        hold = arg
+        if not hold:  # in sync: the stream asks REST for the overdue steps
+            for start, missing in asm.overdue(now):
+                assert start not in until, "a step is asked of REST once"
+                assert start + BASE + sched.grace <= now
+                asm.hold_for_fill(start, now + wait)
+                until[start] = now + wait
+                for symbol in missing:
+                    serial += 1
+                    answer_missing(asm, rnd.random(), live_bar(symbol, start, serial, received=now), now, add, settled)
+        for step in asm.ready(now, hold=hold):
+            check_closed_after_fill(step, sched, now, hold, until, settled)
+            out.append(step)
+    out += asm.ready(FAR) + asm.drain(FAR)[0]
+    starts = [s.start_ns for s in out]
+    assert starts == sorted(set(starts)), "each step once, in time order"
+    shown = {(b.symbol, b.start_ns): b for s in out for b in s.bars if b is not None}
+    assert shown == kept, "every accepted bar is shown once, in its latest version"
+
+
+def check_closed_after_fill(step: ClosedStep, sched: Schedule, now: int, hold: bool, until: dict[int, int],
+                            settled: dict[int, set[str]]) -> None:
+    assert step.start_ns + BASE <= now, "never before its interval is over"
+    assert any(b is not None for b in step.bars), "empty steps are never returned"
+    confirmed = settled.get(step.start_ns, set())
+    waiting = [s for s, b in zip(sched.symbols, step.bars, strict=True) if b is None and s not in confirmed]
+    if waiting:  # incomplete: only once its grace and its hold (if any) ran out
+        assert not hold and now >= max(step.start_ns + BASE + sched.grace, until.get(step.start_ns, 0))
+
+
+def answer_missing(asm: StepAssembler, r: float, bar: LiveBar, now: int, add, settled: dict[int, set[str]]) -> None:
+    # REST has the bar (30 %), confirms the symbol had no trades there (20 %), or has nothing yet.
+    if r < 0.3:
+        add(bar, now)
+    elif r < 0.5:
+        asm.settle(bar.start_ns, bar.symbol)
+        settled.setdefault(bar.start_ns, set()).add(bar.symbol)
