@@ -104,7 +104,8 @@ def recover(run_dir: Path) -> dict[str, Any]:
         "metrics": {},
     })
     if rollup.count:
-        summary["data_quality"] = rollup.data_quality(progress["base_interval"])
+        base = progress.get("base_interval") or str(config["streams"][0])  # the progress names it
+        summary["data_quality"] = rollup.data_quality(base)
         summary["bars"] = rollup.bars()
 
     def records() -> Iterator[dict[str, Any]]:
