@@ -14,8 +14,8 @@ from app.strategies.sma_cross import SmaCross
 log = logging.getLogger("app.strategy")
 
 
-class SpinsForever(Strategy):
-    """Loops forever in pure Python inside ``on_bar`` at its `at`-th bar (a strategy bug)."""
+class _StuckAt(Strategy):
+    """Calls `stuck` inside ``on_bar`` at its `at`-th bar (a strategy bug)."""
 
     params: ClassVar[dict[str, Any]] = {"at": 3}
 
@@ -27,27 +27,28 @@ class SpinsForever(Strategy):
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
         self.seen += 1
         if self.seen == self.at:
-            log.warning("SpinsForever: stuck in on_bar")  # tests wait for this
-            n = 0
-            while True:
-                n += 1
+            self.stuck()
+
+    def stuck(self) -> None:
+        raise NotImplementedError
 
 
-class BlocksForever(Strategy):
-    """Blocks forever in a C call (a lock wait) inside ``on_bar`` at its `at`-th bar: it cannot be interrupted."""
+class SpinsForever(_StuckAt):
+    """Loops forever in pure Python inside ``on_bar`` (it can be interrupted)."""
 
-    params: ClassVar[dict[str, Any]] = {"at": 3}
+    def stuck(self) -> None:
+        log.warning("SpinsForever: stuck in on_bar")  # tests wait for this
+        n = 0
+        while True:
+            n += 1
 
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
-        self.at = int(self.p["at"])
-        self.seen = 0
 
-    def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
-        self.seen += 1
-        if self.seen == self.at:
-            log.warning("BlocksForever: blocked in on_bar")
-            threading.Event().wait()
+class BlocksForever(_StuckAt):
+    """Blocks forever in a C call (a lock wait) inside ``on_bar``: it cannot be interrupted."""
+
+    def stuck(self) -> None:
+        log.warning("BlocksForever: blocked in on_bar")
+        threading.Event().wait()
 
 
 class SlowSessions(SmaCross):
