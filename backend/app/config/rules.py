@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+import urllib.parse
 from pathlib import Path
 from typing import Any, Final
 
@@ -30,6 +32,7 @@ def apply_rules(problems: Problems, values: dict[str, Any], base_dir: Path) -> N
     _check_backtest(problems, values["backtest"])
     _check_live(problems, values["live"])
     _check_trading(problems, values["trading"])
+    _check_broker(problems, values["mode"], values.get("broker"))
     base = derive_base_interval(problems, values["streams"], values["indicators"])
     values["base_interval"] = base
     indicators = values["indicators"]
@@ -119,6 +122,34 @@ def _check_trading(problems: Problems, trading: Any) -> None:
         f"received {trading.max_per_trade!r}{_default_note(problems, ('trading', 'max_per_trade'))}",
         hint="lower max_per_trade or raise starting_cash",
     )
+
+
+_RUN_ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+_LIVE_HOST: Final = "api.alpaca.markets"
+_PAPER_HOST: Final = "paper-api.alpaca.markets"
+
+
+def _check_broker(problems: Problems, mode: Any, broker: Any) -> None:
+    # A real broker only in live mode, with a trading URL that matches `paper`.
+    if broker is BAD or broker is None or broker.kind == "simulated":
+        return
+    if mode is Mode.BACKTEST:
+        problems.add(("broker", "kind"), f"expected 'simulated' in a backtest, received {broker.kind!r}",
+                     hint="a backtest never sends orders to a real broker; use mode: live, or remove broker:")
+        return
+    if broker.trading_url is None:
+        problems.missing(("broker", "trading_url"), f"required when kind is {broker.kind!r}", at=("broker", "kind"))
+        return
+    host = urllib.parse.urlsplit(broker.trading_url).hostname or ""
+    if broker.paper and host == _LIVE_HOST:
+        problems.add(("broker", "trading_url"), f"expected a paper trading URL with paper: true, received "
+                     f"{broker.trading_url!r} (the live endpoint)", hint=f"use https://{_PAPER_HOST}")
+    elif not broker.paper and host == _PAPER_HOST:
+        problems.add(("broker", "paper"), f"expected true with the paper endpoint {broker.trading_url!r}, "
+                     "received false", hint="set paper: true")
+    if broker.run_id is not None and not _RUN_ID_RE.match(broker.run_id):
+        problems.add(("broker", "run_id"), "expected 1 to 40 letters, digits, '-' or '_', received "
+                     f"{broker.run_id!r}")
 
 
 def _default_note(problems: Problems, path: FieldPath) -> str:

@@ -12,6 +12,7 @@ from app.config.indicator_specs import session_indicator
 from app.config.list_checks import free_mapping, interval_list, symbol_list
 from app.config.sections import (
     BacktestConfig,
+    BrokerConfig,
     DataConfig,
     GapFillerConfig,
     HistoricalConfig,
@@ -28,6 +29,7 @@ from app.store.bar import Interval
 
 __all__ = [
     "BacktestConfig",
+    "BrokerConfig",
     "DataConfig",
     "GapFillerConfig",
     "HistoricalConfig",
@@ -86,6 +88,8 @@ class SessionConfig:
         The strategy class and params; required.
     trading : TradingLimits, default TradingLimits()
         Cash, limits and costs.
+    broker : BrokerConfig, default BrokerConfig()
+        Where orders go: the simulated broker (default) or Alpaca (live only).
     run : RunConfig, default RunConfig()
         Pipeline plumbing.
     metadata : dict or None, default None
@@ -110,6 +114,7 @@ class SessionConfig:
     data: DataConfig = yaml_field(Section(DataConfig))
     strategy: StrategySpec = yaml_field(Section(StrategySpec))
     trading: TradingLimits = yaml_field(Section(TradingLimits), default_factory=TradingLimits)
+    broker: BrokerConfig = yaml_field(Section(BrokerConfig), default_factory=BrokerConfig)
     run: RunConfig = yaml_field(Section(RunConfig), default_factory=RunConfig)
     metadata: dict[str, Any] | None = yaml_field(
         optional(free_mapping), default=None, compare=False

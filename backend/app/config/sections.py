@@ -35,6 +35,7 @@ from app.store.bar import BAR_FIELDS, Interval
 
 __all__ = [
     "BacktestConfig",
+    "BrokerConfig",
     "DataConfig",
     "GapFillerConfig",
     "HistoricalConfig",
@@ -289,6 +290,15 @@ class TradingLimits:
     allow_short : bool, default False
         Allow selling more than is held. Shorts are held to Reg T: their proceeds are not
         buying power, and 150% of their value is held against it.
+    max_daily_loss : float or None, default None
+        ``> 0``: the kill switch (``broker.kind: alpaca`` only): when the run's equity falls this
+        far below its value at the session's start, every open order is cancelled and no new one
+        is sent for the rest of the session. None: off.
+    flatten_on_kill : bool, default False
+        When the kill switch fires, also close the positions this run opened (market orders).
+    extended_hours : bool, default False
+        ``broker.kind: alpaca``: outside the session's hours, refuse orders (false) or send limit
+        orders flagged ``extended_hours`` (true; market orders are still refused).
     """
 
     starting_cash: float = yaml_field(number(gt=0), default=100_000.0)
@@ -299,6 +309,56 @@ class TradingLimits:
     commission_min: float = yaml_field(number(ge=0), default=0.0)
     slippage_bps: float = yaml_field(number(ge=0, lt=10_000), default=0.0)
     allow_short: bool = yaml_field(boolean, default=False)
+    max_daily_loss: float | None = yaml_field(optional(number(gt=0)), default=None)
+    flatten_on_kill: bool = yaml_field(boolean, default=False)
+    extended_hours: bool = yaml_field(boolean, default=False)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class BrokerConfig:
+    """The ``broker:`` section: where a live run's orders go.
+
+    Parameters
+    ----------
+    kind : str, default "simulated"
+        ``simulated`` (the in-process SimulatedBroker, in backtests and live) or ``alpaca`` (the
+        Alpaca Trading API v2; live mode only).
+    trading_url : str or None, default None
+        REST base of the Trading API, ``http(s)://``; required with ``alpaca``
+        (paper: ``https://paper-api.alpaca.markets``).
+    stream_url : str or None, default None
+        ``ws(s)://`` URL of the ``trade_updates`` stream; None: `trading_url` with a ws scheme and
+        ``/stream``.
+    paper : bool, default True
+        The account is a paper account; a `trading_url` on the live host with ``paper: true`` (or
+        the paper host with ``paper: false``) is refused.
+    key_env : str, default "APCA_API_KEY_ID"
+        Name of the environment variable holding the trading API key (never the key itself).
+    secret_env : str, default "APCA_API_SECRET_KEY"
+        Name of the environment variable holding the trading API secret.
+    run_id : str or None, default None
+        Prefix of every ``client_order_id`` (letters, digits, ``-``, ``_``; at most 40). None:
+        derived from the session name and the first session's date, so a restarted run finds
+        its own orders.
+    cancel_on_exit : bool, default True
+        When the run ends (Ctrl-C, the stop time, a failure), cancel the orders it left open.
+    timeout_s : float, default 5.0
+        ``> 0``: bound of each Trading API request; a submit makes at most 3 attempts.
+    poll_s : float, default 5.0
+        ``> 0``: while orders are open, their status is also read from REST this often (a
+        silent stream loses no fill).
+    """
+
+    kind: str = yaml_field(one_of("simulated", "alpaca"), default="simulated")
+    trading_url: str | None = yaml_field(optional(url("http", "https")), default=None)
+    stream_url: str | None = yaml_field(optional(url("ws", "wss")), default=None)
+    paper: bool = yaml_field(boolean, default=True)
+    key_env: str = yaml_field(env_name, default="APCA_API_KEY_ID")
+    secret_env: str = yaml_field(env_name, default="APCA_API_SECRET_KEY")
+    run_id: str | None = yaml_field(optional(text), default=None)
+    cancel_on_exit: bool = yaml_field(boolean, default=True)
+    timeout_s: float = yaml_field(number(gt=0), default=5.0)
+    poll_s: float = yaml_field(number(gt=0), default=5.0)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -116,7 +116,7 @@ FIELD_ERRORS = [
     (BASE + "trading: 5\n",
      "demo.yaml:13:10: error: trading: expected a mapping with fields starting_cash, max_per_trade, "
      "max_per_symbol, max_open_positions, commission_per_share, commission_min, slippage_bps, allow_short, "
-     "received 5"),
+     "max_daily_loss, flatten_on_kill, extended_hours, received 5"),
     (BASE + "indicators: {name: sma}\n",
      "demo.yaml:13:13: error: indicators: expected a list of mappings, received {'name': 'sma'}; "
      "start each entry with '- '"),
@@ -188,7 +188,7 @@ def test_an_unknown_key_is_reported_before_a_missing_field_it_does_not_resemble(
     # Act / Assert: the unknown key comes first; the missing field once it is fixed.
     _check(text, "demo.yaml:12:1: error: colour: unknown field; expected one of 'session_name', 'mode', 'calendar', "
                  "'backtest', 'live', 'symbols', 'streams', 'historical', 'indicators', 'gap_filler', 'data', "
-                 "'strategy', 'trading', 'run', 'metadata'")
+                 "'strategy', 'trading', 'broker', 'run', 'metadata'")
     _check(text.replace("colour: red\n", ""), "demo.yaml:1:1: error: session_name: required field is missing")
 
 
@@ -201,7 +201,7 @@ def test_a_misspelt_mode_section_is_named_at_the_typo():
 def test_a_key_of_control_characters_is_shown_escaped_on_one_line():
     _check(BASE + '"\\r": 1\n', "demo.yaml:13:1: error: ['\\r']: unknown field; expected one of 'session_name', "
                                  "'mode', 'calendar', 'backtest', 'live', 'symbols', 'streams', 'historical', "
-                                 "'indicators', 'gap_filler', 'data', 'strategy', 'trading', 'run', 'metadata'")
+                                 "'indicators', 'gap_filler', 'data', 'strategy', 'trading', 'broker', 'run', 'metadata'")
     _check(BASE + "run:\n  '': 1\n", "demo.yaml:14:3: error: run['']: unknown field; "
                                      "expected one of 'join_timeout_s', 'batch_steps'")
 
