@@ -10,10 +10,15 @@ import sys
 import traceback
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.config import load_session_config
 from app.errors import AppError, ConfigError, NoBarsError, SessionAborted, ThreadStuckError
+from app.progress import Progress
 from app.timing.clocks import local_stamp
+
+if TYPE_CHECKING:
+    from app.runtime.run import Progress as RunProgress
 
 __all__ = ["main"]
 
@@ -30,28 +35,26 @@ def _parser() -> argparse.ArgumentParser:
                    help="finish the files of a run whose process was killed (kill -9), from its journal, and exit")
     p.add_argument("--output", "-o", metavar="DIR",
                    help="folder for the run's files (default: runs/<session_name>-<timestamp>)")
-    p.add_argument("--quiet", "-q", action="store_true", help="print only the summary report")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only the summary report (no progress bar)")
     p.add_argument("--timings", action="store_true",
                    help="print each session's full engine timing blocks (default: one compact Timings block)")
     p.add_argument("--traceback", action="store_true", help="also print full tracebacks on errors")
     return p
 
 
-class _ProgressBar:
-    """A one-line progress bar over sessions, drawn on stderr when it is a terminal."""
+PROGRESS_DELAY_S = 2.0
+"""A data-driven run shows its progress bar only once it has lasted this long (APP_PROGRESS_DELAY)."""
 
-    def __init__(self) -> None:
-        self.enabled = sys.stderr.isatty()
 
-    def __call__(self, done: int, total: int, session: date) -> None:
-        if not self.enabled:
-            return
-        width = 30
-        filled = width * done // max(1, total)
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} sessions  {session}")
-        if done == total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+def _session_progress(bar: Progress) -> RunProgress:
+    """run()'s per-session callback, drawn by `bar`: sessions done/total, bars/s, ETA (app.progress)."""
+
+    def on_session(done: int, total: int, session: date, bars: int) -> None:
+        if bar.total != total:
+            bar.set_total(total)
+        bar.update(done - bar.done, work=bars - bar.work)
+
+    return on_session
 
 
 class _ConsoleFormatter(logging.Formatter):
@@ -88,6 +91,15 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(str(e), file=sys.stderr)
         return EXIT_USAGE
+    # Paced runs (clock-driven, live) can last long: a status line every 10 s on stderr (below).
+    paced = config.pacing != "data_driven"
+    # Data-driven runs: a progress bar on a terminal once the run lasts 2 s, a line every 10 s off one.
+    try:
+        bar = Progress(None, "sessions", "backtest", quiet=args.quiet or paced, delay=PROGRESS_DELAY_S,
+                       work_unit="bars")
+    except ValueError as e:  # APP_PROGRESS_DELAY / APP_PROGRESS_INTERVAL
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
     out_dir = Path(args.output) if args.output else _default_output(config.session_name)
     problem = _output_problem(out_dir, given=bool(args.output))
     if problem:
@@ -97,15 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     from app.runtime.controls import RunControls
     from app.runtime.run import run as run_config
 
-    # Paced runs (clock-driven, live) can last long: a status line every 10 s on stderr.
-    paced = config.pacing != "data_driven"
     controls = RunControls(on_status=(lambda line: print(line, file=sys.stderr, flush=True)) if paced else None)
     # SIGTERM (docker stop, systemd, CI runners) ends a run like Ctrl-C: threads stopped, reports written.
     signal.signal(signal.SIGTERM, _terminated)
     if hasattr(signal, "SIGUSR1"):  # `kill -USR1 <pid>` pauses a backtest; again resumes it
         signal.signal(signal.SIGUSR1, lambda *_: print(controls.toggle(), file=sys.stderr, flush=True))
     try:
-        result = run_config(config, out_dir, progress=_ProgressBar(), controls=controls)
+        with bar:
+            result = run_config(config, out_dir, progress=_session_progress(bar), controls=controls)
     except (ConfigError, AppError, KeyboardInterrupt, ThreadStuckError) as e:
         return _failed(e, out_dir, args.traceback)
     if not args.quiet:

@@ -218,8 +218,18 @@ def _make_bar(total: int | None, unit: str, desc: str, stream: TextIO) -> Any:
 
     # smoothing=0: the rate (and the ETA) is the average since the start, steady for backtests.
     return _Bar(total=total, unit=unit.rstrip("s") if unit.endswith("s") else unit, desc=desc, file=stream,
-                leave=True, mininterval=0.2, smoothing=0,
+                **_size(stream), leave=True, mininterval=0.2, smoothing=0,
                 delay=1e-9)  # a delay: not drawn at 0 on creation (the caller sets n, then draws)
+
+
+def _size(stream: TextIO) -> dict[str, int]:
+    # tqdm sizes the bar to the terminal; a terminal reporting 0 x 0 (a pty nobody sized, some
+    # CI runners) would get no bar at all: 80 x 24 then.
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except (AttributeError, ValueError, OSError):  # not a file, closed, or no size
+        return {}
+    return {"ncols": size.columns or 80, "nrows": size.lines or 24}
 
 
 def _isatty(stream: TextIO) -> bool:

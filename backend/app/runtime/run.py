@@ -25,7 +25,9 @@ from app.threads.watchdog import CallbackWatchdog
 
 __all__ = ["Progress", "RunResult", "run"]
 
-Progress = Callable[[int, int, date], None]
+Progress = Callable[[int, int, date, int], None]
+"""Called as each session ends, on the coordinator thread: ``(sessions done, sessions planned, the
+session, bars processed so far)`` (counters only: a cheap call per session, nothing per bar)."""
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +119,7 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
             log.info("session %s ended: %d bars, %d fills, P&L %.2f, equity %.2f", record["date"],
                      record["bars_processed"], done["fills"], done["pnl"], done["equity_end"])
             if progress is not None:
-                progress(index + 1, len(p.plan.sessions), state.session)
+                progress(index + 1, len(p.plan.sessions), state.session, p.engine.results.bars)
 
         pipeline = build(config, on_session_done)
         journal = RunJournal(out_dir, stamps_for(pipeline), lambda: _progress(pipeline), pipeline.tm.uncached.tz)
