@@ -53,6 +53,11 @@ class _Checked:
     rejected_start: np.ndarray
     rejected_reason: np.ndarray
     moved: int
+    day_rows: dict[date, tuple[int, int]]  # each window day's rows [lo, hi) in `bars`: one search per window
+
+    def rows(self, first: date, last: date) -> tuple[int, int]:
+        """Rows ``[lo, hi)`` of the days `first`..`last` (both window days, in order)."""
+        return self.day_rows[first][0], self.day_rows[last][1]
 
 
 class WindowedBarSource:
@@ -111,7 +116,7 @@ class WindowedBarSource:
             self.begin_session(session)
         checked = self._load(symbol, self.base)
         open_ns, close_ns = self.tm.session_bounds_ns(session)
-        bars = _between(checked.bars, open_ns, close_ns)
+        bars = checked.bars.slice(*checked.day_rows[session])
         key = (symbol, self.base.label)
         repairs = 0
         if checked.moved and key not in self._repairs_reported:
@@ -153,7 +158,13 @@ class WindowedBarSource:
         allowed = np.concatenate([self.tm.expected_bar_starts(d, interval) for d in days])
         result = check_bars(raw, allowed_starts=allowed)
         rejected_start = raw.start[result.rejected_index] if result.rejected_count else np.empty(0, np.int64)
-        checked = self._checked[key] = _Checked(result.accepted, rejected_start, result.rejected_reason, moved)
+        # Each day's rows from one vectorised search per window, not two searches per day per
+        # session (left-side searches: a day's rows are the bars with open <= start < close).
+        bounds = np.array([self.tm.session_bounds_ns(d) for d in days], dtype=np.int64).reshape(-1)
+        found = np.searchsorted(result.accepted.start, bounds).tolist()
+        day_rows = {d: (found[2 * i], max(found[2 * i], found[2 * i + 1])) for i, d in enumerate(days)}
+        checked = self._checked[key] = _Checked(result.accepted, rejected_start, result.rejected_reason, moved,
+                                                day_rows)
         return checked
 
     def _covers(self, interval: Interval, days: tuple[date, ...]) -> bool:
@@ -172,14 +183,11 @@ class WindowedBarSource:
         checked = self._load(symbol, interval)
         first_open, _ = self.tm.session_bounds_ns(days[0])
         _, last_close = self.tm.session_bounds_ns(days[-1])
-        bars = _between(checked.bars, first_open, last_close)
-        per_day = []
-        starts = bars.start
-        for d in days:
-            lo, hi = self.tm.session_bounds_ns(d)
-            present = int(np.searchsorted(starts, hi) - np.searchsorted(starts, lo))
-            per_day.append((int(self.tm.expected_bar_starts(d, interval).shape[0]), present))
-        return HistoryLoad(bars, tuple(per_day), _rejected(checked, first_open, last_close))
+        bars = checked.bars.slice(*checked.rows(days[0], days[-1]))
+        day_rows = checked.day_rows
+        per_day = tuple((int(self.tm.expected_bar_starts(d, interval).shape[0]), day_rows[d][1] - day_rows[d][0])
+                        for d in days)
+        return HistoryLoad(bars, per_day, _rejected(checked, first_open, last_close))
 
     def _derived_history(self, symbol: str, interval: Interval, days: tuple[date, ...]) -> HistoryLoad:
         base_hist = self._stored_history(symbol, self.base, days)
@@ -193,13 +201,6 @@ class WindowedBarSource:
             parts.append(out)
             per_day.append((int(self.tm.expected_bar_starts(d, interval).shape[0]), len(out)))
         return HistoryLoad(concat_bars(parts), tuple(per_day), base_hist.rejected)
-
-
-def _between(bars: BarArrays, lo_ns: int, hi_ns: int) -> BarArrays:
-    start = bars.start
-    lo = int(np.searchsorted(start, lo_ns))
-    hi = int(np.searchsorted(start, hi_ns))
-    return bars.slice(lo, max(lo, hi))
 
 
 def _rejected(checked: _Checked, lo_ns: int, hi_ns: int) -> dict[str, int]:

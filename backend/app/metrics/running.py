@@ -36,6 +36,7 @@ _SUB_BITS: Final = 3  # 8 sub-buckets per power of two
 _SUB: Final = 1 << _SUB_BITS
 _EXACT: Final = 2 * _SUB  # values below 16 get a bucket each
 _BUCKETS: Final = (64 - _SUB_BITS + 1) * _SUB  # covers every value < 2**64 ns (~584 years)
+_ZEROS: Final = (0,) * _BUCKETS
 _UNITS: Final = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 _MB: Final = 1024 * 1024
 
@@ -114,8 +115,10 @@ class RunningStat:
 
     def reset(self) -> None:
         """Forget every record (in place: writers keep their reference)."""
+        if self.count:  # only the occupied range [bucket of min, bucket of max] holds counts
+            lo, hi = _index(self.min_ns), _index(self.max_ns) + 1
+            self._buckets[lo:hi] = _ZEROS[: hi - lo]
         self.count = self.total_ns = self.min_ns = self.max_ns = 0
-        self._buckets = [0] * _BUCKETS
 
     def merge(self, other: RunningStat) -> None:
         """Add every record of `other` to this statistic."""
@@ -133,7 +136,8 @@ class RunningStat:
             self.min_ns, self.max_ns = other.min_ns, other.max_ns
         self.count += other.count
         self.total_ns += other.total_ns
-        self._buckets = list(map(operator.add, self._buckets, other._buckets))
+        lo, hi = _index(other.min_ns), _index(other.max_ns) + 1  # the other's occupied range
+        self._buckets[lo:hi] = map(operator.add, self._buckets[lo:hi], other._buckets[lo:hi])
 
     @property
     def mean_ns(self) -> float:
@@ -156,12 +160,13 @@ class RunningStat:
                 raise ValueError(f"expected a quantile in (0, 1], received {q!r}")
         if not self.count:
             return [0.0] * len(qs)
-        cumulative = list(itertools.accumulate(self._buckets))
+        first = _index(self.min_ns)  # no count below the bucket of min nor above that of max
+        cumulative = list(itertools.accumulate(self._buckets[first : _index(self.max_ns) + 1]))
         out = []
         for q in qs:
             rank = max(1, math.ceil(round(q * self.count, 9)))  # round: 0.29 * 100 is 28.999...
-            index = bisect.bisect_left(cumulative, rank)
-            if index >= _BUCKETS:
+            index = first + bisect.bisect_left(cumulative, rank)
+            if index >= first + len(cumulative):
                 out.append(float(self.max_ns))  # unreachable while counts add up
                 continue
             low, high = _bucket_bounds(index)

@@ -86,3 +86,24 @@ def test_merge_equals_recording_everything_in_one(a, b):
     left.merge(right)
 
     assert left.as_dict("ns") == whole.as_dict("ns")
+
+
+@settings(deadline=None)
+@given(before=durations, a=durations, b=durations)
+def test_a_reset_stat_reused_and_merged_equals_a_fresh_one(before, a, b):
+    # reset and merge touch only the occupied bucket range: a reused stat must hold no leftovers
+    reused, right, whole = RunningStat(), RunningStat(), RunningStat()
+    for v in before:
+        reused.record(v)
+    reused.reset()
+    for v in a:
+        reused.record(v)
+        whole.record(v)
+    for v in b:
+        right.record(v)
+        whole.record(v)
+
+    reused.merge(right)
+
+    assert reused.as_dict("ns") == whole.as_dict("ns")
+    assert reused._buckets == whole._buckets
