@@ -10,7 +10,9 @@ from datetime import date
 from pathlib import Path
 
 from app.errors import DataError
+from app.feed.archive import Archive
 from app.feed.replay import Replay, load_steps, served_interval
+from app.feed.rest_faults import parse_rate_limit
 from app.feed.server import FeedServer, ServerOptions
 from app.timing.clocks import WallClock
 
@@ -25,6 +27,13 @@ def _drops(text: str) -> frozenset[tuple[str, int]]:
             raise argparse.ArgumentTypeError(f"expected SYM:K[,SYM:K] with K >= 0, received {item!r}")
         out.add((symbol, int(nth)))
     return frozenset(out)
+
+
+def _rate_limit(text: str) -> object:
+    try:
+        return parse_rate_limit(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,6 +61,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rest-delay", type=float, default=0.0, metavar="SECONDS", help="answer each REST bars request this late"
     )
+    p.add_argument(
+        "--rest-archive", action="store_true",
+        help="REST serves the stored bars at their stored times, all closed (for python -m app.data fetch)",
+    )
+    p.add_argument(
+        "--rate-limit", type=_rate_limit, default=None, metavar="N/min",
+        help="answer REST bars requests beyond N per minute (or N/s) with 429 and Retry-After",
+    )
+    p.add_argument("--fail-rest", type=int, default=0, metavar="N", help="answer N REST bars requests with 500")
+    p.add_argument(
+        "--fail-rest-after", type=int, default=0, metavar="K", help="... starting after K requests were served"
+    )
     p.add_argument("--stop-after", type=float, default=None, metavar="SECONDS", help="exit after this long")
     p.add_argument("--auth-timeout", type=float, default=10.0, metavar="SECONDS", help="404 if no auth by then")
     p.add_argument("--verbose", action="store_true", help="log at INFO to stderr")
@@ -60,7 +81,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 after a clean stop, 2 for bad options or data)."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.fail_rest < 0 or args.fail_rest_after < 0:
+        parser.error("--fail-rest and --fail-rest-after: expected N >= 0")
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
@@ -77,9 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     options = ServerOptions(
         port=args.port, key=args.key, secret=args.secret, drops=args.drop, disconnect_after_s=args.disconnect_after,
         malformed_after=args.malformed_after, reject_auth=args.reject_auth, stop_after_s=args.stop_after,
-        auth_timeout_s=args.auth_timeout, rest_delay_s=args.rest_delay,
+        auth_timeout_s=args.auth_timeout, rest_delay_s=args.rest_delay, rest_archive=args.rest_archive,
+        rate_limit=args.rate_limit, fail_rest=args.fail_rest, fail_rest_after=args.fail_rest_after,
     )
     server = FeedServer(replay, options, clock)
+    if args.rest_archive:
+        server.serve_rest_from(Archive(stored))
 
     def announce(port: int) -> None:
         sys.stdout.write(

@@ -43,12 +43,16 @@ class ReplayBar:
 
 @dataclass(frozen=True, slots=True)
 class StoredSteps:
-    """Stored bars grouped by timestamp: ``steps[k]`` lists ``(symbol, o, h, l, c, v)`` sorted by symbol."""
+    """Stored bars grouped by timestamp: ``steps[k]`` lists ``(symbol, o, h, l, c, v)`` sorted by symbol.
+
+    ``starts[k]`` is the stored start (int ns UTC) of step ``k`` (what ``--rest-archive`` serves).
+    """
 
     interval: Interval
     symbols: tuple[str, ...]
     first_session: date
     steps: tuple[tuple[tuple[str, float, float, float, float, float], ...], ...]
+    starts: tuple[int, ...] = ()
 
 
 def _read_store_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +93,7 @@ def load_steps(store: Path, interval_label: str | None, symbols: list[str] | Non
         raise DataError(str(folder), f"expected bars on or after {start or 'the first stored day'}, received none")
     first = datetime.fromtimestamp(min(by_start) // NS_PER_SECOND, tz=UTC).date()
     steps = tuple(tuple(sorted(by_start[t])) for t in sorted(by_start))
-    return StoredSteps(interval, tuple(sorted(names)), first, steps)
+    return StoredSteps(interval, tuple(sorted(names)), first, steps, tuple(sorted(by_start)))
 
 
 def served_interval(stored: Interval, speed: int) -> Interval:

@@ -8,14 +8,24 @@ from __future__ import annotations
 import base64
 import binascii
 import urllib.parse
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from app.feeds.live import format_rfc3339, parse_rfc3339_ns
 
 if TYPE_CHECKING:
-    from app.feed.replay import Replay, ReplayBar
+    from app.feed.replay import ReplayBar
+    from app.store.bar import Interval
 
-__all__ = ["BARS_PATH", "answer_bars"]
+__all__ = ["BARS_PATH", "BarSource", "answer_bars"]
+
+
+class BarSource(Protocol):
+    """What the endpoint serves from: a Replay (restamped, closed bars) or an Archive (stored times)."""
+
+    @property
+    def interval(self) -> Interval: ...
+
+    def rest_bars(self, symbol: str, start_ns: int, end_ns: int, now_ns: int) -> list[ReplayBar]: ...
 
 BARS_PATH: Final = "/v2/stocks/bars"
 DEFAULT_LIMIT: Final = 1000
@@ -42,7 +52,7 @@ def _decode_token(token: str) -> tuple[str, int]:
         raise ValueError(f"invalid page_token {token!r}") from None
 
 
-def _parse_query(query: str, replay: Replay, now_ns: int) -> dict[str, Any]:
+def _parse_query(query: str, replay: BarSource, now_ns: int) -> dict[str, Any]:
     params = {k: v[-1] for k, v in urllib.parse.parse_qs(query, keep_blank_values=True).items()}
     symbols = sorted({s.strip() for s in params.get("symbols", "").split(",") if s.strip()})
     if not symbols:
@@ -65,7 +75,8 @@ def _parse_query(query: str, replay: Replay, now_ns: int) -> dict[str, Any]:
 
 
 def answer_bars(
-    query: str, key: str | None, secret: str | None, replay: Replay, now_ns: int, *, credentials: tuple[str, str] | None
+    query: str, key: str | None, secret: str | None, replay: BarSource, now_ns: int, *,
+    credentials: tuple[str, str] | None,
 ) -> tuple[int, dict[str, Any]]:
     """Return (status, body) for ``GET /v2/stocks/bars?{query}`` at `now_ns`.
 

@@ -23,7 +23,8 @@ import msgpack
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from app.feed.rest import BARS_PATH, answer_bars
+from app.feed.rest import BARS_PATH, BarSource, answer_bars
+from app.feed.rest_faults import RateLimit, RestFaults
 from app.feeds.live import format_rfc3339, parse_rfc3339_ns
 
 if TYPE_CHECKING:
@@ -61,6 +62,10 @@ class ServerOptions:
     auth_timeout_s: float = 10.0
     ping_interval_s: float = 54.0
     rest_delay_s: float = 0.0  # answer each REST bars request this late (a slow REST)
+    rest_archive: bool = False  # REST serves stored bars at their stored times (history download)
+    rate_limit: RateLimit | None = None  # REST answers 429 + Retry-After beyond this many calls
+    fail_rest: int = 0  # REST answers 500 this many times ...
+    fail_rest_after: int = 0  # ... after this many requests were served
 
 
 @dataclass(slots=True, eq=False)
@@ -110,6 +115,12 @@ class FeedServer:
         self._bar_frames = 0
         self._malformed_sent = False
         self._bar_type, self._bar_channel = ("d", "dailyBars") if replay.interval.is_daily else ("b", "bars")
+        self._rest_source: BarSource = replay
+        self._rest_faults = RestFaults(options.rate_limit, options.fail_rest, options.fail_rest_after)
+
+    def serve_rest_from(self, source: BarSource) -> None:
+        """Answer ``GET /v2/stocks/bars`` from `source` (an Archive) instead of the replay."""
+        self._rest_source = source
 
     def stop(self) -> None:
         """Ask `run` to finish (safe from a signal handler on the loop)."""
@@ -141,13 +152,21 @@ class FeedServer:
                 log.warning("fault: answering REST %.2f s late", self.options.rest_delay_s)
                 await asyncio.sleep(self.options.rest_delay_s)
             creds = None if self.options.reject_auth else (self.options.key, self.options.secret)
-            status, body = answer_bars(
-                query, request.headers.get("APCA-API-KEY-ID"), request.headers.get("APCA-API-SECRET-KEY"),
-                self.replay, self._clock.now_ns(), credentials=creds,
-            )
+            fault = self._rest_faults.check(self._clock.now_ns())
+            headers: dict[str, str] = {}
+            if fault is not None:
+                status, body, headers = fault
+                log.warning("fault: answering REST with HTTP %d %s", status, headers or "")
+            else:
+                status, body = answer_bars(
+                    query, request.headers.get("APCA-API-KEY-ID"), request.headers.get("APCA-API-SECRET-KEY"),
+                    self._rest_source, self._clock.now_ns(), credentials=creds,
+                )
             response = conn.respond(status, json.dumps(body, separators=(",", ":")))
             del response.headers["Content-Type"]
             response.headers["Content-Type"] = "application/json"
+            for name, value in headers.items():
+                response.headers[name] = value
             return response
         if path not in WS_PATHS:
             return conn.respond(404, f"no such path {path}\n")

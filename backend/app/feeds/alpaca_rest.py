@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from app.feeds.live import FeedStats, LiveBar
     from app.store.bar import Interval
 
-__all__ = ["AlpacaRest", "bars_to_arrays"]
+__all__ = ["AlpacaRest", "auth_headers", "bars_to_arrays", "error_text"]
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class AlpacaRest:
         retry_wait_s: float = 3.0,
     ) -> None:
         self._endpoint = rest_url.rstrip("/") + "/v2/stocks/bars"
-        self._headers = {"APCA-API-KEY-ID": key, "APCA-API-SECRET-KEY": secret, "Accept": "application/json"}
+        self._headers = auth_headers(key, secret)
         self._feed = feed
         self._stats = stats
         self._clock_ns = clock_ns
@@ -134,7 +134,7 @@ class AlpacaRest:
                     )
                 return body
             except urllib.error.HTTPError as e:
-                detail = _error_text(e)
+                detail = error_text(e)
                 if e.code in _FATAL_STATUSES:
                     hint = ""
                     if e.code in (401, 403):
@@ -158,7 +158,13 @@ class AlpacaRest:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _error_text(e: urllib.error.HTTPError) -> str:
+def auth_headers(key: str, secret: str) -> dict[str, str]:
+    """Return the request headers of Alpaca's market-data REST: the key pair and JSON accepted."""
+    return {"APCA-API-KEY-ID": key, "APCA-API-SECRET-KEY": secret, "Accept": "application/json"}
+
+
+def error_text(e: urllib.error.HTTPError) -> str:
+    """Return the ``message`` of an HTTP error's JSON body (cut to 300 characters), else the body or reason."""
     try:
         raw = e.read()
         body = json.loads(raw)
