@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from app.bars.checks import RejectReason, check_bars
-from app.data.source import ParsedRows, SourceRows, parse_rows, read_source
+from app.data.source import ParsedRows, RowProgress, SourceRows, parse_rows, read_source
 from app.errors import DataError, InvariantError
 from app.store.bar import BarArrays, Interval, parse_interval
 from app.store.files import bar_path, read_bars_file, write_bars
@@ -96,6 +96,7 @@ def import_bars(
     mode: ImportMode = "new",
     *,
     keep_extended_hours: bool = False,
+    progress: RowProgress | None = None,
 ) -> ImportReport:
     """Import the bars of one symbol from a CSV or Parquet file into `store`.
 
@@ -123,6 +124,8 @@ def import_bars(
         imported (imported rows win); ``replace`` overwrites.
     keep_extended_hours : bool
         Accept bars outside the regular sessions.
+    progress : RowProgress or None
+        Told the rows read, then parsed, so far (`app.data.source.RowProgress`; the CLI's bar).
 
     Raises
     ------
@@ -142,8 +145,8 @@ def import_bars(
         raise DataError(
             str(target), "already exists; pass --merge to add these bars or --replace to overwrite it"
         )
-    rows = read_source(Path(source))
-    parsed = parse_rows(rows, zone, interval.is_daily)
+    rows = read_source(Path(source), progress)
+    parsed = parse_rows(rows, zone, interval.is_daily, progress)
     bars = _map_daily_dates(calendar, parsed) if interval.is_daily else parsed.bars
     allowed = None if keep_extended_hours else _expected_starts(calendar, bars.start, interval)
     result = check_bars(bars, allowed)

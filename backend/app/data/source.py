@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -18,7 +19,8 @@ import pyarrow.parquet as pq
 from app.errors import DataError
 from app.store.bar import BAR_FIELDS, BarArrays
 
-__all__ = ["PARQUET_SUFFIXES", "TIMESTAMP_NAMES", "ParsedRows", "SourceRows", "parse_rows", "read_source"]
+__all__ = ["PARQUET_SUFFIXES", "ROWS_PER_REPORT", "TIMESTAMP_NAMES", "ParsedRows", "RowProgress", "SourceRows",
+           "parse_rows", "read_source"]
 
 PARQUET_SUFFIXES: Final = (".parquet", ".pq")
 TIMESTAMP_NAMES: Final = ("timestamp", "datetime", "date", "time", "t")
@@ -32,6 +34,13 @@ _SUB_MICRO_RE: Final = re.compile(r"\.\d{7,}")
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)
 _INT64_MAX: Final = 2**63 - 1
+ROWS_PER_REPORT: Final = 1 << 16
+"""Rows between two calls of a `RowProgress` (a mask test per row: nothing next to parsing it)."""
+
+RowProgress = Callable[[str, int, int | None], None]
+"""``(pass, rows done in it, rows in all or None while reading)``, every `ROWS_PER_REPORT` rows and at
+the end of each pass (``"read"``, then ``"parse"``)."""
+
 # Epoch magnitudes: below 1e11 is seconds (until year 5138), then ms, us, ns.
 _EPOCH_UNITS: Final = ((10**11, 10**9), (10**14, 10**6), (10**17, 10**3))
 
@@ -64,8 +73,10 @@ class _NaiveTimestampError(ValueError):
     pass
 
 
-def read_source(path: Path) -> SourceRows:
+def read_source(path: Path, progress: RowProgress | None = None) -> SourceRows:
     """Return the header and rows of a CSV (any suffix but ``.parquet``/``.pq``) or Parquet file.
+
+    `progress`, when given, is told the rows read so far (`RowProgress`, pass ``"read"``).
 
     Raises
     ------
@@ -75,12 +86,13 @@ def read_source(path: Path) -> SourceRows:
     path = Path(path)
     if not path.is_file():
         raise DataError(str(path), "expected an existing CSV or Parquet file, received a missing path")
-    if path.suffix.lower() in PARQUET_SUFFIXES:
-        return _read_parquet(path)
-    return _read_csv(path)
+    source = _read_parquet(path) if path.suffix.lower() in PARQUET_SUFFIXES else _read_csv(path, progress)
+    if progress is not None:
+        progress("read", len(source.rows), None)
+    return source
 
 
-def _read_csv(path: Path) -> SourceRows:
+def _read_csv(path: Path, progress: RowProgress | None = None) -> SourceRows:
     header: list[str] | None = None
     rows: list[list[str]] = []
     lines: list[int] = []
@@ -95,6 +107,8 @@ def _read_csv(path: Path) -> SourceRows:
                     continue
                 rows.append(fields)
                 lines.append(reader.line_num)
+                if not len(rows) & (ROWS_PER_REPORT - 1) and progress is not None:
+                    progress("read", len(rows), None)
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise DataError(str(path), f"expected a readable UTF-8 CSV file, received an error: {e}") from e
     if header is None:
@@ -152,12 +166,13 @@ def _header_text(header: tuple[str, ...]) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def parse_rows(source: SourceRows, tz: tzinfo | None, daily: bool) -> ParsedRows:
+def parse_rows(source: SourceRows, tz: tzinfo | None, daily: bool, progress: RowProgress | None = None) -> ParsedRows:
     """Parse timestamps and numbers; rows with a bad value or the wrong field count are unparseable.
 
     Timestamps may be epoch seconds, milliseconds, microseconds or nanoseconds (told apart by
     size), or ISO-8601; a naive one is read in `tz`. A plain date is accepted only when `daily`.
-    An empty number is NaN (for the bar checks to count), not unparseable.
+    An empty number is NaN (for the bar checks to count), not unparseable. `progress`, when
+    given, is told the rows parsed so far (`RowProgress`, pass ``"parse"``).
 
     Raises
     ------
@@ -171,7 +186,10 @@ def parse_rows(source: SourceRows, tz: tzinfo | None, daily: bool) -> ParsedRows
     kept: list[int] = []
     dates: list[bool] = []
     bad: list[int] = []
+    total = len(source.rows)
     for k, fields in enumerate(source.rows):
+        if not k & (ROWS_PER_REPORT - 1) and k and progress is not None:
+            progress("parse", k, total)
         if len(fields) != width:
             bad.append(k)
             continue
@@ -189,6 +207,8 @@ def parse_rows(source: SourceRows, tz: tzinfo | None, daily: bool) -> ParsedRows
         values.append(row)
         kept.append(k)
         dates.append(is_date)
+    if progress is not None:
+        progress("parse", total, total)
     cols = np.asarray(values, dtype=np.float64).reshape(len(values), len(BAR_FIELDS))
     bars = BarArrays(
         np.asarray(starts, dtype=np.int64), *(np.ascontiguousarray(cols[:, j]) for j in range(cols.shape[1]))
