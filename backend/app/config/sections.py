@@ -371,7 +371,19 @@ class RunConfig:
         ``> 0``: how long to wait for each thread to stop before reporting it stuck.
     batch_steps : int, default 390
         ``>= 1``: most time steps one data-driven hand-off between threads may carry.
+    record : bool, default False
+        Write ``recording/`` in the run folder (every step, its bars, every order, fill and
+        rejection) for ``--replay``; live runs always record.
+    replay : str or None, default None
+        A recording folder (``RUN_DIR/recording``) to replay instead of the bar store (set by
+        ``python -m app.backtest --replay RUN_DIR``).
+    replay_bars : {"recorded", "final"}, default "recorded"
+        ``recorded``: the recorded steps with the bars each held; ``final``: a plain backtest
+        over the bars as a store would hold them after the session.
     """
 
     join_timeout_s: float = yaml_field(number(gt=0), default=10.0)
     batch_steps: int = yaml_field(integer(ge=1), default=390)
+    record: bool = yaml_field(boolean, default=False)
+    replay: str | None = yaml_field(optional(text), default=None)
+    replay_bars: str = yaml_field(one_of("recorded", "final"), default="recorded")

@@ -148,7 +148,7 @@ def test_unknown_key_has_did_you_mean():
 
 def test_unknown_key_without_a_close_match_lists_the_fields():
     _check(BASE + "run:\n  colour: red\n",
-           "demo.yaml:14:3: error: run.colour: unknown field; expected one of 'join_timeout_s', 'batch_steps'")
+           "demo.yaml:14:3: error: run.colour: unknown field; expected one of 'join_timeout_s', 'batch_steps', 'record', 'replay', 'replay_bars'")
 
 
 def test_unknown_old_top_level_name_says_where_it_went():
@@ -203,7 +203,7 @@ def test_a_key_of_control_characters_is_shown_escaped_on_one_line():
                                  "'mode', 'calendar', 'backtest', 'live', 'symbols', 'streams', 'historical', "
                                  "'indicators', 'gap_filler', 'data', 'strategy', 'trading', 'broker', 'run', 'metadata'")
     _check(BASE + "run:\n  '': 1\n", "demo.yaml:14:3: error: run['']: unknown field; "
-                                     "expected one of 'join_timeout_s', 'batch_steps'")
+                                     "expected one of 'join_timeout_s', 'batch_steps', 'record', 'replay', 'replay_bars'")
 
 
 def test_a_character_yaml_refuses_is_located():
