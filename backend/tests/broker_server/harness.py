@@ -123,7 +123,7 @@ class InProcess:
                 await server.run(lambda _s: ready.set(), signals=False)
             try:
                 asyncio.run(go())
-            except BaseException as e:  # reported by stop()
+            except BaseException as e:  # noqa: BLE001 - reported by stop()
                 self.errors.append(e)
                 ready.set()
 

@@ -21,7 +21,8 @@ def srv():
 
 def test_market_order_fills_at_the_next_bar_open_and_the_stream_reports_new_then_fill(srv):
     with stream_client(srv.stream_url) as ws:
-        status, order, headers = rest(srv.base_url, "POST", "/v2/orders", order_body("AAPL", "10", client_order_id="rt-1"))
+        body = order_body("AAPL", "10", client_order_id="rt-1")
+        status, order, headers = rest(srv.base_url, "POST", "/v2/orders", body)
         assert status == 200 and order["status"] == "new" and order["client_order_id"] == "rt-1"
         assert headers["X-Ratelimit-Limit"] == "200"
         new = next_event(ws)
