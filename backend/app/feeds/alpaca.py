@@ -7,6 +7,7 @@ when the connection closes, and `close` closes it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -478,4 +479,4 @@ class AlpacaFeed:
             self.stats.backfilled_bars += int(final)
         if self._last_start_ns is None or bar.start_ns > self._last_start_ns:
             self._last_start_ns = bar.start_ns
-        out.append(result)
+        out.append(dataclasses.replace(result, origin="backfill") if final else result)

@@ -58,6 +58,9 @@ class LiveBar:
         under the same ``(symbol, start_ns)`` (a correction), ``"daily"`` for a daily bar.
     received_ns : int
         Wall-clock instant the adapter received it, ns UTC.
+    origin : {"stream", "backfill"}
+        How the adapter got it: from the socket, or from its REST backfill after a (re)connect
+        (recorded, never compared: not part of the bar's identity or values).
     """
 
     symbol: str
@@ -71,6 +74,7 @@ class LiveBar:
     vwap: float
     kind: BarKind
     received_ns: int
+    origin: str = field(default="stream", compare=False)
 
     @property
     def key(self) -> tuple[str, int]:

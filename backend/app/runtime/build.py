@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.config.schema import Mode, SessionConfig
@@ -38,6 +39,8 @@ from app.timing.time_manager import TimeManager
 if TYPE_CHECKING:  # live-only modules: a backtest never imports them (websockets, msgpack)
     from app.feeds.alpaca import AlpacaFeed
     from app.feeds.live import FeedStats
+    from app.recording.taps import StepTap
+    from app.recording.writer import RecordingWriter
 
 __all__ = ["Pipeline", "build", "check_store", "mode_name"]
 
@@ -67,6 +70,7 @@ class Pipeline:
     rollup: RecordRollup = field(init=False)  # the finished sessions' totals (records are journaled)
     feed_stats: FeedStats | None = None  # live: the feed's counters (read after the run)
     stopwatch: Stopwatch = field(default_factory=Stopwatch)  # the run's real time (durations, waits)
+    recording: RecordingWriter | None = None  # recording/ (live, run.record, replays): finished with the outputs
 
     def __post_init__(self) -> None:
         self.rollup = RecordRollup(self.plan.symbols, self.config.trading.starting_cash)
@@ -213,7 +217,8 @@ def _bars_per_session(tm: TimeManager, session: date, base: Interval) -> int:
 
 def _live_input(config: SessionConfig, feed: Any, store: BarStore, tm: TimeManager, symbols: tuple[str, ...],
                 base: Interval, stop: StopToken, outputs: tuple[StreamSubscription, ...],
-                metrics: RunMetrics, stopwatch: Stopwatch) -> tuple[BarSource, StepSource, GapFillPlan]:
+                metrics: RunMetrics, stopwatch: Stopwatch,
+                tap: StepTap | None = None) -> tuple[BarSource, StepSource, GapFillPlan]:
     # Live: history from the store topped up by REST, steps from the feed on the wall clock, and
     # a gap-fill plan for DataUpkeep. Imported here: a backtest never loads the live modules.
     from app.feeds.live_source import LiveBarSource
@@ -227,19 +232,60 @@ def _live_input(config: SessionConfig, feed: Any, store: BarStore, tm: TimeManag
     deadline = None if after is None else tm.now_ns() + int(after * 1e9)
     # Fill at grace: one attempt, its own connection, bounded by the wait it may hold a step for.
     fill_at_grace = feed.rest_fetcher(retries=0, timeout_s=live.fill_wait_s) if live.fill_wait_s > 0 else None
+    refetch = feed.rest_fetcher(retries=0)  # gap fill retries at its own pace: one attempt per call
+    if tap is not None:  # every bar received is recorded: the socket's, the fill at grace's, the gap filler's
+        from app.recording.taps import RecordingFeed, recording_fetch
+
+        feed = RecordingFeed(feed, tap)
+        if fill_at_grace is not None:
+            fill_at_grace = recording_fetch(fill_at_grace, tap, after_decision=False, now_ns=tm.now_ns)
+        refetch = recording_fetch(refetch, tap, after_decision=True, now_ns=tm.now_ns)
     stream = LiveStream(feed, source, symbols, base, tm, stop, deadline_ns=deadline, grace_ns=int(grace_s * 1e9),
                         fill=fill_at_grace, fill_wait_ns=int(live.fill_wait_s * 1e9))
-    # Gap fill retries at its own pace (gap_filler.*): its fetcher makes one attempt per call.
-    fill = GapFillPlan(feed.rest_fetcher(retries=0), config.gap_filler.max_retries,
-                       config.gap_filler.retry_interval_seconds)
-    return source, LiveSteps(stream, outputs, metrics, stopwatch), fill
+    fill = GapFillPlan(refetch, config.gap_filler.max_retries, config.gap_filler.retry_interval_seconds)
+    steps = LiveSteps(stream, outputs, metrics, stopwatch)
+    steps.tap = tap
+    return source, steps, fill
 
 
-def build(config: SessionConfig, on_session_done: SessionDone, stopwatch: Stopwatch | None = None) -> Pipeline:
-    """Wire the pipeline for `config`: the same threads in every mode, a stored or a live input.
+def _recording(config: SessionConfig, record_to: Path | None, tm: TimeManager, symbols: tuple[str, ...],
+               base: Interval) -> tuple[RecordingWriter, StepTap] | None:
+    # recording/ in the run folder: live runs always, backtests with run.record, replays (for the parity).
+    if record_to is None or not (config.mode is Mode.LIVE or config.run.record or config.run.replay):
+        return None
+    from app.recording.taps import StepTap
+    from app.recording.writer import RecordingWriter
+
+    writer = RecordingWriter(record_to / "recording", {
+        "session_name": config.session_name, "mode": config.pacing, "symbols": list(symbols),
+        "base_interval": base.label, "calendar": config.calendar, "replay_of": config.run.replay,
+        "replay_bars": config.run.replay_bars if config.run.replay else None})
+    return writer, StepTap(writer, symbols, base, tm.now_ns)
+
+
+def _replay_input(config: SessionConfig) -> Any:
+    # run.replay: the recording replaces the store (a RecordingError names the file).
+    from app.recording.reader import RecordingError, load_recording
+    from app.threads.replay_step_source import RecordedBarSource
+
+    assert config.run.replay is not None
+    try:
+        recording = load_recording(Path(config.run.replay))
+    except RecordingError as e:
+        raise config.error(("run", "replay"), str(e)) from None
+    if not recording.sessions():
+        raise config.error(("run", "replay"), f"{config.run.replay}: the recording holds no session; expected a "
+                                              "run that streamed at least one step")
+    return RecordedBarSource(recording, final=config.run.replay_bars == "final")
+
+
+def build(config: SessionConfig, on_session_done: SessionDone, stopwatch: Stopwatch | None = None,
+          record_to: Path | None = None) -> Pipeline:
+    """Wire the pipeline for `config`: the same threads in every mode, a stored, live or recorded input.
 
     `stopwatch` is the run's real time: every duration, timed wait and the scaled clock's pace
-    read it (default the monotonic counter; a test may pass one on a `ManualTime`).
+    read it (default the monotonic counter; a test may pass one on a `ManualTime`). `record_to`
+    is the run folder: a live run (or ``run.record``, or a replay) writes ``recording/`` there.
 
     Raises
     ------
@@ -251,7 +297,8 @@ def build(config: SessionConfig, on_session_done: SessionDone, stopwatch: Stopwa
     live_mode = config.mode is Mode.LIVE
     stopwatch = stopwatch or Stopwatch()
     tm = TimeManager(config.calendar, _make_clock(config, stopwatch))
-    sessions = _sessions(config, tm)
+    replay = _replay_input(config) if config.run.replay and not live_mode else None
+    sessions = tuple(replay.spans) if replay is not None else _sessions(config, tm)
     strategy = load_strategy(config)
     indicators = _indicators(config, type(strategy))
     base = config.base_interval
@@ -260,7 +307,7 @@ def build(config: SessionConfig, on_session_done: SessionDone, stopwatch: Stopwa
     store = BarStore(config.data.store, stopwatch)
     stop = StopToken()
     feed = _live_feed(config, symbols, base, stop, stopwatch) if live_mode else None
-    if feed is None:
+    if feed is None and replay is None:
         check_store(config, store)
     supervisor = Supervisor(stop, config.run.join_timeout_s, stopwatch)
     data = SessionData(symbols, base, derived)
@@ -278,8 +325,19 @@ def build(config: SessionConfig, on_session_done: SessionDone, stopwatch: Stopwa
     fill = None
     history: BarSource
     steps: StepSource
+    recording = _recording(config, record_to, tm, symbols, base)
+    tap = recording[1] if recording is not None else None
     if feed is not None:
-        history, steps, fill = _live_input(config, feed, store, tm, symbols, base, stop, outputs, metrics, stopwatch)
+        history, steps, fill = _live_input(config, feed, store, tm, symbols, base, stop, outputs, metrics, stopwatch,
+                                           tap)
+    elif replay is not None:
+        from app.threads.replay_step_source import ReplayStepSource
+
+        assert isinstance(tm.clock, SteppedClock)
+        history = replay
+        steps = replay_steps = ReplayStepSource(replay, symbols, base, outputs, metrics, stop, tm.clock,
+                                                config.run.batch_steps, stopwatch)
+        replay_steps.tap = tap
     else:
         history = WindowedBarSource(store, tm, base, sessions, _trailing(history_specs, base),
                                     window_sessions(len(symbols), _bars_per_session(tm, sessions[0], base)))
@@ -292,7 +350,13 @@ def build(config: SessionConfig, on_session_done: SessionDone, stopwatch: Stopwa
             stored = DataDrivenSteps(history, symbols, base, outputs, metrics, stop, tm.clock, config.run.batch_steps,
                                      stopwatch)
         stored.missing = MissingBars(config.data.on_missing, store, tm)  # a symbol without bars in a session
+        stored.tap = tap
         steps = stored
+    if recording is not None:
+        from app.recording.taps import RecordingBarSource
+
+        history = RecordingBarSource(history, recording[0])
+        on_session_done = recording[1].done_then(on_session_done)
     coordinator = SessionCoordinator(plan, history, steps, tm, data, outputs, metrics, stop, fail, on_session_done,
                                      stopwatch)
     processor = DataProcessor(symbols, base, derived, IndicatorBank(indicators), subs["Coordinator→Processor"],
@@ -305,6 +369,11 @@ def build(config: SessionConfig, on_session_done: SessionDone, stopwatch: Stopwa
                             max_steps=min(1 << 24, sum(_bars_per_session(tm, d, base) for d in sessions)))
     if paced:
         supervisor.drain = coordinator.request_drain  # Ctrl-C ends the session cleanly, keeps its report
+    if recording is not None and isinstance(broker, SimulatedBroker):
+        from app.recording.taps import DecisionTap
+
+        engine.decisions = DecisionTap(recording[0], broker, ctx)
     return Pipeline(config, tm, data, stop, supervisor, broker, strategy, metrics, subs, coordinator, processor,
                     upkeep, engine, plan, derived, tuple(i.key for i in indicators),
-                    feed_stats=feed.stats if feed is not None else None, stopwatch=stopwatch)
+                    feed_stats=feed.stats if feed is not None else None, stopwatch=stopwatch,
+                    recording=recording[0] if recording is not None else None)

@@ -63,6 +63,8 @@ def write_outputs(pipeline: Pipeline, journal: RunJournal, rollup: RecordRollup,
     """
     sw = pipeline.stopwatch
     began = sw.now_ns()
+    if pipeline.recording is not None:  # recording/: its streams become Parquet (app.recording.writer)
+        pipeline.recording.finish()
     journal.append(pipeline.broker.fills, equity_columns(pipeline))  # what the session in progress left
     rollup.fold_fills(pipeline.broker.fills)
     journal.close()

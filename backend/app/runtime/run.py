@@ -121,7 +121,7 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
             if progress is not None:
                 progress(index + 1, len(p.plan.sessions), state.session, p.engine.results.bars)
 
-        pipeline = build(config, on_session_done)
+        pipeline = build(config, on_session_done, record_to=out_dir)
         journal = RunJournal(out_dir, stamps_for(pipeline), lambda: _progress(pipeline), pipeline.tm.uncached.tz)
         _watch_callbacks(pipeline)
         if controls is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -75,6 +76,7 @@ class StrategyContext:
         self._lookup: dict[str, dict[str, tuple[list[float], int, str | None, ValueSeries]]] = {}
         self._next_order_id = 1
         broker.on_rejection = self._log_rejection
+        self.on_order: Callable[[Order, bool], None] | None = None  # recording: each order, accepted or not
 
     # -- clock and session ------------------------------------------------------------------
     @property
@@ -316,9 +318,10 @@ class StrategyContext:
                       OrderType.LIMIT if limit is not None else OrderType.MARKET, limit, self.now_ns,
                       time_in_force)
         self._next_order_id += 1
-        if self._broker.submit(order, price) is not None:
-            return None
-        return order.id
+        rejected = self._broker.submit(order, price) is not None
+        if self.on_order is not None:
+            self.on_order(order, not rejected)
+        return None if rejected else order.id
 
     def _log_rejection(self, rejection: Rejection) -> None:
         # Called by the broker for every rejection, at submission or at fill.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,6 +22,9 @@ from app.threads.events import SessionEnd, SessionStart, StepBatch
 from app.threads.pause import PauseGate
 from app.timing.stopwatch import Stopwatch
 from app.timing.time_manager import TimeManager
+
+if TYPE_CHECKING:
+    from app.recording.taps import DecisionTap
 
 __all__ = ["AnalysisEngine", "EngineResults"]
 
@@ -92,6 +95,7 @@ class AnalysisEngine(SessionThread):
         self._state: SessionState | None = None
         self._session_start = (0.0, 0, 0, 0)
         self._books_start: dict[str, tuple[int, float, float | None]] = {}
+        self.decisions: DecisionTap | None = None  # recording: orders, fills, rejections per step
 
     def _where(self) -> tuple[str | None, str | None]:
         s = self._state
@@ -122,6 +126,8 @@ class AnalysisEngine(SessionThread):
         broker = self.broker
         self._session_start = (broker.equity, len(broker.fills), len(broker.rejections), len(broker.closed_trades))
         self._books_start = _books(broker, ctx.symbols)
+        if self.decisions is not None:
+            self.decisions.begin(state)
         self.strategy.on_session_start(ctx)
 
     def _walk(self, batch: StepBatch) -> None:
@@ -143,6 +149,8 @@ class AnalysisEngine(SessionThread):
         else:
             eq_ns, eq, cash, walked = self._walk_many(bars, ks, ss, rows, ends)
         self.results.log.extend(eq_ns, eq, cash)
+        if self.decisions is not None:
+            self.decisions.after_steps(batch.lo, eq_ns)
         steps = len(eq_ns)
         self.results.steps += steps
         self.results.bars += walked
@@ -252,6 +260,8 @@ class AnalysisEngine(SessionThread):
         ctx.finish(state.streamed[1])  # the close, or where a drain / live stop ended the stream
         self.strategy.on_session_end(ctx)
         expired = ctx.expire_day_orders(state.close_ns)  # unfilled DAY orders placed before the close
+        if self.decisions is not None:
+            self.decisions.end()
         equity0, fills0, rej0, trades0 = self._session_start
         broker = self.broker
         self.results.sessions[event.index] = {

@@ -23,6 +23,7 @@ from app.threads.step_sources import StreamOutcome
 from app.timing.stopwatch import Stopwatch
 
 if TYPE_CHECKING:
+    from app.recording.taps import StepTap
     from app.threads.live_stream import LiveStream
 
 __all__ = ["LiveSteps", "StepEmitter"]
@@ -69,6 +70,8 @@ class LiveSteps:
         self.stat = metrics.stat("coordinator")
         self.stopwatch = stopwatch or Stopwatch()
         self.gate = PauseGate(stopwatch=self.stopwatch)
+        self.tap: StepTap | None = None  # recording: each published step and the bars it held
+        self._state: SessionState | None = None
 
     def prepare(self, state: SessionState) -> None:
         self.live.prepare(state)
@@ -77,6 +80,7 @@ class LiveSteps:
         """The wall clock needs no moving."""
 
     def stream(self, state: SessionState) -> StreamOutcome:
+        self._state = state
         return self.live.stream(state, self._publish)
 
     def _publish(self, batch: StepBatch) -> None:
@@ -86,6 +90,9 @@ class LiveSteps:
         for sub in self.outputs:
             sub.check_overrun(now)
             sub.publish(batch)
+        if self.tap is not None:
+            assert self._state is not None
+            self.tap.step(self._state, batch)
         self.stat.record(stopwatch.now_ns() - t0)
 
     def request_drain(self) -> None:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from datetime import date
 from enum import Enum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from app.threads.events import StepBatch
 from app.threads.pause import PauseGate
 from app.timing.clocks import ScaledClock, SteppedClock
 from app.timing.stopwatch import Stopwatch
+
+if TYPE_CHECKING:
+    from app.recording.taps import StepTap
 
 __all__ = ["ClockDrivenSteps", "DataDrivenSteps", "StepSource", "StreamOutcome"]
 
@@ -94,6 +97,7 @@ class _StoredSteps:
         self._drain = threading.Event()
         self._starts: dict[date, list[np.ndarray]] = {}  # prepared sessions' bar starts, per symbol
         self.missing = MissingBars()
+        self.tap: StepTap | None = None  # recording (run.record): each published step and its bars
 
     def prepare(self, state: SessionState) -> None:
         starts = []
@@ -171,6 +175,8 @@ class DataDrivenSteps(_StoredSteps):
             batch = StepBatch(lo, hi, ends[lo:hi], base_idx[lo:hi], counts[hi - 1], due_ns=int(ends[lo]))
             for sub in self.outputs:
                 sub.publish(batch)
+            if self.tap is not None:
+                self.tap.step(state, batch)
             self.stat.record((stopwatch_ns() - t0) // (hi - lo))
         self.clock.advance_to(state.close_ns)
         return StreamOutcome.CLOSE
@@ -218,6 +224,8 @@ class ClockDrivenSteps(_StoredSteps):
             for sub in self.outputs:
                 sub.check_overrun(now)
                 sub.publish(batch)
+            if self.tap is not None:
+                self.tap.step(state, batch)
             self.stat.record(stopwatch_ns() - t0)
         reached = self._wait_until(state.close_ns)
         if reached is not None:
