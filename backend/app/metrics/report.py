@@ -95,6 +95,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from app.metrics.broker_report import broker_lines
 from app.metrics.json_text import to_json
 from app.metrics.report_timings import num as _num
 from app.metrics.report_timings import run_timings, session_timing_compact, session_timing_detail, stage
@@ -163,6 +164,7 @@ def format_run_report(summary: Mapping[str, Any]) -> str:
     lines += _run_trading_block(summary.get("trading"), sessions, summary.get("open_positions"))
     lines += _quality_block(summary.get("data_quality"))
     lines += _feed_block(summary.get("feed"), metrics)
+    lines += broker_lines(summary.get("broker"))
     lines += run_timings(summary, metrics, sessions)
     lines.append(RULE)
     return "\n".join(lines) + "\n"

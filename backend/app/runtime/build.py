@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # live-only modules: a backtest never imports them (websocket
     from app.feeds.live import FeedStats
     from app.recording.taps import StepTap
     from app.recording.writer import RecordingWriter
+    from app.runtime.broker_link import BrokerLink
 
 __all__ = ["Pipeline", "build", "check_store", "mode_name"]
 
@@ -71,6 +72,7 @@ class Pipeline:
     feed_stats: FeedStats | None = None  # live: the feed's counters (read after the run)
     stopwatch: Stopwatch = field(default_factory=Stopwatch)  # the run's real time (durations, waits)
     recording: RecordingWriter | None = None  # recording/ (live, run.record, replays): finished with the outputs
+    broker_link: BrokerLink | None = None  # broker.kind alpaca: the adapter's stream thread and run end
 
     def __post_init__(self) -> None:
         self.rollup = RecordRollup(self.plan.symbols, self.config.trading.starting_cash)
@@ -78,7 +80,8 @@ class Pipeline:
     @property
     def threads(self) -> list[Any]:
         """Consumers first, so no signal is published before its reader runs."""
-        return [self.engine, self.processor, self.upkeep, self.coordinator]
+        link = [self.broker_link.thread] if self.broker_link is not None else []
+        return [self.engine, self.processor, self.upkeep, self.coordinator, *link]
 
 
 def _make_clock(config: SessionConfig, stopwatch: Stopwatch) -> Clock:
@@ -313,7 +316,13 @@ def build(config: SessionConfig, on_session_done: SessionDone, stopwatch: Stopwa
     data = SessionData(symbols, base, derived)
     subs = {name: StreamSubscription(name, stop, stopwatch) for name in
             ("Coordinator→Processor", "Coordinator→Upkeep", "Processor→Analysis")}
-    broker = SimulatedBroker(config.trading)
+    link = None
+    if config.broker.kind == "alpaca":  # live only (config rules); imported here: a backtest never loads it
+        from app.runtime.broker_link import make_broker_link
+
+        link = make_broker_link(config, tm, sessions[0], stop, supervisor.record_failure,
+                                feed.stats if feed is not None else None, stopwatch)
+    broker = link.broker if link is not None else SimulatedBroker(config.trading)
     ctx = StrategyContext(symbols, base.label, {i.key: i.interval.label for i in indicators}, broker, tm)
     history_specs, hist_inds = _history(config)
     speed = config.backtest.speed_multiplier if config.backtest and not live_mode else 0.0
@@ -367,6 +376,8 @@ def build(config: SessionConfig, on_session_done: SessionDone, stopwatch: Stopwa
     engine = AnalysisEngine(strategy, ctx, broker, tm, subs["Processor→Analysis"], metrics, stop, fail,
                             gate=steps.gate, stopwatch=stopwatch,
                             max_steps=min(1 << 24, sum(_bars_per_session(tm, d, base) for d in sessions)))
+    if link is not None:
+        link.follow(engine)
     if paced:
         supervisor.drain = coordinator.request_drain  # Ctrl-C ends the session cleanly, keeps its report
     if recording is not None and isinstance(broker, SimulatedBroker):
@@ -376,4 +387,4 @@ def build(config: SessionConfig, on_session_done: SessionDone, stopwatch: Stopwa
     return Pipeline(config, tm, data, stop, supervisor, broker, strategy, metrics, subs, coordinator, processor,
                     upkeep, engine, plan, derived, tuple(i.key for i in indicators),
                     feed_stats=feed.stats if feed is not None else None, stopwatch=stopwatch,
-                    recording=recording[0] if recording is not None else None)
+                    recording=recording[0] if recording is not None else None, broker_link=link)

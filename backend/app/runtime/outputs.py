@@ -162,6 +162,8 @@ def build_summary(pipeline: Pipeline, rollup: RecordRollup, status: str, elapsed
                            "unexpected": stats.unexpected, "reconnects": stats.reconnects,
                            "backfilled_bars": stats.backfilled_bars,
                            "errors": {str(k): v for k, v in sorted(stats.errors.items())}}
+    if pipeline.broker_link is not None:
+        summary["broker"] = pipeline.broker_link.summary()
     metrics = pipeline.metrics.run_report(elapsed_s, res.bars, rollup.count)
     summary["metrics"] = {**summary.get("metrics", {}), **metrics}
     return summary

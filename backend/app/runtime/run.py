@@ -132,6 +132,7 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
         t0 = sw.now_ns()
         startup_s = (t0 - sw.process_start_ns()) / 1e9
         status, detail, error = _supervise(pipeline, out_dir)
+        _finish_broker(pipeline)
         elapsed_s = sw.elapsed_ns(t0) / 1e9
         gc.freeze()  # the run's results live to the end too: collections while writing skip them
         try:
@@ -167,6 +168,16 @@ def _journal_session(p: Pipeline, journal: RunJournal, record: dict[str, Any], t
     p.rollup.drawdown.fold(curve.equity)
     curve.forget()
     journal.fills_written = journal.equity_written = 0
+
+
+def _finish_broker(p: Pipeline) -> None:
+    # A real broker (threads joined): cancel what is open if configured, apply what was missed.
+    if p.broker_link is None:
+        return
+    try:
+        p.broker_link.finish()
+    except (Exception, KeyboardInterrupt) as e:  # the outputs must still be written; the log says why
+        log.error("closing the broker link failed: %s: %s", type(e).__name__, e, exc_info=e)
 
 
 def _supervise(pipeline: Pipeline, out_dir: Path) -> tuple[str, str | None, BaseException | None]:
