@@ -68,8 +68,12 @@ class IndicatorState(abc.ABC):
     def warm_up(self, history: BarArrays) -> None:
         """Consume earlier bars (trailing history) without producing values.
 
-        Session-anchored indicators (VWAP) ignore history.
+        Session-anchored indicators (VWAP) ignore history. An indicator with a `lookback` reads
+        only that many of the newest rows: the older ones cannot change a future value.
         """
+        n = len(history)
+        if self.lookback is not None and n > self.lookback:
+            history = history.slice(n - self.lookback, n)
         if len(history):
             self._compute(history)
 

@@ -32,6 +32,18 @@ def test_state_fed_in_chunks_equals_one_shot(name, data, period):
     assert state.rows_seen == len(bars)
 
 
+@pytest.mark.parametrize("name", [n for n in SESSION_INDICATORS if n != "vwap"])  # vwap ignores history
+@settings(deadline=None)
+@given(data=st.data(), period=periods)
+def test_warm_up_then_update_equals_the_tail_of_one_pass(name, data, period):
+    # warm_up may read only the rows that can change a future value (a window's last period - 1)
+    bars = data.draw(series_bars(max_size=80))
+    k = data.draw(st.integers(0, len(bars)))
+    state = make_indicator(name, period)
+    state.warm_up(bars.slice(0, k))
+    assert same(state.update(bars.slice(k, len(bars))), compute_indicator(name, bars, period)[k:])
+
+
 @pytest.mark.parametrize("name", SESSION_INDICATORS)
 @settings(deadline=None)
 @given(data=st.data(), period=periods)
