@@ -33,7 +33,8 @@ from app.strategies.loader import load_strategy
 
 REPO = Path(__file__).resolve().parents[3]
 BACKEND = REPO / "backend"
-CONFIGS = sorted((REPO / "session_configs").glob("*.yaml"))
+# sweep_*.yaml are sweep files (python -m app.sweep), loaded by tests/sweep
+CONFIGS = sorted(p for p in (REPO / "session_configs").glob("*.yaml") if not p.name.startswith("sweep"))
 TEXTS = {p.name: p.read_text(encoding="utf-8") for p in CONFIGS}
 SEEDS = {name: yaml.safe_load(text) for name, text in TEXTS.items()}
 NAME = "fuzz.yaml"

@@ -11,7 +11,8 @@ from support.runs import REPO, cli
 from app.config import load_session_config
 from app.config.schema import Mode
 
-CONFIGS = sorted((REPO / "session_configs").glob("*.yaml"))
+# sweep_*.yaml are sweep files (python -m app.sweep), loaded by tests/sweep
+CONFIGS = sorted(p for p in (REPO / "session_configs").glob("*.yaml") if not p.name.startswith("sweep"))
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
