@@ -55,6 +55,8 @@ def to_decimal(value: object, name: str) -> Decimal:
     ApiError
         422 / 40010001 naming the field when `value` is not a number.
     """
+    if isinstance(value, Decimal):
+        return value
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ApiError(422, 40010001, f"invalid {name}: expected a decimal string or number, received {value!r}")
     try:
