@@ -71,5 +71,11 @@ def historical_indicator(spec: _Spec) -> _Spec:
             f"expected no params for the historical indicator {s.name!r}, received {show(s.params[0][0])}",
             subpath=("params", s.params[0][0]),
         )
+    if s.field != "close":  # each reads fixed fields (avg_volume: volume, avg_range: high - low, ...)
+        raise FieldError(
+            f"expected no field for the historical indicator {s.name!r} (it reads its own bar fields), "
+            f"received {show(s.field)}",
+            subpath=("field",),
+        )
     interval = s.interval if s.interval is not None else parse_interval("1d")
     return dataclasses.replace(s, period=_check_period(s, False), interval=interval)

@@ -56,7 +56,7 @@ historical:
       apply_to: all
   indicators:                       # computed on trailing bars; interval defaults to 1d
     - {name: avg_volume, period: 20}
-    - {name: high, period: 10, interval: 1d, field: high}
+    - {name: high, period: 10, interval: 1d}
 indicators:                         # real-time; interval defaults to the base interval
   - {name: sma, period: 20, interval: 5m}
   - {name: vwap}
@@ -135,7 +135,7 @@ def test_full_config_sets_every_field(tmp_path):
             ),
             indicators=(
                 IndicatorSpec(name="avg_volume", period=20, interval=_i("1d")),
-                IndicatorSpec(name="high", period=10, interval=_i("1d"), field="high"),
+                IndicatorSpec(name="high", period=10, interval=_i("1d")),
             ),
         ),
         indicators=(

@@ -169,3 +169,7 @@ def test_session_indicator_params_are_checked_at_load():
                            "historical indicator 'high', received 'k'")):
         parse_session_config(base + "historical:\n  indicators:\n    - {name: high, period: 3, params: {k: 1}}\n",
                              "s.yaml", Path("/cfg"))
+    with _raises(re.escape("s.yaml:13:44: error: historical.indicators[0].field: expected no field for the historical indicator "
+                           "'avg_volume' (it reads its own bar fields), received 'high'")):
+        parse_session_config(base + "historical:\n  indicators:\n    - {name: avg_volume, period: 3, field: high}\n",
+                             "s.yaml", Path("/cfg"))
