@@ -183,7 +183,7 @@ class HistoryClient:
     def _wait(self, seconds: float, why: str) -> None:
         wait = min(max(seconds, 0.0), self._policy.max_wait_s)
         self.stats.waits_s.append(wait)
-        log.warning("REST %s; waiting %.1f s before retrying", why, wait)
+        log.warning("REST %s; waiting %.3g s before retrying", why, wait)
         self._sleep(wait)
 
 

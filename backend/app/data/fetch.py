@@ -114,7 +114,8 @@ class SymbolResult:
             reasons = ", ".join(f"{name}: {self.rejected[name]:,}" for name in _ORDER if self.rejected[name])
             text += f"; rejected {sum(self.rejected.values()):,} ({reasons})"
         if self.empty_days:
-            text += f"; {len(self.empty_days)} trading days without bars: {_days_text(self.empty_days)}"
+            n = len(self.empty_days)
+            text += f"; {n} trading day{'s' if n != 1 else ''} without bars: {_days_text(self.empty_days)}"
             if not self.held_days and len(self.empty_days) == self.trading_days:
                 text += " (no bars at all: check the symbol, the feed and the dates)"
         if self.not_closed:
@@ -200,7 +201,7 @@ def fetch_history(
                 except FeedError as e:
                     if e.fatal:
                         raise
-                    raise FetchError(str(e), plan.result.symbol, run, report) from None
+                    raise FetchError(e.detail, plan.result.symbol, run, report) from None
                 bar.update(len(run))
     finally:
         bar.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import sys
@@ -11,8 +12,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Final
 
-from app.data.alpaca_history import ALPACA_DATA_URL, MAX_LIMIT, HistoryClient
+from app.data.alpaca_history import ALPACA_DATA_URL, MAX_LIMIT, HistoryClient, RetryPolicy
 from app.data.fetch import FetchSettings, Progress, fetch_history
+from app.progress import Progress as AppProgress
 from app.store.bar import parse_interval
 from app.store.files import check_symbol
 from app.timing.clocks import WallClock
@@ -52,6 +54,8 @@ def add_fetch_parser(commands: Any) -> None:
     p.add_argument("--keep-extended-hours", action="store_true", help="keep bars outside regular sessions")
     p.add_argument("--days-per-request", type=int, default=5, help="trading days asked per request (>= 1)")
     p.add_argument("--page-limit", type=int, default=MAX_LIMIT, help=f"bars per page, 1..{MAX_LIMIT}")
+    p.add_argument("--retries", type=int, default=5, help="retries of a request answered 5xx, in a row (>= 0)")
+    p.add_argument("--backoff", type=float, default=1.0, metavar="SECONDS", help="first retry wait; doubles, max 60")
     p.add_argument("--refetch-empty", action="store_true", help="ask again for days remembered without bars")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -74,6 +78,8 @@ def _settings(args: argparse.Namespace) -> FetchSettings:
         raise ValueError(f"--days-per-request: expected N >= 1, received {args.days_per_request}")
     if not 1 <= args.page_limit <= MAX_LIMIT:
         raise ValueError(f"--page-limit: expected 1..{MAX_LIMIT}, received {args.page_limit}")
+    if args.retries < 0 or not args.backoff >= 0:
+        raise ValueError(f"--retries, --backoff: expected values >= 0, received {args.retries}, {args.backoff}")
     if not _URL_RE.match(args.rest_url):
         raise ValueError(f"--rest-url: expected an http:// or https:// URL, received {args.rest_url!r}")
     return FetchSettings(
@@ -97,13 +103,10 @@ def _credentials(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[
 
 
 def progress_bar(total: int, done: int, quiet: bool) -> Progress:
-    """Return the progress display over (symbol, trading day) pairs: the one place to swap it."""
-    from tqdm import tqdm
-
-    class _Bar(tqdm):
-        monitor_interval = 0  # no monitor thread
-
-    return _Bar(total=total, initial=done, disable=quiet, unit="day", desc="fetch", file=sys.stderr, leave=False)
+    """Return the progress display over (symbol, trading day) pairs, `done` of them already stored."""
+    bar = AppProgress(total, "symbol-days", "fetch", quiet=quiet, delay=2.0)
+    bar.done = done
+    return bar
 
 
 def run_fetch(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> int:
@@ -118,9 +121,12 @@ def run_fetch(args: argparse.Namespace, environ: Mapping[str, str] | None = None
     """
     settings = _settings(args)
     key, secret = _credentials(args, os.environ if environ is None else environ)
+    if args.quiet:  # the retry notices too: only the result lines and errors
+        logging.getLogger("app.data.alpaca_history").setLevel(logging.ERROR)
     time_manager = TimeManager(args.calendar, WallClock())
     client = HistoryClient(
-        args.rest_url, key, secret, feed=settings.feed, adjustment=settings.adjustment, limit=args.page_limit
+        args.rest_url, key, secret, feed=settings.feed, adjustment=settings.adjustment, limit=args.page_limit,
+        policy=RetryPolicy(server_retries=args.retries, backoff_s=args.backoff),
     )
     report = fetch_history(settings, client, time_manager, lambda total, done: progress_bar(total, done, args.quiet))
     stats = client.stats
