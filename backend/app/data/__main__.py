@@ -1,4 +1,4 @@
-"""The data CLI: ``python -m app.data sample|import|info`` (write synthetic bars, import a file, list the store)."""
+"""The data CLI: ``python -m app.data sample|import|fetch|info`` (synthetic bars, import a file, download, list)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app.data.fetch_cli import add_fetch_parser, run_fetch
 from app.data.import_progress import ImportProgress
 from app.data.importer import import_bars
 from app.data.sample import DEFAULT_SYMBOLS, write_sample
@@ -70,6 +71,7 @@ def _build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(mode="new")
     imp.add_argument("--keep-extended-hours", action="store_true", help="accept bars outside regular sessions")
     imp.add_argument("--quiet", "-q", action="store_true", help="no progress bar (shown after 2 s otherwise)")
+    add_fetch_parser(commands)
     info = commands.add_parser("info", help="list the store's files")
     info.add_argument("--store", type=Path, required=True, help="store folder")
     return parser
@@ -150,6 +152,8 @@ def _run(args: argparse.Namespace) -> int:
     _check_options(args)
     if args.command == "sample":
         return _sample(args)
+    if args.command == "fetch":
+        return run_fetch(args)
     with ImportProgress(f"import {args.symbol}", quiet=args.quiet) as progress:
         report = import_bars(
             args.file, args.symbol, parse_interval(args.interval), args.store, args.calendar, args.tz,
