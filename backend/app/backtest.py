@@ -33,6 +33,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("config", nargs="?", help="path of the session config YAML (see session_configs/)")
     p.add_argument("--recover", metavar="RUN_DIR",
                    help="finish the files of a run whose process was killed (kill -9), from its journal, and exit")
+    p.add_argument("--replay", metavar="RUN_DIR",
+                   help="replay a recorded run (live, or a backtest with run.record) through the same pipeline and "
+                        "diff every decision: parity.json and a Parity section in report.txt (default --output "
+                        "RUN_DIR/replay)")
     p.add_argument("--output", "-o", metavar="DIR",
                    help="folder for the run's files (default: runs/<session_name>-<timestamp>)")
     p.add_argument("--quiet", "-q", action="store_true", help="print only the summary report (no progress bar)")
@@ -81,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code (0 ok, 1 run failed, 2 config/usage, 130 Ctrl-C)."""
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.recover:
-        return _recover(Path(args.recover))
+    if args.recover or args.replay:  # finish a killed run's files, or replay a recorded one
+        return _run_dir_command(args)
     if not args.config:
         parser.error("the following arguments are required: config (or --recover RUN_DIR)")
     _console_logging(args.traceback)
@@ -163,6 +167,36 @@ def _output_problem(out_dir: Path, given: bool) -> str | None:
     except OSError as e:
         return f"{name}: error: cannot write the run's files there ({e.strerror or e}); expected a writable folder"
     return None
+
+
+def _run_dir_command(args: argparse.Namespace) -> int:
+    if args.recover:
+        return _recover(Path(args.recover))
+    return _replay(Path(args.replay), Path(args.output) if args.output else None, args.traceback)
+
+
+def _replay(run_dir: Path, output: Path | None, show_traceback: bool) -> int:
+    # --replay RUN_DIR: the recording replayed and the final-bars backtest run, then the parity (app.recording.replay).
+    _console_logging(show_traceback)
+    out_dir = output or run_dir / "replay"
+    problem = _output_problem(out_dir, given=output is not None)
+    if problem:
+        print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    from app.metrics.parity import parity_section
+    from app.recording.reader import RecordingError
+    from app.recording.replay import replay_run
+
+    try:
+        parity = replay_run(run_dir, out_dir)
+    except RecordingError as e:
+        print(f"--replay {run_dir}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ConfigError, AppError, KeyboardInterrupt, ThreadStuckError) as e:
+        return _failed(e, out_dir, show_traceback)
+    print(parity_section(parity))
+    print(f"replay of {run_dir}: parity.json and report.txt in {out_dir}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _recover(run_dir: Path) -> int:

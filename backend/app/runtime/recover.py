@@ -19,6 +19,7 @@ import numpy as np
 
 from app.errors import AppError
 from app.metrics.stats import compute_run_summary
+from app.report import write_run_report_safely
 from app.runtime.journal import JOURNAL_DIR, read_equity, read_records, write_json_atomic
 from app.runtime.outputs import write_equity_csv, write_sessions_and_report
 from app.runtime.rollup import RecordRollup
@@ -112,9 +113,15 @@ def recover(run_dir: Path) -> dict[str, Any]:
         for record, _ in read_records(pkl, limit):
             yield record
 
+    recording = run_dir / "recording"
+    if recording.is_dir():  # the streams flushed up to the kill (at most one step lost) become Parquet
+        from app.recording.writer import finish_recording
+
+        summary["recording"] = {"tables": finish_recording(recording)}
     write_sessions_and_report(run_dir, summary, records())
     write_json_atomic(run_dir / "summary.json", summary)
     for name in ("equity.bin", "sessions.pkl"):
         (journal / name).unlink(missing_ok=True)
     os.rmdir(journal)
+    write_run_report_safely(run_dir)  # report.html from the recovered files (a failure is logged)
     return summary
