@@ -85,7 +85,8 @@ class TradeStream:
         """
         try:
             ws = ws_connect(self.url, open_timeout=self._timeout_s, close_timeout=1.0, ping_interval=10.0,
-                            ping_timeout=30.0, logger=_wire_log, user_agent_header="session-coordinator")
+                            ping_timeout=30.0, logger=_wire_log, user_agent_header="session-coordinator",
+                            legacy=True)
         except InvalidStatus as e:
             raise StreamDownError(f"HTTP {e.response.status_code} on upgrade") from None
         except InvalidURI as e:
