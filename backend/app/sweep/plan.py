@@ -13,7 +13,7 @@ from typing import Any, Final, Literal
 from app.sweep.spec import ParamSpace, RandomDim
 
 __all__ = ["RunSpec", "Window", "best_row", "expand_params", "is_better", "plan_runs", "sample_params",
-           "test_run", "walk_forward_windows"]
+           "walk_forward_windows", "window_test_run"]
 
 _DRAWS_PER_SAMPLE: Final = 100
 """Random draws tried per wanted sample before a small space is declared exhausted."""
@@ -131,7 +131,7 @@ def plan_runs(param_sets: Sequence[Mapping[str, Any]], groups: Sequence[tuple[st
     """Return the runs to submit first: every parameter set x symbol group (x window's train span).
 
     Without `windows`, that is the whole sweep. With them, these are the train runs; each
-    window's test run is made by `test_run` once its train runs are in.
+    window's test run is made by `window_test_run` once its train runs are in.
     """
     group_list: list[tuple[str, ...] | None] = list(groups) if groups else [None]
     set_ids = _ids(len(param_sets), "p")
@@ -148,7 +148,7 @@ def plan_runs(param_sets: Sequence[Mapping[str, Any]], groups: Sequence[tuple[st
     return runs
 
 
-def test_run(window: Window, chosen: RunSpec) -> RunSpec:
+def window_test_run(window: Window, chosen: RunSpec) -> RunSpec:
     """Return the test run of `window` with the parameters of `chosen` (its best train run)."""
     run_id = chosen.run_id.replace(".train.", ".test.", 1)
     return RunSpec(run_id, chosen.param_set, dict(chosen.params), chosen.group, chosen.symbols,

@@ -87,7 +87,8 @@ def _check_param_names(spec: SweepSpec, config: SessionConfig) -> None:
         if name not in declared:
             hint = did_you_mean(name, declared) or f"{cls.__name__} takes {sorted(declared)}"
             raise spec.error(_param_path(spec, name), f"unknown parameter for {cls.__name__} "
-                                                      f"(strategy.class of {spec.base_config.name})", hint=hint)
+                                                      f"(strategy.class of {spec.base_config.name})", hint=hint,
+                             at_key=True)
 
 
 def _param_path(spec: SweepSpec, name: str) -> FieldPath:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from app.sweep.plan import RunSpec, Window, best_row, test_run
+from app.sweep.plan import RunSpec, Window, best_row, window_test_run
 from app.sweep.task import FIGURES, TaskInput, base_row, error_text, run_one
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ class SweepExecution:
             self.progress.set_total(None if self.progress.total is None else self.progress.total - 1)
             return []
         chosen = next(s for s in self._runs.values() if s.run_id == best["run_id"])
-        return [self._submit(test_run(window, chosen))]
+        return [self._submit(window_test_run(window, chosen))]
 
     def _interrupted(self) -> None:
         self.outcome.interrupted = True

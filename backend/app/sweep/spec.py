@@ -131,9 +131,9 @@ class SweepSpec:
     walk_forward: WalkForwardSpec | None
     source_map: SourceMap | None = field(default=None, compare=False, repr=False)
 
-    def error(self, path: FieldPath, message: str, *, hint: str | None = None) -> ConfigError:
-        """Return a ConfigError about `path` of this sweep file, at its line."""
-        return _error(self.source_map or SourceMap(self.file), path, message, hint=hint)
+    def error(self, path: FieldPath, message: str, *, hint: str | None = None, at_key: bool = False) -> ConfigError:
+        """Return a ConfigError about `path` of this sweep file, at its value (its key with `at_key`)."""
+        return _error(self.source_map or SourceMap(self.file), path, message, hint=hint, at_key=at_key)
 
 
 def load_sweep_spec(path: str | Path) -> SweepSpec:
@@ -182,7 +182,8 @@ def _params(r: _Reader, data: Any) -> ParamSpace:
     p = r.mapping(data, ("params",), _PARAMS)
     kinds = [k for k in ("grid", "list", "random") if k in p]
     if len(kinds) > 1:
-        raise r.error(("params", kinds[1]), f"expected one of grid, list or random, received {' and '.join(kinds)}")
+        raise r.error(("params", kinds[1]), f"expected one of grid, list or random, received {' and '.join(kinds)}",
+                      at_key=True)
     fixed = r.names(p.get("fixed", {}), ("params", "fixed"))
     kind = kinds[0] if kinds else "none"
     if kind == "grid":
