@@ -55,7 +55,8 @@ def write_outputs(pipeline: Pipeline, journal: RunJournal, rollup: RecordRollup,
     """Finish the run's files from its journal (also after a failure: what exists so far); return the summary.
 
     Appends the fills the session in progress left, then writes equity.csv, sessions.json,
-    summary.json and report.txt, each whole (by rename), and removes the journal.
+    summary.json and report.txt, each whole (by rename), removes the journal, and writes
+    report.html from those files (`app.report`; its failure is only logged).
 
     The summary's ``metrics.breakdown`` times the process's phases: `startup_s` (process start
     to run start, when given), the run's `elapsed_s` and data loading within it, and the
@@ -79,6 +80,9 @@ def write_outputs(pipeline: Pipeline, journal: RunJournal, rollup: RecordRollup,
     write_sessions_and_report(out_dir, summary, (record for record, _ in journal.records()))
     write_json_atomic(out_dir / "summary.json", summary)
     journal.remove()
+    from app.report import write_run_report_safely  # imported here: start-up does not pay for it
+
+    write_run_report_safely(out_dir, sw)  # last, from the files above; a failure is a warning in run.log
     return summary
 
 

@@ -19,7 +19,6 @@ import numpy as np
 
 from app.errors import AppError
 from app.metrics.stats import compute_run_summary
-from app.report import write_run_report_safely
 from app.runtime.journal import JOURNAL_DIR, read_equity, read_records, write_json_atomic
 from app.runtime.outputs import write_equity_csv, write_sessions_and_report
 from app.runtime.rollup import RecordRollup
@@ -123,5 +122,7 @@ def recover(run_dir: Path) -> dict[str, Any]:
     for name in ("equity.bin", "sessions.pkl"):
         (journal / name).unlink(missing_ok=True)
     os.rmdir(journal)
+    from app.report import write_run_report_safely  # imported here: start-up does not pay for it
+
     write_run_report_safely(run_dir)  # report.html from the recovered files (a failure is logged)
     return summary

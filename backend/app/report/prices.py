@@ -1,0 +1,181 @@
+"""Prices for the report: each symbol's stored bars over the run's sessions, thinned for the page.
+
+The sessions come from sessions.json (``open``/``close`` as "YYYY-MM-DD HH:MM:SS Zone/Name"), so
+the bars drawn are exactly those of the sessions the run traded, in the exchange's local time.
+Long runs are thinned to a coarser interval (`coarser_step`: the close of each bucket, buckets
+counted from the session's open); a gap separates sessions so no line crosses a night.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+
+from app.report.downsample import MAX_POINTS, bucket_last, coarser_step
+
+__all__ = ["PriceLine", "SessionSpans", "local_labels", "price_line", "rangebreaks", "read_symbol_bars",
+           "session_spans"]
+
+_NS = 1_000_000_000
+
+
+@dataclass
+class SessionSpans:
+    """The run's sessions: open/close (ns UTC), their UTC offsets (s), and local open/close clock times."""
+
+    open_ns: np.ndarray
+    close_ns: np.ndarray
+    offset_s: np.ndarray
+    dates: list[str]
+
+
+def _parse(text: str, zones: dict[str, ZoneInfo]) -> tuple[int, int]:
+    # "2024-06-24 09:30:00 America/New_York" -> (ns UTC, UTC offset s)
+    local = datetime.fromisoformat(text[:19])
+    name = text[20:].strip() or "UTC"
+    zone = zones.get(name)
+    if zone is None:
+        zone = zones[name] = ZoneInfo(name)
+    aware = local.replace(tzinfo=zone)
+    offset = aware.utcoffset()
+    off_s = int(offset.total_seconds()) if offset is not None else 0
+    return int(aware.timestamp()) * _NS, off_s
+
+
+def session_spans(records: list[dict[str, Any]]) -> SessionSpans | None:
+    """Return the sessions' spans from sessions.json's records, None when they do not name them."""
+    zones: dict[str, ZoneInfo] = {}
+    opens, closes, offsets, dates = [], [], [], []
+    try:
+        for r in records:
+            o, off = _parse(str(r["open"]), zones)
+            c, _ = _parse(str(r["close"]), zones)
+            opens.append(o)
+            closes.append(c)
+            offsets.append(off)
+            dates.append(str(r.get("date", "")))
+    except (KeyError, ValueError, LookupError):
+        return None
+    if not opens:
+        return None
+    order = np.argsort(np.asarray(opens, dtype=np.int64), kind="stable")
+    return SessionSpans(np.asarray(opens, dtype=np.int64)[order], np.asarray(closes, dtype=np.int64)[order],
+                        np.asarray(offsets, dtype=np.int64)[order], [dates[i] for i in order])
+
+
+def local_labels(local_ns: np.ndarray) -> list[str]:
+    """Return plotly date strings ("YYYY-MM-DD HH:MM:SS") for local-time ns."""
+    text = (local_ns // _NS).astype("datetime64[s]").astype(str)
+    return [t.replace("T", " ") for t in text.tolist()]
+
+
+@dataclass
+class PriceLine:
+    """One symbol's drawn closes: x labels (local), y (None between sessions) and the drawn step."""
+
+    x: list[str]
+    y: list[float | None]
+    step_s: int
+    bars: int
+
+
+def price_line(starts: np.ndarray, closes: np.ndarray, spans: SessionSpans, base_s: int,
+               max_points: int = MAX_POINTS) -> PriceLine:
+    """Thin one symbol's bars (``starts`` ns UTC, sorted) to at most about `max_points` closes.
+
+    Bars outside every session are left out. Each kept point is the close of a bucket of
+    ``step`` seconds counted from its session's open, labelled with the bucket's start.
+    """
+    sess = np.searchsorted(spans.open_ns, starts, side="right") - 1
+    inside = (sess >= 0)
+    inside &= starts < spans.close_ns[np.clip(sess, 0, None)]
+    starts, closes, sess = starts[inside], closes[inside], sess[inside]
+    n = int(starts.shape[0])
+    step = coarser_step(n, base_s, max_points)
+    step_ns = step * _NS
+    rel = (starts - spans.open_ns[sess]) // step_ns
+    keys = sess.astype(np.int64) * (1 << 32) + rel
+    first, last_close = bucket_last(keys, closes)
+    label_ns = spans.open_ns[sess[first]] + rel[first] * step_ns + spans.offset_s[sess[first]] * _NS
+    if step == base_s:
+        label_ns = starts[first] + spans.offset_s[sess[first]] * _NS
+    x = local_labels(label_ns)
+    y: list[float | None] = [float(v) if np.isfinite(v) else None for v in last_close.tolist()]
+    # A None between sessions: the line stops at a close and starts again at the next open.
+    breaks = np.flatnonzero(sess[first][1:] != sess[first][:-1]) + 1
+    for at in breaks[::-1].tolist():
+        x.insert(at, x[at - 1])
+        y.insert(at, None)
+    return PriceLine(x, y, step, n)
+
+
+def read_symbol_bars(store: Path, interval_label: str, symbol: str, spans: SessionSpans
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Read `symbol`'s bars at `interval_label` within the run's sessions: (starts ns UTC, closes).
+
+    Reads the two columns the chart needs (a store file is written by `app.store.files.write_bars`:
+    ``timestamp`` as ns UTC); a file of another shape goes through `read_bars_file`, which checks it.
+
+    Raises
+    ------
+    app.errors.DataError
+        If the file is missing or unreadable (the message names it).
+    ValueError
+        If the interval label or symbol is not valid.
+    """
+    import pyarrow.parquet as pq
+
+    from app.store.bar import parse_interval
+    from app.store.files import TIMESTAMP_TYPE, bar_path, read_bars_file
+
+    path = bar_path(store, parse_interval(interval_label), symbol)
+    lo, hi = int(spans.open_ns[0]), int(spans.close_ns[-1])
+    start = close = None
+    try:
+        table = pq.ParquetFile(path).read(columns=["timestamp", "close"])
+        ts, px = table.column("timestamp"), table.column("close")
+        if ts.type == TIMESTAMP_TYPE and ts.null_count == 0 and px.type == pa.float64() and px.null_count == 0:
+            start, close = _int64s(ts), _buffer_floats(px)
+    except (OSError, pa.ArrowException, KeyError):
+        start = None  # read_bars_file says what is wrong with the file
+    if start is None or close is None:
+        bars = read_bars_file(path, lo, hi)
+        start, close = bars.start, bars.close
+    if start.shape[0] > 1 and bool((start[1:] < start[:-1]).any()):
+        order = np.argsort(start, kind="stable")
+        start, close = start[order], close[order]
+    a, b = np.searchsorted(start, [lo, hi])
+    return start[a:b], close[a:b]
+
+
+def _int64s(column: pa.ChunkedArray) -> np.ndarray:
+    parts = [np.frombuffer(c.buffers()[1], dtype=np.int64)[c.offset: c.offset + len(c)] for c in column.chunks]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+
+def _buffer_floats(column: pa.ChunkedArray) -> np.ndarray:
+    parts = [np.frombuffer(c.buffers()[1], dtype=np.float64)[c.offset: c.offset + len(c)] for c in column.chunks]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.float64)
+
+
+def rangebreaks(spans: SessionSpans, limit: int = 2_000) -> list[dict[str, Any]]:
+    """Return plotly x-axis rangebreaks hiding the time between sessions (nights, weekends, holidays).
+
+    One break per gap from a session's close to the next one's open (local times), so early
+    closes and holidays need no calendar here. None beyond `limit` sessions (the axis then
+    shows the nights: a page stays quick to draw).
+    """
+    n = int(spans.open_ns.shape[0])
+    if n < 2 or n > limit:
+        return []
+    close = spans.close_ns[:-1] + spans.offset_s[:-1] * _NS
+    nxt = spans.open_ns[1:] + spans.offset_s[1:] * _NS
+    keep = nxt > close
+    lo, hi = local_labels(close[keep]), local_labels(nxt[keep])
+    return [{"bounds": [a, b]} for a, b in zip(lo, hi, strict=True)]

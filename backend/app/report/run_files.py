@@ -1,0 +1,202 @@
+"""Read a run folder's files for its report: summary.json, sessions.json, equity.csv, fills.csv, the config.
+
+Every reader names the file and what it expected when it fails (`ReportError`). The CSV files
+are read with pyarrow's CSV reader (a year of one-minute equity rows in a few milliseconds);
+their timestamp column stays text (the run's local time, as written), and only the rows a
+chart draws are turned into Python strings.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from app.report.html import ReportError
+
+__all__ = ["Equity", "Fills", "RunFiles", "TextColumn", "load_run", "read_equity", "read_fills"]
+
+
+class TextColumn:
+    """A CSV text column kept in Arrow buffers; `at` turns only the wanted rows into strings."""
+
+    def __init__(self, column: pa.ChunkedArray) -> None:
+        arr = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        if arr.type != pa.string():
+            arr = arr.cast(pa.string())
+        self._n = len(arr)
+        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)
+        self._offsets = offsets[arr.offset: arr.offset + self._n + 1]
+        data = arr.buffers()[2]
+        self._data = data.to_pybytes() if data is not None else b""
+
+    def __len__(self) -> int:
+        return self._n
+
+    def at(self, indices: np.ndarray | list[int]) -> list[str]:
+        """Return the strings at `indices`."""
+        off, data = self._offsets, self._data
+        return [data[off[i]: off[i + 1]].decode("utf-8") for i in indices]
+
+
+@dataclass
+class Equity:
+    """equity.csv: local ISO timestamps (text), equity and cash per step."""
+
+    stamps: TextColumn
+    equity: np.ndarray
+    cash: np.ndarray
+
+
+@dataclass
+class Fills:
+    """fills.csv as columns (Python lists: a run's fills are thousands, not millions)."""
+
+    timestamp: list[str]
+    symbol: list[str]
+    side: list[str]
+    quantity: list[float]
+    price: list[float]
+    commission: list[float]
+
+    def __len__(self) -> int:
+        return len(self.timestamp)
+
+
+@dataclass
+class RunFiles:
+    """What a run folder holds for its report (optional files are None when absent)."""
+
+    run_dir: Path
+    summary: dict[str, Any]
+    sessions: list[dict[str, Any]]
+    config: dict[str, Any] | None
+    config_text: str | None
+    equity: Equity | None
+    fills: Fills | None
+
+
+def _read_csv(path: Path, columns: dict[str, pa.DataType]) -> pa.Table:
+    import pyarrow.csv as pcsv
+
+    try:
+        table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
+            column_types=columns, include_columns=list(columns)))
+    except FileNotFoundError:
+        raise ReportError(f"{path}: not found; expected the run's {path.name}") from None
+    except (pa.ArrowInvalid, pa.ArrowKeyError, KeyError) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ReportError(f"{path}: cannot read it ({first}); expected columns {', '.join(columns)}") from None
+    return table
+
+
+def read_equity(path: Path) -> Equity:
+    """Read equity.csv (``timestamp,equity,cash``).
+
+    Raises
+    ------
+    ReportError
+        If the file is missing, unreadable or lacks a column.
+    """
+    if path.is_file() and path.stat().st_size <= len(b"timestamp,equity,cash\n"):
+        empty = pa.chunked_array([pa.array([], pa.string())])
+        return Equity(TextColumn(empty), np.empty(0), np.empty(0))
+    table = _read_csv(path, {"timestamp": pa.string(), "equity": pa.float64(), "cash": pa.float64()})
+    return Equity(TextColumn(table.column("timestamp")), _floats(table.column("equity")),
+                  _floats(table.column("cash")))
+
+
+def _floats(column: pa.ChunkedArray) -> np.ndarray:
+    # From the Arrow buffers: ChunkedArray.to_numpy imports pandas (~0.3 s) in a run's process.
+    parts = []
+    for chunk in column.chunks:
+        values = np.frombuffer(chunk.buffers()[1], dtype=np.float64)[chunk.offset: chunk.offset + len(chunk)]
+        if chunk.null_count:
+            valid = np.unpackbits(np.frombuffer(chunk.buffers()[0], dtype=np.uint8), bitorder="little")
+            values = np.where(valid[chunk.offset: chunk.offset + len(chunk)].astype(bool), values, np.nan)
+        parts.append(values)
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+def read_fills(path: Path) -> Fills:
+    """Read fills.csv (``timestamp,symbol,side,quantity,price,commission``).
+
+    Raises
+    ------
+    ReportError
+        If the file is missing, unreadable or lacks a column.
+    """
+    if path.is_file() and path.stat().st_size <= len(b"timestamp,symbol,side,quantity,price,commission\n"):
+        return Fills([], [], [], [], [], [])
+    table = _read_csv(path, {"timestamp": pa.string(), "symbol": pa.string(), "side": pa.string(),
+                             "quantity": pa.float64(), "price": pa.float64(), "commission": pa.float64()})
+    cols = {name: table.column(name).to_pylist() for name in table.column_names}
+    return Fills(cols["timestamp"], cols["symbol"], cols["side"], cols["quantity"], cols["price"],
+                 cols["commission"])
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"{path}: not found; expected {what}") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ReportError(f"{path}: not valid JSON ({e}); expected {what}") from None
+    except OSError as e:
+        raise ReportError(f"{path}: cannot read it ({e.strerror or e}); expected {what}") from None
+
+
+def check_run_dir(run_dir: Path) -> dict[str, Any]:
+    """Return the run's summary.json, or raise if `run_dir` is not a run folder.
+
+    Raises
+    ------
+    ReportError
+        If `run_dir` is not a folder, has no summary.json, or its summary is not a run's.
+    """
+    if not run_dir.exists():
+        raise ReportError(f"{run_dir}: not found; expected a run folder (written by python -m app.backtest)")
+    if not run_dir.is_dir():
+        raise ReportError(f"{run_dir}: not a folder; expected a run folder (written by python -m app.backtest)")
+    if not (run_dir / "summary.json").is_file():
+        raise ReportError(f"{run_dir}: no summary.json; expected a run folder (written by python -m app.backtest)")
+    summary = _read_json(run_dir / "summary.json", "the summary of a run")
+    if not isinstance(summary, dict) or "status" not in summary:
+        raise ReportError(f"{run_dir / 'summary.json'}: no 'status'; expected the summary of a run "
+                          f"(written by python -m app.backtest)")
+    return summary
+
+
+def load_run(run_dir: Path) -> RunFiles:
+    """Read everything a run's report shows from `run_dir`.
+
+    summary.json is required; sessions.json, equity.csv, fills.csv and the config copies are
+    read when present (a run that failed early, or is still running, may lack them).
+
+    Raises
+    ------
+    ReportError
+        If `run_dir` is not a run folder or a file present is unreadable.
+    """
+    summary = check_run_dir(run_dir)
+    sessions: list[dict[str, Any]] = []
+    if (run_dir / "sessions.json").is_file():
+        loaded = _read_json(run_dir / "sessions.json", "a list of session records")
+        if not isinstance(loaded, list):
+            raise ReportError(f"{run_dir / 'sessions.json'}: a {type(loaded).__name__}; expected a list of "
+                              f"session records")
+        sessions = [r for r in loaded if isinstance(r, dict)]
+    config = None
+    if (run_dir / "config.resolved.json").is_file():
+        loaded = _read_json(run_dir / "config.resolved.json", "the run's resolved config")
+        config = loaded if isinstance(loaded, dict) else None
+    config_text = None
+    if (run_dir / "config.yaml").is_file():
+        config_text = (run_dir / "config.yaml").read_text(encoding="utf-8", errors="replace")
+    equity = read_equity(run_dir / "equity.csv") if (run_dir / "equity.csv").is_file() else None
+    fills = read_fills(run_dir / "fills.csv") if (run_dir / "fills.csv").is_file() else None
+    return RunFiles(run_dir, summary, sessions, config, config_text, equity, fills)

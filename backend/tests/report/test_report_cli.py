@@ -1,0 +1,65 @@
+"""python -m app.report: a run's report regenerated from its files, --compare, and one-line errors (exit 2)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import Runs, run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+def test_every_run_writes_report_html_and_the_cli_rewrites_it_from_the_files(runs: Runs, tmp_path: Path):
+    for run_dir in (runs.a, runs.b, runs.failed):
+        page = (run_dir / "report.html").read_text(encoding="utf-8")
+        assert page.startswith("<!DOCTYPE html>") and "Plotly.newPlot" in page
+        assert "report.html written in" in (run_dir / "run.log").read_text(encoding="utf-8")
+    status = json.loads((runs.failed / "summary.json").read_text())["status"]
+    assert status == "failed" and 'class="status st-failed"' in (runs.failed / "report.html").read_text()
+
+    out = tmp_path / "again.html"
+    result = run_cli("-m", "app.report", str(runs.a), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(out)
+    assert out.read_text(encoding="utf-8").count('data-chart="') >= 6
+
+
+def test_the_default_output_is_the_run_folder(runs: Runs, tmp_path: Path):
+    (runs.b / "report.html").unlink()
+    result = run_cli("-m", "app.report", str(runs.b))
+    assert result.returncode == 0, result.stderr
+    assert (runs.b / "report.html").is_file()
+
+
+def test_compare_writes_one_page_with_both_runs(runs: Runs, tmp_path: Path):
+    result = run_cli("-m", "app.report", "--compare", str(runs.a), str(runs.b), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    page = Path(tmp_path / result.stdout.strip()).read_text(encoding="utf-8")
+    assert "Run comparison" in page and "Fills that differ" in page and str(runs.b) in page
+
+
+@pytest.mark.parametrize(("make", "expected"), [
+    (lambda d: d / "missing", "not found; expected a run folder"),
+    (lambda d: (d / "file.txt").write_text("x") and d / "file.txt", "not a folder; expected a run folder"),
+    (lambda d: d, "no summary.json; expected a run folder"),
+    (lambda d: (d / "summary.json").write_text("{oops") and d, "summary.json: not valid JSON"),
+    (lambda d: (d / "summary.json").write_text("[1, 2]") and d, "summary.json: no 'status'"),
+], ids=["missing", "a file", "no summary", "bad json", "not a run summary"])
+def test_a_folder_that_is_not_a_run_is_one_line_and_exit_2(tmp_path: Path, make, expected: str):
+    target = make(tmp_path)
+    for args in ((str(target),), ("--compare", str(target), str(target))):
+        result = run_cli("-m", "app.report", *args, cwd=tmp_path)
+        assert result.returncode == 2
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith("python -m app.report: error: ") and expected in line and str(target) in line
+        assert "Traceback" not in result.stderr and not (tmp_path / "report.html").exists()
+
+
+@pytest.mark.parametrize("args", [(), ("a", "--compare", "b", "c"), ("--compare", "only_one")],
+                         ids=["nothing", "both", "compare one"])
+def test_usage_errors_exit_2(tmp_path: Path, args: tuple[str, ...]):
+    result = run_cli("-m", "app.report", *args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: python -m app.report") and "Traceback" not in result.stderr
