@@ -146,6 +146,23 @@ def test_resume_fetches_only_missing_days_and_rewrites_nothing(source, server, t
     assert {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted((tmp_path / "1m").iterdir())} == before
 
 
+def test_remembered_empty_days_are_asked_again_only_on_request_and_feeds_never_mix(server, tmp_path):
+    first = fetch(tmp_path, server.rest_url, "--quiet")
+    assert first.returncode == 0, first.stderr
+
+    again = fetch(tmp_path, server.rest_url, "--quiet", "--refetch-empty")
+    other_feed = fetch(tmp_path, server.rest_url, "--quiet", "--feed", "sip")
+
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[1] == "MSFT: 4 trading days; 3 already stored; fetched 1 (0 bars written); " \
+        f"1 trading day without bars: {MSFT_EMPTY_DAY}"
+    assert (other_feed.returncode, other_feed.stdout) == (1, "")
+    assert other_feed.stderr == (
+        f"error: {tmp_path / '1m' / 'AAPL.fetch.json'}: AAPL was fetched with feed 'iex', this run asks 'sip'; "
+        "mixing them would mix different bars in one file: pass the same option or use another --store\n"
+    )
+
+
 def test_429_with_retry_after_is_honoured(source, tmp_path):
     with run_server(source[0], "--rest-archive", "--interval", "1m", "--rate-limit", "2/s", log_dir=tmp_path) as srv:
         run = fetch(tmp_path / "store", srv.rest_url, "--days-per-request", "1", "--quiet")

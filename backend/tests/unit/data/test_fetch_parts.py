@@ -6,6 +6,7 @@ import math
 from datetime import date, timedelta
 from itertools import pairwise
 
+import numpy as np
 import pytest
 from app.data.fetch import _runs, parse_items
 from app.feed.rest_faults import RateLimit, RestFaults, parse_rate_limit
@@ -86,3 +87,19 @@ def test_parse_rate_limit_refuses(text):
     with pytest.raises(ValueError, match="expected N/min or N/s"):
         parse_rate_limit(text)
 
+
+
+def test_daily_bars_stamped_at_midnight_new_york_move_to_the_session_open():
+    from app.data.fetch import _daily_opens
+    from app.store.bar import BarArrays
+    from app.timing.time_manager import TimeManager
+
+    tm = TimeManager("XNYS")
+    midnight = [1704171600 * S, 1704344400 * S]  # 2024-01-02 and 2024-01-04 00:00 America/New_York
+    other = 1704207600 * S  # 2024-01-02 15:00Z: not midnight, left for the checks
+    ones = [1.0, 1.0, 1.0]
+    bars = BarArrays(np.array([*midnight, other], dtype=np.int64), *(np.array(ones) for _ in range(5)))
+
+    moved = _daily_opens(tm, bars)
+
+    assert moved.start.tolist() == [1704205800 * S, 1704378600 * S, other]  # 14:30Z opens
