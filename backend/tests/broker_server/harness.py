@@ -16,6 +16,7 @@ Importable from any test (``backend/tests`` is on the path)::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 import os
@@ -31,9 +32,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from app.broker.server import ServerOptions, TradingServer
 from app.broker.server.book import Book
 from app.broker.server.orders import Bar
+from app.store.bar import BarArrays, parse_interval
+from app.store.files import write_bars
 from app.timing.clocks import WallClock
 from websockets.sync.client import ClientConnection, connect
 
@@ -156,8 +160,9 @@ class InProcess:
         self.call(push)
 
     def stop(self) -> None:
-        if self.server is not None and self.loop is not None:
-            self.loop.call_soon_threadsafe(self.server.stop)
+        if self.server is not None and self.loop is not None and not self.loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: the server stopped itself
+                self.loop.call_soon_threadsafe(self.server.stop)
         if self.thread is not None:
             self.thread.join(15)
             assert not self.thread.is_alive(), "server thread did not stop"
@@ -187,6 +192,38 @@ def running_server(options: ServerOptions | None = None) -> Iterator[InProcess]:
         yield srv
     finally:
         srv.stop()
+
+
+def write_store(root: Path, symbols: tuple[str, ...] = ("AAPL",), minutes: int = 120) -> Path:
+    """Write 1m bars from 2024-03-01 14:30Z: the k-th open is 100 + k (AAPL), 200 + k (the next symbol), ..."""
+    first = int(np.datetime64("2024-03-01T14:30:00", "ns").astype(np.int64))
+    start = first + np.arange(minutes, dtype=np.int64) * 60 * 10**9
+    for i, symbol in enumerate(symbols):
+        opens = 100.0 * (i + 1) + np.arange(float(minutes))
+        write_bars(root, parse_interval("1m"), symbol,
+                   BarArrays(start, opens, opens + 0.5, opens - 0.5, opens + 0.25, np.full(minutes, 1000.0)))
+    return root
+
+
+@contextmanager
+def feed_process(store: Path, *args: str, log_dir: Path) -> Iterator[int]:
+    """Run ``python -m app.feed serve --store STORE --port 0 --speed 60 ARGS`` (1s bars); yield its port."""
+    log_path = log_dir / f"feed-{time.monotonic_ns()}.log"
+    cmd = [sys.executable, "-m", "app.feed", "serve", "--store", str(store), "--port", "0", "--speed", "60", *args]
+    with open(log_path, "w") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True,
+                                env={**os.environ, "PYTHONPATH": str(BACKEND)})
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 20)
+        line = proc.stdout.readline() if ready else ""
+        assert line.startswith("feed server listening on 127.0.0.1:"), (line, log_path.read_text())
+        yield int(line.split("127.0.0.1:")[1].split()[0])
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 @dataclass(frozen=True)

@@ -4,57 +4,33 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
-import numpy as np
 import pytest
 from app.broker.server.cli import main
 from app.feeds.live import parse_rfc3339_ns
-from app.store.bar import BarArrays, parse_interval
-from app.store.files import write_bars
 
-from broker_server.harness import AUTH, BACKEND, next_event, order_body, rest, server_process, stream_client
+from broker_server.harness import (
+    AUTH,
+    BACKEND,
+    feed_process,
+    next_event,
+    order_body,
+    rest,
+    server_process,
+    stream_client,
+    write_store,
+)
 
 pytestmark = pytest.mark.e2e
 
 
-def _write_store(root: Path) -> Path:
-    first = int(np.datetime64("2024-03-01T14:30:00", "ns").astype(np.int64))
-    start = first + np.arange(120, dtype=np.int64) * 60 * 10**9
-    opens = 100.0 + np.arange(120.0)
-    write_bars(root, parse_interval("1m"), "AAPL", BarArrays(start, opens, opens + 0.5, opens - 0.5, opens + 0.25,
-                                                             np.full(120, 1000.0)))
-    return root
-
-
-@contextmanager
-def _feed(store: Path, log_dir: Path) -> Iterator[int]:
-    cmd = [sys.executable, "-m", "app.feed", "serve", "--store", str(store), "--port", "0", "--speed", "60"]
-    with open(log_dir / "feed.log", "w") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True,
-                                env={**os.environ, "PYTHONPATH": str(BACKEND)})
-    try:
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], 20)
-        line = proc.stdout.readline() if ready else ""
-        assert line.startswith("feed server listening on 127.0.0.1:"), (line, (log_dir / "feed.log").read_text())
-        yield int(line.split("127.0.0.1:")[1].split()[0])
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        proc.stdout.close()  # type: ignore[union-attr]
-
-
 def test_a_market_order_fills_at_the_open_of_the_feed_bar_in_progress_when_it_was_sent(tmp_path):
-    store = _write_store(tmp_path / "store")
-    with _feed(store, tmp_path) as feed_port, server_process(
+    store = write_store(tmp_path / "store")
+    with feed_process(store, log_dir=tmp_path) as feed_port, server_process(
             "--feed-url", f"ws://127.0.0.1:{feed_port}/v2/iex", "--feed-interval", "1", log_dir=tmp_path) as srv:
         with stream_client(srv.stream_url) as ws:
             status, order, _ = rest(srv.base_url, "POST", "/v2/orders", order_body("AAPL", 3))

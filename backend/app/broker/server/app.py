@@ -22,7 +22,7 @@ from app.broker.server.book import DEFAULT_CASH, Book
 from app.broker.server.faults import Faults, RateLimiter, SubmitCounter
 from app.broker.server.orders import Bar, Event
 from app.broker.server.persist import read_state, write_state
-from app.broker.server.prices import follow_feed, replay_store
+from app.broker.server.prices import follow_feed, load_store, replay_store
 from app.broker.server.rest import Answer, Credentials, route
 from app.broker.server.stream import StreamHub
 from app.broker.server.transport import HttpRequest, HttpResponse, serve_connection
@@ -70,7 +70,13 @@ class ServerOptions:
 
 
 class TradingServer:
-    """Serve one paper account over the Alpaca Trading API v2 until stopped."""
+    """Serve one paper account over the Alpaca Trading API v2 until stopped.
+
+    Raises
+    ------
+    DataError, ValueError
+        At construction, for an unreadable `state_file` or `store` (nothing is listening yet).
+    """
 
     def __init__(self, options: ServerOptions, clock: Clock, book: Book | None = None) -> None:
         self.options = options
@@ -90,6 +96,9 @@ class TradingServer:
         self.creds = Credentials(options.key, options.secret)
         self.created_ns = clock.now_ns()
         self.port: int | None = None
+        self.failure: BaseException | None = None  # a price task's error (the server stopped on it)
+        self._stored = None if options.store is None else load_store(
+            options.store, options.store_interval, options.speed, list(options.store_symbols) or None)
         self._stop = asyncio.Event()
         self._slot_busy_until_ns = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -125,8 +134,8 @@ class TradingServer:
             await self._stop.wait()
         finally:
             server.close()
-            if self.hub.clients:
-                self.hub.drop_all("abrupt")
+            for client in list(self.hub.clients):
+                client.abort()
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -147,7 +156,8 @@ class TradingServer:
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.error("%s failed: %r; stopping the server", task.get_name(), task.exception())
+            self.failure = task.exception()
+            log.error("%s failed: %s; stopping the server", task.get_name(), self.failure)
             self.stop()
 
     def _start_prices(self) -> None:
@@ -156,9 +166,8 @@ class TradingServer:
             interval = None if opts.feed_interval_s is None else int(opts.feed_interval_s * NS)
             self._spawn(follow_feed(opts.feed_url, opts.feed_key, opts.feed_secret, self.push_bar, self.clock,
                                     interval), "feed")
-        if opts.store is not None:
-            self._spawn(replay_store(opts.store, opts.store_interval, opts.speed, list(opts.store_symbols) or None,
-                                     self.push_bar, self.clock), "store-replay")
+        if self._stored is not None:
+            self._spawn(replay_store(*self._stored, self.push_bar, self.clock), "store-replay")
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()

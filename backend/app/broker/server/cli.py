@@ -2,7 +2,8 @@
 
 Prints one ready line ``trading server listening on http://127.0.0.1:PORT (stream
 ws://127.0.0.1:PORT/stream)`` on stdout once bound (``--port 0`` picks a free port), then serves
-until SIGINT/SIGTERM or ``--stop-after``. Exit 0 after a clean stop, 2 for bad options or files.
+until SIGINT/SIGTERM or ``--stop-after``. Exit 0 after a clean stop, 2 for bad options or files,
+1 when the price source fails for good (the feed refused the credentials).
 """
 
 from __future__ import annotations
@@ -148,4 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         sys.stderr.write(f"error: cannot listen on {options.host}:{options.port}: {e}\n")
         return 2
+    if server.failure is not None:
+        sys.stderr.write(f"error: {server.failure}\n")
+        return 1
     return 0

@@ -26,16 +26,21 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from app.broker.server.orders import Bar
-from app.feed.replay import Replay, load_steps, served_interval
 from app.feeds.live import parse_rfc3339_ns
 
 if TYPE_CHECKING:
+    from app.feed.replay import StoredSteps
+    from app.store.bar import Interval
     from app.timing.clocks import Clock
 
-__all__ = ["BarIntervals", "follow_feed", "replay_store"]
+__all__ = ["BarIntervals", "FeedRefusedError", "follow_feed", "load_store", "replay_store"]
 
 log = logging.getLogger(__name__)
 OnBar = Callable[[Bar], None]
+
+
+class FeedRefusedError(RuntimeError):
+    """The feed server refused the credentials: re-dialling cannot help."""
 
 
 def _dec(value: object) -> Decimal:
@@ -84,8 +89,7 @@ async def follow_feed(url: str, key: str, secret: str, on_bar: OnBar, clock: Clo
                 await ws.send(json.dumps({"action": "auth", "key": key, "secret": secret}))
                 reply = json.loads(await ws.recv())
                 if not (isinstance(reply, list) and reply and reply[0].get("msg") == "authenticated"):
-                    log.error("feed %s refused the credentials: %s", url, reply)
-                    return
+                    raise FeedRefusedError(f"feed {url} refused the credentials (--feed-key/--feed-secret): {reply}")
                 await ws.send(json.dumps({"action": "subscribe", "bars": ["*"]}))
                 log.info("following bars from %s", url)
                 backoff = 0.2
@@ -101,17 +105,25 @@ async def follow_feed(url: str, key: str, secret: str, on_bar: OnBar, clock: Clo
         backoff = min(backoff * 2, 2.0)
 
 
-async def replay_store(store: Path, interval_label: str | None, speed: int, symbols: list[str] | None,
-                       on_bar: OnBar, clock: Clock) -> None:
-    """Replay the bars of `store` on the wall clock (each bar delivered when it closes), then return.
+def load_store(store: Path, interval_label: str | None, speed: int,
+               symbols: list[str] | None) -> tuple[StoredSteps, Interval]:
+    """Return the stored bars to replay and the interval they stream at.
 
     Raises
     ------
     DataError, ValueError
-        For a store or speed `app.feed.replay` cannot serve.
+        For a store or speed `app.feed.replay` cannot serve (checked before the server listens).
     """
+    from app.feed.replay import load_steps, served_interval  # only a --store run needs the feed package
+
     stored = load_steps(store, interval_label, symbols, None)
-    interval = served_interval(stored.interval, speed)
+    return stored, served_interval(stored.interval, speed)
+
+
+async def replay_store(stored: StoredSteps, interval: Interval, on_bar: OnBar, clock: Clock) -> None:
+    """Replay `stored` on the wall clock at `interval` (each bar delivered when it closes), then return."""
+    from app.feed.replay import Replay
+
     replay = Replay(stored, interval, clock.now_ns())
     for k in range(len(replay)):
         wait_s = (replay.due_ns(k) - clock.now_ns()) / 1e9
