@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         return e.code if isinstance(e.code, int) else _EXIT_OK
     if args.command is None:
         sys.stderr.write(parser.format_usage())
-        sys.stderr.write("error: expected a command: sample, import or info (python -m app.data --help)\n")
+        sys.stderr.write("error: expected a command: sample, import, fetch or info (python -m app.data --help)\n")
         return _EXIT_USAGE
     try:
         return _run(args)

@@ -389,7 +389,7 @@ def test_the_data_cli_without_a_command_prints_its_usage_and_exits_2(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith("usage: python -m app.data ")
-    assert proc.stderr.splitlines()[1].startswith("error: expected a command: sample, import or info")
+    assert proc.stderr.splitlines()[1].startswith("error: expected a command: sample, import, fetch or info")
 
 
 def test_fuzz_seeds_are_dates_not_strings():

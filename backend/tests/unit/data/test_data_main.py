@@ -77,7 +77,7 @@ def test_import_usage_errors_exit_2_with_one_line(tmp_path, capsys, extra, messa
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["frob"], "error: argument command: invalid choice: 'frob' (choose from 'sample', 'import', 'info')\n"),
+        (["frob"], "error: argument command: invalid choice: 'frob' (choose from 'sample', 'import', 'fetch', 'info')\n"),
         (["sample"], "error: the following arguments are required: --store\n"),
         (["sample", "--store", "x", "--start", "2024-1-2"], "error: argument --start: expected a date like 2024-01-02, received '2024-1-2'\n"),
         (["sample", "--store", "x", "--symbols", ","], "error: --symbols: expected a symbol of letters, digits and '. - _ ^ =' (not starting with '.' or '-'), received ''\n"),
@@ -92,8 +92,8 @@ def test_usage_errors_exit_2_with_one_line(capsys, argv, message):
 @pytest.mark.parametrize("argv", [[], ["--traceback"]])
 def test_no_command_prints_the_usage_line_and_exits_2(capsys, argv):
     assert _run(capsys, *argv) == (
-        2, "", "usage: python -m app.data [-h] [--traceback] {sample,import,info} ...\n"
-               "error: expected a command: sample, import or info (python -m app.data --help)\n")
+        2, "", "usage: python -m app.data [-h] [--traceback] {sample,import,fetch,info} ...\n"
+               "error: expected a command: sample, import, fetch or info (python -m app.data --help)\n")
 
 
 def test_data_errors_exit_1_with_one_line(tmp_path, capsys):
