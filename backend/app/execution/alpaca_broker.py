@@ -212,9 +212,13 @@ class AlpacaBroker(SimulatedBroker):
     def expire_day_orders(self, close_ns: int) -> list[Order]:
         """At a session's close: cancel the DAY orders placed before it (reported as expired).
 
-        Also resets the kill switch and the day's starting equity for the next session.
+        Also resets the kill switch and the day's starting equity for the next session. A
+        session that ends before its close (the run stops: ``stop_after_seconds``, Ctrl-C) leaves
+        the orders alone: ``broker.cancel_on_exit`` decides at the run's end.
         """
         self.sync(poll=False)
+        if self._now_ns() < close_ns:
+            return []
         due = [o for o in self._book.orders() if o.tif is TimeInForce.DAY and o.placed_at_ns < close_ns]
         expired = [o for o in due if self.cancel(o.id) is not None]
         self._expired.extend(expired)

@@ -47,7 +47,7 @@ def broker_orders(srv) -> list[dict]:
 def test_orders_fill_at_the_stand_in_broker_and_the_books_hold_what_it_says(tmp_path, store):
     # Arrange: buy 5 AAPL at the 2nd bar, sell 2 at the 4th, a limit buy far below that never fills
     orders = "AAPL:2:buy:5;AAPL:4:sell:2;MSFT:2:buy:1:1.00"
-    with servers(store, tmp_path) as srv:
+    with servers(store, tmp_path, "--position", "MSFT:7:150") as srv:
         cfg = broker_config(tmp_path / "run.yaml", srv, store, params={"orders": orders})
         # Act
         result = run_config(cfg, tmp_path / "out")
@@ -66,7 +66,7 @@ def test_orders_fill_at_the_stand_in_broker_and_the_books_hold_what_it_says(tmp_
     broker_fills = [(o["side"], int(o["filled_qty"]), float(o["filled_avg_price"])) for o in at_broker[::2]]
     assert [(r["side"], int(r["quantity"]), float(r["price"])) for r in rows] == broker_fills
     assert all(float(r["price"]) - 100 == int(float(r["price"]) - 100) for r in rows)  # a stored open
-    assert positions == {"AAPL": 3}
+    assert positions == {"AAPL": 3, "MSFT": 7}  # the position held before the run is left alone
     summary = result.summary
     assert summary["open_positions"]["AAPL"]["quantity"] == 3
     b = summary["broker"]
@@ -74,8 +74,12 @@ def test_orders_fill_at_the_stand_in_broker_and_the_books_hold_what_it_says(tmp_
     assert b["model"]["compared"] == 2 and len(b["model"]["fills"]) == 2
     for fill in b["model"]["fills"]:  # the model's price is a stored open too, close to the broker's
         assert fill["model_price"] is not None and abs(fill["slippage_per_share"]) <= 3
+    assert b["foreign_positions"] == {"MSFT": 7} and b["position_mismatches"] == {}
+    assert "MSFT" not in summary["open_positions"]
     report = (out / "report.txt").read_text()
     assert "Broker:" in report and "Slippage vs Model" in report
+    assert "Position not opened by this run: MSFT +7 (left alone)" in report
+    assert "position not opened by this run: MSFT +7" in (out / "run.log").read_text()
     # Credentials never reach a file of the run
     for f in out.rglob("*"):
         if f.is_file():
