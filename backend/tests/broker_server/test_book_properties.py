@@ -26,8 +26,9 @@ submit = st.tuples(st.just("submit"), st.sampled_from(SYMBOLS), st.sampled_from(
                    st.integers(1, 30), st.one_of(st.none(), prices), st.sampled_from(("day", "gtc")))
 bar = st.tuples(st.just("bar"), st.sampled_from(SYMBOLS), prices, st.integers(0, 20), st.integers(0, 20))
 cancel = st.tuples(st.just("cancel"), st.integers(0, 50))
+replace = st.tuples(st.just("replace"), st.integers(0, 50), st.integers(1, 30))
 other = st.sampled_from([("advance",), ("close",), ("open",), ("end_of_day",)])
-operations = st.lists(st.one_of(submit, submit, bar, bar, bar, cancel, other), max_size=40)
+operations = st.lists(st.one_of(submit, submit, bar, bar, bar, cancel, replace, other), max_size=40)
 
 
 def _check(book: Book, initial: Decimal, ranks: dict[str, int], terminal: dict[str, str]) -> None:
@@ -68,7 +69,7 @@ def _check_events(events: list) -> None:
         # an order canceled or expired while `accepted` (market closed) never had a `new`
         assert names[0] in ("new", "rejected", "canceled", "expired"), names
         assert names.count("new") <= 1
-        terminal = [n for n in names if n in ("fill", "canceled", "expired", "rejected")]
+        terminal = [n for n in names if n in ("fill", "canceled", "expired", "rejected", "replaced")]
         assert len(terminal) <= 1 and (not terminal or names[-1] == terminal[0]), names
         assert all(n == "partial_fill" for n in names[1:len(names) - len(terminal)]), names
         filled = [e.order.filled_qty for e in evs]
@@ -76,6 +77,32 @@ def _check_events(events: list) -> None:
         for e in evs:
             if e.event in ("fill", "partial_fill"):
                 assert e.qty is not None and e.qty > 0 and e.price is not None
+
+
+def _cancel(book: Book, op: tuple, now: int) -> list:
+    ids = sorted(book.orders)
+    if not ids:
+        return []
+    target = ids[op[1] % len(ids)]
+    try:
+        return book.cancel(target, now)
+    except ApiError as e:
+        assert (e.status, e.code) == (422, 42210000) and not book.orders[target].is_open
+        return []
+
+
+def _replace(book: Book, op: tuple, now: int) -> list:
+    ids = sorted(book.orders)
+    if not ids:
+        return []
+    target = ids[op[1] % len(ids)]
+    try:
+        new, evs = book.replace(target, {"qty": Decimal(op[2])}, now)
+    except ApiError as e:
+        assert e.status in (403, 422)
+        return []
+    assert book.orders[target].status == "replaced" and new.replaces == target
+    return evs
 
 
 def _step(book: Book, op: tuple, now: int, opens: dict[tuple[str, int], Decimal]) -> tuple[list, int]:
@@ -91,15 +118,9 @@ def _step(book: Book, op: tuple, now: int, opens: dict[tuple[str, int], Decimal]
         opens[(symbol, now)] = o
         return book.on_bar(Bar(symbol, now, now, o, o + up, o - down, o), now), now
     if kind == "cancel":
-        ids = sorted(book.orders)
-        if not ids:
-            return [], now
-        target = ids[op[1] % len(ids)]
-        try:
-            return book.cancel(target, now), now
-        except ApiError as e:
-            assert (e.status, e.code) == (422, 42210000) and not book.orders[target].is_open
-            return [], now
+        return _cancel(book, op, now), now
+    if kind == "replace":
+        return _replace(book, op, now), now
     if kind == "advance":
         return book.advance(now + 5), now + 5
     if kind in ("open", "close"):

@@ -80,3 +80,24 @@ def test_stream_refuses_bad_keys_and_listen_before_auth(srv):
             "stream": "authorization", "data": {"status": "unauthorized", "action": "listen"}}
         ws.send(json.dumps({"action": "auth", "key": "bad", "secret": "bad"}))
         assert json.loads(ws.recv(timeout=10))["data"] == {"status": "unauthorized", "action": "authenticate"}
+
+
+def test_replace_answers_the_new_order_and_the_stream_sends_replaced_then_new(srv):
+    with stream_client(srv.stream_url) as ws:
+        body = order_body("NVDA", 4, type="limit", limit_price="10", time_in_force="gtc", client_order_id="rp-1")
+        old = rest(srv.base_url, "POST", "/v2/orders", body)[1]
+        assert next_event(ws)["event"] == "new"
+        assert rest(srv.base_url, "PATCH", f"/v2/orders/{old['id']}", {"limit_price": "10"})[:2] == (
+            403, {"code": 40310000, "message": "order parameters are not changed"})
+        status, new, _ = rest(srv.base_url, "PATCH", f"/v2/orders/{old['id']}",
+                              {"limit_price": "11.5", "qty": "6", "client_order_id": "rp-2"})
+        assert status == 200 and new["id"] != old["id"] and new["replaces"] == old["id"]
+        assert (new["limit_price"], new["qty"], new["client_order_id"], new["status"]) == ("11.5", "6", "rp-2", "new")
+        replaced, fresh = next_event(ws), next_event(ws)
+    assert replaced["event"] == "replaced" and replaced["order"]["id"] == old["id"]
+    assert replaced["order"]["status"] == "replaced" and replaced["order"]["replaced_by"] == new["id"]
+    assert fresh["event"] == "new" and fresh["order"]["id"] == new["id"]
+    assert rest(srv.base_url, "PATCH", f"/v2/orders/{old['id']}", {"qty": "1"})[0] == 422
+    srv.push_bar("NVDA", 11, 12, 11, 11)
+    filled = rest(srv.base_url, "GET", f"/v2/orders/{new['id']}")[1]
+    assert (filled["status"], filled["filled_qty"], filled["filled_avg_price"]) == ("filled", "6", "11")

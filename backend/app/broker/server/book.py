@@ -147,17 +147,7 @@ class Book:
             if price is not None and req.qty * price > self.buying_power():
                 raise ApiError(403, 40310000, "insufficient buying power", buying_power=_text(self.buying_power()),
                                cost_basis=_text(req.qty * price))
-        self.order_count += 1
-        n = self.order_count
-        order_id = make_id(self.seed, "order", n)
-        parts = max(1, min(self.partial_fills, int(req.qty))) if req.qty >= 1 else 1
-        order = Order(
-            order_id, req.client_order_id or make_id(self.seed, "client", n), req.symbol, req.side, req.type,
-            req.time_in_force, req.qty, req.limit_price, req.extended_hours, n, now_ns, updated_ns=now_ns,
-            parts_left=parts, position_intent=req.position_intent,
-        )
-        self.orders[order_id] = order
-        self.by_client_id[order.client_order_id] = order_id
+        order = self._register(req, now_ns)
         answer = order.copy()
         events: list[Event] = []
         if reject is not None:
@@ -167,6 +157,58 @@ class Book:
             events.append(self._make_working(order, now_ns))
             answer = order.copy()
         return answer, events
+
+    def _register(self, req: OrderRequest, now_ns: int) -> Order:
+        self.order_count += 1
+        n = self.order_count
+        parts = max(1, min(self.partial_fills, int(req.qty))) if req.qty >= 1 else 1
+        order = Order(
+            make_id(self.seed, "order", n), req.client_order_id or make_id(self.seed, "client", n), req.symbol,
+            req.side, req.type, req.time_in_force, req.qty, req.limit_price, req.extended_hours, n, now_ns,
+            updated_ns=now_ns, parts_left=parts, position_intent=req.position_intent,
+        )
+        self.orders[order.id] = order
+        self.by_client_id[order.client_order_id] = order.id
+        return order
+
+    def replace(self, order_id: str, changes: dict[str, object], now_ns: int) -> tuple[Order, list[Event]]:
+        """Replace an unfilled working order by a new one (``PATCH /v2/orders/{id}``).
+
+        `changes` holds validated ``qty``, ``limit_price`` (Decimal), ``time_in_force`` and
+        ``client_order_id`` (str). The old order becomes ``replaced`` (event ``replaced``, old
+        order), the new one ``new`` with ``replaces`` = the old id (event ``new``).
+
+        Raises
+        ------
+        ApiError
+            404 unknown id; 422 not replaceable (not working, partly filled, or a duplicate
+            client id); 403 / 40310000 "order parameters are not changed".
+        """
+        old = self.get(order_id)
+        if old.status == "accepted":
+            raise ApiError(422, 42210000, "unable to replace order, order isn't sent to exchange yet")
+        if old.status != "new" or old.filled_qty > 0:
+            raise ApiError(422, 42210000, f"order is not replaceable (status {old.status}, filled {old.filled_qty})")
+        client_id = changes.get("client_order_id")
+        if isinstance(client_id, str) and client_id in self.by_client_id:
+            raise ApiError(422, 40010001, "client_order_id must be unique")
+        qty = changes.get("qty", old.qty)
+        limit = changes.get("limit_price", old.limit_price)
+        tif = changes.get("time_in_force", old.time_in_force)
+        assert isinstance(qty, Decimal) and isinstance(tif, str) and (limit is None or isinstance(limit, Decimal))
+        if (qty, limit, tif) == (old.qty, old.limit_price, old.time_in_force) and client_id is None:
+            raise ApiError(403, 40310000, "order parameters are not changed")
+        self._scheduled = [s for s in self._scheduled if s.order_id != order_id]
+        req = OrderRequest(old.symbol, qty, old.side, old.type, tif, limit,
+                           client_id if isinstance(client_id, str) else None, old.extended_hours, old.position_intent)
+        order = self._register(req, now_ns)
+        order.replaces = old.id
+        old.status, old.replaced_ns, old.replaced_by, old.updated_ns = "replaced", now_ns, order.id, now_ns
+        old.fill_scheduled = False
+        events = [self._event("replaced", old, now_ns)]
+        if self.market_open:
+            events.append(self._make_working(order, now_ns))
+        return order.copy(), events
 
     def _make_working(self, order: Order, now_ns: int) -> Event:
         order.status, order.working_ns, order.updated_ns = "new", now_ns, now_ns

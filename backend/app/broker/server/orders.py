@@ -14,14 +14,14 @@ from typing import Any, Final
 
 __all__ = [
     "OPEN_STATUSES", "STATUS_RANK", "TERMINAL_STATUSES", "ZERO", "ApiError", "Bar", "Event", "Execution", "Order",
-    "OrderRequest", "make_id", "parse_order_request", "to_decimal",
+    "OrderRequest", "make_id", "parse_order_request", "parse_replace", "to_decimal",
 ]
 
 ZERO: Final = Decimal(0)
 OPEN_STATUSES: Final = frozenset({"accepted", "new", "partially_filled"})
-TERMINAL_STATUSES: Final = frozenset({"filled", "canceled", "expired", "rejected"})
+TERMINAL_STATUSES: Final = frozenset({"filled", "canceled", "expired", "rejected", "replaced"})
 STATUS_RANK: Final = {"accepted": 0, "new": 1, "partially_filled": 2,
-                      "filled": 3, "canceled": 3, "expired": 3, "rejected": 3}
+                      "filled": 3, "canceled": 3, "expired": 3, "rejected": 3, "replaced": 3}
 """An order's status only moves to a higher rank (terminal statuses share the top rank and never change)."""
 
 MAX_CLIENT_ID: Final = 128
@@ -175,6 +175,37 @@ def parse_order_request(body: object) -> OrderRequest:
                         intent if isinstance(intent, str) else None)
 
 
+def parse_replace(body: object, order_type: str) -> dict[str, object]:
+    """Validate a ``PATCH /v2/orders/{id}`` body: qty, limit_price (limit orders), time_in_force, client_order_id.
+
+    Raises
+    ------
+    ApiError
+        422 naming the field for an invalid value or a field the local server does not replace.
+    """
+    if not isinstance(body, dict):
+        raise _invalid("request body must be a JSON object")
+    unknown = sorted(k for k, v in body.items() if v is not None
+                     and k not in ("qty", "limit_price", "time_in_force", "client_order_id"))
+    if unknown:
+        raise _invalid(f"replacing {', '.join(unknown)} is not supported by the local trading server")
+    out: dict[str, object] = {}
+    if body.get("qty") is not None:
+        out["qty"] = _parse_qty({"qty": body["qty"]})
+    if body.get("limit_price") is not None:
+        if order_type != "limit":
+            raise _invalid("limit_price can only be replaced on a limit order")
+        out["limit_price"] = _parse_limit({"limit_price": body["limit_price"]}, "limit")
+    if body.get("time_in_force") is not None:
+        if body["time_in_force"] not in ("day", "gtc"):
+            raise _invalid(f"time_in_force {body['time_in_force']!r} is not supported by the local trading server")
+        out["time_in_force"] = body["time_in_force"]
+    client_id = _parse_client_id(body)
+    if client_id is not None:
+        out["client_order_id"] = client_id
+    return out
+
+
 @dataclass(slots=True)
 class Order:
     """One order's full state (the book mutates it; events carry frozen copies)."""
@@ -202,6 +233,9 @@ class Order:
     parts_left: int = 1
     fill_scheduled: bool = False
     position_intent: str | None = None
+    replaced_ns: int | None = None
+    replaced_by: str | None = None
+    replaces: str | None = None
 
     @property
     def remaining(self) -> Decimal:

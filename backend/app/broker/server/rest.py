@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
-from app.broker.server.orders import ApiError, Bar, Event, parse_order_request, to_decimal
+from app.broker.server.orders import ApiError, Bar, Event, parse_order_request, parse_replace, to_decimal
 from app.broker.server.wire import (
     account_json,
     clock_json,
@@ -125,7 +125,8 @@ def _orders(book: Book, counter: SubmitCounter, method: str, path: str, params: 
     if method == "DELETE":
         return Answer(204, None, book.cancel(order_id, now_ns))
     if method == "PATCH":
-        raise ApiError(422, 40010001, "replacing an order is not supported by the local trading server")
+        order, events = book.replace(order_id, parse_replace(_json_body(body), book.get(order_id).type), now_ns)
+        return Answer(200, order_json(order, book.seed), events)
     return None
 
 
