@@ -85,3 +85,29 @@ def test_orders_fill_at_the_stand_in_broker_and_the_books_hold_what_it_says(tmp_
         if f.is_file():
             text = f.read_bytes()
             assert SECRET.encode() not in text and KEY.encode() not in text, f.name
+
+
+def test_the_cli_refuses_wrong_keys_and_missing_variables_in_one_line(tmp_path, store):
+    import subprocess
+    import sys
+
+    from broker_support import BACKEND
+
+    with servers(store, tmp_path) as srv:
+        cfg = broker_config(tmp_path / "run.yaml", srv, store,
+                            broker={"key_env": "TEST_TRADE_KEY", "secret_env": "TEST_TRADE_SECRET"})
+        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{BACKEND}:{BACKEND / 'tests' / 'broker'}",
+               "TEST_BROKER_KEY": KEY, "TEST_BROKER_SECRET": SECRET,  # the feed's
+               "TEST_TRADE_KEY": KEY, "TEST_TRADE_SECRET": "wrong-secret-123"}
+        wrong = subprocess.run([sys.executable, "-m", "app.backtest", str(cfg), "--output", str(tmp_path / "o1")],
+                               capture_output=True, text=True, env=env, timeout=60)
+        del env["TEST_TRADE_SECRET"]
+        missing = subprocess.run([sys.executable, "-m", "app.backtest", str(cfg), "--output", str(tmp_path / "o2")],
+                                 capture_output=True, text=True, env=env, timeout=60)
+    assert wrong.returncode == 1, wrong.stderr
+    assert "HTTP 401" in wrong.stderr and "broker.key_env" in wrong.stderr and "Traceback" not in wrong.stderr
+    assert "wrong-secret-123" not in wrong.stderr + "".join(p.read_text() for p in (tmp_path / "o1").rglob("*.log"))
+    assert missing.returncode == 2
+    assert missing.stderr.strip().endswith(
+        "error: broker.secret_env: expected environment variable TEST_TRADE_SECRET to hold the trading API "
+        "credential, received nothing; export TEST_TRADE_SECRET=...")
