@@ -57,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
         "--malformed-after", type=int, default=None, metavar="N", help="send one malformed frame after N bar frames"
     )
     p.add_argument("--reject-auth", action="store_true", help="answer every auth with 402 (REST with 403)")
+    p.add_argument(
+        "--late", type=_drops, default=frozenset(), metavar="SYM:K[,SYM:K]",
+        help="stream SYM's K-th bar (0-based) 1.5 intervals after it closes (REST has it at once)",
+    )
     p.add_argument("--updated-bars", action="store_true", help="restate every 10th bar half an interval later")
     p.add_argument(
         "--rest-delay", type=float, default=0.0, metavar="SECONDS", help="answer each REST bars request this late"
@@ -99,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     replay = Replay(stored, interval, clock.now_ns(), history_steps=args.history_steps, updates=args.updated_bars)
     options = ServerOptions(
-        port=args.port, key=args.key, secret=args.secret, drops=args.drop, disconnect_after_s=args.disconnect_after,
+        port=args.port, key=args.key, secret=args.secret, drops=args.drop, lates=args.late,
+        disconnect_after_s=args.disconnect_after,
         malformed_after=args.malformed_after, reject_auth=args.reject_auth, stop_after_s=args.stop_after,
         auth_timeout_s=args.auth_timeout, rest_delay_s=args.rest_delay, rest_archive=args.rest_archive,
         rate_limit=args.rate_limit, fail_rest=args.fail_rest, fail_rest_after=args.fail_rest_after,

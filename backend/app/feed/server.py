@@ -47,6 +47,10 @@ MALFORMED_FRAME: Final = '[{"T":"b","S":"AAPL","o":1.0,'  # cut-off JSON
 MALFORMED_MSGPACK: Final = b"\x91\x84\xa1T\xa1b"  # cut-off msgpack (an array of one 4-key map)
 
 
+LATE_INTERVALS = 1.5
+"""A ``--late`` bar is streamed this many intervals after it closes (after its step's grace)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ServerOptions:
     """Behaviour and fault options of one server run (see ``python -m app.feed serve --help``)."""
@@ -55,6 +59,7 @@ class ServerOptions:
     key: str = "test-key"
     secret: str = "test-secret"
     drops: frozenset[tuple[str, int]] = frozenset()
+    lates: frozenset[tuple[str, int]] = frozenset()  # streamed LATE_INTERVALS intervals after they close
     disconnect_after_s: float | None = None
     malformed_after: int | None = None
     reject_auth: bool = False
@@ -247,7 +252,7 @@ class FeedServer:
     async def _emit_loop(self) -> None:
         replay, opts = self.replay, self.options
         k = replay.history_steps
-        updates: list[tuple[int, int, ReplayBar]] = []
+        updates: list[tuple[int, int, ReplayBar]] = []  # restatements and late bars, by when they are due
         started = self._clock.now_ns()
         disconnect_at = None if opts.disconnect_after_s is None else started + int(opts.disconnect_after_s * 1e9)
         while True:
@@ -259,7 +264,8 @@ class FeedServer:
                 await self._emit_step(k, updates)
                 k += 1
             while updates and updates[0][0] <= now:
-                await self._emit_update(heapq.heappop(updates)[2])
+                _, index, bar = heapq.heappop(updates)
+                await (self._emit_late(bar) if index < 0 else self._emit_update(bar))
             due = [replay.due_ns(k)] if k < len(replay) else []
             due += [updates[0][0]] if updates else []
             due += [disconnect_at] if disconnect_at is not None else []
@@ -289,6 +295,10 @@ class FeedServer:
             if (bar.symbol, nth) in self.options.drops:
                 log.warning("fault: dropping %s bar #%d at %s", bar.symbol, nth, format_rfc3339(bar.start_ns))
                 continue
+            if (bar.symbol, nth) in self.options.lates:  # index -1 - index: sent as a bar, not a restatement
+                late_ns = self.replay.due_ns(k) + int(LATE_INTERVALS * self.replay.interval.ns)
+                heapq.heappush(updates, (late_ns, -1 - bar.index, bar))
+                continue
             sent.append(bar)
             if self.replay.is_restated(bar):
                 heapq.heappush(updates, (self.replay.update_due_ns(bar), bar.index, bar))
@@ -305,6 +315,13 @@ class FeedServer:
                     self._malformed_sent = True
                     log.warning("fault: sending a malformed frame")
                     await self._send_raw(client, MALFORMED_MSGPACK if client.msgpack else MALFORMED_FRAME)
+
+    async def _emit_late(self, bar: ReplayBar) -> None:
+        log.warning("fault: streaming %s bar at %s late", bar.symbol, format_rfc3339(bar.start_ns))
+        msgs = [self._bar_message(bar, self._bar_type)]
+        for client in list(self._clients):
+            if client.authenticated and client.wants(self._bar_channel, bar.symbol):
+                await self._send(client, msgs)
 
     async def _emit_update(self, bar: ReplayBar) -> None:
         msgs = [self._bar_message(self.replay.restated(bar), "u")]

@@ -3,8 +3,10 @@
 A decision is an order the strategy placed (accepted or refused by a risk rule). Two runs'
 decisions are matched by (session, time placed, symbol) in placing order; ids are not compared
 (they shift after the first difference). The cause of a difference is the earliest input the
-strategy saw differently in the two runs, up to that decision (`input_differences`): a bar one
-run showed and the other did not, or showed with other values, named by what the live run
+strategy saw differently in the two runs (`input_differences`) since the two runs last agreed on
+a decision of that symbol (the inputs before it did not change that decision), of the decision's
+symbol first; failing that the earliest difference up to the decision. An input difference is a
+bar one run showed and the other did not, or showed with other values, named by what the live run
 knew of it -- a bar that came after its step was published (``late bar``), one REST filled
 after the decision (``fill``), a minute REST said had no trades at the decision
 (``no-trade minute``), a restatement of a shown bar (``correction``).
@@ -149,34 +151,38 @@ def input_differences(live: Shown, other: Shown, base_ns: int,
 
 def diff_decisions(a: Iterable[Decision], b: Iterable[Decision],
                    inputs: list[InputDiff]) -> tuple[int, list[DecisionDiff]]:
-    """Return (identical, differences) between two runs' decisions, each difference with its cause:
-    the earliest input difference visible by then, of the decision's symbol if there is one, else
-    of any symbol (None: the inputs were the same up to that decision)."""
+    """Return (identical, differences) between two runs' decisions, each difference with its cause
+    (see the module doc; None: the inputs were the same up to that decision)."""
     groups: dict[tuple[date, int, str, str], tuple[list[Decision], list[Decision]]] = {}
     for side, items in ((0, a), (1, b)):
         for d in items:
             groups.setdefault(d.key, ([], []))[side].append(d)
     identical, diffs = 0, []
+    agreed: dict[str, tuple[date, int]] = {}  # symbol -> when the runs last made the same decision
     for key in sorted(groups, key=lambda k: (k[0], k[1], k[3])):
         xs, ys = groups[key]
         for i in range(max(len(xs), len(ys))):
             x = xs[i] if i < len(xs) else None
             y = ys[i] if i < len(ys) else None
-            if x is not None and y is not None and x.what == y.what:
-                identical += 1
-                continue
             ref = x or y
             assert ref is not None
-            diffs.append(DecisionDiff(ref.session, ref.step, ref.placed_at_ns, ref.symbol, x, y,
-                                      _cause(inputs, ref.session, ref.placed_at_ns, ref.symbol)))
+            if x is not None and y is not None and x.what == y.what:
+                identical += 1
+                agreed[ref.symbol] = (ref.session, ref.placed_at_ns)
+                continue
+            cause = _cause(inputs, (ref.session, ref.placed_at_ns), ref.symbol, agreed.get(ref.symbol))
+            diffs.append(DecisionDiff(ref.session, ref.step, ref.placed_at_ns, ref.symbol, x, y, cause))
     return identical, diffs
 
 
-def _cause(inputs: list[InputDiff], session: date, at_ns: int, symbol: str) -> InputDiff | None:
-    before = [d for d in inputs if (d.session, d.at_ns) <= (session, at_ns)]
-    same = [d for d in before if d.symbol == symbol]
-    pick = same or before
-    return pick[0] if pick else None
+def _cause(inputs: list[InputDiff], at: tuple[date, int], symbol: str,
+           since: tuple[date, int] | None) -> InputDiff | None:
+    before = [d for d in inputs if (d.session, d.at_ns) <= at]
+    recent = [d for d in before if since is None or (d.session, d.at_ns) > since]
+    for pool in ([d for d in recent if d.symbol == symbol], [d for d in before if d.symbol == symbol], recent, before):
+        if pool:
+            return pool[0]
+    return None
 
 
 def parity_block(a: list[Decision], b: list[Decision], inputs: list[InputDiff], other: str,

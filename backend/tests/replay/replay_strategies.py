@@ -1,0 +1,28 @@
+"""A strategy whose every decision shows what it saw (for the recording and replay tests)."""
+
+from __future__ import annotations
+
+import logging
+
+from app.store.bar import Bar
+from app.strategies.base import Strategy, StrategyContext
+
+log = logging.getLogger("app.strategy")
+
+
+class DecidesEveryBar(Strategy):
+    """At every bar: cancel the symbol's open order, then place a limit buy (never filled) of as
+    many shares as the symbol has bars over the last three intervals, at half the bar's close.
+
+    A bar missing at decision changes the next three decisions of its symbol (then they agree
+    again); a restated close changes that bar's limit. Logs each bar it decides on.
+    """
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
+        for order in ctx.open_orders(bar.symbol):
+            ctx.cancel(order.id)
+        starts = ctx.bars(bar.symbol).start
+        span = ctx.now_ns - bar.start  # one interval
+        recent = int((starts > bar.start - 3 * span).sum())
+        ctx.buy(bar.symbol, recent, limit=round(bar.close * 0.5, 2))
+        log.info("DecidesEveryBar: %s bar %d decided", bar.symbol, len(starts))
