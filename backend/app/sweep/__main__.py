@@ -107,7 +107,8 @@ def _run(prepared: Prepared, args: argparse.Namespace, scheduler: str | None, ou
     sw = Stopwatch()
     t0 = sw.now_ns()
     with open_client(scheduler, workers) as (client, where):
-        log.info("sweep %s: %d runs of %s on %s", spec.name, prepared.total, spec.base_config, where)
+        log.info("sweep %s: %d runs of %s on %s (dashboard: %s)", spec.name, prepared.total, spec.base_config, where,
+                 client.dashboard_link)
         for path in (keep_dir, scratch):
             if path is not None:
                 path.mkdir(parents=True, exist_ok=True)

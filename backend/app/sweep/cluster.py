@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 __all__ = ["ClusterError", "open_client"]
 
 CONNECT_TIMEOUT: Final = "10s"
+_DASHBOARD: Final = "127.0.0.1:0"
+"""A free port on this machine only: the scheduler's HTTP server (and, with bokeh installed, the dashboard,
+whose link goes to sweep.log) never collides with another cluster's 8787 (None would still bind 8787)."""
 _QUIET: Final = logging.CRITICAL  # distributed logs worker starts/stops, and task errors the rows already hold
 
 
@@ -57,7 +60,7 @@ def open_client(scheduler: str | None, workers: int | None) -> Iterator[tuple[Cl
         n = workers or os.cpu_count() or 1
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by the worker processes
         try:
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=_DASHBOARD,
                                    silence_logs=_QUIET)
         except (OSError, TimeoutError, RuntimeError) as e:
             raise ClusterError(f"cannot start a local Dask cluster of {n} workers: {type(e).__name__}: {e}") from e
