@@ -1,4 +1,4 @@
-"""Shared fixtures of the report tests: real small backtest runs (subprocesses), made once per session."""
+"""Helpers of the report tests: the CLI in a subprocess, and real small backtest runs made once (`make_runs`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 from support.runs import BACKEND, REPO, make_store, write_config
 
@@ -32,9 +30,8 @@ class Runs:
     failed: Path
 
 
-@pytest.fixture(scope="session")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
-    root = tmp_path_factory.mktemp("report_runs")
+def make_runs(root: Path) -> Runs:
+    """Run three tiny backtests into `root` (CLI subprocesses): two completed, one failed at session 3."""
     store = make_store(root / "store")
     out = {}
     for name, params, strategy in (
