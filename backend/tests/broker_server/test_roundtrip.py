@@ -101,3 +101,17 @@ def test_replace_answers_the_new_order_and_the_stream_sends_replaced_then_new(sr
     srv.push_bar("NVDA", 11, 12, 11, 11)
     filled = rest(srv.base_url, "GET", f"/v2/orders/{new['id']}")[1]
     assert (filled["status"], filled["filled_qty"], filled["filled_avg_price"]) == ("filled", "6", "11")
+
+
+def test_order_listing_filters_by_submission_time_symbol_and_side_and_orders_by_direction(srv):
+    a = rest(srv.base_url, "POST", "/v2/orders", order_body("LST", 1, type="limit", limit_price="1"))[1]
+    b = rest(srv.base_url, "POST", "/v2/orders", order_body("LST", 1, side="sell", type="limit", limit_price="999"))[1]
+    listed = rest(srv.base_url, "GET", "/v2/orders?status=open&symbols=LST&direction=asc")[1]
+    assert [o["id"] for o in listed] == [a["id"], b["id"]]
+    after = rest(srv.base_url, "GET", f"/v2/orders?status=all&symbols=LST&after={a['submitted_at']}")[1]
+    assert [o["id"] for o in after] == [b["id"]]
+    until = rest(srv.base_url, "GET", f"/v2/orders?status=all&symbols=LST&until={b['submitted_at']}")[1]
+    assert [o["id"] for o in until] == [a["id"]]
+    assert [o["id"] for o in rest(srv.base_url, "GET", "/v2/orders?symbols=LST&side=sell")[1]] == [b["id"]]
+    assert rest(srv.base_url, "GET", "/v2/orders?after=yesterday")[0] == 422
+    assert rest(srv.base_url, "DELETE", "/v2/orders")[0] == 207

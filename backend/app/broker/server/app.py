@@ -52,7 +52,7 @@ class ServerOptions:
     key: str = "test-key"
     secret: str = "test-secret"
     cash: Decimal = DEFAULT_CASH
-    seed: str = "local"
+    seed: str = "local"  # ids are uuid5(seed, counter): the same requests give the same ids
     text_frames: bool = False
     market_closed: bool = False
     positions: tuple[tuple[str, Decimal, Decimal], ...] = ()
@@ -207,7 +207,7 @@ class TradingServer:
                 return HttpResponse(429, {"code": 42910000, "message": "rate limit exceeded"}, limits)
         answer = route(self.book, self.counter, request.method, request.path, request.query, request.headers,
                        request.body, now, self.creds, self.created_ns)
-        self._apply(answer.events)
+        self._apply(answer.events, save=request.method != "GET")
         if answer.control is not None and answer.control.startswith("drop_stream:"):
             self.drop_streams(answer.control.partition(":")[2])
         if answer.ghost:
@@ -235,7 +235,7 @@ class TradingServer:
         self._slot_busy_until_ns = self.clock.now_ns() + int(self.options.faults.slot_busy_s * NS)
         return self.hub.drop_all(mode)
 
-    def _apply(self, events: list[Event]) -> None:
+    def _apply(self, events: list[Event], *, save: bool = True) -> None:
         """Publish `events`, save the book, and arm the timer of the next delayed fill."""
         faults = self.options.faults
         for event in events:
@@ -246,7 +246,8 @@ class TradingServer:
                 log.warning("fault: sending %s of %s twice", event.event, event.order.client_order_id)
                 self.hub.publish(frame)
             self._count_event()
-        self._save()
+        if save or events:
+            self._save()
         due = self.book.next_due_ns()
         if due is not None:
             if self._advance_handle is not None:

@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=0, help="TCP port; 0 (default) picks a free one")
     p.add_argument("--key", default="test-key", help="accepted APCA-API-KEY-ID (default test-key)")
     p.add_argument("--secret", default="test-secret", help="accepted APCA-API-SECRET-KEY (default test-secret)")
+    p.add_argument("--seed", default="local", help="seed of the deterministic order/execution ids (default local)")
     p.add_argument("--cash", type=Decimal, default=Decimal(100_000), help="starting cash (default 100000)")
     p.add_argument("--position", type=_position, action="append", default=[], metavar="SYM:QTY:AVG",
                    help="seed a position the run did not open (repeatable; negative QTY = short)")
@@ -117,7 +118,7 @@ def options_from_args(args: argparse.Namespace) -> ServerOptions:
     if args.cash < 0:
         raise ValueError(f"--cash: expected an amount >= 0, received {args.cash}")
     return ServerOptions(
-        host=args.host, port=args.port, key=args.key, secret=args.secret, cash=args.cash,
+        host=args.host, port=args.port, key=args.key, secret=args.secret, cash=args.cash, seed=args.seed,
         text_frames=args.text_frames, market_closed=args.market_closed, positions=tuple(args.position),
         state_file=args.state_file, feed_url=args.feed_url, feed_key=args.feed_key, feed_secret=args.feed_secret,
         feed_interval_s=args.feed_interval, store=args.store, store_interval=args.interval,

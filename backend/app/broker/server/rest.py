@@ -23,6 +23,7 @@ from app.broker.server.wire import (
     order_json,
     position_json,
 )
+from app.feeds.live import parse_rfc3339_ns
 
 if TYPE_CHECKING:
     from app.broker.server.book import Book
@@ -158,6 +159,16 @@ def _submit(book: Book, counter: SubmitCounter, payload: Any, now_ns: int) -> An
     return Answer(200, order_json(order, book.seed), events, ghost=counter.is_ghost(number))
 
 
+def _time_param(params: dict[str, str], name: str) -> int | None:
+    text = params.get(name)
+    if not text:
+        return None
+    try:
+        return parse_rfc3339_ns(text)
+    except ValueError:
+        raise ApiError(422, 40010001, f"invalid {name} {text!r}: expected an RFC 3339 time") from None
+
+
 def _list_orders(book: Book, params: dict[str, str]) -> list[Any]:
     status = params.get("status", "open")
     if status not in ("open", "closed", "all"):
@@ -169,9 +180,11 @@ def _list_orders(book: Book, params: dict[str, str]) -> list[Any]:
     limit = max(1, min(limit, 500))
     symbols = {s for s in params.get("symbols", "").split(",") if s}
     side = params.get("side")
+    after, until = _time_param(params, "after"), _time_param(params, "until")
     orders = [o for o in book.orders.values()
               if (status == "all" or o.is_open == (status == "open"))
-              and (not symbols or o.symbol in symbols) and (side is None or o.side == side)]
+              and (not symbols or o.symbol in symbols) and (side is None or o.side == side)
+              and (after is None or o.submitted_ns > after) and (until is None or o.submitted_ns < until)]
     orders.sort(key=lambda o: o.seq, reverse=params.get("direction", "desc") != "asc")
     return orders[:limit]
 
