@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-
 from app.store.bar import BarArrays, parse_interval
 from app.store.files import write_bars
 

@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live.live_support import run_server
-from replay_support import cli_env, live_config
-
 from app.config import load_session_config
 from app.recording.reader import load_recording
 from app.recording.replay import replay_run
 from app.runtime.run import run
+from live.live_support import run_server
+from replay_support import cli_env, live_config
 from support.runs import cli, running_cli, wait_for_log
 
 pytestmark = pytest.mark.threads
@@ -99,7 +98,7 @@ def faulty(tmp_path_factory: pytest.TempPathFactory, store_1s: Path) -> tuple[Pa
 
 
 def test_a_faulty_live_session_still_replays_to_full_parity(faulty):
-    out, parity = faulty
+    _, parity = faulty
     replay = parity["replay"]
     assert replay["decisions_live"] > 10 and replay["parity_pct"] == 100.0, replay["differences"][:3]
     assert replay["input_differences"]["count"] == 0 and replay["differences"] == []
