@@ -304,10 +304,16 @@ class AlpacaBroker(SimulatedBroker):
         self._last_poll_ns = self._now_ns()
         self.stats.reconciles += 1
         try:
-            for cid in self.tracker.open_ids():
+            mine = self.tracker.open_ids()
+            # One list call for the orders still open; one call each for those that closed since
+            # (their last state), so a poll costs 2 requests while nothing changes (200/min limit).
+            still_open = {o.get("client_order_id"): o for o in self.client.orders("open")} if mine else {}
+            for cid in mine:
                 tracked = self.tracker.get(cid)
                 assert tracked is not None
-                if tracked.broker_id is not None:
+                if cid in still_open:
+                    wire: dict[str, Any] | None = still_open[cid]
+                elif tracked.broker_id is not None:
                     wire = self.client.order(tracked.broker_id)
                 else:
                     wire = self.client.order_by_client_id(cid)
@@ -369,6 +375,7 @@ class AlpacaBroker(SimulatedBroker):
             if remaining > 0 and not tracked.ended:
                 self._book_add(dataclasses.replace(order, quantity=remaining))
         signed = ex.quantity if order.side is OrderSide.BUY else -ex.quantity
+        self._last.setdefault(order.symbol, ex.price)  # an adopted order's symbol may have no bar yet
         self._ledger.apply(order.symbol, signed, ex.price, 0.0, ex.at_ns)
         fill = Fill(order.id, order.symbol, order.side, ex.quantity, ex.price, 0.0, ex.at_ns)
         self._fills.append(fill)

@@ -26,6 +26,7 @@ __all__ = ["BrokerError", "BrokerRejectedError", "TradingClient"]
 log = logging.getLogger(__name__)
 
 SUBMIT_ATTEMPTS: Final = 3
+PAGE_LIMIT: Final = 500
 DUPLICATE_CODE: Final = 40010001
 _RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 _MAX_RETRY_WAIT_S: Final = 2.0
@@ -141,12 +142,23 @@ class TradingClient:
         return self._object(status, reply, raw, f"order {broker_id}")
 
     def orders(self, status: str = "open", after: str | None = None) -> list[dict[str, Any]]:
-        """Return the Orders with `status` (open, closed, all), oldest first, at most 500."""
-        query = {"status": status, "limit": "500", "direction": "asc"}
-        if after is not None:
-            query["after"] = after
-        code, reply, raw = self._call_retrying("GET", "/v2/orders", query)
-        return self._list(code, reply, raw, "GET /v2/orders")
+        """Return every Order with `status` (open, closed, all) submitted after `after`, oldest first.
+
+        Pages of 500 (Alpaca's most) are followed by submission time; an order on a page
+        boundary may come twice (callers key orders by id).
+        """
+        out: list[dict[str, Any]] = []
+        while True:
+            query = {"status": status, "limit": str(PAGE_LIMIT), "direction": "asc"}
+            if after is not None:
+                query["after"] = after
+            code, reply, raw = self._call_retrying("GET", "/v2/orders", query)
+            page = self._list(code, reply, raw, "GET /v2/orders")
+            out.extend(page)
+            last = page[-1].get("submitted_at") or page[-1].get("created_at") if page else None
+            if len(page) < PAGE_LIMIT or not isinstance(last, str) or last == after:
+                return out
+            after = last
 
     def cancel(self, broker_id: str) -> bool:
         """Ask to cancel order `broker_id`: True when accepted (204/200); False when it is not cancelable."""

@@ -35,6 +35,9 @@ class ScriptedClient:
     def order(self, broker_id):
         return None
 
+    def orders(self, status="open", after=None):
+        return []
+
     def positions(self):
         return []
 

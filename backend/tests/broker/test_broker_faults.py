@@ -116,8 +116,8 @@ def test_a_restart_mid_session_adopts_the_runs_orders_and_continues_its_ids(tmp_
         run(load_session_config(first), tmp_path / "out1")
         assert [o["status"] for o in orders_at(srv)] in (["new"], ["accepted"], ["filled"])
         # Act: the same session restarted; it sells what the first process bought
-        second = broker_config(tmp_path / "second.yaml", srv, store, stop_after=6,
-                               params={"orders": "AAPL:3:sell:5"})
+        second = broker_config(tmp_path / "second.yaml", srv, store, stop_after=9,
+                               params={"orders": "AAPL:2:sell:5"})
         result = run(load_session_config(second), tmp_path / "out2")
         orders = orders_at(srv)
         held = positions_at(srv)
