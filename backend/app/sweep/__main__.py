@@ -122,20 +122,23 @@ def _run(prepared: Prepared, args: argparse.Namespace, scheduler: str | None, ou
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         elapsed_s = sw.elapsed_ns(t0) / 1e9
-        frame = _write(prepared, outcome, out_dir, elapsed_s, where)
+        frame, windows = _write(prepared, outcome, out_dir, elapsed_s, where)
     if scratch is not None:
         shutil.rmtree(scratch, ignore_errors=True)
     _report(out_dir)
+    if windows is not None:
+        _print_windows(windows, spec.walk_forward.best_by if spec.walk_forward else spec.metric, spec.params.names)
     return _finish(prepared, outcome, frame, out_dir, elapsed_s)
 
 
-def _write(prepared: Prepared, outcome: Outcome, out_dir: Path, elapsed_s: float, where: str) -> Any:
+def _write(prepared: Prepared, outcome: Outcome, out_dir: Path, elapsed_s: float, where: str) -> tuple[Any, Any]:
     spec = prepared.spec
     names = spec.params.names
     wf = spec.walk_forward
     frame = rank_rows(outcome.rows, spec.metric, spec.ascending, names, by_window=wf is not None)
     write_table(frame, out_dir, "results")
     counts = frame["status"].value_counts().to_dict()
+    table = None
     meta: dict[str, Any] = {
         "name": spec.name, "sweep_file": str(Path(spec.file).resolve()), "base_config": str(spec.base_config),
         "metric": spec.metric, "ascending": spec.ascending, "params": names,
@@ -156,7 +159,7 @@ def _write(prepared: Prepared, outcome: Outcome, out_dir: Path, elapsed_s: float
         if wf.step_sessions >= wf.test_sessions and len(table):
             meta["test_return_pct_compounded"] = compounded_test_return(table)
     write_json(meta, out_dir / "sweep.json")
-    return frame
+    return frame, table
 
 
 def _report(out_dir: Path) -> None:
@@ -181,7 +184,8 @@ def _report(out_dir: Path) -> None:
 
 def _finish(prepared: Prepared, outcome: Outcome, frame: Any, out_dir: Path, elapsed_s: float) -> int:
     spec = prepared.spec
-    _print_top(frame, spec.metric, spec.params.names, sys.stdout)
+    if prepared.windows is None:  # walk-forward prints its windows instead
+        _print_top(frame, spec.metric, spec.params.names, sys.stdout)
     done = int((frame["status"] == "completed").sum())
     failed = int((frame["status"] == "failed").sum())
     rate = len(frame) / elapsed_s if elapsed_s > 0 else 0.0
@@ -197,6 +201,14 @@ def _finish(prepared: Prepared, outcome: Outcome, frame: Any, out_dir: Path, ela
         _say(f"error: no run completed; the first error: {first.iloc[0] if len(first) else 'none'}")
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _print_windows(table: Any, best_by: str, params: list[str]) -> None:
+    columns = ["window", "symbols", "test_start", "test_end", *(f"param.{p}" for p in params), f"train_{best_by}",
+               f"test_{best_by}", "test_total_return_pct", "status"]
+    shown = table[[c for c in columns if c in table.columns]].rename(columns=lambda c: c.removeprefix("param."))
+    sys.stdout.write(f"Walk-forward, parameters chosen by train {best_by}:\n"
+                     f"{shown.to_string(index=False, float_format=lambda v: f'{v:.4g}')}\n")
 
 
 def _print_top(frame: Any, metric: str, params: list[str], out: TextIO) -> None:

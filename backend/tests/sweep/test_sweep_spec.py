@@ -138,3 +138,40 @@ def test_the_cli_prints_one_line_and_exits_2_on_a_bad_sweep_file(tmp_path):
 
     both = cli("-m", "app.sweep", str(_sweep(tmp_path, "")), "--scheduler", "tcp://127.0.0.1:1", "--workers", "2")
     assert both.returncode == 2 and "--workers: applies to the local cluster only" in both.stderr
+
+
+# -- the HTML report hook: optional, and never at the cost of the tables ----------------------------------
+
+def _fake_report(monkeypatch, write):
+    import importlib.machinery
+    import sys
+    import types
+
+    package, page = types.ModuleType("app.report"), types.ModuleType("app.report.sweep_page")
+    package.__path__ = []
+    page.__spec__ = importlib.machinery.ModuleSpec("app.report.sweep_page", None)
+    page.write_sweep_report = write
+    package.sweep_page = page
+    monkeypatch.setitem(sys.modules, "app.report", package)
+    monkeypatch.setitem(sys.modules, "app.report.sweep_page", page)
+
+
+def test_the_sweep_report_is_written_through_app_report_when_present(monkeypatch, tmp_path):
+    from app.sweep.__main__ import _report
+
+    calls = []
+    _fake_report(monkeypatch, lambda folder: calls.append(folder) or folder / "report.html")
+    _report(tmp_path)
+    assert calls == [tmp_path]
+
+
+def test_a_failing_sweep_report_is_logged_and_does_not_raise(monkeypatch, tmp_path, caplog):
+    from app.sweep.__main__ import _report
+
+    def broken(folder):
+        raise RuntimeError("boom")
+
+    _fake_report(monkeypatch, broken)
+    _report(tmp_path)
+    assert ("the sweep report failed (results.csv and results.parquet are written): RuntimeError: boom"
+            in caplog.text)
