@@ -72,6 +72,8 @@ def _live_detail(state: SessionState, symbol: str, base: str, tm: TimeManager, e
     iso = _iso_list(tm)
     return {
         "streamed_from": tm.format_ns(lo), "streamed_to": tm.format_ns(hi),
+        # The real start and end (the session duration's span): mid-step, or a stop_after_seconds deadline.
+        "started": _iso_ms(tm, state.clock_span[0]), "ended": _iso_ms(tm, state.clock_span[1]),
         "streamed_bars": shown - len(filled_at),
         "late_bars": len(late),
         "filled_bars": len(filled_after),
@@ -102,6 +104,10 @@ def _pct(shown: int, expected: int | None) -> float:
     if not expected:
         return 100.0
     return round(100.0 * min(shown, expected) / expected, 2)
+
+
+def _iso_ms(tm: TimeManager, ts_ns: int) -> str:
+    return tm.to_local(ts_ns).isoformat(timespec="milliseconds")
 
 
 def _iso_list(tm: TimeManager) -> Any:

@@ -21,18 +21,22 @@ class SessionState:
     Ownership (one writer per field, DESIGN.md rule 4):
     - SessionCoordinator: ``history``, ``bars`` for the base interval, ``historical_indicators``,
       ``historical_quality``, ``history_shortfall``, ``rejected``, ``repairs``, ``no_bars``,
-      ``stream_start_ns``, ``stream_end_ns``, ``late``, ``corrections``, ``corrected``,
-      ``decision_fills``;
+      ``stream_start_ns``, ``stream_end_ns``, ``started_ns``, ``ended_ns``, ``late``,
+      ``corrections``, ``corrected``, ``decision_fills``;
     - DataProcessor: ``bars`` for derived intervals, ``indicators``, ``derived_skipped``;
     - DataUpkeep: ``quality``, ``fills``.
 
     Live sessions may stream only part of the session (``stream_start_ns`` is the first step a
     run joining mid-session streams, ``stream_end_ns`` where a stop or ``stop_after_seconds``
-    ended it); backtests stream ``[open_ns, close_ns)``. ``late`` holds live bars that arrived
-    after their step was published (kept and counted, never shown out of order), ``corrections``
-    counts restatements of bars already published (``corrected``: their starts), ``fills`` what
-    live gap filling found after the decision, ``decision_fills`` what the fill at grace found
-    before it (start -> ``"filled"``: in the step the strategy saw, or ``"no_trades"``).
+    ended it); backtests stream ``[open_ns, close_ns)``. Those are step boundaries; ``started_ns``
+    and ``ended_ns`` are the live stream's real start and end (a run started at 02:59:23 starts
+    there, not at its step's 02:59:00; ``stop_after_seconds`` ends at its deadline, not at the
+    last whole step): `clock_span`, what the session's duration and achieved speed count.
+    ``late`` holds live bars that arrived after their step was published (kept and counted,
+    never shown out of order), ``corrections`` counts restatements of bars already published
+    (``corrected``: their starts), ``fills`` what live gap filling found after the decision,
+    ``decision_fills`` what the fill at grace found before it (start -> ``"filled"``: in the
+    step the strategy saw, or ``"no_trades"``).
     ``no_bars`` holds the symbols without a base bar in a backtest session (``data.on_missing``
     skip or warn: the policy, the file looked at and what it holds); ``history_shortfall`` the
     (symbol, interval) trailing windows with whole trading days absent: ``(days expected, days
@@ -60,6 +64,8 @@ class SessionState:
     derived_skipped: dict[SeriesKey, int] = field(default_factory=dict)
     stream_start_ns: int | None = None
     stream_end_ns: int | None = None
+    started_ns: int | None = None
+    ended_ns: int | None = None
     late: dict[str, list[Any]] = field(default_factory=dict)
     corrections: dict[str, int] = field(default_factory=dict)
     corrected: dict[str, list[int]] = field(default_factory=dict)
@@ -73,6 +79,14 @@ class SessionState:
         """The streamed span ``[start, end)``: the whole session unless live cut it short."""
         start = self.open_ns if self.stream_start_ns is None else self.stream_start_ns
         return start, self.close_ns if self.stream_end_ns is None else self.stream_end_ns
+
+    @property
+    def clock_span(self) -> tuple[int, int]:
+        """The session's time as it ran ``[start, end)``: `streamed`, unless live started or ended
+        between step boundaries (``started_ns``, ``ended_ns``)."""
+        start, end = self.streamed
+        return (start if self.started_ns is None else self.started_ns,
+                end if self.ended_ns is None else self.ended_ns)
 
 
 class SessionData:

@@ -139,7 +139,8 @@ class SessionCoordinator(SessionThread):
             # engine) has finished with this session.
             if not all(s.wait_ack(q) is WaitStatus.READY for s, q in zip(self.outputs, seqs, strict=True)):
                 return
-            lo, hi = state.streamed  # live runs may stream part of the session
+            # The session's time as it ran (live: from the real start, e.g. 02:59:23, not its step's 02:59:00).
+            lo, hi = state.clock_span
             self.metrics.mark_session_clock(hi - lo, stopwatch.elapsed_ns(t_stream) - (gate.paused_ns - paused0))
             last_close = state.close_ns
             self.metrics.stat("session_duration").record(hi - lo)

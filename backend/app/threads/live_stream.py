@@ -5,9 +5,8 @@ session: wait for the open (or join at the step in progress, or where `catch_up`
 history), poll the feed, file each bar with a `StepAssembler`, and publish every step that may
 close as a one-step `StepBatch`, the same event backtests publish. Late bars and restatements of
 published bars are kept and counted on the SessionState; nothing is shown out of order or before
-its interval is over. When a step's grace runs out with bars missing and the feed is in sync,
-those bars are asked of REST at once and the step is held up to ``fill_wait`` for them (fill at
-grace), so the strategy decides on the bars a backtest would have.
+its interval is over. A step whose grace ran out with bars missing (feed in sync) asks REST for
+them and waits up to ``fill_wait`` (fill at grace): the strategy decides on a backtest's bars.
 """
 
 from __future__ import annotations
@@ -69,10 +68,8 @@ class LiveStream:
         self.source = source
         self.symbols = tuple(symbols)
         self.base = base
-        self.tm = tm
-        self.stop_token = stop_token
-        self.deadline_ns = deadline_ns
-        self.grace_ns = grace_ns
+        self.tm, self.stop_token = tm, stop_token
+        self.deadline_ns, self.grace_ns = deadline_ns, grace_ns  # stop_after_seconds: whole steps until it
         self.fill = fill if fill_wait_ns > 0 and not base.is_daily else None
         self.fill_wait_ns = fill_wait_ns
         self.fill_waits_ns: list[int] = []  # how long each fill at grace held the stream (REST call)
@@ -113,8 +110,9 @@ class LiveStream:
             return StreamOutcome.STOPPED if self.stop_token.is_set() else StreamOutcome.NOT_STARTED
         if not self._wait_until(state.open_ns):
             return StreamOutcome.STOPPED if self.stop_token.is_set() else StreamOutcome.NOT_STARTED
-        step, first, end, outcome = self._span(state, tm.now_ns())
+        step, first, end, outcome = self._span(state, now := tm.now_ns())
         state.stream_start_ns, state.stream_end_ns = first, end
+        state.started_ns = max(now, first)  # the real start: 02:59:23, not its step's 02:59:00
         if not self._connected:
             self.feed.connect(backfill_from_ns=first)  # steps closed before the subscription: REST
             self._connected = True
@@ -123,7 +121,8 @@ class LiveStream:
         series = [state.bars[(s, self.base.label)] for s in self.symbols]
         assembler = StepAssembler(self.symbols, step, state.open_ns, first, end, self.grace_ns)
         emitter = StepEmitter(series, step, publish)
-        interrupted = self._pump(state, series, assembler, emitter, end)
+        until = (self.deadline_ns or end) if outcome is StreamOutcome.DEADLINE else end
+        interrupted = self._pump(state, series, assembler, emitter, end, until)
         if interrupted is StreamOutcome.STOPPED:
             return interrupted
         if interrupted is StreamOutcome.DRAINED:
@@ -132,8 +131,9 @@ class LiveStream:
         return outcome
 
     def _pump(self, state: SessionState, series: list[BarSeries], assembler: StepAssembler, emitter: StepEmitter,
-              end: int) -> StreamOutcome | None:
-        """Poll the feed and publish closed steps until the stream's end (None), a stop or a drain."""
+              end: int, until: int) -> StreamOutcome | None:
+        """Poll the feed and publish closed steps until the stream's end and `until` (None), a stop or a
+        drain; between the two (a deadline between step boundaries) it files late bars and restatements."""
         tm = self.tm
         while True:
             if self.stop_token.is_set():
@@ -141,7 +141,8 @@ class LiveStream:
             if self.drain_requested.is_set():
                 return StreamOutcome.DRAINED
             now = tm.now_ns()
-            if now >= end + self.grace_ns or (now >= end and assembler.next_start_ns >= end):
+            over = now >= end + self.grace_ns or (now >= end and assembler.next_start_ns >= end)
+            if over and now >= until:
                 return None
             if self.fill is not None and self.feed.in_sync and assembler.overdue(now, limit=1):
                 # Bars already on the socket first (the loop may have been busy, e.g. a backfill).
@@ -154,7 +155,7 @@ class LiveStream:
             for closed in assembler.ready(now, hold=not self.feed.in_sync):
                 self._note_unseen(state, closed)
                 emitter.emit(closed)
-            wait_ns = min(assembler.next_deadline_ns(), end + self.grace_ns) - now
+            wait_ns = (until if over else min(assembler.next_deadline_ns(), end + self.grace_ns)) - now
             bars = self.feed.poll(min(max(wait_ns, 0) / 1e9, POLL_SLICE_S))
             if bars:
                 now = tm.now_ns()
@@ -172,6 +173,9 @@ class LiveStream:
         if outcome is StreamOutcome.DRAINED:
             # The stream ends at the last step that was over when the drain was asked for.
             state.stream_end_ns = max(first, min(end, state.open_ns + (now - state.open_ns) // step * step))
+        # The real end: the drain, the deadline (stop_after_seconds, not its last whole step) or the close.
+        real_end = {StreamOutcome.DRAINED: now, StreamOutcome.DEADLINE: self.deadline_ns}.get(outcome) or end
+        state.ended_ns = max(state.started_ns or first, min(real_end, state.close_ns))
         if dropped:
             log.warning("%d bars of unfinished steps dropped at the end of the stream", dropped)
         if outcome is StreamOutcome.CLOSE:
