@@ -322,6 +322,11 @@ class AlpacaFeed:
             ) from None
         except (OSError, WebSocketException) as e:
             raise _TransientFeedError(f"{type(e).__name__}: {e}") from None
+        except AssertionError:
+            # websockets' sync client trips an internal assert when the server resets the
+            # connection while the upgrade request is still being sent (a server refusing us):
+            # a refusal like any other, retried with backoff (tests/live/test_reconnect_backoff.py).
+            raise _TransientFeedError("connection reset during the websocket upgrade") from None
         try:
             self._handshake(ws)
         except BaseException:
