@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from app.report.html import Page, esc, status_banner, table, write_page
+from app.report.prices import SessionSpans, rangebreaks, session_spans
 from app.report.run_charts import BLUE, RED, equity_view, headline_metrics
 from app.report.run_files import Fills, RunFiles, load_run
 
@@ -106,10 +109,11 @@ def build_compare_page(a: RunFiles, b: RunFiles) -> Page:
     page = Page(f"compare {a.run_dir.name} vs {b.run_dir.name}")
     page.add("<h1>Run comparison</h1>")
     page.add(f'<p class="sub">A = {esc(a.run_dir)} · B = {esc(b.run_dir)}</p>')
-    page.add('<div class="grid"><div>' + status_banner(str(a.summary.get("status", "unknown")),
-                                                          f"A. {a.summary.get('status_detail') or ''}".strip())
-             + "</div><div>" + status_banner(str(b.summary.get("status", "unknown")),
-                                             f"B. {b.summary.get('status_detail') or ''}".strip()) + "</div></div>")
+    page.add('<div class="grid"><div>'
+             + status_banner(str(a.summary.get("status", "unknown")), a.summary.get("status_detail"), "A")
+             + "</div><div>"
+             + status_banner(str(b.summary.get("status", "unknown")), b.summary.get("status_detail"), "B")
+             + "</div></div>")
     page.heading("Metrics")
     page.add(table(["metric", "A", "B", "B - A"], _metric_rows(a.summary, b.summary), "metrics"))
     page.heading("Equity")
@@ -120,13 +124,26 @@ def build_compare_page(a: RunFiles, b: RunFiles) -> Page:
             data.append({"type": "scatter", "mode": "lines", "name": label, "x": view.x, "y": view.equity,
                          "line": {"color": color, "width": 1.5}})
     if data:
-        page.chart("equity_compare", data, {"title": {"text": "Equity, A and B"}, "xaxis": {"type": "date"},
+        page.chart("equity_compare", data, {"title": {"text": "Equity, A and B"},
+                                            "xaxis": {"type": "date", "rangebreaks": _breaks(a, b)},
                                             "legend": {"orientation": "h", "y": 1.1}}, height=420)
         page.note("Long curves are thinned to about 5,000 points each (the highs and lows of each bucket kept).")
     else:
         page.note("Neither run has equity points.")
     _fills_section(page, diff_fills(a.fills, b.fills))
     return page
+
+
+def _breaks(a: RunFiles, b: RunFiles) -> list[dict[str, Any]]:
+    # The time between the sessions of either run is hidden (nights, weekends, holidays).
+    spans = [s for s in (session_spans(a.sessions), session_spans(b.sessions)) if s is not None]
+    if not spans:
+        return []
+    opens = np.concatenate([s.open_ns for s in spans])
+    order = np.argsort(opens, kind="stable")
+    merged = SessionSpans(opens[order], np.concatenate([s.close_ns for s in spans])[order],
+                          np.concatenate([s.offset_s for s in spans])[order], [])
+    return rangebreaks(merged)
 
 
 def _metric_rows(sa: dict[str, Any], sb: dict[str, Any]) -> list[tuple[Any, ...]]:

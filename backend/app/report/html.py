@@ -72,7 +72,8 @@ def fmt_num(value: object, digits: int = 2) -> str:
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]], cls: str = "") -> str:
-    """Return an HTML table; cells are escaped; numbers right-aligned."""
+    """Return an HTML table; cells are escaped; numbers right-aligned. A long table scrolls in a box
+    (its header stays in view)."""
     out = [f'<table class="{esc(cls)}"><thead><tr>' + "".join(f"<th>{esc(h)}</th>" for h in headers)
            + "</tr></thead><tbody>"]
     for row in rows:
@@ -82,7 +83,8 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]], cls: str = "
             cells.append(f'<td class="num">{esc(fmt_num(cell))}</td>' if num else f"<td>{esc(cell)}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
-    return "".join(out)
+    html_text = "".join(out)
+    return f'<div class="scroll">{html_text}</div>' if len(out) > SCROLL_ROWS + 2 else html_text
 
 
 def _json(value: Any) -> str:
@@ -91,6 +93,9 @@ def _json(value: Any) -> str:
     text = json.dumps(value, separators=(",", ":"), allow_nan=True)
     return text.replace("</", "<\\/")
 
+
+SCROLL_ROWS = 25
+"""Tables longer than this scroll in a box."""
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1400px;
@@ -107,6 +112,8 @@ th,td{border:1px solid #dde1e7;padding:3px 8px;text-align:left}th{background:#f0
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .chart{width:100%;min-height:320px;background:#fff;border:1px solid #e6e9ee;margin:6px 0}
 .note{color:#5b6475;font-size:.85em;margin:2px 0 8px}.grid{display:grid;grid-template-columns:1fr 1fr;gap:12px}
+.scroll{max-height:520px;overflow:auto;display:inline-block;max-width:100%;border:1px solid #dde1e7;
+margin:6px 0 12px}.scroll table{margin:0}.scroll th{position:sticky;top:0}
 .pos{color:#1f7a3a}.neg{color:#b02a2a}details pre{background:#fff;border:1px solid #e6e9ee;padding:8px;
 overflow:auto;font-size:.85em}
 """
@@ -160,13 +167,13 @@ class Page:
         fh.write(body.encode("utf-8"))
 
 
-def status_banner(status: str, detail: str | None) -> str:
-    """Return the coloured status line for the top of a run's page."""
+def status_banner(status: str, detail: str | None, label: str = "Status") -> str:
+    """Return the coloured status line for the top of a run's page ("`label`: status", then the detail)."""
     known = {"completed", "failed", "interrupted", "killed", "running"}
     cls = f"st-{status}" if status in known else "st-unknown"
-    label = {"running": "running (unfinished: the files are the progress so far)"}.get(status, status)
+    text = {"running": "running (unfinished: the files are the progress so far)"}.get(status, status)
     extra = f'<span class="detail">{esc(detail)}</span>' if detail else ""
-    return f'<div class="status {cls}" id="run-status">Status: {esc(label)}{extra}</div>'
+    return f'<div class="status {cls}">{esc(label)}: {esc(text)}{extra}</div>'
 
 
 def write_page(page: Page, path: Path) -> Path:
