@@ -29,6 +29,7 @@ from typing import Any
 
 from app.execution.alpaca_ids import client_order_id, sequence_of
 from app.execution.alpaca_orders import order_body, order_from_wire
+from app.execution.alpaca_positions import broker_positions, foreign_positions, position_mismatches
 from app.execution.alpaca_state import Execution, OrderTracker, decimal_or_none
 from app.execution.alpaca_trading import BrokerError, BrokerRejectedError, TradingClient
 from app.execution.orders import Fill, Order, OrderSide, OrderType, Rejection, TimeInForce, describe_order
@@ -401,28 +402,25 @@ class AlpacaBroker(SimulatedBroker):
             log.info("order %d cancelled at the broker: %s", order.id, describe_order(order))
 
     def _check_positions(self, positions: list[dict[str, Any]], *, first: bool) -> None:
-        held = {p["symbol"]: int(decimal_or_none(p.get("qty")) or 0) for p in positions
-                if isinstance(p.get("symbol"), str)}
-        for symbol in sorted(set(held) | set(self._ledger.positions)):
-            ours, theirs = self._ledger.position(symbol), held.get(symbol, 0)
-            if first:
-                if theirs != ours:
-                    self.foreign[symbol] = theirs - ours
-                    log.warning("position not opened by this run: %s %+d (the broker holds %+d, this run %+d); "
-                                "left alone", symbol, theirs - ours, theirs, ours)
-                if ours and symbol not in self._last:
+        held = broker_positions(positions)
+        ours = {s: p.quantity for s, p in self._ledger.positions.items()}
+        if first:
+            self.foreign = foreign_positions(held, ours)
+            for symbol, qty in self.foreign.items():
+                log.warning("position not opened by this run: %s %+d (the broker holds %+d, this run %+d); "
+                            "left alone", symbol, qty, held.get(symbol, 0), ours.get(symbol, 0))
+            for symbol in ours:  # adopted positions are marked until their first bar
+                if symbol not in self._last:
                     mark = next((decimal_or_none(p.get("current_price")) for p in positions
                                  if p.get("symbol") == symbol), None)
                     self._last[symbol] = mark or self._ledger.positions[symbol].avg_price
-                continue
-            expected = ours + self.foreign.get(symbol, 0)
-            if theirs != expected:
-                if self.mismatches.get(symbol) != (theirs, expected):
-                    log.warning("position mismatch in %s: the broker holds %+d, expected %+d (this run %+d)",
-                                symbol, theirs, expected, ours)
-                self.mismatches[symbol] = (theirs, expected)
-            else:
-                self.mismatches.pop(symbol, None)
+            return
+        mismatches = position_mismatches(held, ours, self.foreign)
+        for symbol, (theirs, expected) in mismatches.items():
+            if self.mismatches.get(symbol) != (theirs, expected):
+                log.warning("position mismatch in %s: the broker holds %+d, expected %+d (this run %+d)",
+                            symbol, theirs, expected, ours.get(symbol, 0))
+        self.mismatches = mismatches
 
     # -- bars ---------------------------------------------------------------------------
 

@@ -178,3 +178,15 @@ def test_every_share_is_applied_once_whatever_arrives_twice_late_or_not_at_all(h
     assert all(e.quantity > 0 for e in applied)
     assert sum(e.quantity * e.price for e in applied) == pytest.approx(final_cum * final_avg, rel=1e-9)
     assert tracker.get("r-000001").ended
+
+
+# -- positions --------------------------------------------------------------------------------
+
+def test_positions_beyond_the_runs_own_are_foreign_and_later_differences_mismatches():
+    from app.execution.alpaca_positions import broker_positions, foreign_positions, position_mismatches
+
+    held = broker_positions([{"symbol": "AAPL", "qty": "5"}, {"symbol": "MSFT", "qty": "-3"}, {"qty": "1"}])
+    assert held == {"AAPL": 5, "MSFT": -3}
+    assert foreign_positions(held, {"AAPL": 5, "SPY": 2}) == {"MSFT": -3, "SPY": -2}
+    assert position_mismatches(held, {"AAPL": 5}, {"MSFT": -3}) == {}
+    assert position_mismatches({"MSFT": -3}, {"AAPL": 5}, {"MSFT": -3}) == {"AAPL": (0, 5)}
