@@ -38,8 +38,8 @@ ROWS_PER_REPORT: Final = 1 << 16
 """Rows between two calls of a `RowProgress` (a mask test per row: nothing next to parsing it)."""
 
 RowProgress = Callable[[str, int, int | None], None]
-"""``(pass, rows done in it, rows in all or None while reading)``, every `ROWS_PER_REPORT` rows and at
-the end of each pass (``"read"``, then ``"parse"``)."""
+"""``(pass, rows done in it, rows in all or None while reading)``, at the start (0 rows), every
+`ROWS_PER_REPORT` rows and at the end of each pass (``"read"``, then ``"parse"``)."""
 
 # Epoch magnitudes: below 1e11 is seconds (until year 5138), then ms, us, ns.
 _EPOCH_UNITS: Final = ((10**11, 10**9), (10**14, 10**6), (10**17, 10**3))
@@ -86,6 +86,8 @@ def read_source(path: Path, progress: RowProgress | None = None) -> SourceRows:
     path = Path(path)
     if not path.is_file():
         raise DataError(str(path), "expected an existing CSV or Parquet file, received a missing path")
+    if progress is not None:
+        progress("read", 0, None)
     source = _read_parquet(path) if path.suffix.lower() in PARQUET_SUFFIXES else _read_csv(path, progress)
     if progress is not None:
         progress("read", len(source.rows), None)
@@ -187,6 +189,8 @@ def parse_rows(source: SourceRows, tz: tzinfo | None, daily: bool, progress: Row
     dates: list[bool] = []
     bad: list[int] = []
     total = len(source.rows)
+    if progress is not None:
+        progress("parse", 0, total)
     for k, fields in enumerate(source.rows):
         if not k & (ROWS_PER_REPORT - 1) and k and progress is not None:
             progress("parse", k, total)
