@@ -109,14 +109,14 @@ def test_a_rejection_partial_fills_and_repeated_events_are_reported(tmp_path, st
 
 
 def test_a_restart_mid_session_adopts_the_runs_orders_and_continues_its_ids(tmp_path, store):
-    with servers(store, tmp_path, "--fill-delay", "2.5") as srv:
+    with servers(store, tmp_path, "--fill-delay", "1.5") as srv:
         # Arrange: the first process sends an order and stops before its fill, leaving it open
-        first = broker_config(tmp_path / "first.yaml", srv, store, stop_after=2.5,
+        first = broker_config(tmp_path / "first.yaml", srv, store, stop_after=2,
                               broker={"cancel_on_exit": False}, params={"orders": "AAPL:1:buy:5"})
         run(load_session_config(first), tmp_path / "out1")
         assert [o["status"] for o in orders_at(srv)] in (["new"], ["accepted"], ["filled"])
         # Act: the same session restarted; it sells what the first process bought
-        second = broker_config(tmp_path / "second.yaml", srv, store, stop_after=9,
+        second = broker_config(tmp_path / "second.yaml", srv, store, stop_after=7,
                                params={"orders": "AAPL:2:sell:5"})
         result = run(load_session_config(second), tmp_path / "out2")
         orders = orders_at(srv)
