@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 
 SUBMIT_ATTEMPTS: Final = 3
 PAGE_LIMIT: Final = 500
-DUPLICATE_CODE: Final = 40010001
 _RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 _MAX_RETRY_WAIT_S: Final = 2.0
 
@@ -120,7 +119,8 @@ class TradingClient:
             if status == 422 and self._is_duplicate(reply):
                 found = self.order_by_client_id(cid)
                 if found is None:
-                    raise BrokerError(f"submit {cid}: 422 duplicate client_order_id, yet no order has it")
+                    raise BrokerRejectedError(f"HTTP 422 {_message(reply, raw)} (yet no order has {cid})",
+                                              status=422)
                 log.info("submit %s: 422 duplicate client_order_id: the broker has it (adopted)", cid)
                 self.adopted += 1
                 return found
@@ -197,8 +197,9 @@ class TradingClient:
     def _is_duplicate(reply: Any) -> bool:
         if not isinstance(reply, dict):
             return False
-        # The code is 40010001 per third parties, maybe 42210000 (ALPACA_TRADING.md "Not confirmed")
-        return reply.get("code") == DUPLICATE_CODE or "must be unique" in str(reply.get("message", ""))
+        # By the message: 40010001 (or 42210000, ALPACA_TRADING.md "Not confirmed") is also the code
+        # of other invalid input (a malformed order id answers 422/40010001 too)
+        return "must be unique" in str(reply.get("message", ""))
 
     def _call_retrying(self, method: str, path: str, query: Mapping[str, str] | None = None
                        ) -> tuple[int, Any, bytes]:
