@@ -26,26 +26,25 @@ META = "meta.json"
 
 
 class _Table:
-    """One table: rows buffered column-wise, written as one record batch per flush."""
+    """One table: rows buffered as tuples, written as one record batch per flush (columns built
+    by one transpose, in C)."""
 
     def __init__(self, path: Path, schema: pa.Schema) -> None:
         self.schema = schema
         self.lock = threading.Lock()
-        self.columns: list[list[Any]] = [[] for _ in schema]
+        self.rows: list[tuple[Any, ...]] = []
+        self.add = self.rows.append  # one row: a tuple in the schema's column order
         self._sink = pa.OSFile(str(path), "wb")
         self._writer = pa.ipc.new_stream(self._sink, schema)
 
-    def add(self, row: tuple[Any, ...]) -> None:
-        for col, value in zip(self.columns, row, strict=True):
-            col.append(value)
-
     def flush(self) -> None:
-        cols = self.columns
-        if not cols[0]:
+        rows = self.rows
+        if not rows:
             return
-        batch = pa.record_batch([pa.array(c, type=f.type) for c, f in zip(cols, self.schema, strict=True)],
+        columns = zip(*rows, strict=True)
+        batch = pa.record_batch([pa.array(c, type=f.type) for c, f in zip(columns, self.schema, strict=True)],
                                 schema=self.schema)
-        self.columns = [[] for _ in self.schema]
+        rows.clear()
         self._writer.write_batch(batch)
         self._sink.flush()
 
