@@ -105,4 +105,6 @@ def make_broker_link(config: SessionConfig, tm: TimeManager, first_session: date
     backoff = Backoff(live.reconnect_initial_s if live else 1.0, live.reconnect_max_s if live else 30.0)
     thread = TradeUpdates(stream, inbox, backoff, lambda: False, stop, fail)
     log.info("orders go to %s (run id %s, paper %s)", cfg.trading_url, run_id, cfg.paper)
+    if not cfg.paper:
+        log.warning("broker.paper is false: orders go to a LIVE account at %s", cfg.trading_url)
     return BrokerLink(broker, thread, config, tm.format_ns)

@@ -111,3 +111,25 @@ def test_the_cli_refuses_wrong_keys_and_missing_variables_in_one_line(tmp_path, 
     assert missing.stderr.strip().endswith(
         "error: broker.secret_env: expected environment variable TEST_TRADE_SECRET to hold the trading API "
         "credential, received nothing; export TEST_TRADE_SECRET=...")
+
+
+def test_ctrl_c_ends_the_run_and_cancels_its_open_orders(tmp_path, store):
+    import signal
+
+    from broker_support import BACKEND
+    from support.runs import running_cli, wait_for_log
+
+    with servers(store, tmp_path) as srv:
+        cfg = broker_config(tmp_path / "run.yaml", srv, store, stop_after=60,
+                            params={"orders": "MSFT:1:buy:1:1.00"})
+        env = {"PYTHONPATH": f"{BACKEND}:{BACKEND / 'tests'}:{BACKEND / 'tests' / 'broker'}",
+               "TEST_BROKER_KEY": KEY, "TEST_BROKER_SECRET": SECRET}
+        with running_cli(str(cfg), "--output", str(tmp_path / "out"), env_extra=env) as proc:
+            wait_for_log(tmp_path / "out", proc, "sent as")
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+        [order] = broker_orders(srv)
+    assert proc.returncode == 130, err
+    assert order["status"] == "canceled"  # broker.cancel_on_exit (default true)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["broker"]["stats"]["orders_sent"] == 1
