@@ -171,7 +171,8 @@ def status_banner(status: str, detail: str | None, label: str = "Status") -> str
     """Return the coloured status line for the top of a run's page ("`label`: status", then the detail)."""
     known = {"completed", "failed", "interrupted", "killed", "running"}
     cls = f"st-{status}" if status in known else "st-unknown"
-    text = {"running": "running (unfinished: the files are the progress so far)"}.get(status, status)
+    text = {"running": "running (unfinished: the files are the progress so far; if its process was killed, "
+                       "python -m app.backtest --recover RUN_DIR finishes them)"}.get(status, status)
     extra = f'<span class="detail">{esc(detail)}</span>' if detail else ""
     return f'<div class="status {cls}">{esc(label)}: {esc(text)}{extra}</div>'
 

@@ -106,7 +106,7 @@ def price_line(starts: np.ndarray, closes: np.ndarray, spans: SessionSpans, base
     if step == base_s:
         label_ns = starts[first] + spans.offset_s[sess[first]] * _NS
     x = local_labels(label_ns)
-    y: list[float | None] = [float(v) if np.isfinite(v) else None for v in last_close.tolist()]
+    y: list[float | None] = last_close.tolist()  # a NaN close is drawn as a gap
     # A None between sessions: the line stops at a close and starts again at the next open.
     breaks = np.flatnonzero(sess[first][1:] != sess[first][:-1]) + 1
     for at in breaks[::-1].tolist():

@@ -8,7 +8,10 @@ be written is a warning in run.log, never a lost output.
 
 from __future__ import annotations
 
+import gc
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +56,23 @@ def write_run_report(run_dir: Path, out: Path | None = None) -> Path:
     ReportError
         If `run_dir` is not a run folder or one of its files is unreadable.
     """
-    files = load_run(run_dir)
-    page = build_run_page(files)
-    return write_page(page, out or run_dir / REPORT_NAME)
+    with _collector_paused():
+        files = load_run(run_dir)
+        page = build_run_page(files)
+        return write_page(page, out or run_dir / REPORT_NAME)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    # sessions.json becomes ~100,000 small objects, none in a cycle: without a pause the cyclic
+    # collector scans them again and again while the page is built (about a third of the time).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def write_run_report_safely(run_dir: Path, stopwatch: Stopwatch | None = None) -> Path | None:
@@ -101,7 +118,8 @@ def _subtitle(files: RunFiles) -> str:
     strategy = cfg.get("strategy") or {}
     parts = [f"{s.get('first_session') or '?'} to {s.get('last_session') or '?'}",
              f"symbols {', '.join(map(str, s.get('symbols') or cfg.get('symbols') or [])) or '?'}",
-             f"base interval {s.get('base_interval') or '?'}", f"calendar {s.get('calendar') or cfg.get('calendar')}"]
+             f"base interval {s.get('base_interval') or '?'}",
+             f"calendar {s.get('calendar') or cfg.get('calendar') or '?'}"]
     if strategy:
         params = ", ".join(f"{k}={v}" for k, v in (strategy.get("params") or {}).items())
         parts.append(f"strategy {strategy.get('class')}" + (f" ({params})" if params else ""))

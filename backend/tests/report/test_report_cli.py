@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
 from report_support import Runs, run_cli
+from support.runs import running_cli, wait_for_log, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -64,3 +66,21 @@ def test_usage_errors_exit_2(tmp_path: Path, args: tuple[str, ...]):
     result = run_cli("-m", "app.report", *args, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith("usage: python -m app.report") and "Traceback" not in result.stderr
+
+
+def test_a_killed_run_gets_its_report_from_recover(runs: Runs, tmp_path: Path):
+    # A run killed (SIGKILL) after its first sessions; --recover finishes its files, report.html last.
+    cfg = write_config(tmp_path / "slow.yaml", runs.store, session_name="report_killed",
+                       strategy={"class": "support.faulty:SlowSessions",
+                                 "params": {"fast": 5, "slow": 20, "quantity": 10, "pause_s": 0.5}})
+    out = tmp_path / "out"
+    with running_cli(str(cfg), "--output", str(out), "--quiet") as proc:
+        wait_for_log(out, proc, "session 2024-07-01 ended")  # 3 sessions, 1.5 s of pauses, to go
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    assert not (out / "report.html").exists()
+    result = run_cli("-m", "app.backtest", "--recover", str(out))
+    assert result.returncode == 0, result.stderr
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert 'class="status st-killed"' in page and "recovered the" in page
+    assert 'data-chart="equity"' in page and 'data-chart="quality"' in page
