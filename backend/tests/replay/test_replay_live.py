@@ -133,12 +133,6 @@ def test_every_live_vs_backtest_difference_is_listed_with_its_cause(faulty):
     section = report[report.index("Parity"):]
     assert "Live vs backtest" in section and "cause: late bar: MSFT" in section and "cause: fill: AAPL" in section
     assert "cause: correction:" in section
-    example = Path("/work/notes/parity_example.txt")
-    if example.parent.is_dir():  # the closing note's example (not a test input)
-        excerpt = {k: parity[k] for k in ("replay", "backtest")}
-        excerpt["backtest"] = {**backtest, "differences": backtest["differences"][:4],
-                               "input_differences": {**inputs, "bars": inputs["bars"][:6]}}
-        example.write_text(section + "\nparity.json (excerpt):\n" + json.dumps(excerpt, indent=2) + "\n")
 
 
 def test_a_killed_live_run_loses_at_most_one_step_of_its_recording_and_recover_converts_it(tmp_path, store_1s):
