@@ -11,14 +11,20 @@ check takes a few minutes on 2 cores.
                sweep.json's ``elapsed_s`` (cluster start to the last result);
   one by one : the same runs, in this process, one after another: ``app.sweep.task.run_one`` on
                the same task inputs (what each Dask task executes), no Dask;
-  speed-up   : one-by-one wall time / sweep wall time (on 2 idle cores expect close to 2x; the
-               cluster's start-up is a fixed ~1-2 s, so few runs show less).
+  interleaved: the runs in ``--rounds`` chunks (default 4), each chunk first on a warm
+               LocalCluster of the same size (in this process: ``app.sweep.cluster.open_client``),
+               then one by one; the one-by-one time above is the sum of these chunks, so both
+               sides see the same moments of a shared machine's load;
+  speed-up   : one-by-one wall time / sweep wall time (whole process), and one-by-one / warm
+               cluster time per round and in total (on 2 idle cores expect close to 2x; the
+               cluster's start-up is a fixed ~1-2 s, so few runs show less). The load average is
+               printed: on a machine shared with other work the ratios move with it.
 
 Both are measured in the same script run, on the same store; rows of the two are compared figure
 by figure (total return, Sharpe, drawdown, trades: they must be equal). Nothing here asserts on
 time; the exit status is 0 unless a run fails or the figures differ. Run from the repo root:
 
-    .venv/bin/python verify/bench_sweep.py [--runs 200] [--workers N] [--sessions 3] [--json FILE]
+    .venv/bin/python verify/bench_sweep.py [--runs 200] [--workers N] [--sessions 3] [--rounds 4] [--json FILE]
 """
 
 from __future__ import annotations
@@ -98,9 +104,13 @@ def run_sweep(sweep: Path, out: Path, workers: int) -> tuple[float, dict[str, An
     return wall, meta, rows
 
 
-def run_one_by_one(sweep: Path, scratch: Path) -> tuple[float, list[dict[str, Any]]]:
+def run_interleaved(sweep: Path, scratch: Path, workers: int, rounds: int
+                    ) -> tuple[float, float, list[float], list[dict[str, Any]]]:
+    """Run every run twice, in `rounds` chunks: the chunk on a warm LocalCluster, then the same chunk
+    one by one in this process; return (cluster s, one-by-one s, per-round ratios, one-by-one rows)."""
     import logging
 
+    from app.sweep.cluster import open_client
     from app.sweep.prepare import prepare
     from app.sweep.spec import load_sweep_spec
     from app.sweep.task import run_one
@@ -108,9 +118,24 @@ def run_one_by_one(sweep: Path, scratch: Path) -> tuple[float, list[dict[str, An
     logging.getLogger().setLevel(logging.WARNING)
     prepared = prepare(load_sweep_spec(sweep))
     tasks = [prepared.task(run, None, scratch) for run in prepared.runs]
-    t0 = time.perf_counter()
-    rows = [run_one(task) for task in tasks]
-    return time.perf_counter() - t0, rows
+    cluster_s = alone_s = 0.0
+    ratios: list[float] = []
+    rows: list[dict[str, Any]] = []
+    with open_client(None, workers) as (client, _):
+        client.gather([client.submit(run_one, t, pure=False) for t in tasks[: 2 * workers]])  # imports, caches
+        for k in range(rounds):
+            chunk = tasks[k::rounds]
+            t0 = time.perf_counter()
+            client.gather([client.submit(run_one, t, pure=False) for t in chunk])
+            on_cluster = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            rows += [run_one(t) for t in chunk]
+            alone = time.perf_counter() - t0
+            cluster_s, alone_s = cluster_s + on_cluster, alone_s + alone
+            ratios.append(alone / on_cluster)
+            say(f"    round {k + 1}/{rounds}: {len(chunk)} runs, cluster {on_cluster:5.1f} s, "
+                f"one by one {alone:5.1f} s ({alone / on_cluster:.2f}x), load average {os.getloadavg()[0]:.1f}")
+    return cluster_s, alone_s, ratios, rows
 
 
 def compare(sweep_rows: list[dict[str, Any]], alone_rows: list[dict[str, Any]]) -> list[str]:
@@ -135,32 +160,39 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=200, help="parameter sets (runs) in the sweep (default 200)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="local cluster workers (default: cores)")
     p.add_argument("--sessions", type=int, default=3, help="sessions per run (default 3)")
+    p.add_argument("--rounds", type=int, default=4, help="interleaved rounds of the warm comparison (default 4)")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = p.parse_args(argv)
-    if args.runs < 1 or args.workers < 1 or args.sessions < 1:
-        p.error("--runs, --workers and --sessions must be >= 1")
+    if min(args.runs, args.workers, args.sessions, args.rounds) < 1:
+        p.error("--runs, --workers, --sessions and --rounds must be >= 1")
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
         folder = Path(tmp)
         sweep = write_inputs(folder, args.runs, args.sessions)
         say(f"{args.runs} runs of SmaCross, 1 symbol x {args.sessions} sessions of 1m bars each; "
-            f"{args.workers} workers, {os.cpu_count()} cores")
+            f"{args.workers} workers, {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}")
         sweep_wall, meta, sweep_rows = run_sweep(sweep, folder / "out", args.workers)
         say(f"  sweep (LocalCluster, python -m app.sweep): {sweep_wall:6.1f} s wall  "
             f"{args.runs / sweep_wall:6.2f} runs/s   (sweep.json elapsed_s {meta['elapsed_s']:.1f} s: "
             f"{args.runs / meta['elapsed_s']:.2f} runs/s)")
         (folder / "scratch").mkdir()
-        alone_wall, alone_rows = run_one_by_one(sweep, folder / "scratch")
+        say(f"  interleaved, {args.rounds} rounds (each chunk on the warm cluster, then one by one here):")
+        cluster_s, alone_wall, ratios, alone_rows = run_interleaved(sweep, folder / "scratch", args.workers,
+                                                                    args.rounds)
         say(f"  one by one (one process, run_one):        {alone_wall:6.1f} s wall  "
             f"{args.runs / alone_wall:6.2f} runs/s")
         speedup = alone_wall / sweep_wall
-        say(f"  speed-up: {speedup:.2f}x over one by one (process wall; {alone_wall / meta['elapsed_s']:.2f}x "
-            f"from the cluster's start to the last result)")
+        say(f"  speed-up of the sweep over one by one: {speedup:.2f}x (python -m app.sweep's whole process); "
+            f"{alone_wall / cluster_s:.2f}x on the warm cluster, same moments "
+            f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)})")
+        say(f"  load average at the end: {os.getloadavg()[0]:.1f} (other processes share these cores: ratios "
+            "move with them)")
         problems = compare(sweep_rows, alone_rows)
         say("  figures: " + ("equal in every run" if not problems else f"{len(problems)} DIFFER: {problems[:3]}"))
         figures = {"runs": args.runs, "workers": args.workers, "cores": os.cpu_count(), "sessions": args.sessions,
                    "sweep_wall_s": sweep_wall, "sweep_elapsed_s": meta["elapsed_s"], "one_by_one_s": alone_wall,
                    "sweep_runs_per_s": args.runs / sweep_wall, "one_by_one_runs_per_s": args.runs / alone_wall,
-                   "speedup": speedup, "figures_equal": not problems}
+                   "speedup": speedup, "warm_cluster_s": cluster_s, "warm_speedup": alone_wall / cluster_s,
+                   "round_speedups": ratios, "figures_equal": not problems}
         if args.json:
             Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
     return 1 if problems else 0

@@ -31,9 +31,9 @@ class Prepared:
     runs: list[RunSpec]
 
     @property
-    def groups(self) -> list[tuple[str, ...] | None]:
-        """Return the symbol groups (``[None]``: the base config's symbols)."""
-        return list(self.spec.symbol_groups) if self.spec.symbol_groups else [None]
+    def groups(self) -> list[tuple[str, ...]]:
+        """Return the symbol groups (without ``symbols:`` in the sweep file, the base config's symbols)."""
+        return list(self.spec.symbol_groups or (tuple(self.config.symbols),))
 
     @property
     def total(self) -> int:
@@ -74,7 +74,7 @@ def prepare(spec: SweepSpec) -> Prepared:
         log.warning("params.random: the space holds only %d distinct sets of the %d samples asked",
                     len(param_sets), spec.params.samples)
     windows = _windows(spec, config) if spec.walk_forward is not None else None
-    runs = plan_runs(param_sets, spec.symbol_groups, windows)
+    runs = plan_runs(param_sets, spec.symbol_groups or (tuple(config.symbols),), windows)
     return Prepared(spec, config, data, param_sets, windows, runs)
 
 

@@ -112,7 +112,9 @@ class SweepExecution:
         self.outcome.rows.append(row)
         self._failed += row["status"] != "completed"
         log.info("run %s %s%s", spec.run_id, row["status"], f": {row['error']}" if row["error"] else "")
-        self.progress.update(1, failed=self._failed)
+        bars = row.get("bars_processed")
+        self.progress.update(1, work=bars if isinstance(bars, int | float) and bars == bars else 0.0,
+                             failed=self._failed)
         if self.walk is None or spec.window is None:
             return []
         cohort = (spec.window, spec.group)

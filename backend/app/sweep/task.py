@@ -123,6 +123,7 @@ def run_one(task: TaskInput) -> dict[str, Any]:
     row = base_row(task.run)
     row["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     work: Path | None = None
+    config_file = Path(RUN_CONFIG)
     try:
         from app.config import parse_session_config
         from app.runtime.run import run
@@ -146,7 +147,9 @@ def run_one(task: TaskInput) -> dict[str, Any]:
     except Exception as e:  # any failure of a run is its row's result, and the sweep goes on
         log.info("sweep run %s failed: %s", task.run.run_id, error_text(e), exc_info=e)
         row["status"] = "failed"
-        row["error"] = error_text(e)
+        text = error_text(e)
+        # A run not kept has its config in a scratch folder that is gone: name it as the run's.
+        row["error"] = text if task.keep_dir is not None else text.replace(str(config_file), RUN_CONFIG)
     finally:
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)
