@@ -342,8 +342,10 @@ class BrokerConfig:
         its own orders.
     cancel_on_exit : bool, default True
         When the run ends (Ctrl-C, the stop time, a failure), cancel the orders it left open.
-    timeout_s : float, default 5.0
-        ``> 0``: bound of each Trading API request; a submit makes at most 3 attempts.
+    timeout_s : float, default 2.0
+        ``> 0``: bound of each Trading API request. A submit makes at most 2 attempts, each
+        followed by a lookup when unanswered: the strategy waits at most ``4 * timeout_s`` (plus
+        a 429's wait of at most 1 s); an order still unanswered is settled by the next reconcile.
     poll_s : float, default 5.0
         ``> 0``: while orders are open, their status is also read from REST this often (a
         silent stream loses no fill).
@@ -357,7 +359,7 @@ class BrokerConfig:
     secret_env: str = yaml_field(env_name, default="APCA_API_SECRET_KEY")
     run_id: str | None = yaml_field(optional(text), default=None)
     cancel_on_exit: bool = yaml_field(boolean, default=True)
-    timeout_s: float = yaml_field(number(gt=0), default=5.0)
+    timeout_s: float = yaml_field(number(gt=0), default=2.0)
     poll_s: float = yaml_field(number(gt=0), default=5.0)
 
 

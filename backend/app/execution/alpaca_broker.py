@@ -7,8 +7,8 @@ and times, partial fills one by one -- never what the model predicted. What the 
 have filled is kept beside each fill for the report's slippage comparison.
 
 Flow: `submit` risk-checks, picks the order's ``client_order_id`` (run id + sequence, chosen
-before sending, so a retry never makes a second order) and POSTs it (bounded: at most 3
-attempts of ``broker.timeout_s``). Events from the TradeUpdates thread wait on `inbox` and are
+before sending, so a retry never makes a second order) and POSTs it (bounded: at most 2
+attempts of ``broker.timeout_s``, each followed by a lookup when unanswered). Events from the TradeUpdates thread wait on `inbox` and are
 applied on the engine's thread at the next bar (`sync`): an execution is the growth of the
 order's cumulative ``filled_qty``, so a repeated event or a fill learnt both from the stream and
 from REST is applied once (`alpaca_state`). After every connect of either stream, and every
@@ -115,6 +115,7 @@ class AlpacaBroker(SimulatedBroker):
         self._killed: str | None = None
         self._day_equity: float | None = None
         self._last_poll_ns = 0
+        self._reconcile_due = False
 
     # -- start and end ----------------------------------------------------------------------
 
@@ -126,6 +127,14 @@ class AlpacaBroker(SimulatedBroker):
         BrokerError
             The account cannot be read (keys, URL) or the orders and positions cannot.
         """
+        self.client.read_attempts = 3  # the main thread, before the run: a blip need not end it
+        try:
+            self._adopt(after_iso)
+        finally:
+            self.client.read_attempts = 1
+        self._last_poll_ns = self._now_ns()
+
+    def _adopt(self, after_iso: str) -> None:
         self.client.account()
         for wire in self.client.orders("all", after=after_iso):
             cid = wire.get("client_order_id")
@@ -148,7 +157,6 @@ class AlpacaBroker(SimulatedBroker):
                      describe_order(order), wire.get("status"))
             self._apply_wire(wire, "rest")
         self._check_positions(self.client.positions(), first=True)
-        self._last_poll_ns = self._now_ns()
 
     def close(self, cancel_open: bool) -> None:
         """At the run's end (threads joined): apply what is queued, cancel open orders if asked, reconcile."""
@@ -166,7 +174,7 @@ class AlpacaBroker(SimulatedBroker):
 
     def submit(self, order: Order, ref_price: float) -> Rejection | None:
         """Risk-check `order` as the SimulatedBroker does, then send it (see the module notes)."""
-        self.sync()
+        self.sync(poll=False)
         refusal = self._refusal(order)
         if refusal is not None:
             return self._reject(Rejection(order, refusal, order.placed_at_ns))
@@ -280,8 +288,12 @@ class AlpacaBroker(SimulatedBroker):
     # -- what the broker reports ------------------------------------------------------------
 
     def sync(self, poll: bool = True) -> None:
-        """Apply the queued stream events; reconcile after a connect of either stream, or when due."""
-        reconcile = False
+        """Apply the queued stream events; reconcile after a connect of either stream, or when due.
+
+        With ``poll=False`` only the events are applied; a reconcile a connect asked for waits for
+        the next call that polls.
+        """
+        reconcile = self._reconcile_due
         while True:
             try:
                 kind, payload = self.inbox.get_nowait()
@@ -295,6 +307,7 @@ class AlpacaBroker(SimulatedBroker):
         if self._feed_reconnects is not None and (n := self._feed_reconnects()) != self._feed_seen:
             self._feed_seen, reconcile = n, True
             log.info("market-data stream reconnected: reconciling orders and positions")
+        self._reconcile_due = reconcile
         if not poll:
             return
         if reconcile or (self._now_ns() - self._last_poll_ns >= self._poll_ns and self.tracker.open_ids()):
@@ -303,6 +316,7 @@ class AlpacaBroker(SimulatedBroker):
     def reconcile(self) -> None:
         """Read every open order of the run and the positions from REST; apply what was missed."""
         self._last_poll_ns = self._now_ns()
+        self._reconcile_due = False
         self.stats.reconciles += 1
         try:
             mine = self.tracker.open_ids()

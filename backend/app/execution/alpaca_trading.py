@@ -25,10 +25,10 @@ __all__ = ["BrokerError", "BrokerRejectedError", "TradingClient"]
 
 log = logging.getLogger(__name__)
 
-SUBMIT_ATTEMPTS: Final = 3
+SUBMIT_ATTEMPTS: Final = 2
 PAGE_LIMIT: Final = 500
 _RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
-_MAX_RETRY_WAIT_S: Final = 2.0
+_MAX_RETRY_WAIT_S: Final = 1.0
 
 
 class BrokerError(AppError):
@@ -84,6 +84,9 @@ class TradingClient:
         self.requests = 0
         self.retries = 0
         self.adopted = 0  # submits answered by a lookup (a timed-out or duplicate POST the broker had)
+        # Attempts of a read, a cancel and a submit's lookup: 1 while the run goes on (the strategy's
+        # thread must not wait long: the next reconcile tries again); more at start (main thread).
+        self.read_attempts = 1
 
     # -- orders -------------------------------------------------------------------------
 
@@ -205,7 +208,7 @@ class TradingClient:
                        ) -> tuple[int, Any, bytes]:
         # Reads are idempotent: retried after no answer, a 5xx or a 429 (bounded waits).
         last = ""
-        for _ in range(SUBMIT_ATTEMPTS):
+        for _ in range(self.read_attempts):
             try:
                 return self._call(method, path, query=query)
             except _TransientError as e:
@@ -213,7 +216,7 @@ class TradingClient:
                 self.retries += 1
                 if e.wait_s and self._sleep(e.wait_s) is True:
                     break
-        raise BrokerError(f"{method} {path}: no answer after {SUBMIT_ATTEMPTS} attempts ({last})")
+        raise BrokerError(f"{method} {path}: no answer after {self.read_attempts} attempt(s) ({last})")
 
     def _call(self, method: str, path: str, *, query: Mapping[str, str] | None = None,
               body: Mapping[str, Any] | None = None) -> tuple[int, Any, bytes]:
