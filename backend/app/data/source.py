@@ -96,6 +96,7 @@ def read_source(path: Path, progress: RowProgress | None = None) -> SourceRows:
 
 def _read_csv(path: Path, progress: RowProgress | None = None) -> SourceRows:
     header: list[str] | None = None
+    every = ROWS_PER_REPORT - 1
     rows: list[list[str]] = []
     lines: list[int] = []
     try:
@@ -109,7 +110,7 @@ def _read_csv(path: Path, progress: RowProgress | None = None) -> SourceRows:
                     continue
                 rows.append(fields)
                 lines.append(reader.line_num)
-                if not len(rows) & (ROWS_PER_REPORT - 1) and progress is not None:
+                if progress is not None and not len(rows) & every:
                     progress("read", len(rows), None)
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise DataError(str(path), f"expected a readable UTF-8 CSV file, received an error: {e}") from e
@@ -188,11 +189,11 @@ def parse_rows(source: SourceRows, tz: tzinfo | None, daily: bool, progress: Row
     kept: list[int] = []
     dates: list[bool] = []
     bad: list[int] = []
-    total = len(source.rows)
+    total, every = len(source.rows), ROWS_PER_REPORT - 1
     if progress is not None:
         progress("parse", 0, total)
     for k, fields in enumerate(source.rows):
-        if not k & (ROWS_PER_REPORT - 1) and k and progress is not None:
+        if progress is not None and not k & every and k:
             progress("parse", k, total)
         if len(fields) != width:
             bad.append(k)
