@@ -103,3 +103,24 @@ def test_events_repeated_or_for_other_orders_change_nothing():
     assert [(f.quantity, f.price) for f in broker.fills] == [(10, 100.5)]
     assert broker.position("AAPL") == 10 and broker.cash == pytest.approx(100_000 - 1005)
     assert (broker.stats.duplicate_events, broker.stats.other_orders_events) == (1, 1)
+
+
+def test_a_reconnect_of_either_stream_triggers_a_reconcile():
+    feed = {"reconnects": 0}
+    broker = AlpacaBroker(LIMITS, ScriptedClient(), "run", queue.SimpleQueue(), now_ns=lambda: 0,
+                          format_ns=lambda ns: "T", market_open=lambda ns: True, poll_s=3600,
+                          feed_reconnects=lambda: feed["reconnects"])
+    bar = ("AAPL", 0, 100.0, 101.0, 99.0, 100.0, 1.0)
+    broker.mark(bar)
+    assert broker.stats.reconciles == 0
+    broker.inbox.put(("connected", 1))  # trade_updates (re)connected
+    broker.mark(bar)
+    assert broker.stats.reconciles == 1
+    feed["reconnects"] += 1  # the market-data stream reconnected
+    broker.mark(bar)
+    assert broker.stats.reconciles == 2
+    broker.inbox.put(("connected", 2))
+    broker.sync(poll=False)  # a drain inside a strategy callback: the reconcile waits for the next bar
+    assert broker.stats.reconciles == 2
+    broker.mark(bar)
+    assert broker.stats.reconciles == 3
