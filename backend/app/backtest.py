@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         return _run_dir_command(args)
     if not args.config:
         parser.error("the following arguments are required: config (or --recover RUN_DIR)")
-    _console_logging(args.traceback)
+    console = _console_logging(args.traceback)
     try:
         config = load_session_config(args.config)
     except ConfigError as e:
@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:  # APP_PROGRESS_DELAY / APP_PROGRESS_INTERVAL
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    console.progress = bar  # warnings during the run go above the bar
     out_dir = Path(args.output) if args.output else _default_output(config.session_name)
     problem = _output_problem(out_dir, given=bool(args.output))
     if problem:
@@ -134,14 +135,31 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_OK
 
 
-def _console_logging(show_traceback: bool) -> None:
-    console = logging.StreamHandler()
+class _ConsoleHandler(logging.StreamHandler):
+    """Console log lines; while the progress bar is drawn they are written above it, not through it."""
+
+    progress: Progress | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        bar = self.progress
+        if bar is None or not bar.drawing:
+            super().emit(record)
+            return
+        try:
+            bar.write(self.format(record))
+        except (OSError, ValueError):
+            self.handleError(record)
+
+
+def _console_logging(show_traceback: bool) -> _ConsoleHandler:
+    console = _ConsoleHandler()
     console.setLevel(logging.WARNING)  # run.log also gets INFO (session starts); the console does not
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s [%(threadName)s] %(message)s",
                         handlers=[console])
     if not show_traceback:
         for handler in logging.getLogger().handlers:
             handler.setFormatter(_ConsoleFormatter(handler.formatter))
+    return console
 
 
 class Terminated(KeyboardInterrupt):

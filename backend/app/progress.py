@@ -152,6 +152,19 @@ class Progress:
                  tb: TracebackType | None) -> None:
         self.close(stopped=kind is not None)
 
+    @property
+    def drawing(self) -> bool:
+        """True while a terminal bar is on screen: other lines for the stream go through `write`."""
+        return self._bar is not None and not self.closed
+
+    def write(self, text: str) -> None:
+        """Write a line (a log message) without breaking the bar: above it while it is drawn."""
+        if self.drawing:
+            self._bar.write(text, file=self.stream)  # clears the bar, writes, redraws (tqdm's lock)
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
     # -- what is shown -----------------------------------------------------------------------
 
     def elapsed_s(self) -> float:

@@ -175,3 +175,23 @@ def test_format_duration_reads_back(seconds: float):
     parts = [int(p) for p in format_duration(seconds).split(":")]
     back = parts[0] * 3600 + parts[1] * 60 + parts[2] if len(parts) == 3 else parts[0] * 60 + parts[1]
     assert back == int(seconds + 0.5) and all(0 <= p < 60 for p in parts[1:])
+
+
+def test_a_line_written_while_the_bar_is_drawn_goes_above_it(pty_pair: tuple[int, io.TextIOWrapper]):
+    master, stream = pty_pair
+    time = ManualTime()
+    bar = _progress(stream, time)
+    bar.write("before the bar")
+    time.jump(1)
+    bar.update(1, work=10)
+    assert bar.drawing
+    bar.write("WARNING a log line")
+    bar.update(1, work=10)
+    bar.close()
+    bar.write("after the bar")
+    stream.flush()
+    shown = _read_all(master)
+    assert shown.startswith("before the bar\r\n")
+    ahead, after = shown.split("WARNING a log line")
+    assert ahead.endswith("\r") and "2/10" in after  # from column 0 (the bar cleared), then redrawn
+    assert after.endswith("after the bar\r\n")
