@@ -16,12 +16,12 @@ shows it on a stream (stderr by default), in one of three ways:
 
 - **quiet** (``quiet=True``): nothing, and nothing imported.
 
-Other lines for the same stream (log messages) go through `write`, which puts them above a drawn
-bar instead of through it. Nothing is shown before `delay` seconds (``delay=2`` keeps short runs free of a bar that
-flashes). Lines are written only from `update`, `refresh` and `close`: there is no timer thread;
-a caller whose items take longer than the interval calls `refresh` from its wait loop. Calls
-come from one thread at a time (the caller's; `app.runtime.run` calls its progress callback on
-the coordinator thread).
+Other lines for the same stream (log messages) go through `write`, which puts them above a
+drawn bar instead of through it. Nothing is shown before `delay` seconds (``delay=2`` keeps
+short runs free of a bar that flashes). Lines are written only from `update`, `refresh` and
+`close`: there is no timer thread; a caller whose items take longer than the interval calls
+`refresh` from its wait loop. Calls come from one thread at a time (the caller's;
+`app.runtime.run` calls its progress callback on the coordinator thread), `write` from any.
 
 Two environment variables change the timing for every user (CI logs, tests):
 ``APP_PROGRESS_INTERVAL`` (seconds between plain lines, default 10) and ``APP_PROGRESS_DELAY``
