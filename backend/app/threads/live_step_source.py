@@ -90,10 +90,10 @@ class LiveSteps:
         for sub in self.outputs:
             sub.check_overrun(now)
             sub.publish(batch)
-        if self.tap is not None:
+        self.stat.record(stopwatch.now_ns() - t0)
+        if self.tap is not None:  # recording (after the hand-off, outside its timing)
             assert self._state is not None
             self.tap.step(self._state, batch)
-        self.stat.record(stopwatch.now_ns() - t0)
 
     def request_drain(self) -> None:
         self.live.drain_requested.set()

@@ -175,9 +175,9 @@ class DataDrivenSteps(_StoredSteps):
             batch = StepBatch(lo, hi, ends[lo:hi], base_idx[lo:hi], counts[hi - 1], due_ns=int(ends[lo]))
             for sub in self.outputs:
                 sub.publish(batch)
-            if self.tap is not None:
-                self.tap.step(state, batch)
             self.stat.record((stopwatch_ns() - t0) // (hi - lo))
+            if self.tap is not None:  # recording (after the hand-off, outside its timing)
+                self.tap.step(state, batch)
         self.clock.advance_to(state.close_ns)
         return StreamOutcome.CLOSE
 
@@ -224,9 +224,9 @@ class ClockDrivenSteps(_StoredSteps):
             for sub in self.outputs:
                 sub.check_overrun(now)
                 sub.publish(batch)
-            if self.tap is not None:
-                self.tap.step(state, batch)
             self.stat.record(stopwatch_ns() - t0)
+            if self.tap is not None:  # recording (after the hand-off, outside its timing)
+                self.tap.step(state, batch)
         reached = self._wait_until(state.close_ns)
         if reached is not None:
             return self._cut(state, int(ends[-1]) if ends.shape[0] else state.open_ns, reached)

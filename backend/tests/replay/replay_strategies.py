@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 from app.store.bar import Bar
 from app.strategies.base import Strategy, StrategyContext
 
@@ -12,7 +13,8 @@ log = logging.getLogger("app.strategy")
 
 class DecidesEveryBar(Strategy):
     """At every bar: cancel the symbol's open order, then place a limit buy (never filled) of as
-    many shares as the symbol has bars over the last three intervals, at half the bar's close.
+    many shares as the symbol has bars over the last three intervals (its history counts: a run
+    joining late has the session's earlier bars there), at half the bar's close.
 
     A bar missing at decision changes the next three decisions of its symbol (then they agree
     again); a restated close changes that bar's limit. Logs each bar it decides on.
@@ -21,8 +23,9 @@ class DecidesEveryBar(Strategy):
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
         for order in ctx.open_orders(bar.symbol):
             ctx.cancel(order.id)
-        starts = ctx.bars(bar.symbol).start
+        shown = ctx.bars(bar.symbol).start
+        starts = np.concatenate([ctx.history(bar.symbol, ctx.base_interval).start, shown])
         span = ctx.now_ns - bar.start  # one interval
         recent = int((starts > bar.start - 3 * span).sum())
         ctx.buy(bar.symbol, recent, limit=round(bar.close * 0.5, 2))
-        log.info("DecidesEveryBar: %s bar %d decided", bar.symbol, len(starts))
+        log.info("DecidesEveryBar: %s bar %d decided", bar.symbol, len(shown))

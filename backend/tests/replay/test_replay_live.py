@@ -46,7 +46,7 @@ def clean(tmp_path_factory: pytest.TempPathFactory, store_1s: Path) -> tuple[Pat
     mp.setenv("TEST_LIVE_SECRET", "test-secret")
     try:
         tmp = tmp_path_factory.mktemp("clean")
-        out = live_session(tmp, store_1s, stop_after_seconds=6)
+        out = live_session(tmp, store_1s, "--history-steps", "5", stop_after_seconds=6)  # joins late: catch-up
     finally:
         mp.undo()
     return out, replay_run(out, out / "replay")
@@ -69,6 +69,8 @@ def test_a_live_run_records_every_step_bar_and_decision_and_replays_to_full_pari
     assert len(shown) == sum(len(s["bar_ids"]) for s in steps) == summary["bars_processed"]
     assert {b["source"] for b in shown} <= {"stream", "backfill"}
     assert len(orders) == len(shown) and all(o["phase"] == "step" and o["step"] >= 0 for o in orders)
+    history = rows(rec, "history")  # the session's earlier bars (REST) were history, as the replay puts them
+    assert {h["symbol"] for h in history if h["part"] == "catch_up"} == {"AAPL", "MSFT"}
     replay, backtest = parity["replay"], parity["backtest"]
     assert replay["identical"] == replay["decisions_live"] == replay["decisions_replay"] == len(orders)
     assert replay["parity_pct"] == 100.0 and replay["differences"] == []
