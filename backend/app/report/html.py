@@ -80,7 +80,11 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]], cls: str = "
         cells = []
         for cell in row:
             num = isinstance(cell, int | float) and not isinstance(cell, bool)
-            cells.append(f'<td class="num">{esc(fmt_num(cell))}</td>' if num else f"<td>{esc(cell)}</td>")
+            if num:
+                cells.append(f'<td class="num">{esc(fmt_num(cell))}</td>')
+            else:
+                text = str(cell)
+                cells.append(f'<td class="wrap">{esc(text)}</td>' if len(text) > 40 else f"<td>{esc(text)}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
     html_text = "".join(out)
@@ -108,7 +112,8 @@ padding-bottom:4px}.sub{color:#5b6475;margin:0 0 10px}
 border:1px solid #d65a5a}.st-interrupted,.st-running{background:#fff4dc;border:1px solid #d8a431}
 .st-unknown{background:#eceff3;border:1px solid #9aa3b2}
 table{border-collapse:collapse;font-size:.88em;margin:6px 0 12px;background:#fff}
-th,td{border:1px solid #dde1e7;padding:3px 8px;text-align:left}th{background:#f0f2f5}
+th,td{border:1px solid #dde1e7;padding:3px 8px;text-align:left;white-space:nowrap}
+td.wrap{white-space:normal;min-width:260px}th{background:#f0f2f5}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .chart{width:100%;min-height:320px;background:#fff;border:1px solid #e6e9ee;margin:6px 0}
 .note{color:#5b6475;font-size:.85em;margin:2px 0 8px}.grid{display:grid;grid-template-columns:1fr 1fr;gap:12px}

@@ -123,6 +123,7 @@ def _ranked_section(page: Page, results: Columns, params: list[str], metric: str
     figures = [metric] + [c for c in FIGURE_COLUMNS if c != metric]
     figures = [c for c in figures if c in results]
     cols = [*lead, *(f"param.{p}" for p in params), *figures, *(c for c in ("status", "error") if c in results)]
+    cols = [c for c in cols if any(_cell(v) != "" for v in results[c])]  # no column left all blank
     rows = [[_cell(results[c][i]) for c in cols] for i in range(min(n, TABLE_ROWS))]
     page.add(table([c.removeprefix("param.") for c in cols], rows, "ranked"))
     if n > TABLE_ROWS:
@@ -184,14 +185,18 @@ def _heatmap_section(page: Page, results: Columns, params: list[str], metric: st
         page.note(f"No completed run with a {metric} value.")
         return
     values = [_number(results[metric][i]) for i in rows]
-    varied = [p for p in params if len({_sort_key(results[f'param.{p}'][i]) for i in rows}) > 1]
+    # The dimensions: each parameter, and the symbols when runs were per symbol or group.
+    dims = {p: f"param.{p}" for p in params}
+    if "symbols" in results and "symbols" not in dims:
+        dims["symbols"] = "symbols"
+    varied = [p for p, col in dims.items() if len({_sort_key(results[col][i]) for i in rows}) > 1]
     colorscale = [[0, "#c0392b"], [0.5, "#f7e463"], [1, "#1e8449"]]
     if ascending:
         colorscale = [[0, "#1e8449"], [0.5, "#f7e463"], [1, "#c0392b"]]
     if len(varied) < 2:
         if varied:
             p = varied[0]
-            xs, _, z, counts = heatmap_grid([results[f"param.{p}"][i] for i in rows], [""] * len(rows), values)
+            xs, _, z, counts = heatmap_grid([results[dims[p]][i] for i in rows], [""] * len(rows), values)
             page.chart("sweep_param", [{"type": "bar", "x": [str(x) for x in xs], "y": z[0], "name": metric,
                                         "text": [f"{c} run(s)" for c in counts[0]]}],
                        {"title": {"text": f"mean {metric} by {p}{which}"}, "xaxis": {"type": "category",
@@ -202,8 +207,8 @@ def _heatmap_section(page: Page, results: Columns, params: list[str], metric: st
     data: list[dict[str, Any]] = []
     pairs = list(combinations(varied, 2))
     for k, (pa_, pb) in enumerate(pairs):
-        xs, ys, z, counts = heatmap_grid([results[f"param.{pa_}"][i] for i in rows],
-                                         [results[f"param.{pb}"][i] for i in rows], values)
+        xs, ys, z, counts = heatmap_grid([results[dims[pa_]][i] for i in rows],
+                                         [results[dims[pb]][i] for i in rows], values)
         data.append({"type": "heatmap", "x": [str(x) for x in xs], "y": [str(y) for y in ys], "z": z,
                      "customdata": counts, "colorscale": colorscale, "visible": k == 0, "name": f"{pa_} x {pb}",
                      "colorbar": {"title": {"text": metric}},
@@ -251,6 +256,7 @@ def _walk_section(page: Page, walk: Columns, params: list[str], best_by: str, me
     cols = [c for c in ("window", "symbols", *_WF_DATES) if c in walk]
     cols += [f"param.{p}" for p in params if f"param.{p}" in walk]
     cols += [c for c in (train_col, test_col, "status", "error") if c is not None and c in walk]
+    cols = [c for c in cols if any(_cell(v) != "" for v in walk[c])]
     page.add(table([c.removeprefix("param.") for c in cols],
                    [[_cell(walk[c][i]) for c in cols] for i in range(n)], "walk-forward"))
     compounded = meta.get("test_return_pct_compounded")

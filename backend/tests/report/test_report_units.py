@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from hypothesis.extra.numpy import arrays
 
 from app.report.compare_page import diff_fills
 from app.report.downsample import PRICE_STEPS_S, bucket_last, coarser_step, extreme_indices
-from app.report.run_files import Fills
-from app.report.run_page import write_run_report_safely
+from app.report.run_files import Fills, RunFiles
+from app.report.run_page import SYMBOL_CHARTS, build_run_page, write_run_report_safely
 from app.report.sweep_page import heatmap_grid
 
 pytestmark = pytest.mark.unit
@@ -96,3 +97,19 @@ def test_a_report_that_cannot_be_written_is_a_warning_and_touches_nothing(tmp_pa
     assert "report.html not written" in caplog.text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "summary.json"]
     assert (tmp_path / "summary.json").read_text() == '{"status": "completed", "session_name": "x"}'
+
+
+def test_many_symbols_share_one_price_chart_with_a_menu(tmp_path: Path):
+    symbols = [f"S{i:02d}" for i in range(SYMBOL_CHARTS + 2)]
+    rows = [(f"2024-07-01T10:{i:02d}:00-04:00", s, side, 1.0, 10.0 + i)
+            for i, s in enumerate(symbols) for side in ("buy", "sell")]
+    files = RunFiles(tmp_path, {"status": "completed", "symbols": symbols}, [], None, None, None, _fills(rows))
+    page = build_run_page(files)
+    [(_, fig)] = [c for c in page._charts if '"updatemenus"' in c[1]]
+    figure = json.loads(fig)
+    buttons = figure["layout"]["updatemenus"][0]["buttons"]
+    assert [b["label"] for b in buttons] == symbols
+    owners = [t["name"].split()[0] for t in figure["data"]]
+    assert [t["visible"] for t in figure["data"]] == [o == symbols[0] for o in owners]
+    for b in buttons:  # each entry shows exactly its symbol's buy and sell markers
+        assert [o for o, v in zip(owners, b["args"][0]["visible"], strict=True) if v] == [b["label"]] * 2
