@@ -13,6 +13,7 @@ import importlib.util
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +26,9 @@ __all__ = ["Page", "ReportError", "esc", "fmt_num", "plotly_js", "status_banner"
 
 class ReportError(AppError):
     """A report cannot be made: names the folder or file and what was expected."""
+
+
+_SCRIPT_END = re.compile(rb"</(script)", re.IGNORECASE)
 
 
 @lru_cache(maxsize=1)
@@ -46,8 +50,8 @@ def plotly_js() -> bytes:
     except OSError as e:
         raise ReportError(f"{path}: cannot read plotly.min.js ({e.strerror or e}); expected the plotly "
                           f"package's bundled copy") from None
-    if b"</" in text:  # "</script" would end the inline <script> early; "<\\/" is the same in JS strings
-        text = text.replace(b"</script", b"<\\/script").replace(b"</SCRIPT", b"<\\/SCRIPT")
+    if _SCRIPT_END.search(text):  # "</script" would end the inline <script> early; "<\\/" is the same in JS
+        text = _SCRIPT_END.sub(rb"<\\/\1", text)
     return text
 
 
