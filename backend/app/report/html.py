@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import importlib.util
+import io
 import json
 import math
 import os
@@ -161,6 +162,12 @@ class Page:
     def chart_count(self) -> int:
         """Charts added so far."""
         return len(self._charts)
+
+    def html_text(self) -> str:
+        """Return the whole page as text (`write` streams the same bytes to a file)."""
+        buffer = io.BytesIO()
+        self.write(buffer)
+        return buffer.getvalue().decode("utf-8")
 
     def write(self, fh: IO[bytes]) -> None:
         """Write the page to `fh`: plotly.js inline, then the sections, then one script drawing each chart."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -113,3 +114,14 @@ def test_many_symbols_share_one_price_chart_with_a_menu(tmp_path: Path):
     assert [t["visible"] for t in figure["data"]] == [o == symbols[0] for o in owners]
     for b in buttons:  # each entry shows exactly its symbol's buy and sell markers
         assert [o for o, v in zip(owners, b["args"][0]["visible"], strict=True) if v] == [b["label"]] * 2
+
+
+def test_text_from_the_files_cannot_end_a_script_or_add_markup(tmp_path: Path):
+    hostile = "</script><img src=x onerror=alert(1)>"
+    summary = {"status": "failed", "status_detail": hostile, "session_name": hostile, "symbols": [hostile]}
+    files = RunFiles(tmp_path, summary, [], {"strategy": {"class": hostile}}, f"# {hostile}\n", None,
+                     _fills([("2024-07-01T10:00:00-04:00", hostile, "buy", 1.0, 10.0)]))
+    text = build_run_page(files).html_text()
+    assert text.lower().count("</script") == text.lower().count("<script") == 2  # plotly.js, then the charts
+    markup = re.sub(r"<script>.*?</script>", "", text, flags=re.DOTALL)
+    assert "<img" not in markup and "&lt;img src=x" in markup  # shown as text, not markup
