@@ -18,7 +18,9 @@ check takes a few minutes on 2 cores.
   speed-up   : one-by-one wall time / sweep wall time (whole process), and one-by-one / warm
                cluster time per round and in total (on 2 idle cores expect close to 2x; the
                cluster's start-up is a fixed ~1-2 s, so few runs show less). The load average is
-               printed: on a machine shared with other work the ratios move with it.
+               printed: on a machine shared with other work the ratios move with it; the CPU time
+               per run (workers' and this process', getrusage) says whether a Dask worker itself
+               costs more per run than a plain process.
 
 Both are measured in the same script run, on the same store; rows of the two are compared figure
 by figure (total return, Sharpe, drawdown, trades: they must be equal). Nothing here asserts on
@@ -125,17 +127,28 @@ def run_interleaved(sweep: Path, scratch: Path, workers: int, rounds: int
         client.gather([client.submit(run_one, t, pure=False) for t in tasks[: 2 * workers]])  # imports, caches
         for k in range(rounds):
             chunk = tasks[k::rounds]
-            t0 = time.perf_counter()
+            c0, t0 = sum(client.run(cpu_s).values()), time.perf_counter()
             client.gather([client.submit(run_one, t, pure=False) for t in chunk])
             on_cluster = time.perf_counter() - t0
-            t0 = time.perf_counter()
+            cluster_cpu = sum(client.run(cpu_s).values()) - c0
+            c0, t0 = cpu_s(), time.perf_counter()
             rows += [run_one(t) for t in chunk]
-            alone = time.perf_counter() - t0
+            alone, alone_cpu = time.perf_counter() - t0, cpu_s() - c0
             cluster_s, alone_s = cluster_s + on_cluster, alone_s + alone
             ratios.append(alone / on_cluster)
             say(f"    round {k + 1}/{rounds}: {len(chunk)} runs, cluster {on_cluster:5.1f} s, "
-                f"one by one {alone:5.1f} s ({alone / on_cluster:.2f}x), load average {os.getloadavg()[0]:.1f}")
+                f"one by one {alone:5.1f} s ({alone / on_cluster:.2f}x), load average {os.getloadavg()[0]:.1f}; "
+                f"CPU per run: workers {1000 * cluster_cpu / len(chunk):.0f} ms, "
+                f"one by one {1000 * alone_cpu / len(chunk):.0f} ms")
     return cluster_s, alone_s, ratios, rows
+
+
+def cpu_s() -> float:
+    """CPU seconds (user + system) this process used so far (run on the workers too, by client.run)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def compare(sweep_rows: list[dict[str, Any]], alone_rows: list[dict[str, Any]]) -> list[str]:

@@ -112,7 +112,7 @@ def _run(prepared: Prepared, args: argparse.Namespace, scheduler: str | None, ou
         for path in (keep_dir, scratch):
             if path is not None:
                 path.mkdir(parents=True, exist_ok=True)
-        with Progress(prepared.total, "runs", "sweep", quiet=args.quiet, work_unit="bars") as progress:
+        with Progress(prepared.total, "runs", "sweep", quiet=args.quiet, work_unit="bars", delay=2.0) as progress:
             execution = SweepExecution(client, lambda run: prepared.task(run, keep_dir, scratch), progress, walk)
             outcome = execution.run(prepared.runs)
             if outcome.interrupted and walk is not None:

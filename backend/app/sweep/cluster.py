@@ -41,6 +41,7 @@ def open_client(scheduler: str | None, workers: int | None) -> Iterator[tuple[Cl
     ClusterError
         When the scheduler does not answer within 10 s, or the local cluster cannot start.
     """
+    import dask
     from distributed import Client, LocalCluster
 
     for name in ("distributed", "distributed.client", "distributed.scheduler", "distributed.nanny",
@@ -58,6 +59,9 @@ def open_client(scheduler: str | None, workers: int | None) -> Iterator[tuple[Cl
             yield client, f"scheduler {scheduler}"
             return
         n = workers or os.cpu_count() or 1
+        # The workers' statistical profiler samples every thread's stack every 10 ms (for a dashboard
+        # a sweep does not show); off, it does not take the GIL from the run's pipeline threads.
+        dask.config.set({"distributed.worker.profile.enabled": False})
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by the worker processes
         try:
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=_DASHBOARD,

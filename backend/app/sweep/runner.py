@@ -144,6 +144,9 @@ class SweepExecution:
         summary = _window_columns(window, rows, self.walk.best_by, best)
         self.outcome.windows.append(summary)
         self._summaries[cohort] = summary
+        if self.outcome.interrupted:  # the train runs finished as Ctrl-C came: the pick is kept, not tested
+            summary.update(status="cancelled", error="cancelled by Ctrl-C before the test run started")
+            return []
         if best is None:
             summary.update(status="failed", error=f"no train run completed with a finite {self.walk.best_by}")
             self.progress.set_total(None if self.progress.total is None else self.progress.total - 1)

@@ -166,7 +166,7 @@ def test_walk_forward_tests_each_window_with_the_params_best_on_its_train_span(s
 
 def test_ctrl_c_cancels_the_pending_runs_and_writes_what_finished(store, tmp_path):
     sweep = _sweep_file(tmp_path, store, "params:\n  grid: {fast: [3, 4, 5, 6, 7, 8], slow: [20]}\n",
-                        strategy={"class": "support.faulty:SlowSessions", "params": {"pause_s": 0.4}})
+                        strategy={"class": "support.faulty:SlowSessions", "params": {"pause_s": 0.3}})
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "app.sweep", str(sweep), "--workers", "1", "--output", str(out),
                              "--quiet"], cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
