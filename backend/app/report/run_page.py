@@ -37,7 +37,7 @@ from app.report.run_charts import (
 from app.report.run_files import RunFiles, load_run
 from app.timing.stopwatch import Stopwatch
 
-__all__ = ["REPORT_NAME", "SYMBOL_CHARTS", "write_run_report", "write_run_report_safely"]
+__all__ = ["REPORT_NAME", "SYMBOL_CHARTS", "build_run_page", "write_run_report", "write_run_report_safely"]
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,8 @@ def write_run_report(run_dir: Path, out: Path | None = None) -> Path:
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    # sessions.json becomes ~100,000 small objects, none in a cycle: without a pause the cyclic
-    # collector scans them again and again while the page is built (about a third of the time).
+    # sessions.json becomes ~100,000 small objects (a year of sessions), none in a cycle: without a
+    # pause the cyclic collector would scan them again and again while the page is built.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
