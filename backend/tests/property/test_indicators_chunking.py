@@ -18,7 +18,7 @@ def same(a, b):
 
 
 @pytest.mark.parametrize("name", SESSION_INDICATORS)
-@settings(deadline=None)
+@settings(deadline=None, max_examples=min(100, settings.default.max_examples))  # 7 indicators each
 @given(data=st.data(), period=periods)
 def test_state_fed_in_chunks_equals_one_shot(name, data, period):
     # Arrange
@@ -33,7 +33,7 @@ def test_state_fed_in_chunks_equals_one_shot(name, data, period):
 
 
 @pytest.mark.parametrize("name", [n for n in SESSION_INDICATORS if n != "vwap"])  # vwap ignores history
-@settings(deadline=None)
+@settings(deadline=None, max_examples=min(100, settings.default.max_examples))  # 7 indicators each
 @given(data=st.data(), period=periods)
 def test_warm_up_then_update_equals_the_tail_of_one_pass(name, data, period):
     # warm_up may read only the rows that can change a future value (a window's last period - 1)
@@ -45,7 +45,7 @@ def test_warm_up_then_update_equals_the_tail_of_one_pass(name, data, period):
 
 
 @pytest.mark.parametrize("name", SESSION_INDICATORS)
-@settings(deadline=None)
+@settings(deadline=None, max_examples=min(100, settings.default.max_examples))  # 7 indicators each
 @given(data=st.data(), period=periods)
 def test_appending_rows_never_changes_earlier_values(name, data, period):
     bars = data.draw(series_bars(max_size=60))
@@ -55,7 +55,7 @@ def test_appending_rows_never_changes_earlier_values(name, data, period):
 
 
 @pytest.mark.parametrize("name", SESSION_INDICATORS)
-@settings(deadline=None)
+@settings(deadline=None, max_examples=min(100, settings.default.max_examples))  # 7 indicators each
 @given(data=st.data(), period=periods)
 def test_values_from_lo_equal_the_tail_of_the_one_shot(name, data, period):
     bars = data.draw(series_bars(max_size=60))
@@ -65,7 +65,7 @@ def test_values_from_lo_equal_the_tail_of_the_one_shot(name, data, period):
 
 
 @pytest.mark.parametrize("name", ["ema", "vwap", "rsi", "atr", "sma"])
-@settings(deadline=None)
+@settings(deadline=None, max_examples=min(100, settings.default.max_examples))  # 7 indicators each
 @given(data=st.data(), period=periods)
 def test_two_symbols_in_alternation_equal_each_alone(name, data, period):
     # Arrange: one state per symbol, updates interleaved one bar at a time (BEHAVIOURS 22)

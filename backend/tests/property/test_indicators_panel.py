@@ -52,7 +52,7 @@ def symbols_bars(draw, max_symbols=4, max_rows=40):
 
 
 @pytest.mark.parametrize("name", SESSION_INDICATORS)
-@settings(deadline=None)
+@settings(deadline=None, max_examples=min(60, settings.default.max_examples))  # costly: ~7 indicators x examples
 @given(data=st.data(), period=st.integers(1, 12))
 def test_panel_steps_equal_per_symbol_updates(name, data, period):
     # Arrange: per symbol a history and bars; at each step a random subset of symbols has a bar
@@ -101,7 +101,7 @@ def _session(per_symbol, label="1m"):
     return state, symbols
 
 
-@settings(deadline=None)
+@settings(deadline=None, max_examples=min(60, settings.default.max_examples))  # costly: ~7 indicators x examples
 @given(
     data=st.data(),
     period=st.integers(1, 9),
