@@ -170,6 +170,8 @@ def test_seeded_position_is_reported_and_counts_in_equity():
         assert (pos["symbol"], pos["qty"], pos["avg_entry_price"], pos["side"]) == ("TSLA", "5", "200", "long")
         account = rest(srv.base_url, "GET", "/v2/account")[1]
         assert (account["cash"], account["equity"]) == ("1000", "2000")
+        _submit(srv, symbol="TSLA", qty=2, side="sell", type="limit", limit_price="999")
+        assert rest(srv.base_url, "GET", "/v2/positions/TSLA")[1]["qty_available"] == "3"
 
 
 def test_market_closed_holds_orders_accepted_until_it_opens():

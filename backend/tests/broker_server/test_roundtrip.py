@@ -115,3 +115,25 @@ def test_order_listing_filters_by_submission_time_symbol_and_side_and_orders_by_
     assert [o["id"] for o in rest(srv.base_url, "GET", "/v2/orders?symbols=LST&side=sell")[1]] == [b["id"]]
     assert rest(srv.base_url, "GET", "/v2/orders?after=yesterday")[0] == 422
     assert rest(srv.base_url, "DELETE", "/v2/orders")[0] == 207
+
+
+def test_frames_are_binary_json_by_default_text_on_request_and_msgpack_for_a_msgpack_client():
+    import msgpack
+
+    with running_server(ServerOptions(text_frames=True)) as text_srv, stream_client(text_srv.stream_url) as ws:
+        rest(text_srv.base_url, "POST", "/v2/orders", order_body())
+        assert isinstance(ws.recv(timeout=10), str)
+    with running_server(ServerOptions()) as srv:
+        with stream_client(srv.stream_url) as ws:
+            rest(srv.base_url, "POST", "/v2/orders", order_body())
+            raw = ws.recv(timeout=10)
+            assert isinstance(raw, bytes) and json.loads(raw)["data"]["event"] == "new"
+        with connect(srv.stream_url, open_timeout=10,
+                     additional_headers={"Content-Type": "application/msgpack"}) as ws:
+            ws.send(msgpack.packb({"action": "auth", "key": "test-key", "secret": "test-secret"}))
+            assert msgpack.unpackb(ws.recv(timeout=10))["data"]["status"] == "authorized"
+            ws.send(msgpack.packb({"action": "listen", "data": {"streams": ["trade_updates"]}}))
+            assert msgpack.unpackb(ws.recv(timeout=10))["stream"] == "listening"
+            rest(srv.base_url, "POST", "/v2/orders", order_body())
+            event = msgpack.unpackb(ws.recv(timeout=10))
+            assert event["stream"] == "trade_updates" and event["data"]["event"] == "new"

@@ -109,6 +109,16 @@ class Book:
                 total += order.remaining * (price or ZERO)
         return total
 
+    def held_for_orders(self, symbol: str) -> Decimal:
+        """Return how much of `symbol`'s position open orders on the closing side hold (unsigned)."""
+        pos = self.positions.get(symbol)
+        if pos is None:
+            return ZERO
+        closing = "sell" if pos.qty > 0 else "buy"
+        held = sum((o.remaining for o in self.orders.values()
+                    if o.is_open and o.symbol == symbol and o.side == closing), ZERO)
+        return min(held, abs(pos.qty))
+
     def buying_power(self) -> Decimal:
         return max(ZERO, self.cash - self.reserved_for_buys())
 

@@ -135,7 +135,7 @@ def _positions(book: Book, counter: SubmitCounter, method: str, path: str, param
                now_ns: int) -> Answer | None:
     if path == "/v2/positions":
         if method == "GET":
-            return Answer(200, [position_json(p, book.price_of(p.symbol), book.seed)
+            return Answer(200, [position_json(p, book.price_of(p.symbol), book.seed, book.held_for_orders(p.symbol))
                                 for p in sorted(book.positions.values(), key=lambda p: p.symbol)])
         return _close_all(book, counter, params, now_ns) if method == "DELETE" else None
     symbol = urllib.parse.unquote(path.removeprefix("/v2/positions/"))
@@ -143,7 +143,7 @@ def _positions(book: Book, counter: SubmitCounter, method: str, path: str, param
         pos = book.positions.get(symbol)
         if pos is None:
             raise ApiError(404, 40410000, "position does not exist")
-        return Answer(200, position_json(pos, book.price_of(symbol), book.seed))
+        return Answer(200, position_json(pos, book.price_of(symbol), book.seed, book.held_for_orders(symbol)))
     return _close_one(book, counter, symbol, params, now_ns) if method == "DELETE" else None
 
 

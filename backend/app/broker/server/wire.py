@@ -83,8 +83,11 @@ def event_json(event: Event, seed: str) -> dict[str, Any]:
     return {"stream": "trade_updates", "data": data}
 
 
-def position_json(pos: Position, price: Decimal | None, seed: str) -> dict[str, Any]:
-    """Return the Position object (``current_price`` = the last bar close, else the entry price)."""
+def position_json(pos: Position, price: Decimal | None, seed: str, held: Decimal = ZERO) -> dict[str, Any]:
+    """Return the Position object (``current_price`` = the last bar close, else the entry price).
+
+    ``qty_available`` is the signed qty minus the `held` (unsigned) part open closing orders hold.
+    """
     current = price if price is not None else pos.avg_entry
     cost = pos.qty * pos.avg_entry
     value = pos.qty * current
@@ -93,7 +96,8 @@ def position_json(pos: Position, price: Decimal | None, seed: str) -> dict[str, 
     return {
         "asset_id": asset_id(seed, pos.symbol), "symbol": pos.symbol, "exchange": EXCHANGE,
         "asset_class": "us_equity", "asset_marginable": True, "qty": decimal_text(pos.qty),
-        "qty_available": decimal_text(pos.qty), "side": "long" if pos.qty > 0 else "short",
+        "qty_available": decimal_text(pos.qty - held if pos.qty > 0 else pos.qty + held),
+        "side": "long" if pos.qty > 0 else "short",
         "avg_entry_price": decimal_text(pos.avg_entry), "market_value": decimal_text(value),
         "cost_basis": decimal_text(cost), "unrealized_pl": decimal_text(pl),
         "unrealized_plpc": decimal_text(plpc.quantize(Decimal("0.000001"))),
