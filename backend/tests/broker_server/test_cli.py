@@ -69,6 +69,8 @@ def test_restart_with_a_state_file_on_the_same_port_keeps_orders_positions_and_c
     (["--position", "AAPL:x"], "expected SYMBOL:QTY:AVG_PRICE"),
     (["--partial-fills", "0"], "error: faults.partial_fills: expected an integer >= 1, received 0"),
     (["--state-file", "BAD"], "expected a JSON trading server state file"),
+    (["--speed", "60"], "--interval, --symbols and --speed apply to --store"),
+    (["--store", "/nonexistent/store"], "expected one interval folder or --interval"),
 ])
 def test_bad_options_exit_2_with_a_line_naming_the_option(tmp_path, capsys, args, expected):
     if args[-1] == "BAD":

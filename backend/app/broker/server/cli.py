@@ -117,6 +117,12 @@ def options_from_args(args: argparse.Namespace) -> ServerOptions:
     )
     if args.cash < 0:
         raise ValueError(f"--cash: expected an amount >= 0, received {args.cash}")
+    if args.store is None and (args.interval is not None or args.symbols or args.speed != 1):
+        raise ValueError("--interval, --symbols and --speed apply to --store: expected --store DIR with them")
+    if args.feed_url is None and args.feed_interval is not None:
+        raise ValueError("--feed-interval applies to --feed-url: expected --feed-url URL with it")
+    if args.feed_interval is not None and args.feed_interval <= 0:
+        raise ValueError(f"--feed-interval: expected seconds > 0, received {args.feed_interval}")
     return ServerOptions(
         host=args.host, port=args.port, key=args.key, secret=args.secret, cash=args.cash, seed=args.seed,
         text_frames=args.text_frames, market_closed=args.market_closed, positions=tuple(args.position),
