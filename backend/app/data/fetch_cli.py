@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import sys
+import urllib.parse
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -26,7 +27,6 @@ DEFAULT_KEY_ENV: Final = "APCA_API_KEY_ID"
 DEFAULT_SECRET_ENV: Final = "APCA_API_SECRET_KEY"
 """The variables live mode reads by default (``live.key_env`` / ``live.secret_env``)."""
 _ENV_RE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_URL_RE: Final = re.compile(r"^https?://[^\s/]+")
 
 
 def _date(text: str) -> date:
@@ -80,13 +80,23 @@ def _settings(args: argparse.Namespace) -> FetchSettings:
         raise ValueError(f"--page-limit: expected 1..{MAX_LIMIT}, received {args.page_limit}")
     if args.retries < 0 or not args.backoff >= 0:
         raise ValueError(f"--retries, --backoff: expected values >= 0, received {args.retries}, {args.backoff}")
-    if not _URL_RE.match(args.rest_url):
-        raise ValueError(f"--rest-url: expected an http:// or https:// URL, received {args.rest_url!r}")
+    if not _is_http_url(args.rest_url):
+        raise ValueError(f"--rest-url: expected an http:// or https:// URL with a host, received {args.rest_url!r}")
     return FetchSettings(
         symbols=symbols, interval=interval, start=args.start, end=args.end, store=args.store, feed=args.feed,
         adjustment=args.adjustment, provider=args.provider, keep_extended_hours=args.keep_extended_hours,
         days_per_request=args.days_per_request, refetch_empty=args.refetch_empty,
     )
+
+
+def _is_http_url(text: str) -> bool:
+    try:
+        parts = urllib.parse.urlsplit(text)
+        port = parts.port  # raises on a port that is not a number
+    except ValueError:
+        return False
+    has_port = not parts.netloc.endswith(":")  # "http://host:" (an empty port) is a typo, not a default
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and has_port and (port is None or port > 0)
 
 
 def _credentials(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str, str]:
