@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from datetime import date
@@ -262,3 +263,22 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, monkeypatch, capsys, extra
     assert (code, out) == (2, "")
     assert err.startswith(message) and err.count("\n") == 1, err
     assert not any(tmp_path.iterdir())
+
+
+def test_an_unreachable_server_is_retried_then_one_line_exit_1(tmp_path, monkeypatch, capsys):
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    for name in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY"):
+        monkeypatch.setenv(name, ENV[name])
+    argv = ["fetch", "--symbols", "AAPL", "--start", DAYS[0], "--end", DAYS[0], "--store", str(tmp_path / "s"),
+            "--rest-url", f"http://127.0.0.1:{port}", "--retries", "1", "--backoff", "0", "--quiet"]
+
+    code = data_main(argv)
+
+    out, err = capsys.readouterr()
+    assert (code, out) == (1, "")
+    assert err.startswith(f"error: REST http://127.0.0.1:{port}/v2/stocks/bars failed 2 times in a row: URLError: ")
+    assert err.endswith("stopped while fetching AAPL 2024-01-02; saved by this run into "
+                        f"{tmp_path / 's' / '1m'}: AAPL 0 days; run the same command again to fetch the rest\n")
+    assert err.count("\n") == 1
