@@ -163,6 +163,18 @@ def test_dup_events_resends_new_and_fill_with_the_same_execution_id():
     assert (a, c) == (b, d) and a["event"] == "new" and c["event"] == "fill"
 
 
+def test_cancel_race_answers_204_then_order_cancel_rejected_and_the_order_still_fills():
+    with running_server(ServerOptions(faults=Faults(cancel_race=True))) as srv, stream_client(srv.stream_url) as ws:
+        order = _submit(srv)
+        assert next_event(ws)["event"] == "new"
+        assert rest(srv.base_url, "DELETE", f"/v2/orders/{order['id']}")[0] == 204
+        refused = next_event(ws)
+        assert refused["event"] == "order_cancel_rejected" and refused["order"]["status"] == "new"
+        srv.push_bar("AAPL", 100)
+        assert next_event(ws)["event"] == "fill"
+        assert rest(srv.base_url, "DELETE", f"/v2/orders/{order['id']}")[0] == 422
+
+
 def test_seeded_position_is_reported_and_counts_in_equity():
     options = ServerOptions(cash=Decimal(1000), positions=(("TSLA", Decimal(5), Decimal(200)),))
     with running_server(options) as srv:

@@ -250,6 +250,19 @@ class Book:
         order.status, order.canceled_ns, order.updated_ns = "canceled", now_ns, now_ns
         return [self._event("canceled", order, now_ns)]
 
+    def refuse_cancel(self, order_id: str, now_ns: int) -> list[Event]:
+        """Answer a cancel that lost the race (a fault): ``order_cancel_rejected``, the order stays working.
+
+        Raises
+        ------
+        ApiError
+            As `cancel`: 404 unknown, 422 no longer cancelable.
+        """
+        order = self.get(order_id)
+        if not order.is_open:
+            raise ApiError(422, 42210000, f"order is not cancelable (status {order.status})")
+        return [self._event("order_cancel_rejected", order, now_ns)]
+
     def cancel_all(self, now_ns: int) -> tuple[list[str], list[Event]]:
         """Cancel every open order; return their ids and the events."""
         ids, events = [], []

@@ -103,6 +103,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="drop the connection (default), stall, or answer 504")
     f.add_argument("--ghost-stall", type=float, default=30.0, metavar="SECONDS", help="stall length (ghost-mode stall)")
     f.add_argument("--dup-events", action="store_true", help="send every new and fill event twice")
+    f.add_argument("--cancel-race", action="store_true",
+                   help="DELETE /v2/orders/{id} answers 204, then order_cancel_rejected; the order stays working")
     return parser
 
 
@@ -113,7 +115,7 @@ def options_from_args(args: argparse.Namespace) -> ServerOptions:
         fill_delay_s=args.fill_delay, partial_fills=args.partial_fills, drop_stream_after=args.drop_stream_after,
         drop_mode=args.drop_mode, slot_busy_s=args.slot_busy, rate_limit=args.rate_limit,
         ghost_submits=args.ghost_submit, ghost_mode=args.ghost_mode, ghost_stall_s=args.ghost_stall,
-        dup_events=args.dup_events,
+        dup_events=args.dup_events, cancel_race=args.cancel_race,
     )
     if args.cash < 0:
         raise ValueError(f"--cash: expected an amount >= 0, received {args.cash}")

@@ -52,6 +52,10 @@ class Faults:
         ``504`` (answer 504 gateway timeout).
     dup_events
         Send every ``new`` and ``fill`` event twice (same ``execution_id``), as Alpaca has done.
+    cancel_race
+        ``DELETE /v2/orders/{id}`` answers 204 but the cancel loses the race: an
+        ``order_cancel_rejected`` event follows and the order stays working (it fills on the next
+        bar). ``DELETE /v2/orders`` (cancel all) is not affected.
     """
 
     reject_every: int | None = None
@@ -67,6 +71,7 @@ class Faults:
     ghost_mode: str = "drop"
     ghost_stall_s: float = 30.0
     dup_events: bool = False
+    cancel_race: bool = False
 
     def __post_init__(self) -> None:
         checks = [

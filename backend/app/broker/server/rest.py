@@ -124,6 +124,8 @@ def _orders(book: Book, counter: SubmitCounter, method: str, path: str, params: 
     if method == "GET":
         return Answer(200, order_json(book.get(order_id), book.seed))
     if method == "DELETE":
+        if counter.faults.cancel_race:
+            return Answer(204, None, book.refuse_cancel(order_id, now_ns))
         return Answer(204, None, book.cancel(order_id, now_ns))
     if method == "PATCH":
         order, events = book.replace(order_id, parse_replace(_json_body(body), book.get(order_id).type), now_ns)
