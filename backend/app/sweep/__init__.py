@@ -1,6 +1,6 @@
 """Parameter sweeps and walk-forward on Dask: many runs of one session config, ranked.
 
-``python -m app.sweep SWEEP.yaml`` reads a sweep file (``spec``), plans its runs (``plan``: a
+``python -m app.sweep SWEEP.yaml`` reads a sweep file (``spec``, with ``reader``), plans its runs (``plan``: a
 grid, an explicit list or a seeded random sample over ``strategy.params``, per symbol or group,
 rolling walk-forward windows), submits each run as one Dask task (``runner``, on the client of
 ``cluster``: a LocalCluster or an existing scheduler) and writes the ranked tables (``results``).
