@@ -36,6 +36,8 @@ def test_market_order_fills_at_the_next_bar_open_and_the_stream_reports_new_then
     assert status == 200 and got["status"] == "filled" and got["filled_at"] is not None
     status, same, _ = rest(srv.base_url, "GET", "/v2/orders:by_client_order_id?client_order_id=rt-1")
     assert status == 200 and same["id"] == order["id"]
+    assert rest(srv.base_url, "GET", "/v2/orders%3Aby_client_order_id?client_order_id=rt-1")[1]["id"] == order["id"]
+    assert rest(srv.base_url, "GET", "/v2/orders:by_client_order_id?client_order_id=nope")[0] == 404
     status, pos, _ = rest(srv.base_url, "GET", "/v2/positions/AAPL")
     assert status == 200 and pos["qty"] == "10" and pos["avg_entry_price"] == "101.25" and pos["exchange"] == "NASDAQ"
 

@@ -81,6 +81,7 @@ def route(
             return Answer(403, {"message": "forbidden."})
         if (headers.get("apca-api-key-id"), headers.get("apca-api-secret-key")) != (creds.key, creds.secret):
             return _error(UNAUTHORIZED)
+        path = path.replace("%3A", ":").replace("%3a", ":")  # /v2/orders%3Aby_client_order_id, if encoded
         return _v2(book, counter, method, path, _params(query), body, now_ns, created_ns)
     except ApiError as e:
         return _error(e)
