@@ -8,8 +8,9 @@ have filled is kept beside each fill for the report's slippage comparison.
 
 Flow: `submit` risk-checks, picks the order's ``client_order_id`` (run id + sequence, chosen
 before sending, so a retry never makes a second order) and POSTs it (bounded: at most 2
-attempts of ``broker.timeout_s``, each followed by a lookup when unanswered). Events from the TradeUpdates thread wait on `inbox` and are
-applied on the engine's thread at the next bar (`sync`): an execution is the growth of the
+attempts of ``broker.timeout_s``, each followed by a lookup when unanswered). Events from
+the TradeUpdates thread wait on `inbox` and are applied on the engine's thread at the next bar
+(`sync`): an execution is the growth of the
 order's cumulative ``filled_qty``, so a repeated event or a fill learnt both from the stream and
 from REST is applied once (`alpaca_state`). After every connect of either stream, and every
 ``broker.poll_s`` while orders are open, the open orders and the positions are read from REST
@@ -106,6 +107,7 @@ class AlpacaBroker(SimulatedBroker):
         self._seq = 0
         self._internal = INTERNAL_IDS
         self._unknown: set[str] = set()  # client ids whose submit got no answer
+        self._cancel_sent: set[str] = set()  # client ids whose cancel the broker accepted (204)
         self._awaiting_model: dict[int, Order] = {}
         self.model_price: dict[int, float] = {}  # order id -> the SimulatedBroker's fill price
         self.compared: list[tuple[Fill, str]] = []  # every broker fill and how it was learnt
@@ -212,6 +214,7 @@ class AlpacaBroker(SimulatedBroker):
         except BrokerError as e:
             log.warning("cancel of order %d (%s) failed: %s; it stays open", order_id, cid, e.message)
             return None
+        self._cancel_sent.add(cid)
         return self._book.cancel(order_id)
 
     def cancel_all(self, symbol: str | None = None) -> list[Order]:
@@ -389,6 +392,9 @@ class AlpacaBroker(SimulatedBroker):
             remaining = order.quantity - tracked.filled_qty
             if remaining > 0 and not tracked.ended:
                 self._book_add(dataclasses.replace(order, quantity=remaining))
+        if ex.client_id in self._cancel_sent:
+            log.warning("order %d (%s) filled %d after its cancel was accepted: the cancel lost the race; "
+                        "the fill is booked", order.id, ex.client_id, ex.quantity)
         signed = ex.quantity if order.side is OrderSide.BUY else -ex.quantity
         self._last.setdefault(order.symbol, ex.price)  # an adopted order's symbol may have no bar yet
         self._ledger.apply(order.symbol, signed, ex.price, 0.0, ex.at_ns)

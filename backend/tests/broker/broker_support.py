@@ -122,20 +122,26 @@ SCRIPT_LOG: list[tuple[str, Any]] = []
 class Scripted(Strategy):
     """Places the orders its params list, counted in its own bars of each symbol (1 = first bar seen).
 
-    ``orders``: ``"SYMBOL:BAR:buy|sell:QTY[:LIMIT]"`` items joined by ``;``. Every result (the
-    order id or None) is appended to `SCRIPT_LOG`.
+    ``orders``: ``"SYMBOL:BAR:buy|sell:QTY[:LIMIT]"`` or ``"SYMBOL:BAR:cancel:K"`` (cancel the K-th
+    order placed) items joined by ``;``. Every result (the order id or None, or cancel's bool) is
+    appended to `SCRIPT_LOG`.
     """
 
     params: ClassVar[dict[str, Any]] = {"orders": ""}
 
     def on_session_start(self, ctx):
         self.seen: dict[str, int] = {}
+        self.placed: list[int | None] = []
         self.plan = [item.split(":") for item in self.p["orders"].split(";") if item]
 
     def on_bar(self, ctx, bar):
         n = self.seen[bar.symbol] = self.seen.get(bar.symbol, 0) + 1
         for symbol, at, side, qty, *limit in self.plan:
             if symbol == bar.symbol and int(at) == n:
+                if side == "cancel":
+                    SCRIPT_LOG.append((f"{symbol}:{at}:cancel:{qty}", ctx.cancel(self.placed[int(qty) - 1])))
+                    continue
                 place = ctx.buy if side == "buy" else ctx.sell
                 result = place(symbol, int(qty), float(limit[0]) if limit else None)
+                self.placed.append(result)
                 SCRIPT_LOG.append((f"{symbol}:{at}:{side}:{qty}", result))

@@ -82,13 +82,14 @@ def test_a_submit_timeout_is_retried_without_a_second_order(tmp_path, store):
     assert "looking it up" in (tmp_path / "out" / "run.log").read_text()
 
 
-def test_a_rejection_partial_fills_and_repeated_events_are_reported(tmp_path, store):
+def test_a_rejection_partial_fills_repeated_events_and_a_lost_cancel_race_are_reported(tmp_path, store):
     # Arrange: MSFT orders are rejected (accepted, then a rejected event); AAPL fills in 3 parts
-    # on 3 bars; every new and fill event is sent twice
-    args = ("--reject-symbols", "MSFT", "--partial-fills", "3", "--dup-events")
+    # on 3 bars; every new and fill event is sent twice; the AAPL order's cancel is accepted
+    # (204) but loses the race: the order keeps filling
+    args = ("--reject-symbols", "MSFT", "--partial-fills", "3", "--dup-events", "--cancel-race")
     with servers(store, tmp_path, *args) as srv:
         cfg = broker_config(tmp_path / "run.yaml", srv, store, stop_after=7,
-                            params={"orders": "AAPL:2:buy:9;MSFT:2:buy:1"})
+                            params={"orders": "AAPL:2:buy:9;MSFT:2:buy:1;AAPL:3:cancel:1"})
         # Act
         result = run(load_session_config(cfg), tmp_path / "out")
         orders = orders_at(srv)
@@ -104,7 +105,10 @@ def test_a_rejection_partial_fills_and_repeated_events_are_reported(tmp_path, st
     [session] = result.records
     assert session["trading"]["rejected_orders"] == 1
     assert session["trading"]["rejections"] == ["broker: rejected (trade_updates)"]
-    assert "order rejected at fill by rule 'broker'" in (tmp_path / "out" / "run.log").read_text()
+    log = (tmp_path / "out" / "run.log").read_text()
+    assert "order rejected at fill by rule 'broker'" in log
+    assert SCRIPT_LOG[-1] == ("AAPL:3:cancel:1", True)  # accepted, yet the order filled: the books say so
+    assert "after its cancel was accepted: the cancel lost the race" in log
     assert result.summary["open_positions"]["AAPL"]["quantity"] == 9
 
 
