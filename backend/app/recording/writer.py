@@ -11,7 +11,6 @@ each stream is read back, a torn last batch dropped, and written as ``<table>.pa
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from app.recording.schema import FORMAT, SCHEMAS, TABLES
+from app.sync.lock import make_lock
 
 __all__ = ["RecordingWriter", "finish_recording", "read_stream"]
 
@@ -31,7 +31,7 @@ class _Table:
 
     def __init__(self, path: Path, schema: pa.Schema) -> None:
         self.schema = schema
-        self.lock = threading.Lock()
+        self.lock = make_lock()
         self.rows: list[tuple[Any, ...]] = []
         self.add = self.rows.append  # one row: a tuple in the schema's column order
         self._sink = pa.OSFile(str(path), "wb")

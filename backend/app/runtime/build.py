@@ -381,7 +381,7 @@ def build(config: SessionConfig, on_session_done: SessionDone, stopwatch: Stopwa
     if paced:
         supervisor.drain = coordinator.request_drain  # Ctrl-C ends the session cleanly, keeps its report
     if recording is not None and isinstance(broker, SimulatedBroker):
-        from app.recording.taps import DecisionTap
+        from app.recording.decisions import DecisionTap
 
         engine.decisions = DecisionTap(recording[0], broker, ctx)
     return Pipeline(config, tm, data, stop, supervisor, broker, strategy, metrics, subs, coordinator, processor,

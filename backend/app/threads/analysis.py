@@ -24,7 +24,7 @@ from app.timing.stopwatch import Stopwatch
 from app.timing.time_manager import TimeManager
 
 if TYPE_CHECKING:
-    from app.recording.taps import DecisionTap
+    from app.recording.decisions import DecisionTap
 
 __all__ = ["AnalysisEngine", "EngineResults"]
 

@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 from app.execution.orders import Order, OrderSide, OrderType
 from app.feeds.live import LiveBar
-from app.recording.taps import DecisionTap, StepTap
+from app.recording.decisions import DecisionTap
+from app.recording.taps import StepTap
 from app.recording.writer import RecordingWriter
 from app.store.bar import parse_interval
 from app.store.series import BarSeries
