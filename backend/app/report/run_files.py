@@ -45,11 +45,10 @@ class TextColumn:
 
 @dataclass
 class Equity:
-    """equity.csv: local ISO timestamps (text), equity and cash per step."""
+    """equity.csv's timestamp (local ISO text) and equity columns (cash is not drawn: not read)."""
 
     stamps: TextColumn
     equity: np.ndarray
-    cash: np.ndarray
 
 
 @dataclass
@@ -95,7 +94,7 @@ def _read_csv(path: Path, columns: dict[str, pa.DataType]) -> pa.Table:
 
 
 def read_equity(path: Path) -> Equity:
-    """Read equity.csv (``timestamp,equity,cash``).
+    """Read equity.csv's ``timestamp`` and ``equity`` columns (the file is ``timestamp,equity,cash``).
 
     Raises
     ------
@@ -104,10 +103,9 @@ def read_equity(path: Path) -> Equity:
     """
     if path.is_file() and path.stat().st_size <= len(b"timestamp,equity,cash\n"):
         empty = pa.chunked_array([pa.array([], pa.string())])
-        return Equity(TextColumn(empty), np.empty(0), np.empty(0))
-    table = _read_csv(path, {"timestamp": pa.string(), "equity": pa.float64(), "cash": pa.float64()})
-    return Equity(TextColumn(table.column("timestamp")), _floats(table.column("equity")),
-                  _floats(table.column("cash")))
+        return Equity(TextColumn(empty), np.empty(0))
+    table = _read_csv(path, {"timestamp": pa.string(), "equity": pa.float64()})
+    return Equity(TextColumn(table.column("timestamp")), _floats(table.column("equity")))
 
 
 def _floats(column: pa.ChunkedArray) -> np.ndarray:
