@@ -41,13 +41,13 @@ def positions_at(srv) -> dict[str, int]:
 
 
 def test_a_trade_updates_drop_mid_order_loses_no_fill_and_applies_none_twice(tmp_path, store):
-    # Arrange: the stream drops after the order's first event and refuses re-dials for 2 s; the
-    # fill comes 1 s after its bar, inside the gap. No periodic poll: only the reconnect's
-    # reconcile can find it.
-    args = ("--drop-stream-after", "1", "--slot-busy", "2", "--fill-delay", "1")
+    # Arrange: the stream drops after the order's first event and refuses re-dials for 2.5 s; the
+    # fill comes 0.5 s after its bar (at most 1.5 s after the drop), inside the gap. No periodic
+    # poll: only the reconnect's reconcile can find it.
+    args = ("--drop-stream-after", "1", "--slot-busy", "2.5", "--fill-delay", "0.5")
     with servers(store, tmp_path, *args) as srv:
-        cfg = broker_config(tmp_path / "run.yaml", srv, store, stop_after=7, broker={"poll_s": 600},
-                            params={"orders": "AAPL:2:buy:5"})
+        cfg = broker_config(tmp_path / "run.yaml", srv, store, stop_after=8, broker={"poll_s": 600},
+                            params={"orders": "AAPL:1:buy:5"})
         # Act
         result = run(load_session_config(cfg), tmp_path / "out")
         [order] = orders_at(srv)
@@ -89,7 +89,7 @@ def test_a_rejection_partial_fills_repeated_events_and_a_lost_cancel_race_are_re
     args = ("--reject-symbols", "MSFT", "--partial-fills", "3", "--dup-events", "--cancel-race")
     with servers(store, tmp_path, *args) as srv:
         cfg = broker_config(tmp_path / "run.yaml", srv, store, stop_after=7,
-                            params={"orders": "AAPL:2:buy:9;MSFT:2:buy:1;AAPL:3:cancel:1"})
+                            params={"orders": "AAPL:1:buy:9;MSFT:1:buy:1;AAPL:2:cancel:1"})
         # Act
         result = run(load_session_config(cfg), tmp_path / "out")
         orders = orders_at(srv)
@@ -107,21 +107,21 @@ def test_a_rejection_partial_fills_repeated_events_and_a_lost_cancel_race_are_re
     assert session["trading"]["rejections"] == ["broker: rejected (trade_updates)"]
     log = (tmp_path / "out" / "run.log").read_text()
     assert "order rejected at fill by rule 'broker'" in log
-    assert SCRIPT_LOG[-1] == ("AAPL:3:cancel:1", True)  # accepted, yet the order filled: the books say so
+    assert SCRIPT_LOG[-1] == ("AAPL:2:cancel:1", True)  # accepted, yet the order filled: the books say so
     assert "after its cancel was accepted: the cancel lost the race" in log
     assert result.summary["open_positions"]["AAPL"]["quantity"] == 9
 
 
 def test_a_restart_mid_session_adopts_the_runs_orders_and_continues_its_ids(tmp_path, store):
-    with servers(store, tmp_path, "--fill-delay", "1.5") as srv:
+    with servers(store, tmp_path, "--fill-delay", "2.5") as srv:
         # Arrange: the first process sends an order and stops before its fill, leaving it open
-        first = broker_config(tmp_path / "first.yaml", srv, store, stop_after=2,
+        first = broker_config(tmp_path / "first.yaml", srv, store, stop_after=3,
                               broker={"cancel_on_exit": False}, params={"orders": "AAPL:1:buy:5"})
         run(load_session_config(first), tmp_path / "out1")
         assert [o["status"] for o in orders_at(srv)] in (["new"], ["accepted"], ["filled"])
         # Act: the same session restarted; it sells what the first process bought
-        second = broker_config(tmp_path / "second.yaml", srv, store, stop_after=7,
-                               params={"orders": "AAPL:2:sell:5"})
+        second = broker_config(tmp_path / "second.yaml", srv, store, stop_after=8,
+                               params={"orders": "AAPL:3:sell:5"})
         result = run(load_session_config(second), tmp_path / "out2")
         orders = orders_at(srv)
         held = positions_at(srv)
@@ -131,8 +131,10 @@ def test_a_restart_mid_session_adopts_the_runs_orders_and_continues_its_ids(tmp_
     assert [o["status"] for o in orders] == ["filled", "filled"]
     b = result.summary["broker"]
     assert b["stats"]["adopted_from_earlier"] == 1 and b["foreign_positions"] == {}
+    # the second process's books hold the run id's whole history, the adopted fill once (whether
+    # the first process saw it before it stopped or not)
     assert [(r["side"], int(r["quantity"])) for r in fills_csv(tmp_path / "out2")] == [("buy", 5), ("sell", 5)]
-    assert fills_csv(tmp_path / "out1") == []
+    assert len(fills_csv(tmp_path / "out1")) <= 1
     assert held == {} and "AAPL" not in result.summary["open_positions"]
 
 
@@ -141,7 +143,7 @@ def test_the_kill_switch_cancels_flattens_and_refuses_new_orders(tmp_path, store
     with servers(store, tmp_path) as srv:
         cfg = broker_config(tmp_path / "run.yaml", srv, store, stop_after=8,
                             trading={"allow_short": True, "max_daily_loss": 15, "flatten_on_kill": True},
-                            params={"orders": "AAPL:2:sell:10;MSFT:2:buy:1:1.00;AAPL:6:sell:1"})
+                            params={"orders": "AAPL:1:sell:10;MSFT:1:buy:1:1.00;AAPL:6:sell:1"})
         # Act
         result = run(load_session_config(cfg), tmp_path / "out")
         held = positions_at(srv)

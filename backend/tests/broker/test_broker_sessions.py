@@ -45,10 +45,13 @@ def broker_orders(srv) -> list[dict]:
 
 
 def test_orders_fill_at_the_stand_in_broker_and_the_books_hold_what_it_says(tmp_path, store):
-    # Arrange: buy 5 AAPL at the 2nd bar, sell 2 at the 4th, a limit buy far below that never fills
-    orders = "AAPL:2:buy:5;AAPL:4:sell:2;MSFT:2:buy:1:1.00"
+    # Arrange: buy 5 AAPL at the 1st bar, sell 2 at the 2nd, a limit buy far below that never fills.
+    # Shorting is allowed so that the sell never depends on the buy's fill having been reported
+    # by then (the position after both is 3 either way)
+    orders = "AAPL:1:buy:5;AAPL:2:sell:2;MSFT:1:buy:1:1.00"
     with servers(store, tmp_path, "--position", "MSFT:7:150") as srv:
-        cfg = broker_config(tmp_path / "run.yaml", srv, store, params={"orders": orders})
+        cfg = broker_config(tmp_path / "run.yaml", srv, store, params={"orders": orders},
+                            trading={"allow_short": True})
         # Act
         result = run_config(cfg, tmp_path / "out")
         at_broker = broker_orders(srv)
