@@ -141,7 +141,7 @@ def fill_histories(draw):
     # Messages: each execution's event (maybe lost, maybe repeated), REST snapshots at any point
     messages = []
     for k, state in enumerate(states):
-        if not draw(st.booleans()) or k == len(states) - 1 and draw(st.booleans()):
+        if not draw(st.booleans()) or (k == len(states) - 1 and draw(st.booleans())):
             messages.append(("event", state))
         if draw(st.booleans()):
             messages.append(("event", state))  # a resent event

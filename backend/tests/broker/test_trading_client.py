@@ -37,7 +37,7 @@ def scripted(answers):
             self.end_headers()
             self.wfile.write(raw)
 
-        do_GET = do_POST = do_DELETE = _answer
+        do_GET = do_POST = do_DELETE = _answer  # noqa: N815 -- http.server's handler names
 
         def log_message(self, *args):
             pass
@@ -86,6 +86,6 @@ def test_a_429_waits_its_retry_after_then_sends_again():
 
 def test_refused_keys_name_the_variables_not_the_values():
     with scripted([(401, {"code": 40110000, "message": "request is not authorized"}, {})]) as (url, _), \
-            pytest.raises(BrokerError, match="HTTP 401 request is not authorized .check broker.key_env") as e:
+            pytest.raises(BrokerError, match=r"HTTP 401 request is not authorized \(check broker.key_env") as e:
         TradingClient(url, "KEY-4711", "SECRET-4711", timeout_s=2, sleep=lambda s: False).account()
     assert "4711" not in str(e.value)
