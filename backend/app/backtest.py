@@ -174,17 +174,10 @@ def _terminated(signum: int, frame: object) -> None:
 
 def _output_problem(out_dir: Path, given: bool) -> str | None:
     # One line when the run folder cannot be used (an existing file, an unwritable place), else None.
+    from app.runtime.out_dir import folder_problem
+
     name = f"--output {out_dir}" if given else f"run folder {out_dir}"
-    if out_dir.exists() and not out_dir.is_dir():
-        return f"{name}: error: is a file; expected a folder for the run's files (new or existing)"
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        return f"{name}: error: cannot write the run's files there ({e.strerror or e}); expected a writable folder"
-    return None
+    return folder_problem(out_dir, name, "the run's files")
 
 
 def _run_dir_command(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from app.errors import ConfigError
+from app.runtime.out_dir import folder_problem
 from app.sweep.cluster import ClusterError, open_client
 from app.sweep.prepare import Prepared, prepare
 from app.sweep.results import compounded_test_return, rank_rows, walk_forward_table, write_json, write_table
@@ -255,19 +256,10 @@ def _default_output(name: str) -> Path:
 def _output_problem(out_dir: Path) -> str | None:
     # One line when the sweep folder cannot be used, else None (the folder is made).
     name = f"--output {out_dir}"
-    if out_dir.exists() and not out_dir.is_dir():
-        return f"{name}: error: is a file; expected a folder for the sweep's files"
-    held = [f for f in _OWN_FILES if (out_dir / f).exists()]
+    held = [f for f in _OWN_FILES if (out_dir / f).exists()] if out_dir.is_dir() else []
     if held:
         return f"{name}: error: already holds a sweep ({held[0]}); expected a new or empty folder"
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        return f"{name}: error: cannot write there ({e.strerror or e}); expected a writable folder"
-    return None
+    return folder_problem(out_dir, name, "the sweep's files")
 
 
 if __name__ == "__main__":
