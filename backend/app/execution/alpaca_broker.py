@@ -116,6 +116,7 @@ class AlpacaBroker(SimulatedBroker):
         self.kill: dict[str, Any] | None = None
         self._killed: str | None = None
         self._day_equity: float | None = None
+        self._newest_bar_ns = 0  # start of the newest bar marked (the kill switch's orders follow it)
         self._last_poll_ns = 0
         self._reconcile_due = False
 
@@ -447,6 +448,7 @@ class AlpacaBroker(SimulatedBroker):
     def mark(self, bar: tuple[str, int, float, float, float, float, float]) -> None:
         """Take a new base bar: the model's price for waiting orders, the mark, broker events, the kill switch."""
         symbol, start_ns, open_, high, low, close, _ = bar
+        self._newest_bar_ns = max(self._newest_bar_ns, start_ns)
         for oid, order in list(self._awaiting_model.items()):
             if order.symbol == symbol:
                 price = self._trigger_price(order, start_ns, open_, high, low)
@@ -483,7 +485,8 @@ class AlpacaBroker(SimulatedBroker):
             for symbol, pos in sorted(self._ledger.positions.items()):
                 self._internal += 1
                 side = OrderSide.SELL if pos.quantity > 0 else OrderSide.BUY
-                order = Order(self._internal, symbol, side, abs(pos.quantity), placed_at_ns=now)
+                # Placed after the newest bar, as a strategy's order is: the model prices it on the next
+                order = Order(self._internal, symbol, side, abs(pos.quantity), placed_at_ns=self._newest_bar_ns + 1)
                 self._book_add(order)
                 self._send(order)
                 flattened.append(describe_order(order))
