@@ -31,37 +31,18 @@ from typing import Any
 from app.execution.alpaca_ids import client_order_id, sequence_of
 from app.execution.alpaca_orders import order_body, order_from_wire
 from app.execution.alpaca_positions import broker_positions, foreign_positions, position_mismatches
-from app.execution.alpaca_state import Execution, OrderTracker, decimal_or_none
+from app.execution.alpaca_state import BrokerStats, Execution, OrderTracker, decimal_or_none, wire_time_ns
 from app.execution.alpaca_trading import BrokerError, BrokerRejectedError, TradingClient
+from app.execution.kill_switch import KillSwitch
 from app.execution.orders import Fill, Order, OrderSide, OrderType, Rejection, TimeInForce, describe_order
 from app.execution.paper import SimulatedBroker
 from app.execution.risk import LimitsLike, buying_power_effect, estimate_commission, estimate_fill_price
-from app.feeds.live import parse_rfc3339_ns
 
 __all__ = ["AlpacaBroker", "BrokerStats"]
 
 log = logging.getLogger(__name__)
 
 INTERNAL_IDS = 1_000_000_000  # ids of the orders the kill switch sends (the strategy's count from 1)
-
-
-@dataclasses.dataclass
-class BrokerStats:
-    """Counters of the broker link, for the report (written on the thread that owns the broker)."""
-
-    orders_sent: int = 0
-    rejected_by_broker: int = 0
-    unknown_after_submit: int = 0
-    canceled: int = 0
-    fills_from_stream: int = 0
-    fills_from_rest: int = 0
-    duplicate_events: int = 0
-    other_orders_events: int = 0
-    malformed_events: int = 0
-    stream_connects: int = 0
-    reconciles: int = 0
-    reconcile_failures: int = 0
-    adopted_from_earlier: int = 0
 
 
 class AlpacaBroker(SimulatedBroker):
@@ -97,7 +78,8 @@ class AlpacaBroker(SimulatedBroker):
         self.client, self.run_id, self.inbox = client, run_id, inbox
         self._now_ns, self._format_ns, self._market_open = now_ns, format_ns, market_open
         self._poll_ns = int(poll_s * 1e9)
-        self._extended, self._max_loss, self._flatten = extended_hours, max_daily_loss, flatten_on_kill
+        self._extended, self._flatten = extended_hours, flatten_on_kill
+        self.kill_switch = KillSwitch(max_daily_loss)
         self._feed_reconnects = feed_reconnects
         self._feed_seen = feed_reconnects() if feed_reconnects is not None else 0
         self.stats = BrokerStats()
@@ -114,8 +96,6 @@ class AlpacaBroker(SimulatedBroker):
         self.foreign: dict[str, int] = {}  # positions held before the run (not its own)
         self.mismatches: dict[str, tuple[int, int]] = {}  # symbol -> (broker's, expected), while they differ
         self.kill: dict[str, Any] | None = None
-        self._killed: str | None = None
-        self._day_equity: float | None = None
         self._newest_bar_ns = 0  # start of the newest bar marked (the kill switch's orders follow it)
         self._last_poll_ns = 0
         self._reconcile_due = False
@@ -147,7 +127,7 @@ class AlpacaBroker(SimulatedBroker):
             if seq is None or cid in self.tracker:
                 continue
             self._seq = max(self._seq, seq)
-            order = order_from_wire(wire, -seq, _time_ns(wire.get("created_at"), self._now_ns()))
+            order = order_from_wire(wire, -seq, wire_time_ns(wire.get("created_at"), self._now_ns()))
             if order is None:
                 log.warning("order %s of run %s is not a whole-share market or limit order: not adopted", cid,
                             self.run_id)
@@ -235,12 +215,12 @@ class AlpacaBroker(SimulatedBroker):
         due = [o for o in self._book.orders() if o.tif is TimeInForce.DAY and o.placed_at_ns < close_ns]
         expired = [o for o in due if self.cancel(o.id) is not None]
         self._expired.extend(expired)
-        self._day_equity, self._killed = None, None
+        self.kill_switch.new_session()
         return expired
 
     def _refusal(self, order: Order) -> str | None:
-        if self._killed is not None:
-            return self._killed
+        if self.kill_switch.reason is not None:
+            return self.kill_switch.reason
         if self._market_open(order.placed_at_ns):
             return None
         at = self._format_ns(order.placed_at_ns)
@@ -369,13 +349,13 @@ class AlpacaBroker(SimulatedBroker):
         if execution_id is not None and execution_id in tracked.executions:
             self.stats.duplicate_events += 1
             return
-        at = _time_ns(data.get("timestamp"), None) or _time_ns(wire.get("updated_at"), self._now_ns())
+        at = wire_time_ns(data.get("timestamp"), None) or wire_time_ns(wire.get("updated_at"), self._now_ns())
         self._apply_wire(wire, "stream", at, execution_id, data.get("price"), data.get("qty"))
 
     def _apply_wire(self, wire: dict[str, Any], source: str, at_ns: int | None = None,
                     execution_id: str | None = None, price: Any = None, qty: Any = None) -> None:
         if at_ns is None:
-            at_ns = _time_ns(wire.get("filled_at"), None) or _time_ns(wire.get("updated_at"), self._now_ns())
+            at_ns = wire_time_ns(wire.get("filled_at"), None) or wire_time_ns(wire.get("updated_at"), self._now_ns())
         update = self.tracker.apply(wire, at_ns, source=source, execution_id=execution_id, price=price, qty=qty)
         if update is None:
             return
@@ -457,8 +437,9 @@ class AlpacaBroker(SimulatedBroker):
                     del self._awaiting_model[oid]
         self._last[symbol] = close
         self.sync()
-        if self._max_loss is not None and self._killed is None:
-            self._check_loss(self._max_loss)
+        reason = self.kill_switch.check(self.equity) if self.kill_switch.max_loss is not None else None
+        if reason is not None:
+            self._kill(reason)
 
     def on_bar(self, symbol: str, start_ns: int, open_: float, high: float, low: float, close: float) -> list[Fill]:
         """`mark` for one bar; return the broker fills applied meanwhile."""
@@ -466,19 +447,9 @@ class AlpacaBroker(SimulatedBroker):
         self.mark((symbol, start_ns, open_, high, low, close, 0.0))
         return self._fills[n:]
 
-    def _check_loss(self, max_loss: float) -> None:
-        equity = self.equity
-        if self._day_equity is None:
-            self._day_equity = equity
-            return
-        loss = self._day_equity - equity
-        if loss <= max_loss:
-            return
+    def _kill(self, reason: str) -> None:
         now = self._now_ns()
-        self._killed = (f"kill switch: equity {equity:,.2f} is {loss:,.2f} below the session's start "
-                        f"{self._day_equity:,.2f} (trading.max_daily_loss {max_loss:,.2f}); no new orders "
-                        "this session")
-        log.error("%s at %s", self._killed, self._format_ns(now))
+        log.error("%s at %s", reason, self._format_ns(now))
         cancelled = self.cancel_all()
         flattened = []
         if self._flatten:
@@ -490,14 +461,7 @@ class AlpacaBroker(SimulatedBroker):
                 self._book_add(order)
                 self._send(order)
                 flattened.append(describe_order(order))
-        self.kill = {"at": self._format_ns(now), "equity": equity, "loss": loss, "max_daily_loss": max_loss,
-                     "orders_cancelled": len(cancelled), "flatten_orders": flattened}
-
-
-def _time_ns(text: Any, default: int | None) -> Any:
-    if isinstance(text, str):
-        try:
-            return parse_rfc3339_ns(text)
-        except ValueError:
-            pass
-    return default
+        ks = self.kill_switch
+        assert ks.start is not None and ks.max_loss is not None
+        self.kill = {"at": self._format_ns(now), "equity": self.equity, "loss": ks.start - self.equity,
+                     "max_daily_loss": ks.max_loss, "orders_cancelled": len(cancelled), "flatten_orders": flattened}

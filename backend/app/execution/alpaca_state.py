@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-__all__ = ["TERMINAL", "Execution", "OrderTracker", "OrderUpdate", "TrackedOrder", "decimal_or_none"]
+from app.feeds.live import parse_rfc3339_ns
+
+__all__ = ["TERMINAL", "BrokerStats", "Execution", "OrderTracker", "OrderUpdate", "TrackedOrder", "decimal_or_none",
+           "wire_time_ns"]
 
 TERMINAL: Final = frozenset({"filled", "canceled", "expired", "rejected", "replaced"})
 
@@ -34,6 +37,16 @@ def decimal_or_none(value: Any) -> float | None:
     except (InvalidOperation, ValueError):
         return None
     return out if math.isfinite(out) else None
+
+
+def wire_time_ns(text: Any, default: int | None) -> Any:
+    """Return an RFC 3339 wire time as int ns UTC, or `default` when it is absent or unreadable."""
+    if isinstance(text, str):
+        try:
+            return parse_rfc3339_ns(text)
+        except ValueError:
+            pass
+    return default
 
 
 def _shares(value: Any) -> int:
@@ -172,3 +185,22 @@ class OrderTracker:
         tracked.filled_qty = cum
         tracked.filled_notional = avg * cum if avg is not None else tracked.filled_notional + delta * fill_price
         return (Execution(tracked.client_id, delta, fill_price, at_ns, source),)
+
+
+@dataclass
+class BrokerStats:
+    """Counters of the broker link, for the report (written on the thread that owns the broker)."""
+
+    orders_sent: int = 0
+    rejected_by_broker: int = 0
+    unknown_after_submit: int = 0
+    canceled: int = 0
+    fills_from_stream: int = 0
+    fills_from_rest: int = 0
+    duplicate_events: int = 0
+    other_orders_events: int = 0
+    malformed_events: int = 0
+    stream_connects: int = 0
+    reconciles: int = 0
+    reconcile_failures: int = 0
+    adopted_from_earlier: int = 0

@@ -190,3 +190,17 @@ def test_positions_beyond_the_runs_own_are_foreign_and_later_differences_mismatc
     assert foreign_positions(held, {"AAPL": 5, "SPY": 2}) == {"MSFT": -3, "SPY": -2}
     assert position_mismatches(held, {"AAPL": 5}, {"MSFT": -3}) == {}
     assert position_mismatches({"MSFT": -3}, {"AAPL": 5}, {"MSFT": -3}) == {"AAPL": (0, 5)}
+
+
+def test_the_kill_switch_trips_once_per_session_below_its_first_reading():
+    from app.execution.kill_switch import KillSwitch
+
+    ks = KillSwitch(100.0)
+    assert [ks.check(e) for e in (1_000.0, 950.0, 900.0)] == [None, None, None]  # 100 below: not beyond
+    reason = ks.check(899.0)
+    assert reason == ("kill switch: equity 899.00 is 101.00 below the session's start 1,000.00 "
+                      "(trading.max_daily_loss 100.00); no new orders this session")
+    assert ks.check(500.0) is None and ks.reason == reason  # trips once
+    ks.new_session()
+    assert ks.reason is None and ks.check(500.0) is None and ks.start == 500.0
+    assert KillSwitch(None).check(0.0) is None
