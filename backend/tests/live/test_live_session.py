@@ -218,8 +218,10 @@ def test_a_bar_rest_is_too_slow_to_fill_at_grace_goes_out_without_and_is_recorde
     assert 11 not in shown and {10, 12} <= shown, "the run must have joined before step 10"
     assert_in_order_without_loss(rows["AAPL"], "AAPL", frozenset({11}))
     [step11] = [r for r in rows["MSFT"] if round(r["open"] - 200) == 11]
-    waited = (step11["wall"] - step11["now"]) / NS  # grace 0.3 s + the bounded fill wait 0.3 s
-    assert 0.55 <= waited < 1.0, waited
+    # Held for grace 0.3 s + the bounded fill wait 0.3 s; that it did not wait for REST (1 s) is
+    # shown by AAPL's bar missing from the step (no upper bound on wall time: the machine is shared).
+    waited = (step11["wall"] - step11["now"]) / NS
+    assert waited >= 0.55, waited
     [session] = result.records
     aapl = session["quality"]["AAPL"]
     live = aapl["live"]
