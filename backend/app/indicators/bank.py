@@ -42,8 +42,11 @@ class _Group:
     keys: list[str]
     states: list[list[IndicatorState]]
     series: list[list[ValueSeries]]
-    panels: list[Panel] | None
+    panels: list[Panel] | None  # built on the first `update_step` (batch-only sessions never need them)
     active: bool = False  # the panels hold the state (since the last `update_step`)
+    specs: list[SessionIndicator] = dataclasses.field(default_factory=list)
+    n_symbols: int = 0
+    built: bool = False
 
 
 class IndicatorBank:
@@ -75,7 +78,7 @@ class IndicatorBank:
         self._states = {}
         self._groups = {}
         for label, specs in self._by_interval.items():
-            group = _Group([s.key for s in specs], [], [], [])
+            group = _Group([s.key for s in specs], [], [], [], specs=list(specs), n_symbols=len(symbols))
             for spec in specs:
                 states, series = [], []
                 for symbol in symbols:
@@ -90,12 +93,6 @@ class IndicatorBank:
                     series.append(values)
                 group.states.append(states)
                 group.series.append(series)
-                panel = make_panel(make_indicator(spec.name, spec.period, spec.field, spec.params),
-                                   len(symbols))
-                if panel is None or group.panels is None:
-                    group.panels = None
-                else:
-                    group.panels.append(panel)
             self._groups[label] = group
 
     def update(self, state: SessionState, symbol: str, label: str, lo: int, hi: int) -> None:
@@ -120,6 +117,9 @@ class IndicatorBank:
         if group is None or len(bars) == 0:
             return
         rows = range(len(bars)) if idx is None else idx.tolist()
+        if not group.built:
+            group.panels = _panels(group)
+            group.built = True
         if group.panels is None:
             self._step_each(group, rows, bars)
             return
@@ -148,3 +148,14 @@ class IndicatorBank:
         for panel, states in zip(group.panels, group.states, strict=True):
             panel.store(states)
         group.active = False
+
+
+def _panels(group: _Group) -> list[Panel] | None:
+    # One panel per indicator of the interval, or None when one of them has no panel form.
+    panels = []
+    for spec in group.specs:
+        panel = make_panel(make_indicator(spec.name, spec.period, spec.field, spec.params), group.n_symbols)
+        if panel is None:
+            return None
+        panels.append(panel)
+    return panels
