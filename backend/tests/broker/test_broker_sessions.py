@@ -88,6 +88,11 @@ def test_orders_fill_at_the_stand_in_broker_and_the_books_hold_what_it_says(tmp_
         if f.is_file():
             text = f.read_bytes()
             assert SECRET.encode() not in text and KEY.encode() not in text, f.name
+    # The session's recording replays (simulated broker, data-driven) to the same decisions
+    from app.recording.replay import replay_run
+
+    parity = replay_run(out, tmp_path / "replay")
+    assert parity["replay"]["decisions_live"] == 3 and parity["replay"]["identical"] == 3
 
 
 def test_the_cli_refuses_wrong_keys_and_missing_variables_in_one_line(tmp_path, store):
