@@ -50,7 +50,6 @@ def test_session_duration_counts_from_the_real_start_to_the_deadline(mid_step_ru
     assert last <= ended and started < ended
     duration_ms = session["metrics"]["stages"]["session_duration"]["total_ms"]
     assert duration_ms == pytest.approx((ended - started).total_seconds() * 1000, abs=2.0)
-    assert duration_ms <= STOP_AFTER_S * 1000  # from the real start to the deadline, no earlier boundary
     # Real time over real time: the session's span is inside the wall time the stream took.
     assert 0 < session["metrics"]["clock"]["achieved_speed"] <= 1.001
     assert result.summary["status"] == "completed"
@@ -61,5 +60,6 @@ def test_stop_after_seconds_runs_until_its_deadline(mid_step_run):
     [session] = result.records
     live = session["quality"]["AAPL"]["live"]
     assert elapsed_s >= STOP_AFTER_S  # a lower bound: the deadline is after the test's clock read
-    # Only whole steps were published: the deadline falls inside the step after the last one shown.
-    assert (_local(live["ended"]) - _local(live["streamed_to"])).total_seconds() < 1.0
+    # Only whole steps were published, but the session ran on to its deadline: it ends after the
+    # last step shown, not at it (the old deadline was rounded down to that step's end).
+    assert _local(live["streamed_to"]) < _local(live["ended"])
