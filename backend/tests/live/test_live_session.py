@@ -182,10 +182,8 @@ def test_dropped_bars_are_filled_at_grace_so_the_strategy_decides_on_every_bar(t
     assert {10, 11, 12, 13, 14} <= shown, "the run must have joined before step 10"
     assert_in_order_without_loss(rows["AAPL"], "AAPL")
     assert_in_order_without_loss(rows["MSFT"], "MSFT", frozenset({MSFT_NO_TRADES}))
-    for r in records:  # still no lookahead; each filled step waited only for its REST answer
+    for r in records:  # still no lookahead (how long a filled step waits is measured in verify/, not here)
         assert r["now"] == r["start"] + NS and r["wall"] >= r["start"] + NS
-    filled = [r for r in rows["AAPL"] if round(r["open"] - 100) in (11, 13)]
-    assert all(r["wall"] - r["now"] < 0.3 * NS + 1.0 * NS for r in filled), "waited for more than the REST call"
     [session] = result.records
     for symbol in ("AAPL", "MSFT"):
         q = session["quality"][symbol]
