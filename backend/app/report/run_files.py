@@ -8,7 +8,6 @@ chart draws are turned into Python strings.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from app.report.html import ReportError
+from app.runtime.json_file import read_json
 
 __all__ = ["Equity", "Fills", "RunFiles", "TextColumn", "load_run", "read_equity", "read_fills"]
 
@@ -138,14 +138,7 @@ def read_fills(path: Path) -> Fills:
 
 
 def _read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReportError(f"{path}: not found; expected {what}") from None
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ReportError(f"{path}: not valid JSON ({e}); expected {what}") from None
-    except OSError as e:
-        raise ReportError(f"{path}: cannot read it ({e.strerror or e}); expected {what}") from None
+    return read_json(path, what, ReportError)
 
 
 def check_run_dir(run_dir: Path) -> dict[str, Any]:

@@ -9,7 +9,6 @@ equity.csv, sessions.json and report.txt from the journal, and a summary.json wh
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 from app.errors import AppError
 from app.metrics.stats import compute_run_summary
 from app.runtime.journal import JOURNAL_DIR, read_equity, read_records, write_json_atomic
+from app.runtime.json_file import read_json
 from app.runtime.outputs import write_equity_csv, write_sessions_and_report
 from app.runtime.rollup import RecordRollup
 from app.runtime.text_columns import iso_local
@@ -36,12 +36,7 @@ class _Trade(NamedTuple):
 
 
 def _read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RecoverError(f"{path}: not found; expected {what}") from None
-    except ValueError as e:
-        raise RecoverError(f"{path}: not valid JSON ({e}); expected {what}") from None
+    return read_json(path, what, RecoverError)
 
 
 def recover(run_dir: Path) -> dict[str, Any]:
