@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import select
-import subprocess
 import sys
 import time
 import urllib.request
@@ -58,23 +55,11 @@ class Servers:
 
 @contextmanager
 def _process(cmd: list[str], ready: str, log_path: Path, timeout_s: float = 20.0):
-    env = {**os.environ, "PYTHONPATH": str(BACKEND)}
-    with open(log_path, "w") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env)
-    try:
-        ok, _, _ = select.select([proc.stdout], [], [], timeout_s)
-        line = proc.stdout.readline() if ok else ""
-        if ready not in line:
-            raise AssertionError(f"{cmd[2:4]} did not start: {line!r}; log: {log_path.read_text()}")
-        yield int(line.split("127.0.0.1:")[1].split()[0].split("/")[0])
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        proc.stdout.close()
+    # imported here: a CLI run imports this module as its strategy, without tests/ on its path
+    from support.serving import serving
+
+    with serving(cmd, ready, log_path, timeout_s) as (_, port):
+        yield port
 
 
 @contextmanager

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import select
 import subprocess
 import sys
 import time
@@ -12,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from app.store.bar import BarArrays, parse_interval
 from app.store.files import write_bars
+from support.serving import serving
 
 BACKEND = Path(__file__).resolve().parents[2]
 KEY, SECRET = "test-key", "test-secret"
@@ -62,26 +60,8 @@ class Server:
 
 @contextmanager
 def run_server(store_dir: Path, *args: str, log_dir: Path, timeout_s: float = 15.0):
-    """Start ``python -m app.feed serve`` on a free port; terminate and wait on exit."""
+    """Start ``python -m app.feed serve`` on a free port; terminate and wait on exit (it must exit 0)."""
     log_path = log_dir / f"server-{time.monotonic_ns()}.log"
     cmd = [sys.executable, "-m", "app.feed", "serve", "--store", str(store_dir), "--port", "0", *args]
-    env = {**os.environ, "PYTHONPATH": str(BACKEND)}
-    with open(log_path, "w") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env)
-    try:
-        ready, _, _ = select.select([proc.stdout], [], [], timeout_s)
-        line = proc.stdout.readline() if ready else ""
-        if not line.startswith("feed server listening on 127.0.0.1:"):
-            raise AssertionError(f"server did not start: {line!r}; log: {log_path.read_text()}")
-        port = int(line.split("127.0.0.1:")[1].split()[0])
+    with serving(cmd, "feed server listening on 127.0.0.1:", log_path, timeout_s, check_exit=True) as (proc, port):
         yield Server(port, proc, log_path)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        proc.stdout.close()
-    if proc.returncode != 0:  # SIGTERM must stop the server cleanly (exit 0)
-        raise AssertionError(f"server exited {proc.returncode}; log: {log_path.read_text()}")

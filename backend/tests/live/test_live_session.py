@@ -21,6 +21,7 @@ from app.store.bar import BarArrays, parse_interval
 from app.store.files import write_bars
 from live_support import KEY, SECRET, Server, run_server
 from support.recording import LIVE_RECORDS
+from support.serving import live_session_config
 from support.runs import running_cli, wait_for_log
 
 NS = 1_000_000_000
@@ -42,20 +43,8 @@ def store_1s(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def live_config(path: Path, server: Server, store: Path, **live: object) -> Path:
-    cfg = {
-        "session_name": "live_test", "mode": "live", "calendar": "24/7",
-        "live": {"stream_url": server.ws_url, "rest_url": server.rest_url, "key_env": "TEST_LIVE_KEY",
-                 "secret_env": "TEST_LIVE_SECRET", "stop_after_seconds": 6, "bar_grace_s": 0.3,
-                 "reconnect_initial_s": 0.2, "reconnect_max_s": 1.0, **live},
-        "symbols": ["AAPL", "MSFT"], "streams": ["1s", "5s"],
-        "gap_filler": {"max_retries": 3, "retry_interval_seconds": 0.3},
-        "data": {"store": str(store)},
-        "strategy": {"class": "support.recording:LiveRecorder"},
-        "trading": {"starting_cash": 100000, "max_per_trade": 20000, "max_per_symbol": 20000,
-                    "max_open_positions": 2},
-    }
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    return path
+    return live_session_config(path, server.ws_url, server.rest_url, store, session_name="live_test",
+                               strategy="support.recording:LiveRecorder", **live)
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 import numpy as np
-import yaml
 from app.store.bar import BarArrays, parse_interval
 from app.store.files import write_bars
+from support.serving import live_session_config
 
 NS = 1_000_000_000
 DAY0 = int(np.datetime64("2024-01-02T00:00:00", "ns").astype(np.int64))
@@ -31,20 +31,8 @@ def write_store_1s(root: Path) -> Path:
 
 def live_config(path: Path, ws_url: str, rest_url: str, store: Path, **live: object) -> Path:
     """A 24/7 live session on 1s bars, traded by `DecidesEveryBar`."""
-    cfg = {
-        "session_name": "replay_test", "mode": "live", "calendar": "24/7",
-        "live": {"stream_url": ws_url, "rest_url": rest_url, "key_env": "TEST_LIVE_KEY",
-                 "secret_env": "TEST_LIVE_SECRET", "stop_after_seconds": 6, "bar_grace_s": 0.3,
-                 "reconnect_initial_s": 0.2, "reconnect_max_s": 1.0, **live},
-        "symbols": ["AAPL", "MSFT"], "streams": ["1s", "5s"],
-        "gap_filler": {"max_retries": 3, "retry_interval_seconds": 0.3},
-        "data": {"store": str(store)},
-        "strategy": {"class": "replay_strategies:DecidesEveryBar"},
-        "trading": {"starting_cash": 100000, "max_per_trade": 20000, "max_per_symbol": 20000,
-                    "max_open_positions": 2},
-    }
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    return path
+    return live_session_config(path, ws_url, rest_url, store, session_name="replay_test",
+                               strategy="replay_strategies:DecidesEveryBar", **live)
 
 
 def cli_env() -> dict[str, str]:
