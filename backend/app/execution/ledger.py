@@ -25,6 +25,12 @@ from app.execution.orders import OrderSide
 
 __all__ = ["ClosedTrade", "Ledger", "Position"]
 
+# Enum members as module constants: the order path reads them per order, and an enum
+# member's lookup (OrderSide.BUY) costs ~0.15 us in Python 3.11.
+_BUY = OrderSide.BUY
+_SELL = OrderSide.SELL
+
+
 
 @dataclass(frozen=True, slots=True)
 class Position:
@@ -133,7 +139,7 @@ class Ledger:
         self._closed.append(
             ClosedTrade(
                 symbol=symbol,
-                side=OrderSide.BUY if book.long else OrderSide.SELL,
+                side=_BUY if book.long else _SELL,
                 quantity=qty,
                 entry_price=book.entry_notional / qty,
                 exit_price=book.exit_notional / qty,
@@ -168,6 +174,23 @@ class Ledger:
     def positions(self) -> dict[str, Position]:
         """Return the non-flat positions by symbol (a new dict, in first-trade order)."""
         return {s: Position(b.qty, b.avg) for s, b in self._books.items() if b.qty != 0}
+
+    def open_symbols(self) -> set[str]:
+        """Return the symbols with a non-flat position (the keys of `positions`, cheaper)."""
+        return {s for s, b in self._books.items() if b.qty != 0}
+
+    def short_value(self, last: Mapping[str, float], symbol: str | None = None, price: float = 0.0) -> float:
+        """Return the market value of the short positions (> 0), in book order.
+
+        Each is valued at its symbol's `last` close (its average price before any), `symbol`'s
+        at `price` (a fill's).
+        """
+        total = 0.0
+        for s, b in self._books.items():
+            q = b.qty
+            if q < 0:
+                total -= q * (price if s == symbol else last.get(s, b.avg))
+        return total
 
     def position(self, symbol: str) -> int:
         """Return the signed quantity held in `symbol` (0 when flat)."""

@@ -37,6 +37,12 @@ class TimeInForce(enum.Enum):
     GTC = "gtc"
 
 
+# Enum members as module constants: the order path reads them per order, and an enum
+# member's lookup (OrderSide.BUY) costs ~0.15 us in Python 3.11.
+_BUY = OrderSide.BUY
+_LIMIT = OrderType.LIMIT
+
+
 @dataclass(frozen=True, slots=True)
 class Order:
     """A request to trade `quantity` shares of `symbol`.
@@ -83,7 +89,7 @@ class Order:
                 f"order {self.id} ({self.symbol}): expected quantity to be an int > 0, "
                 f"received {qty!r}"
             )
-        if self.type is OrderType.LIMIT:
+        if self.type is _LIMIT:
             price = self.limit_price
             if price is None or not math.isfinite(price) or price <= 0:
                 raise ValueError(
@@ -99,7 +105,7 @@ class Order:
     @property
     def signed_quantity(self) -> int:
         """Return `quantity` for a BUY and `-quantity` for a SELL."""
-        return self.quantity if self.side is OrderSide.BUY else -self.quantity
+        return self.quantity if self.side is _BUY else -self.quantity
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +144,8 @@ def whole_shares(quantity: object) -> int | None:
     (``10.0``) as their value; fractions (``2.5``), NaN, infinities, bools, strings and
     quantities <= 0 give None: a fractional quantity is refused, never truncated.
     """
+    if type(quantity) is int:  # the common case, without the ABC checks below
+        return quantity if quantity > 0 else None
     if isinstance(quantity, bool):
         return None
     if isinstance(quantity, numbers.Integral):

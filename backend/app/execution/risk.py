@@ -35,12 +35,20 @@ __all__ = [
     "PortfolioSnapshot",
     "PortfolioView",
     "buying_power_effect",
+    "check_and_reserve",
     "check_order",
     "estimate_buy_cost",
     "estimate_commission",
     "estimate_fill_price",
     "shortfall_reason",
 ]
+
+# Enum members as module constants: the order path reads them per order, and an enum
+# member's lookup (OrderSide.BUY) costs ~0.15 us in Python 3.11.
+_BUY = OrderSide.BUY
+_LIMIT = OrderType.LIMIT
+_SELL = OrderSide.SELL
+
 
 SHORT_MARGIN: Final = 1.5  # Reg T initial margin on shorts: 150% of their market value
 
@@ -183,12 +191,12 @@ def estimate_fill_price(order: Order, ref_price: float, limits: LimitsLike) -> f
     (it never fills higher); a limit sell at the higher of its limit and `ref_price` (a short's
     requirement grows with its price).
     """
-    if order.type is OrderType.LIMIT and order.limit_price is not None:
-        if order.side is OrderSide.BUY:
+    if order.type is _LIMIT and order.limit_price is not None:
+        if order.side is _BUY:
             return order.limit_price
         return max(order.limit_price, ref_price)
     bps = limits.slippage_bps / 1e4
-    return ref_price * (1.0 + bps) if order.side is OrderSide.BUY else ref_price * (1.0 - bps)
+    return ref_price * (1.0 + bps) if order.side is _BUY else ref_price * (1.0 - bps)
 
 
 def estimate_buy_cost(order: Order, ref_price: float, limits: LimitsLike) -> float:
@@ -197,7 +205,7 @@ def estimate_buy_cost(order: Order, ref_price: float, limits: LimitsLike) -> flo
     A market buy is priced at ``ref_price * (1 + slippage_bps / 1e4)``, a limit buy at its
     limit (it can never fill higher).
     """
-    if order.side is OrderSide.SELL:
+    if order.side is _SELL:
         return 0.0
     return order.quantity * estimate_fill_price(order, ref_price, limits) + estimate_commission(
         order.quantity, limits)
@@ -252,14 +260,25 @@ def check_order(
     str or None
         The reason text, starting with the violated rule, or None.
     """
-    qty, symbol, buy = order.quantity, order.symbol, order.side is OrderSide.BUY
-    what = f"{order.side.value} {qty:,} {symbol} at {ref_price:,.2f}"
+    return check_and_reserve(order, ref_price, portfolio, limits)[0]
+
+
+def check_and_reserve(
+    order: Order, ref_price: float, portfolio: PortfolioView, limits: LimitsLike
+) -> tuple[str | None, float]:
+    """Return `check_order`'s reason and, for an order it accepts, the buying power to set aside.
+
+    The reserve is what the fill is expected to use, ``max(0, -buying_power_effect(...))`` at
+    `estimate_fill_price` (0 when the order frees buying power); 0.0 with a reason. One pass:
+    the broker's submission path (``SimulatedBroker.submit``).
+    """
+    qty, symbol, buy = order.quantity, order.symbol, order.side is _BUY
     notional = qty * ref_price
     if notional > limits.max_per_trade:
         return (
             f"max_per_trade: order notional {notional:,.2f} exceeds "
-            f"{limits.max_per_trade:,.2f} ({what})"
-        )
+            f"{limits.max_per_trade:,.2f} ({_what(order, ref_price)})"
+        ), 0.0
     held = portfolio.position(symbol)
     buys, sells = portfolio.pending(symbol)
     if not buy and not limits.allow_short and qty > held - sells:
@@ -267,26 +286,31 @@ def check_order(
         return (
             f"no shorting: sell {qty:,} {symbol} exceeds position {held:,}{pending} "
             "(allow_short is false)"
-        )
+        ), 0.0
     before = held + buys if buy else held - sells
-    after = before + order.signed_quantity
+    signed = qty if buy else -qty
+    after = before + signed
     after_notional = abs(after) * ref_price
     if abs(after) > abs(before) and after_notional > limits.max_per_symbol:
         return (
             f"max_per_symbol: {symbol} position notional {after_notional:,.2f} after the order "
-            f"exceeds {limits.max_per_symbol:,.2f} ({what})"
-        )
+            f"exceeds {limits.max_per_symbol:,.2f} ({_what(order, ref_price)})"
+        ), 0.0
     if held == 0 and buys == 0 and sells == 0 and portfolio.open_positions >= limits.max_open_positions:
         return (
             f"max_open_positions: opening {symbol} would make "
             f"{portfolio.open_positions + 1:,} open positions, limit {limits.max_open_positions:,}"
-        )
+        ), 0.0
     price = estimate_fill_price(order, ref_price, limits)
     commission = estimate_commission(qty, limits)
-    need = -buying_power_effect(before, order.signed_quantity, price, commission)
+    need = -buying_power_effect(before, signed, price, commission)
     if need > 0 and need > portfolio.buying_power:
-        return shortfall_reason(order, price, need, commission, portfolio.buying_power, before, "available")
-    return None
+        return shortfall_reason(order, price, need, commission, portfolio.buying_power, before, "available"), 0.0
+    return None, max(0.0, need)
+
+
+def _what(order: Order, ref_price: float) -> str:
+    return f"{order.side.value} {order.quantity:,} {order.symbol} at {ref_price:,.2f}"
 
 
 def shortfall_reason(order: Order, price: float, need: float, commission: float, available: float,
@@ -298,7 +322,7 @@ def shortfall_reason(order: Order, price: float, need: float, commission: float,
     at fill.
     """
     qty, symbol = order.quantity, order.symbol
-    if order.side is OrderSide.BUY:
+    if order.side is _BUY:
         at = f" at {price:,.2f}" if stage else ""  # at submission the price is an estimate
         return (
             f"insufficient cash{stage}: buy {qty:,} {symbol}{at} needs {need:,.2f} "

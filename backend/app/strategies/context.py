@@ -32,9 +32,26 @@ if TYPE_CHECKING:
 
 __all__ = ["StrategyContext"]
 
+# Enum members as module constants: the order path reads them per order, and an enum
+# member's lookup (OrderSide.BUY) costs ~0.15 us in Python 3.11.
+_BUY = OrderSide.BUY
+_LIMIT = OrderType.LIMIT
+_MARKET = OrderType.MARKET
+_SELL = OrderSide.SELL
+
+
 log = logging.getLogger("app.strategy")
 
 _NAN = math.nan
+_TIF: dict[object, TimeInForce] = {**{t.value: t for t in TimeInForce}, **{t: t for t in TimeInForce}}
+
+
+def _tif_of(tif: object) -> TimeInForce | None:
+    # "day" / "gtc" or a TimeInForce -> the member (TimeInForce(tif) without the enum call), else None.
+    try:
+        return _TIF.get(tif)
+    except TypeError:  # unhashable
+        return None
 
 
 class StrategyContext:
@@ -258,19 +275,19 @@ class StrategyContext:
         KeyError
             If `symbol` is not traded in this session.
         """
-        return self._submit(symbol, OrderSide.BUY, quantity, limit, tif)
+        return self._submit(symbol, _BUY, quantity, limit, tif)
 
     def sell(self, symbol: str, quantity: int, limit: float | None = None,
              tif: str | TimeInForce = "day") -> int | None:
         """Submit a sell; parameters, return value and errors as for `buy`."""
-        return self._submit(symbol, OrderSide.SELL, quantity, limit, tif)
+        return self._submit(symbol, _SELL, quantity, limit, tif)
 
     def close(self, symbol: str) -> int | None:
         """Flatten the position in `symbol` with a market day order (None when already flat)."""
         qty = self.position(symbol)
         if qty == 0:
             return None
-        return self._submit(symbol, OrderSide.SELL if qty > 0 else OrderSide.BUY, abs(qty), None, "day")
+        return self._submit(symbol, _SELL if qty > 0 else _BUY, abs(qty), None, "day")
 
     def cancel(self, order_id: int) -> bool:
         """Cancel pending order `order_id`; return False when it is not pending (it filled, was
@@ -305,17 +322,16 @@ class StrategyContext:
             raise ValueError(f"cannot {side.value} {quantity!r} {symbol} at {self._tm.format_ns(self.now_ns)}: "
                              f"expected a whole number of shares > 0, received {quantity!r} "
                              "(fractional shares are not supported)")
-        try:
-            time_in_force = TimeInForce(tif)
-        except ValueError:
+        time_in_force = _tif_of(tif)
+        if time_in_force is None:
             raise ValueError(f"cannot {side.value} {shares} {symbol} at {self._tm.format_ns(self.now_ns)}: "
-                             f"expected tif 'day' or 'gtc', received {tif!r}") from None
+                             f"expected tif 'day' or 'gtc', received {tif!r}")
         price = self._broker.last_price(symbol)
         if price is None:
             raise ValueError(f"cannot order {symbol} at {self._tm.format_ns(self.now_ns)}: it has no bar yet, "
                              f"so there is no price to check the order against")
         order = Order(self._next_order_id, symbol, side, shares,
-                      OrderType.LIMIT if limit is not None else OrderType.MARKET, limit, self.now_ns,
+                      _LIMIT if limit is not None else _MARKET, limit, self.now_ns,
                       time_in_force)
         self._next_order_id += 1
         rejected = self._broker.submit(order, price) is not None
