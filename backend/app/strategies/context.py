@@ -43,6 +43,10 @@ _SELL = OrderSide.SELL
 log = logging.getLogger("app.strategy")
 
 _NAN = math.nan
+
+REJECTIONS_LOGGED = 10
+"""Rejections logged one by one per rule and session; the rest are counted in one line at its end
+(a strategy refused on every bar would otherwise fill run.log, at ~30 us a line)."""
 _TIF: dict[object, TimeInForce] = {**{t.value: t for t in TimeInForce}, **{t: t for t in TimeInForce}}
 
 
@@ -94,6 +98,7 @@ class StrategyContext:
         self._next_order_id = 1
         broker.on_rejection = self._log_rejection
         self.on_order: Callable[[Order, bool], None] | None = None  # recording: each order, accepted or not
+        self._rejections_logged: dict[str, int] = {}  # rule -> rejections this session (end_session)
 
     # -- clock and session ------------------------------------------------------------------
     @property
@@ -173,6 +178,7 @@ class StrategyContext:
     def begin_session(self, state: SessionState) -> None:
         """Bind `state`'s series; nothing of it is visible yet and the clock stands at its open."""
         self._state, self._final, self._derived, self._row = state, False, {}, 0
+        self._rejections_logged = {}
         self._base_count = [0] * len(self.symbols)
         self.now_ns = state.open_ns
         self._lookup = {
@@ -339,8 +345,27 @@ class StrategyContext:
             self.on_order(order, not rejected)
         return None if rejected else order.id
 
+    def end_session(self) -> None:
+        """Log what the session's log left out: the rejections past `REJECTIONS_LOGGED` per rule.
+
+        The AnalysisEngine calls this once the session is over (after ``on_session_end`` and the
+        expiries); every rejection is in the session's record (sessions.json) whatever the log holds.
+        """
+        session = self._state.session.isoformat() if self._state is not None else "?"
+        for rule, count in self._rejections_logged.items():
+            if count > REJECTIONS_LOGGED:
+                log.warning("%d more orders rejected by rule %r in session %s (the first %d are logged above; "
+                            "sessions.json lists every rejection)", count - REJECTIONS_LOGGED, rule, session,
+                            REJECTIONS_LOGGED)
+        self._rejections_logged = {}
+
     def _log_rejection(self, rejection: Rejection) -> None:
-        # Called by the broker for every rejection, at submission or at fill.
+        # Called by the broker for every rejection, at submission or at fill: the first
+        # REJECTIONS_LOGGED per rule and session are logged one by one, the rest counted.
+        rule = rejection.rule
+        count = self._rejections_logged[rule] = self._rejections_logged.get(rule, 0) + 1
+        if count > REJECTIONS_LOGGED:
+            return
         order = rejection.order
         log.warning("order rejected %s by rule %r at %s: %s %d %s (order %d): %s",
                     "at fill" if rejection.at_fill else "at submission", rejection.rule,

@@ -260,6 +260,7 @@ class AnalysisEngine(SessionThread):
         ctx.finish(state.streamed[1])  # the close, or where a drain / live stop ended the stream
         self.strategy.on_session_end(ctx)
         expired = ctx.expire_day_orders(state.close_ns)  # unfilled DAY orders placed before the close
+        ctx.end_session()
         if self.decisions is not None:
             self.decisions.end()
         equity0, fills0, rej0, trades0 = self._session_start

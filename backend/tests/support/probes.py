@@ -90,6 +90,13 @@ class PendingBuyThenSell(Strategy):
             ORDERS.append({"buy": buy, "sell": ctx.sell("AAPL", 10)})
 
 
+class SellsWhatItLacks(Strategy):
+    """Sells 1 share of every bar's symbol while flat: each order refused by 'no shorting'."""
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
+        ctx.sell(bar.symbol, 1)
+
+
 class AllIn(Strategy):
     """At each close, buys all the cash affords at that close (for the next session); sells on the
     next bar. A session opening above the previous close then finds too little cash: a rejection

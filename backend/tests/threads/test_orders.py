@@ -100,6 +100,24 @@ def test_rejections_at_fill_are_logged_and_counted(store, tmp_path):
                and " 09:30:00 America/New_York: buy " in line for line in lines)
 
 
+def test_a_session_logs_its_first_rejections_per_rule_then_one_line_with_the_rest(store, tmp_path):
+    # Arrange: a sell on every AAPL bar while flat: every order refused by 'no shorting'.
+    result = _run(tmp_path, "SellsWhatItLacks", store=store, symbols=["AAPL"],
+                  backtest={"start_date": "2024-07-01", "end_date": "2024-07-02"})
+
+    day1, day2 = result.records
+    log = (tmp_path / "out" / "run.log").read_text().splitlines()
+    for day in (day1, day2):
+        refused = day["trading"]["rejected_orders"]
+        assert refused == day["bars_processed"] > 20  # one per bar, each in sessions.json
+        assert len(day["trading"]["rejections"]) == refused
+        logged = [line for line in log if "order rejected at submission by rule 'no shorting' at "
+                  f"{day['date']} " in line]
+        assert len(logged) == 10
+        [rest] = [line for line in log if f"orders rejected by rule 'no shorting' in session {day['date']}" in line]
+        assert " WARNING " in rest and f" {refused - 10} more orders rejected" in rest
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [
