@@ -24,6 +24,8 @@ local feed server (``python -m app.feed``) serves it."""
 BAR_TYPES: Final[dict[str, BarKind]] = {"b": "bar", "u": "updated", "d": "daily"}
 RAW_TEXT_LIMIT: Final = 500
 _PRICE_KEYS: Final = ("o", "h", "l", "c")
+_EXACT_INT: Final = 1 << 53  # an int volume below this converts to float exactly (and cannot overflow)
+_isfinite: Final = math.isfinite
 
 
 def truncate_raw(raw: str | bytes) -> str:
@@ -69,6 +71,30 @@ def parse_bar(obj: dict[str, Any], received_ns: int, kind: BarKind, symbol: str 
     ValueError
         If a field is missing or has the wrong type.
     """
+    # The common case first, with one check for all five numbers: float prices, a float or
+    # int volume, an int count, all finite. Anything else takes the field-by-field checks
+    # (`_parse_checked`), which give the same bar or name the bad field.
+    get = obj.get
+    sym: Any = symbol if symbol is not None else get("S")
+    o: Any = get("o")
+    h: Any = get("h")
+    low: Any = get("l")
+    c: Any = get("c")
+    v: Any = get("v")
+    vw: Any = get("vw", 0.0)
+    count: Any = get("n", 0)
+    stamp: Any = get("t")
+    tv = type(v)
+    if (type(sym) is str and sym and type(stamp) is str and type(o) is float and type(h) is float
+            and type(low) is float and type(c) is float and type(vw) is float and type(count) is int
+            and (tv is float or (tv is int and -_EXACT_INT < v < _EXACT_INT))
+            and _isfinite(o + h + low + c + vw + v)):
+        return LiveBar(sym, parse_rfc3339_ns(stamp), o, h, low, c, float(v), count,
+                       vw if "vw" in obj else math.nan, kind, received_ns)
+    return _parse_checked(obj, received_ns, kind, symbol)
+
+
+def _parse_checked(obj: dict[str, Any], received_ns: int, kind: BarKind, symbol: str | None) -> LiveBar:
     sym = symbol if symbol is not None else obj.get("S")
     if not isinstance(sym, str) or not sym:
         raise ValueError(f"expected a symbol string in field 'S', received {sym!r}")

@@ -126,6 +126,7 @@ class AlpacaFeed:
         self._stream_url = stream_url
         self._key, self._secret = key, secret
         self._symbols = sorted(set(symbols))
+        self._symbol_set = frozenset(self._symbols)  # per bar: `in` a set, not a list
         self._interval = interval
         self._clock_ns = clock_ns or WallClock().now_ns
         self._stopwatch = sw = stopwatch or Stopwatch()
@@ -457,7 +458,7 @@ class AlpacaFeed:
                     self.stats.malformed += 1
                     log.warning("malformed bar message (%s): %s", e, truncate_raw(json.dumps(msg)))
                     continue
-                if bar.symbol in self._symbols:
+                if bar.symbol in self._symbol_set:
                     self._deliver(bar, out, final=False)
                     continue
             if kind == "error":

@@ -72,6 +72,7 @@ class LiveSteps:
         self.gate = PauseGate(stopwatch=self.stopwatch)
         self.tap: StepTap | None = None  # recording: each published step and the bars it held
         self._state: SessionState | None = None
+        self._unrecorded: list[StepBatch] = []  # published, not yet given to `tap`
 
     def prepare(self, state: SessionState) -> None:
         self.live.prepare(state)
@@ -81,7 +82,10 @@ class LiveSteps:
 
     def stream(self, state: SessionState) -> StreamOutcome:
         self._state = state
-        return self.live.stream(state, self._publish)
+        try:
+            return self.live.stream(state, self._publish, settle=self._record)
+        finally:
+            self._record()  # a stop or a failure mid-stream: what was published is still recorded
 
     def _publish(self, batch: StepBatch) -> None:
         stopwatch = self.stopwatch
@@ -91,9 +95,19 @@ class LiveSteps:
             sub.check_overrun(now)
             sub.publish(batch)
         self.stat.record(stopwatch.now_ns() - t0)
-        if self.tap is not None:  # recording (after the hand-off, outside its timing)
+        if self.tap is not None:
+            # Recorded by `_record`, which the stream calls once the step is on its way (after a
+            # short hold): here, the recording's ~15 us a symbol would hold the GIL while the
+            # processor and the engine wait to take the step.
+            self._unrecorded.append(batch)
+
+    def _record(self) -> None:
+        """Write the steps published since the last call to the recording (coordinator thread)."""
+        batches, self._unrecorded = self._unrecorded, []
+        if self.tap is not None and batches:
             assert self._state is not None
-            self.tap.step(self._state, batch)
+            for batch in batches:
+                self.tap.step(self._state, batch)
 
     def request_drain(self) -> None:
         self.live.drain_requested.set()
