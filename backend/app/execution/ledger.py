@@ -177,7 +177,10 @@ class Ledger:
 
     def open_symbols(self) -> set[str]:
         """Return the symbols with a non-flat position (the keys of `positions`, cheaper)."""
-        return {s for s, b in self._books.items() if b.qty != 0}
+        open_ = self._open
+        if open_ is None:
+            open_ = self._open = [(s, b) for s, b in self._books.items() if b.qty != 0]
+        return {s for s, _ in open_}
 
     def short_value(self, last: Mapping[str, float], symbol: str | None = None, price: float = 0.0) -> float:
         """Return the market value of the short positions (> 0), in book order.

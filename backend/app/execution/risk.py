@@ -296,11 +296,13 @@ def check_and_reserve(
             f"max_per_symbol: {symbol} position notional {after_notional:,.2f} after the order "
             f"exceeds {limits.max_per_symbol:,.2f} ({_what(order, ref_price)})"
         ), 0.0
-    if held == 0 and buys == 0 and sells == 0 and portfolio.open_positions >= limits.max_open_positions:
-        return (
-            f"max_open_positions: opening {symbol} would make "
-            f"{portfolio.open_positions + 1:,} open positions, limit {limits.max_open_positions:,}"
-        ), 0.0
+    if held == 0 and buys == 0 and sells == 0:
+        opened = portfolio.open_positions
+        if opened >= limits.max_open_positions:
+            return (
+                f"max_open_positions: opening {symbol} would make "
+                f"{opened + 1:,} open positions, limit {limits.max_open_positions:,}"
+            ), 0.0
     price = estimate_fill_price(order, ref_price, limits)
     commission = estimate_commission(qty, limits)
     need = -buying_power_effect(before, signed, price, commission)

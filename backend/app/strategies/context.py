@@ -202,6 +202,15 @@ class StrategyContext:
         self._row = row
         self._base_count[s] = count
 
+    @property
+    def base_counts(self) -> list[int]:
+        """How many base bars each symbol (in `symbols` order) shows now (a copy)."""
+        return list(self._base_count)
+
+    def reveal_all(self, counts: list[int]) -> None:
+        """Every symbol now shows ``counts[s]`` base bars (a step's bars, revealed at once; kept, not copied)."""
+        self._base_count = counts
+
     def reveal(self, s: int, count: int) -> None:
         """Symbol `s` (index in `symbols`) now shows `count` base bars: the one handed to ``on_bar``."""
         self._base_count[s] = count

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from app.bars.step_bars import step_bars
 from app.execution.paper import SimulatedBroker
 from app.metrics.collect import RunMetrics
 from app.store.bar import Bar
@@ -137,17 +138,16 @@ class AnalysisEngine(SessionThread):
         ctx = self.ctx
         state = self._state
         assert state is not None
-        ks, ss = np.nonzero(batch.base_idx >= 0)
-        rows = batch.base_idx[ks, ss]
-        bars = self._bars(state, ctx.symbols, ctx.base_interval, batch)
         ends = batch.ends.tolist()
         ctx.begin_batch(batch.derived)
         if batch.received_ns:  # live: latency from the socket to this callback
             self.metrics.stat("feed_to_strategy").record(max(0, self.tm.now_ns() - batch.received_ns))
+        ks, ss = np.nonzero(batch.base_idx >= 0)
         if ks.shape[0] == len(ends) and (len(ctx.symbols) == 1 or bool(np.all(np.diff(ks) == 1))):
-            eq_ns, eq, cash, walked = self._walk_single(bars, ss, rows, ends)
+            bars = self._bars(state, ctx.symbols, ctx.base_interval, batch)
+            eq_ns, eq, cash, walked = self._walk_single(bars, ss, batch.base_idx[ks, ss], ends)
         else:
-            eq_ns, eq, cash, walked = self._walk_many(bars, ks, ss, rows, ends)
+            eq_ns, eq, cash, walked = self._walk_many(state, batch, ends)
         self.results.log.extend(eq_ns, eq, cash)
         if self.decisions is not None:
             self.decisions.after_steps(batch.lo, eq_ns)
@@ -179,45 +179,36 @@ class AnalysisEngine(SessionThread):
             point(account())  # one equity point per step, once its bar was seen
         return ends, *_split(points), len(points)
 
-    def _walk_many(self, bars: list[Any], ks: np.ndarray, ss: np.ndarray, rows: np.ndarray,
+    def _walk_many(self, state: SessionState, batch: StepBatch,
                    ends: list[int]) -> tuple[list[int], list[float], list[float], int]:
         # Steps with several bars. One visibility rule (strategies/context.py): every bar of the
         # step is marked in the broker and revealed before the step's first callback, then
-        # on_bar runs per bar in symbol order; the equity point after the step.
+        # on_bar runs per bar in symbol order; the equity point after the step. The bars come
+        # in (step, symbol) order, built in one vectorised pass (`app.bars.step_bars`).
         ctx, on_bar, gate = self.ctx, self.strategy.on_bar, self.gate
-        advance, reveal, mark, account = ctx.advance, ctx.reveal, self.broker.mark, self.broker.account_probe()
+        advance, reveal, mark, account = ctx.advance, ctx.reveal_all, self.broker.mark, self.broker.account_probe()
+        series = [state.bars[(symbol, ctx.base_interval)] for symbol in ctx.symbols]
+        flat, bounds, counts = step_bars(ctx.symbols, series, batch.base_idx, ctx.base_counts)
         eq_ns: list[int] = []
         eq: list[float] = []
         cash: list[float] = []
-        current = -1
         walked = 0
-        shown: list[Any] = []  # the current step's bars, revealed, not yet handed to on_bar
-        for k, s, row in zip(ks.tolist(), ss.tolist(), rows.tolist(), strict=True):
-            if k != current:
-                if current >= 0:  # one equity point per step, once every bar of it was seen
-                    for bar in shown:
-                        on_bar(ctx, bar)
-                    walked += len(shown)
-                    equity, money = account()
-                    eq_ns.append(ends[current])
-                    eq.append(equity)
-                    cash.append(money)
-                if gate.paused and not self._hold(gate):
-                    return eq_ns, eq, cash, walked
-                current = k
-                advance(ends[k], k)
-                shown = []
-            symbol_bars, first = bars[s]
-            bar = symbol_bars[row - first]
-            mark(bar)
-            reveal(s, row + 1)
-            shown.append(bar)
-        if current >= 0:
+        for k in range(len(ends)):
+            lo, hi = bounds[k], bounds[k + 1]
+            if lo == hi:  # no bar in this step (live: no trade in any symbol)
+                continue
+            if gate.paused and not self._hold(gate):
+                break
+            advance(ends[k], k)
+            shown = flat[lo:hi]
+            for bar in shown:
+                mark(bar)
+            reveal(counts[k])
             for bar in shown:
                 on_bar(ctx, bar)
-            walked += len(shown)
-            equity, money = account()
-            eq_ns.append(ends[current])
+            walked += hi - lo
+            equity, money = account()  # one equity point per step, once every bar of it was seen
+            eq_ns.append(ends[k])
             eq.append(equity)
             cash.append(money)
         return eq_ns, eq, cash, walked

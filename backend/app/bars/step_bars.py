@@ -1,0 +1,53 @@
+"""A batch's base bars as Bar tuples in time-step order (the AnalysisEngine's many-symbol walk; pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import repeat
+from typing import Any
+
+import numpy as np
+
+from app.store.bar import Bar, BarArrays
+from app.store.series import BarSeries
+
+__all__ = ["step_bars"]
+
+_new_tuple = tuple.__new__
+
+
+def step_bars(symbols: Sequence[str], series: Sequence[BarSeries], base_idx: np.ndarray,
+              counts_before: Sequence[int]) -> tuple[list[Any], list[int], list[list[int]]]:
+    """Return a batch's bars as Bar tuples in (step, symbol) order, each step's first index, and the counts.
+
+    Step k's bars are ``flat[bounds[k]:bounds[k + 1]]``; ``counts[k][s]`` is how many base bars
+    symbol s shows once step k is revealed (carried over from `counts_before` while it has none).
+    Built column-wise: each symbol's rows in the batch are contiguous in its series, so one
+    permutation puts the concatenated columns in step order, and the tuples are made in C.
+    """
+    present = base_idx >= 0
+    ks, ss = np.nonzero(present)  # row-major: by step, then symbol
+    rows = base_idx[ks, ss]
+    columns: list[list[np.ndarray]] = [[] for _ in BarArrays._fields]
+    first = np.zeros(len(symbols), dtype=np.int64)
+    offset = np.zeros(len(symbols), dtype=np.int64)
+    taken = 0
+    for s in range(len(symbols)):
+        col = base_idx[:, s]
+        have = col[col >= 0]
+        if not have.shape[0]:
+            continue
+        lo, hi = int(have[0]), int(have[-1]) + 1
+        view = series[s].view(hi).slice(lo, hi)
+        for out, c in zip(columns, view, strict=True):
+            out.append(c)
+        first[s], offset[s] = lo, taken
+        taken += hi - lo
+    order = offset[ss] + (rows - first[ss])  # each bar's place in the symbol-major concatenation
+    names = [symbols[s] for s in ss.tolist()]
+    cols = [np.concatenate(c)[order].tolist() if c else [] for c in columns]
+    flat = list(map(_new_tuple, repeat(Bar), zip(names, *cols, strict=True)))
+    bounds = np.concatenate(([0], np.cumsum(present.sum(axis=1)))).tolist()
+    seen = np.where(present, base_idx + 1, 0)
+    counts = np.maximum.accumulate(np.vstack((np.asarray(counts_before, dtype=np.int64), seen)), axis=0)[1:]
+    return flat, bounds, counts.tolist()
