@@ -1,7 +1,7 @@
 """StrategyContext: what user code sees -- views bounded by the engine's cursor, the clock, orders.
 
 The no-lookahead rule lives here (DESIGN.md rule 1). The AnalysisEngine moves the context's
-cursor with `begin_session`, `begin_batch`, `advance` (a step), `reveal` (a bar) and `finish`;
+cursor with `begin_session`, `begin_batch`, `advance` (a step), `reveal_all` (its bars) and `finish`;
 every view, indicator value and quality figure the strategy reads is cut at that cursor.
 
 Visibility within a step, one rule: every bar closed by `now_ns` -- base or derived, of every
@@ -197,7 +197,7 @@ class StrategyContext:
         self._row = row
 
     def step(self, now_ns: int, row: int, s: int, count: int) -> None:
-        """`advance` then `reveal` in one call (steps that hold a single bar)."""
+        """`advance`, then symbol `s` shows `count` base bars, in one call (steps that hold a single bar)."""
         self.now_ns = now_ns
         self._row = row
         self._base_count[s] = count
@@ -210,10 +210,6 @@ class StrategyContext:
     def reveal_all(self, counts: list[int]) -> None:
         """Every symbol now shows ``counts[s]`` base bars (a step's bars, revealed at once; kept, not copied)."""
         self._base_count = counts
-
-    def reveal(self, s: int, count: int) -> None:
-        """Symbol `s` (index in `symbols`) now shows `count` base bars: the one handed to ``on_bar``."""
-        self._base_count[s] = count
 
     def finish(self, now_ns: int) -> None:
         """The session is over at `now_ns`: everything built for it is visible (``on_session_end``)."""
