@@ -45,6 +45,16 @@ def missing_mask(expected_starts: np.ndarray, present_starts: np.ndarray) -> np.
     """
     expected = np.asarray(expected_starts, dtype=np.int64)
     present = np.asarray(present_starts, dtype=np.int64)
+    _check_increasing(expected)
+    if present.shape[0] == 0:
+        return np.ones(expected.shape[0], dtype=bool)
+    if present.shape[0] > 1 and not bool(np.all(present[1:] >= present[:-1])):
+        present = np.sort(present)
+    pos = np.minimum(np.searchsorted(present, expected), present.shape[0] - 1)
+    return present[pos] != expected
+
+
+def _check_increasing(expected: np.ndarray) -> None:
     if expected.shape[0] > 1:
         bad = np.flatnonzero(expected[1:] <= expected[:-1])
         if bad.shape[0]:
@@ -52,12 +62,6 @@ def missing_mask(expected_starts: np.ndarray, present_starts: np.ndarray) -> np.
                 "expected strictly increasing expected_starts, received "
                 f"{int(expected[bad[0] + 1])} after {int(expected[bad[0]])}"
             )
-    if present.shape[0] == 0:
-        return np.ones(expected.shape[0], dtype=bool)
-    if present.shape[0] > 1 and not bool(np.all(present[1:] >= present[:-1])):
-        present = np.sort(present)
-    pos = np.minimum(np.searchsorted(present, expected), present.shape[0] - 1)
-    return present[pos] != expected
 
 
 def find_gaps(
@@ -91,7 +95,11 @@ def find_gaps(
     if interval_ns <= 0:
         raise ValueError(f"expected a positive interval_ns, received {interval_ns}")
     expected = np.asarray(expected_starts, dtype=np.int64)
-    missing = missing_mask(expected, present_starts)
+    present = np.asarray(present_starts, dtype=np.int64)
+    if present.shape == expected.shape and np.array_equal(present, expected):  # complete: the usual session
+        _check_increasing(expected)
+        return []
+    missing = missing_mask(expected, present)
     if not missing.any():
         return []
     edges = np.diff(np.concatenate(([0], missing.view(np.int8), [0])))

@@ -316,9 +316,12 @@ class StrategyContext:
     def expire_day_orders(self, close_ns: int) -> list[str]:
         """Expire the DAY orders placed before the session close `close_ns`, log each, and
         return their descriptions (the AnalysisEngine calls this after ``on_session_end``)."""
+        expired = self._broker.expire_day_orders(close_ns)
+        if not expired:
+            return []
         at = self._tm.format_ns(self.now_ns)
         out = []
-        for order in self._broker.expire_day_orders(close_ns):
+        for order in expired:
             text = f"{describe_order(order)} (order {order.id}, placed {self._tm.format_ns(order.placed_at_ns)})"
             log.info("order expired at %s (time in force day): %s", at, text)
             out.append(text)
