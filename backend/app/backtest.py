@@ -110,7 +110,6 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return EXIT_USAGE
-    from app.metrics.report import format_run_report, format_session_report
     from app.runtime.controls import RunControls
     from app.runtime.run import run as run_config
 
@@ -124,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             result = run_config(config, out_dir, progress=_session_progress(bar), controls=controls)
     except (ConfigError, AppError, KeyboardInterrupt, ThreadStuckError) as e:
         return _failed(e, out_dir, args.traceback)
+    from app.metrics.report import format_run_report, format_session_report  # after the run: not start-up
+
     if not args.quiet:
         for record in result.records:
             print(format_session_report(record, timings=args.timings))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Callable, Iterable
 from dataclasses import MISSING
 from typing import Any, Final, TypeAlias
@@ -129,8 +128,14 @@ def show(value: Any) -> str:
 
 def did_you_mean(word: object, choices: Iterable[str], n: int = 1) -> str | None:
     """Return ``"did you mean 'x'?"`` (up to `n` close `choices`, best first), or None when nothing is close."""
-    close = [repr(c) for c in difflib.get_close_matches(str(word), list(choices), n=n)]
+    close = [repr(c) for c in _close_matches(str(word), list(choices), n=n)]
     if not close:
         return None
     listed = close[0] if len(close) == 1 else ", ".join(close[:-1]) + " or " + close[-1]
     return f"did you mean {listed}?"
+
+
+def _close_matches(word: str, choices: list[str], n: int) -> list[str]:
+    import difflib  # only when a name is wrong: not a start-up import
+
+    return difflib.get_close_matches(word, choices, n=n)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Final
 
 from app.config.yaml_source import FieldPath, SourceMap, format_path
@@ -79,7 +78,7 @@ class Problems:
         why a field is missing, so that one is reported first.
         """
         siblings = self._unknown.get(path[:-1], {})
-        close = difflib.get_close_matches(str(path[-1]), list(siblings), n=1)
+        close = _close_matches(str(path[-1]), list(siblings), n=1)
         if not close:
             self.add(path, message, at=at, late=True)
             return
@@ -97,3 +96,9 @@ class Problems:
         if not errors:
             return None
         return min(errors, key=lambda e: (e.line or 0, e.column or 0))
+
+
+def _close_matches(word: str, choices: list[str], n: int) -> list[str]:
+    import difflib  # only when a name is wrong: not a start-up import
+
+    return difflib.get_close_matches(word, choices, n=n)
