@@ -25,23 +25,26 @@ def step_bars(symbols: Sequence[str], series: Sequence[BarSeries], base_idx: np.
     Built column-wise: each symbol's rows in the batch are contiguous in its series, so one
     permutation puts the concatenated columns in step order, and the tuples are made in C.
     """
+    base_idx = base_idx.astype(np.int64, copy=False)  # the step sources' int32 would wrap the sentinel below
+    if base_idx.shape[0] == 0:
+        return [], [0], []
     present = base_idx >= 0
+    if base_idx.shape[0] == 1:  # one step (live, clock-driven): read each row directly
+        return _one_step(symbols, series, base_idx[0].tolist(), counts_before)
     ks, ss = np.nonzero(present)  # row-major: by step, then symbol
     rows = base_idx[ks, ss]
     columns: list[list[np.ndarray]] = [[] for _ in BarArrays._fields]
-    first = np.zeros(len(symbols), dtype=np.int64)
+    first = np.where(present, base_idx, np.iinfo(np.int64).max).min(axis=0)
+    last = base_idx.max(axis=0)
     offset = np.zeros(len(symbols), dtype=np.int64)
     taken = 0
-    for s in range(len(symbols)):
-        col = base_idx[:, s]
-        have = col[col >= 0]
-        if not have.shape[0]:
+    for s, (lo, hi) in enumerate(zip(first.tolist(), (last + 1).tolist(), strict=True)):
+        if hi <= 0:  # no bar of this symbol in the batch
             continue
-        lo, hi = int(have[0]), int(have[-1]) + 1
         view = series[s].view(hi).slice(lo, hi)
         for out, c in zip(columns, view, strict=True):
             out.append(c)
-        first[s], offset[s] = lo, taken
+        offset[s] = taken
         taken += hi - lo
     order = offset[ss] + (rows - first[ss])  # each bar's place in the symbol-major concatenation
     names = [symbols[s] for s in ss.tolist()]
@@ -51,3 +54,10 @@ def step_bars(symbols: Sequence[str], series: Sequence[BarSeries], base_idx: np.
     seen = np.where(present, base_idx + 1, 0)
     counts = np.maximum.accumulate(np.vstack((np.asarray(counts_before, dtype=np.int64), seen)), axis=0)[1:]
     return flat, bounds, counts.tolist()
+
+
+def _one_step(symbols: Sequence[str], series: Sequence[BarSeries], rows: list[int],
+              counts_before: Sequence[int]) -> tuple[list[Any], list[int], list[list[int]]]:
+    flat = [_new_tuple(Bar, (symbols[s], *series[s].row(row))) for s, row in enumerate(rows) if row >= 0]
+    counts = [row + 1 if row >= 0 else c for row, c in zip(rows, counts_before, strict=True)]
+    return flat, [0, len(flat)], [counts]

@@ -29,6 +29,7 @@ def test_each_step_holds_its_bars_in_symbol_order_and_the_counts_carry_over(per_
     symbols = tuple(f"S{i}" for i in range(len(per_symbol)))
     series = [_series(s, sorted(m)) for s, m in zip(symbols, per_symbol, strict=True)]
     ends, idx = build_steps([s.view().start for s in series], MIN)
+    idx = idx.astype(data.draw(st.sampled_from([np.int32, np.int64])))  # the step sources hand int32 rows
     lo = data.draw(st.integers(0, idx.shape[0]))
     hi = data.draw(st.integers(lo, idx.shape[0]))
     # Naive: walk every step from the session's start, symbol by symbol.
