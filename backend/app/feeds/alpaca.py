@@ -473,8 +473,7 @@ class AlpacaFeed:
         return msgs
 
     def _deliver(self, bar: LiveBar, out: list[LiveBar], *, final: bool) -> None:
-        known = self._deduper.has(bar.symbol, bar.start_ns)
-        result = self._deduper.accept(bar, final=final)
+        result, known = self._deduper.offer(bar, final=final)
         if result is None:
             self.stats.duplicates_dropped += 1
             return

@@ -222,6 +222,15 @@ class BarDeduper:
         self.corrections += 1
         return bar if bar.kind != "bar" else _with_kind(bar, "updated")
 
+    def offer(self, bar: LiveBar, *, final: bool = False) -> tuple[LiveBar | None, bool]:
+        """Return `accept`'s answer and whether `has` was True before it (one look-up when new)."""
+        key = (bar.symbol, bar.start_ns)
+        if bar.kind != "updated" and key not in self._seen:
+            self._seen[key] = (bar.open, bar.high, bar.low, bar.close, bar.volume)
+            return bar, False
+        known = key in self._seen
+        return self.accept(bar, final=final), known
+
     def forget_before(self, start_ns: int) -> None:
         """Drop keys older than `start_ns` (bounded memory over long runs)."""
         self._seen = {k: v for k, v in self._seen.items() if k[1] >= start_ns}

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app.store.bar import BarArrays
 from app.store.session_data import SessionState
 
 __all__ = ["SessionEnd", "SessionStart", "StepBatch"]
@@ -28,7 +29,10 @@ class StepBatch:
     ``rows_after[s]`` is how many base bars symbol ``s`` has once the batch is done;
     ``derived[label][i, s]`` (set by the DataProcessor) is how many ``label`` bars of symbol
     ``s`` are visible after the step; ``due_ns`` is when the step was due (overruns are
-    measured from it).
+    measured from it); ``bars`` (live one-step batches, else None) holds the step's new base
+    bars as columns, row ``j`` the bar of the ``j``-th symbol with ``base_idx[0, s] >= 0``:
+    the values just appended to the base series, handed over so the DataProcessor need not
+    read them back symbol by symbol.
     """
 
     lo: int
@@ -39,6 +43,7 @@ class StepBatch:
     derived: dict[str, np.ndarray] = field(default_factory=dict)
     due_ns: int = 0
     received_ns: int = 0  # live: when the step's last bar came off the socket (0 in backtests)
+    bars: BarArrays | None = None
 
 
 @dataclass(frozen=True, slots=True)

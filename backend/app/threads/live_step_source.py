@@ -14,6 +14,7 @@ import numpy as np
 from app.errors import ConfigError
 from app.feeds.live_steps import ClosedStep
 from app.metrics.collect import RunMetrics
+from app.store.bar import BarArrays
 from app.store.series import BarSeries
 from app.store.session_data import SessionState
 from app.sync.subscription import StreamSubscription
@@ -40,18 +41,29 @@ class StepEmitter:
         self.k = 0
 
     def emit(self, step: ClosedStep) -> None:
-        idx = np.full((1, len(self.series)), -1, dtype=np.int64)
+        series, rows = self.series, self.rows
+        idx = [-1] * len(series)
+        starts: list[int] = []
+        values: list[tuple[float, float, float, float, float]] = []
         received = 0
         for s, bar in enumerate(step.bars):
             if bar is None:
                 continue
-            self.series[s].append_one(bar.start_ns, bar.open, bar.high, bar.low, bar.close, bar.volume)
-            idx[0, s] = self.rows[s]
-            self.rows[s] += 1
-            received = max(received, bar.received_ns)
+            ohlcv = (bar.open, bar.high, bar.low, bar.close, bar.volume)
+            series[s].append_one(bar.start_ns, *ohlcv)
+            starts.append(bar.start_ns)
+            values.append(ohlcv)
+            idx[s] = rows[s]
+            rows[s] += 1
+            if bar.received_ns > received:
+                received = bar.received_ns
+        # The step's bars as columns, as appended (float64 -> float -> float64: exact).
+        cols = np.array(values, dtype=np.float64).reshape(-1, 5).T.copy()
+        bars = BarArrays(np.array(starts, dtype=np.int64), *cols)
         end = step.start_ns + self.base_ns
-        self.publish(StepBatch(self.k, self.k + 1, np.array([end], dtype=np.int64), idx,
-                               np.array(self.rows, dtype=np.int64), due_ns=end, received_ns=received))
+        self.publish(StepBatch(self.k, self.k + 1, np.array([end], dtype=np.int64),
+                               np.array([idx], dtype=np.int64), np.array(rows, dtype=np.int64),
+                               due_ns=end, received_ns=received, bars=bars))
         self.k += 1
 
 
@@ -60,7 +72,8 @@ class LiveSteps:
 
     The market does not wait: `pause` and `resume` refuse with the reason (BEHAVIOURS 29), and
     the gate never closes. A drain (Ctrl-C) ends the session at the last step that was over.
-    `stopwatch` times each hand-off (the ``coordinator`` stat).
+    `stopwatch` times each hand-off (the ``coordinator`` stat). ``outputs[0]`` is the processor's
+    subscription: a step goes there first, to the others a moment later (see `_publish`).
     """
 
     def __init__(self, stream: LiveStream, outputs: Sequence[StreamSubscription], metrics: RunMetrics,
@@ -72,7 +85,7 @@ class LiveSteps:
         self.gate = PauseGate(stopwatch=self.stopwatch)
         self.tap: StepTap | None = None  # recording: each published step and the bars it held
         self._state: SessionState | None = None
-        self._unrecorded: list[StepBatch] = []  # published, not yet given to `tap`
+        self._unsettled: list[StepBatch] = []  # published to the processor only, so far
 
     def prepare(self, state: SessionState) -> None:
         self.live.prepare(state)
@@ -83,28 +96,34 @@ class LiveSteps:
     def stream(self, state: SessionState) -> StreamOutcome:
         self._state = state
         try:
-            return self.live.stream(state, self._publish, settle=self._record)
+            return self.live.stream(state, self._publish, settle=self._settle)
         finally:
-            self._record()  # a stop or a failure mid-stream: what was published is still recorded
+            self._settle()  # a stop or a failure mid-stream: what was published is handed on
 
     def _publish(self, batch: StepBatch) -> None:
+        # To the processor (the first output) now; to the others (DataUpkeep) and the recording in
+        # `_settle`, which the stream calls once the step is on its way (after a short hold): here,
+        # their wake-up and the recording's ~15 us a symbol would take the GIL from the processor
+        # and the engine while they take the step.
         stopwatch = self.stopwatch
         t0 = stopwatch.now_ns()
-        now = self.live.tm.now_ns()
-        for sub in self.outputs:
-            sub.check_overrun(now)
-            sub.publish(batch)
+        first = self.outputs[0]
+        first.check_overrun(self.live.tm.now_ns())
+        first.publish(batch)
         self.stat.record(stopwatch.now_ns() - t0)
-        if self.tap is not None:
-            # Recorded by `_record`, which the stream calls once the step is on its way (after a
-            # short hold): here, the recording's ~15 us a symbol would hold the GIL while the
-            # processor and the engine wait to take the step.
-            self._unrecorded.append(batch)
+        self._unsettled.append(batch)
 
-    def _record(self) -> None:
-        """Write the steps published since the last call to the recording (coordinator thread)."""
-        batches, self._unrecorded = self._unrecorded, []
-        if self.tap is not None and batches:
+    def _settle(self) -> None:
+        """Hand the steps published since the last call to the other outputs and the recording."""
+        batches, self._unsettled = self._unsettled, []
+        if not batches:
+            return
+        now = self.live.tm.now_ns()
+        for sub in self.outputs[1:]:
+            for batch in batches:
+                sub.check_overrun(now)
+                sub.publish(batch)
+        if self.tap is not None:
             assert self._state is not None
             for batch in batches:
                 self.tap.step(self._state, batch)

@@ -80,7 +80,9 @@ class StepPanel:
         end = int(batch.ends[0])
         start = end - self.base.ns
         idx = None if bool(new.all()) else np.flatnonzero(new)
-        bars = self._gather(rows_after, idx)
+        bars = batch.bars  # live: the coordinator's columns of what it appended
+        if bars is None or len(bars) != (new.shape[0] if idx is None else idx.shape[0]):
+            bars = self._gather(rows_after, idx)
         if len(bars):
             self.bank.update_step(self.base.label, idx, bars)
         derived: dict[str, np.ndarray] = {}
