@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["indent_compact_json", "to_compact_json", "to_json"]
+__all__ = ["indent_compact_json", "round6", "to_compact_json", "to_json"]
 
 
 def to_json(obj: Any) -> str:
@@ -79,6 +79,10 @@ def _round6(x: np.ndarray) -> list[float]:
         out[i] = round(float(x[i]), 6) + 0.0
     rounded: list[float] = out.tolist()
     return rounded
+
+
+round6 = _round6
+"""``round(v, 6) + 0.0`` of each finite value of an array, as a list (the documents' rounding)."""
 
 
 def _refuse(value: float) -> None:

@@ -37,7 +37,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from app.metrics.json_text import indent_compact_json, to_compact_json, to_json
+from app.metrics.json_template import template_json
+from app.metrics.json_text import to_compact_json, to_json
 from app.runtime.text_columns import fixed_decimals, join_rows, text_column
 
 __all__ = [
@@ -126,24 +127,42 @@ def write_sessions_json(path: Path, records: Iterator[dict[str, Any]]) -> None:
     """
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as fh:
-        chunk: list[str] = []
+        chunk: list[dict[str, Any]] = []
         wrote = False
 
         def flush() -> None:
             nonlocal wrote
-            text = indent_compact_json("[" + ",".join(chunk) + "]")
+            text = _records_json(chunk)
             fh.write(("[\n" if not wrote else ",\n") + text[2:-2])  # without "[\n" and "\n]"
             wrote = True
             chunk.clear()
 
         for record in records:
-            chunk.append(to_compact_json(record))
+            chunk.append(record)
             if len(chunk) == JSON_CHUNK:
                 flush()
         if chunk:
             flush()
         fh.write("\n]\n" if wrote else "[]\n")
     os.replace(tmp, path)
+
+
+def _records_json(records: list[Any]) -> str:
+    """``to_json(records)``: from templates of the records' shapes (`app.metrics.json_template`),
+    else by `to_json`."""
+    texts = template_json(records, 1)
+    if texts is None:
+        return _plain_json(records)
+    return "[\n  " + ",\n  ".join(texts) + "\n]" if texts else "[]"
+
+
+def _plain_json(records: list[Any]) -> str:
+    try:
+        return to_json(records)
+    except ValueError:  # the message names the path within the record, as for one record
+        for record in records:
+            to_compact_json(record)
+        raise
 
 
 def read_records(path: Path, committed: int | None = None) -> Iterator[tuple[dict[str, Any], list[float]]]:

@@ -1,0 +1,189 @@
+"""`to_json` text of many documents of a few shapes, each shape one template filled in bulk.
+
+`to_json` walks every value of every document in Python, builds a rounded copy, encodes it
+compact and indents it: most of sessions.json's time (a year of one symbol: 250 records of ~35
+dicts and ~75 floats each, mostly the per-session ``metrics`` block). Here a document's shape
+(its keys, nesting, list lengths and leaf types) becomes one text template, laid out as
+``json.dumps(..., sort_keys=True, indent=2)`` would, with a ``%s`` slot per leaf; the records
+of a run share a few shapes, so each template is built once. The floats of all documents are
+rounded (`json_text.round6`) and printed at once, every other leaf encoded by the C encoder's
+own functions, and each document is ``template % leaves``. The text equals `to_json`'s (tested);
+a document it cannot show the same way (a NaN, a key that is not a str, a value of another
+type) makes `template_json` return None, and the caller uses `to_json`, which says what is wrong.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import operator
+from collections.abc import Callable, Sequence
+from json.encoder import encode_basestring_ascii
+from typing import Any
+
+import numpy as np
+
+from app.metrics.json_text import round6
+
+__all__ = ["template_json"]
+
+_Shape = tuple[Any, ...]
+"""``(_DICT, keys sorted, kinds)`` or ``(_LIST, kinds)``; a kind is a nested shape or a leaf's type."""
+
+_DICT, _LIST = "d", "l"
+_FLOATS = frozenset((float, np.float64))
+_TEXT: dict[type, Callable[[Any], str]] = {
+    int: int.__repr__,
+    bool: lambda v: "true" if v else "false",
+    type(None): lambda v: "null",
+    str: encode_basestring_ascii,
+}
+_LEAVES = _FLOATS | frozenset(_TEXT)
+_CONTAINERS = frozenset((dict, list, tuple))
+
+
+def template_json(documents: Sequence[Any], depth: int = 0) -> list[str] | None:
+    """Return each document's `to_json` text, nested `depth` levels deep, or None if one of them
+    holds a value shown otherwise (then the caller encodes them all with `to_json`).
+
+    Nested at depth ``d``, every line after the first is indented ``2 * d`` more spaces, as
+    ``json.dumps(..., indent=2)`` prints a value inside ``d`` enclosing containers.
+    """
+    floats: list[float] = []  # every document's float leaves, and its other leaves, in text order
+    others: list[Any] = []
+    placed: list[tuple[_Shape, int, int]] = []
+    for document in documents:
+        at = (len(floats), len(others))
+        shape = _flatten(document, floats, others)
+        if shape is None:
+            return None
+        placed.append((shape, *at))
+    values = np.array(floats, dtype=np.float64)
+    if not np.isfinite(values).all():
+        return None
+    float_text = _float_texts(values)
+    try:
+        other_text = [_TEXT[type(v)](v) for v in others]
+    except UnicodeEncodeError:  # a lone surrogate: to_json's encoder says so
+        return None
+    out = []
+    for shape, f, o in placed:
+        template, n_floats, n_others = _template(shape, depth)
+        out.append(template % tuple(float_text[f:f + n_floats]) % tuple(other_text[o:o + n_others]))
+    return out
+
+
+def _float_texts(values: np.ndarray) -> list[str]:
+    # repr of each value rounded (`round6`), each distinct figure printed once (timings repeat:
+    # a stage's min, max and percentiles are often one value, an idle stage's all 0.0).
+    rounded = np.array(round6(values), dtype=np.float64)
+    distinct, where = np.unique(rounded, return_inverse=True)
+    texts = np.empty(distinct.shape[0], dtype=object)
+    texts[:] = list(map(float.__repr__, distinct.tolist()))
+    shown: list[str] = texts[where.ravel()].tolist()
+    return shown
+
+
+@functools.lru_cache(maxsize=1024)
+def _order(keys: tuple[Any, ...]) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]] | None:
+    # A dict's keys in the text's order and a getter of its values in that order (None: a key
+    # is not a str).
+    if not all(type(k) is str for k in keys):
+        return None
+    ordered = tuple(sorted(keys))
+    return ordered, _getter(list(ordered))
+
+
+@functools.lru_cache(maxsize=1024)
+def _split(kinds: tuple[type, ...]) -> tuple[Callable[[Any], tuple[Any, ...]], Callable[[Any], tuple[Any, ...]]] | None:
+    # For values of these types (text order), all leaves: getters of the floats and of the others.
+    if not _LEAVES.issuperset(kinds):
+        return None
+    return (_getter([i for i, k in enumerate(kinds) if k in _FLOATS]),
+            _getter([i for i, k in enumerate(kinds) if k not in _FLOATS]))
+
+
+def _getter(index: list[Any]) -> Callable[[Any], tuple[Any, ...]]:
+    if not index:
+        return _none
+    if len(index) == 1:
+        return functools.partial(_one, index[0])
+    return operator.itemgetter(*index)
+
+
+def _none(row: Any) -> tuple[Any, ...]:
+    return ()
+
+
+def _one(i: Any, row: Any) -> tuple[Any, ...]:
+    return (row[i],)
+
+
+def _flatten(obj: Any, floats: list[float], others: list[Any]) -> _Shape | None:
+    # `obj`'s shape (None: not shown by a template); its leaves appended in the text's order.
+    kind = type(obj)
+    if kind is dict:
+        got = _order(tuple(obj))
+        if got is None:
+            return None
+        keys, values_of = got
+        values = values_of(obj)
+        head: tuple[Any, ...] = (_DICT, keys)
+    elif kind is list or kind is tuple:
+        values = obj
+        head = (_LIST,)
+    else:
+        return None
+    kinds = tuple(map(type, values))
+    split = _split(kinds)
+    if split is not None:  # leaves only: taken in two calls
+        floats.extend(split[0](values))
+        others.extend(split[1](values))
+        return (*head, kinds)
+    parts: list[Any] = []
+    for value, kind in zip(values, kinds, strict=True):
+        if kind in _CONTAINERS:
+            inner = _flatten(value, floats, others)
+            if inner is None:
+                return None
+            parts.append(inner)
+        elif kind in _FLOATS:
+            floats.append(value)
+            parts.append(kind)
+        elif kind in _TEXT:
+            others.append(value)
+            parts.append(kind)
+        else:
+            return None
+    return (*head, tuple(parts))
+
+
+@functools.lru_cache(maxsize=256)
+def _template(shape: _Shape, depth: int) -> tuple[str, int, int]:
+    # ``json.dumps(indent=2)``'s layout of the shape, for two rounds of %-formatting: the float
+    # leaves' slots first (%s), then the others' (%%s); a % in a key is written %%%%.
+    counts = [0, 0]
+    return _text(shape, depth, counts), counts[0], counts[1]
+
+
+def _text(shape: _Shape, depth: int, counts: list[int]) -> str:
+    kinds = shape[-1]
+    if not kinds:
+        return "{}" if shape[0] == _DICT else "[]"
+    items = [_slot(kind, depth, counts) for kind in kinds]
+    if shape[0] == _DICT:
+        items = [json.dumps(key).replace("%", "%%%%") + ": " + item
+                 for key, item in zip(shape[1], items, strict=True)]
+    inner = "\n" + "  " * (depth + 1)
+    opening, closing = ("{", "}") if shape[0] == _DICT else ("[", "]")
+    return opening + inner + ("," + inner).join(items) + "\n" + "  " * depth + closing
+
+
+def _slot(kind: Any, depth: int, counts: list[int]) -> str:
+    if isinstance(kind, tuple):
+        return _text(kind, depth + 1, counts)
+    if kind in _FLOATS:
+        counts[0] += 1
+        return "%s"
+    counts[1] += 1
+    return "%%s"

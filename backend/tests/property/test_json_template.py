@@ -1,0 +1,50 @@
+"""Documents encoded from shape templates equal `to_json`'s text, byte for byte, at any depth."""
+
+from __future__ import annotations
+
+import hypothesis.strategies as st
+import numpy as np
+from app.metrics.json_template import template_json
+from app.metrics.json_text import to_json
+from hypothesis import given
+
+_keys = st.text(alphabet=st.sampled_from('ab%s "\\{}[],:\n\u00e9\u2603\x00'), max_size=5)
+_floats = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0.0, -0.0, 5e-07, -5e-07, 1.5e-05, 0.0000125, 2.5e-06, 1e16, 123456.0000005]),
+    st.builds(lambda cents, n: cents / 100 / n, st.integers(-10**9, 10**9), st.integers(1, 7)),
+)
+_leaves = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), _floats, _keys,
+                    _floats.map(np.float64))
+_documents = st.recursive(
+    _leaves,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.tuples(inner, inner),
+                            st.dictionaries(_keys, inner, max_size=5)),
+    max_leaves=40,
+)
+_containers = st.one_of(st.lists(_documents, max_size=4), st.dictionaries(_keys, _documents, max_size=5))
+
+
+def _nested(text: str, depth: int) -> str:
+    return text.replace("\n", "\n" + "  " * depth)
+
+
+@given(st.lists(_containers, max_size=5), st.integers(0, 3))
+def test_template_text_equals_to_json_nested_at_the_depth(documents, depth):
+    got = template_json(documents, depth)
+
+    assert got == [_nested(to_json(d), depth) for d in documents]
+
+
+@given(st.lists(st.sampled_from([{"a": 1.0, "b": {"c": [1, 2.5]}}, {"b": {"c": []}, "a": 2},
+                                 {"a": 0.1234567, "b": {"c": [3, 0.5]}}]), min_size=1, max_size=8))
+def test_documents_of_a_few_shapes_each_get_their_own_text(documents):
+    got = template_json(documents, 1)
+
+    assert got == [_nested(to_json(d), 1) for d in documents]
+
+
+def test_documents_it_cannot_show_the_same_way_are_left_to_to_json():
+    for document in ({"x": float("nan")}, {"x": [float("inf")]}, {1: 2}, {"x": {1, 2}}, {"x": np.int64(3)},
+                     {"x": np.array([1.0])}, 1.5, "text"):
+        assert template_json([{"fine": 1.0}, document]) is None, document
