@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import operator
 from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring_ascii
@@ -40,6 +41,7 @@ _TEXT: dict[type, Callable[[Any], str]] = {
 }
 _LEAVES = _FLOATS | frozenset(_TEXT)
 _CONTAINERS = frozenset((dict, list, tuple))
+_FEW = 16
 
 
 def template_json(documents: Sequence[Any], depth: int = 0) -> list[str] | None:
@@ -58,10 +60,15 @@ def template_json(documents: Sequence[Any], depth: int = 0) -> list[str] | None:
         if shape is None:
             return None
         placed.append((shape, *at))
-    values = np.array(floats, dtype=np.float64)
-    if not np.isfinite(values).all():
-        return None
-    float_text = _float_texts(values)
+    if len(floats) <= _FEW:  # a few floats cost less in Python than numpy's per-call cost
+        if not all(map(math.isfinite, floats)):
+            return None
+        float_text = [float.__repr__(round(float(v), 6) + 0.0) for v in floats]
+    else:
+        values = np.array(floats, dtype=np.float64)
+        if not np.isfinite(values).all():
+            return None
+        float_text = _float_texts(values)
     try:
         other_text = [_TEXT[type(v)](v) for v in others]
     except UnicodeEncodeError:  # a lone surrogate: to_json's encoder says so
@@ -76,8 +83,7 @@ def template_json(documents: Sequence[Any], depth: int = 0) -> list[str] | None:
 def _float_texts(values: np.ndarray) -> list[str]:
     # repr of each value rounded (`round6`), each distinct figure printed once (timings repeat:
     # a stage's min, max and percentiles are often one value, an idle stage's all 0.0).
-    rounded = np.array(round6(values), dtype=np.float64)
-    distinct, where = np.unique(rounded, return_inverse=True)
+    distinct, where = np.unique(np.array(round6(values), dtype=np.float64), return_inverse=True)
     texts = np.empty(distinct.shape[0], dtype=object)
     texts[:] = list(map(float.__repr__, distinct.tolist()))
     shown: list[str] = texts[where.ravel()].tolist()

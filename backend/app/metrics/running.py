@@ -185,7 +185,10 @@ class RunningStat:
         scale = _UNITS.get(unit)
         if scale is None:
             raise ValueError(f"expected unit 'ns', 'us', 'ms' or 's', received {unit!r}")
-        p50, p99 = self._percentiles((0.5, 0.99))
+        if self.min_ns == self.max_ns:  # empty, or one value (a batch's shared time): every percentile
+            p50 = p99 = float(self.min_ns)
+        else:
+            p50, p99 = self._percentiles((0.5, 0.99))
         return {
             "count": self.count,
             f"total_{unit}": self.total_ns / scale,
