@@ -188,7 +188,7 @@ class AnalysisEngine(SessionThread):
         ctx, on_bar, gate = self.ctx, self.strategy.on_bar, self.gate
         advance, reveal, mark, account = ctx.advance, ctx.reveal_all, self.broker.mark, self.broker.account_probe()
         series = [state.bars[(symbol, ctx.base_interval)] for symbol in ctx.symbols]
-        flat, bounds, counts = step_bars(ctx.symbols, series, batch.base_idx, ctx.base_counts)
+        flat, bounds, counts = step_bars(ctx.symbols, series, batch.base_idx, ctx.base_counts, batch.bars)
         eq_ns: list[int] = []
         eq: list[float] = []
         cash: list[float] = []

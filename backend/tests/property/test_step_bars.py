@@ -52,3 +52,9 @@ def test_each_step_holds_its_bars_in_symbol_order_and_the_counts_carry_over(per_
     assert all(type(b) is Bar for b in flat)
     assert bounds == want_bounds
     assert got_counts == want_counts
+    if hi - lo == 1:  # a live step hands its bars over as columns: the same tuples
+        rows = [series[s].row(r) for s, r in enumerate(idx[lo].tolist()) if r >= 0]
+        columns = BarArrays(*(np.array(c, dtype=np.int64 if j == 0 else np.float64)
+                              for j, c in enumerate(zip(*rows, strict=True)))) if rows else None
+        if columns is not None:
+            assert step_bars(symbols, series, idx[lo:hi], before, columns) == (flat, bounds, got_counts)
