@@ -10,7 +10,7 @@ import sys
 import traceback
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from app.config import load_session_config
 from app.errors import AppError, ConfigError, NoBarsError, SessionAborted, ThreadStuckError
@@ -252,5 +252,17 @@ def _failed(error: BaseException, out_dir: Path, show_traceback: bool) -> int:
     return EXIT_FAILED
 
 
+def _exit(code: int) -> NoReturn:
+    """End the process with `code`, skipping the interpreter's teardown (~55 ms for a one-year run).
+
+    Every file of the run is closed by now (a stuck thread, ThreadStuckError, cannot be joined
+    anyway); the log handlers and the console streams are flushed first.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit(main())
