@@ -18,7 +18,7 @@ import pyarrow as pa
 from app.report.html import ReportError
 from app.runtime.json_file import read_json
 
-__all__ = ["Equity", "Fills", "RunFiles", "TextColumn", "load_run", "read_equity", "read_fills"]
+__all__ = ["Equity", "Fills", "RunFiles", "StampRows", "TextColumn", "load_run", "read_equity", "read_fills"]
 
 
 class TextColumn:
@@ -43,11 +43,33 @@ class TextColumn:
         return [data[off[i]: off[i + 1]].decode("utf-8") for i in indices]
 
 
+class StampRows:
+    """equity.csv's timestamp column as the run that wrote it holds it: ASCII rows of one width."""
+
+    def __init__(self, rows: np.ndarray) -> None:
+        self._rows = rows  # (rows, width) uint8
+
+    def __len__(self) -> int:
+        return int(self._rows.shape[0])
+
+    def at(self, indices: np.ndarray | list[int]) -> list[str]:
+        """Return the strings at `indices`."""
+        width = int(self._rows.shape[1])
+        if not width:
+            return ["" for _ in indices]
+        text = self._rows[np.asarray(indices, dtype=np.int64)].tobytes().decode("ascii")
+        return [text[i: i + width] for i in range(0, len(text), width)]
+
+
 @dataclass
 class Equity:
-    """equity.csv's timestamp (local ISO text) and equity columns (cash is not drawn: not read)."""
+    """equity.csv's timestamp (local ISO text) and equity columns (cash is not drawn: not read).
 
-    stamps: TextColumn
+    Read from the file (`read_equity`), or handed over by the run that just wrote it: then
+    `stamps` are the file's timestamp rows and `equity` the values its text parses to.
+    """
+
+    stamps: TextColumn | StampRows
     equity: np.ndarray
 
 
@@ -162,11 +184,12 @@ def check_run_dir(run_dir: Path) -> dict[str, Any]:
     return summary
 
 
-def load_run(run_dir: Path) -> RunFiles:
+def load_run(run_dir: Path, equity: Equity | None = None) -> RunFiles:
     """Read everything a run's report shows from `run_dir`.
 
     summary.json is required; sessions.json, equity.csv, fills.csv and the config copies are
-    read when present (a run that failed early, or is still running, may lack them).
+    read when present (a run that failed early, or is still running, may lack them). With
+    `equity` (what the run that just wrote equity.csv holds of it), equity.csv is not read.
 
     Raises
     ------
@@ -188,6 +211,7 @@ def load_run(run_dir: Path) -> RunFiles:
     config_text = None
     if (run_dir / "config.yaml").is_file():
         config_text = (run_dir / "config.yaml").read_text(encoding="utf-8", errors="replace")
-    equity = read_equity(run_dir / "equity.csv") if (run_dir / "equity.csv").is_file() else None
+    if equity is None and (run_dir / "equity.csv").is_file():
+        equity = read_equity(run_dir / "equity.csv")
     fills = read_fills(run_dir / "fills.csv") if (run_dir / "fills.csv").is_file() else None
     return RunFiles(run_dir, summary, sessions, config, config_text, equity, fills)

@@ -7,6 +7,7 @@ ended (and `app.runtime.recover` after a kill).
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -25,7 +26,7 @@ from app.runtime.journal import (
     write_sessions_json,
 )
 from app.runtime.rollup import RecordRollup
-from app.runtime.text_columns import iso_local
+from app.runtime.text_columns import iso_local, printed_values
 
 __all__ = ["build_summary", "equity_columns", "stamps_for", "write_equity_csv", "write_outputs",
            "write_sessions_and_blocks", "write_sessions_and_report"]
@@ -72,8 +73,9 @@ def write_outputs(pipeline: Pipeline, journal: RunJournal, rollup: RecordRollup,
     rollup.fold_fills(pipeline.broker.fills)
     journal.close()
     # The whole curve, from the journal (the engine holds a session's points), a chunk at a time.
+    kept: list[tuple[np.ndarray, np.ndarray]] = []
     write_equity_csv(out_dir / "equity.csv", read_equity_chunks(journal.dir / "equity.bin", EQUITY_CHUNK),
-                     stamps_for(pipeline))
+                     stamps_for(pipeline), kept)
     summary = build_summary(pipeline, rollup, status, elapsed_s)
     if status_detail:
         summary["status_detail"] = status_detail
@@ -83,25 +85,45 @@ def write_outputs(pipeline: Pipeline, journal: RunJournal, rollup: RecordRollup,
     write_json_atomic(out_dir / "summary.json", summary)  # what report.html reads
     from app.report import write_run_report_safely  # imported here: start-up does not pay for it
 
-    write_run_report_safely(out_dir, sw)  # from the files above; a failure is a warning in run.log
+    # From the files above (equity.csv as written: not read back); a failure is a warning in run.log.
+    write_run_report_safely(out_dir, sw, _kept_equity(kept))
     _write_report_text(out_dir, summary, blocks, lambda: breakdown.update(outputs_s=sw.elapsed_ns(began) / 1e9))
     write_json_atomic(out_dir / "summary.json", summary)  # with the whole outputs_s
     journal.remove()
     return summary
 
 
-def write_equity_csv(path: Path, chunks: Iterable[np.ndarray], stamps: Callable[[np.ndarray], np.ndarray]) -> None:
+def write_equity_csv(path: Path, chunks: Iterable[np.ndarray], stamps: Callable[[np.ndarray], np.ndarray],
+                     keep: list[tuple[np.ndarray, np.ndarray]] | None = None) -> None:
     """Write equity.csv (one row per step) whole, by rename, from chunks of `EQUITY_DTYPE` points.
 
     The text columns take ~150 bytes a row while they are built: chunks bound that (three
-    years of one-minute steps at once peaked ~45 MB above a one-year run).
+    years of one-minute steps at once peaked ~45 MB above a one-year run). With `keep`, each
+    chunk's timestamp rows and the equity its text parses to are appended to it (33 bytes a
+    row: report.html draws them without reading the file back).
     """
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("wb") as fh:
         fh.write(EQUITY_HEADER)
         for points in chunks:
-            fh.write(equity_rows(points["ns"], points["equity"], points["cash"], stamps))
+            rows = stamps(points["ns"])
+            fh.write(equity_rows(points["ns"], points["equity"], points["cash"], functools.partial(_same, rows)))
+            if keep is not None:
+                keep.append((rows, printed_values(points["equity"])))
     os.replace(tmp, path)
+
+
+def _same(rows: np.ndarray, _ns: np.ndarray) -> np.ndarray:
+    return rows
+
+
+def _kept_equity(kept: list[tuple[np.ndarray, np.ndarray]]) -> Any:
+    # equity.csv for report.html (`app.report.run_files.Equity`), from write_equity_csv's `keep`.
+    from app.report.run_files import Equity, StampRows
+
+    stamps = np.concatenate([rows for rows, _ in kept]) if kept else np.zeros((0, 25), dtype=np.uint8)
+    values = np.concatenate([v for _, v in kept]) if kept else np.empty(0)
+    return Equity(StampRows(stamps), values)
 
 
 def write_sessions_and_report(out_dir: Path, summary: dict[str, Any], records: Iterator[dict[str, Any]]) -> None:

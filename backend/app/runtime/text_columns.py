@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["fixed_decimals", "iso_local", "join_rows", "text_column"]
+__all__ = ["fixed_decimals", "iso_local", "join_rows", "printed_values", "text_column"]
 
 _EXACT = 2.0**52  # below this every integer-valued double is exact, so rint is safe
 _WORD = {1: np.uint8, 2: np.uint16, 4: np.uint32}
@@ -115,6 +115,26 @@ def fixed_decimals(values: Sequence[float] | np.ndarray, decimals: int = 4) -> n
         text[unsafe] = 0
         text[unsafe, text.shape[1] - exact.shape[1]:] = exact
     return text
+
+
+def printed_values(values: Sequence[float] | np.ndarray, decimals: int = 4) -> np.ndarray:
+    """Return ``float(f"{x:.{decimals}f}")`` of each value: what a reader of `fixed_decimals`' text gets.
+
+    Away from a rounding tie (`fixed_decimals`' test) the text's digits are ``rint(|x| * 10**decimals)``,
+    exact below 2**52, and dividing them by the exact power of ten rounds correctly, as a parser
+    does; other rows are printed and parsed by Python.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    scale = 10.0**decimals
+    with np.errstate(invalid="ignore", over="ignore"):
+        size = np.abs(x * scale)
+        whole = np.rint(size)
+        safe = (size < _EXACT) & (np.abs(np.abs(size - whole) - 0.5) > size * 2.0**-50)
+        out = np.copysign(whole / scale, x)
+    unsafe = np.flatnonzero(~safe)
+    if unsafe.size:
+        out[unsafe] = [float(f"{v:.{decimals}f}") for v in x[unsafe].tolist()]
+    return out
 
 
 def iso_local(ts_ns: np.ndarray, offset_s: np.ndarray) -> np.ndarray:

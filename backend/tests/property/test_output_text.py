@@ -111,3 +111,12 @@ def test_fills_formatted_by_python_equal_the_column_path(rows, calendar):
         return iso_local(ts_ns, tm.utc_offsets_s(ts_ns))
 
     assert fill_rows(fills, stamps, tm.uncached.tz) == fill_rows(fills, stamps)
+
+
+@given(st.lists(st.one_of(_money, _any_float, _edges), max_size=60), st.integers(1, 4))
+def test_printed_values_equal_parsing_the_printed_text(values, decimals):
+    from app.runtime.text_columns import printed_values
+
+    got = printed_values(values, decimals).tolist() if values else []
+
+    assert [repr(v) for v in got] == [repr(float(f"{v:.{decimals}f}")) for v in values]

@@ -26,6 +26,8 @@ def test_every_run_writes_report_html_and_the_cli_rewrites_it_from_the_files(run
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(out)
     assert out.read_text(encoding="utf-8").count('data-chart="') >= 6
+    # The run drew its equity from what it held, not from equity.csv read back: the same page.
+    assert out.read_bytes() == (runs.a / "report.html").read_bytes()
 
 
 def test_the_default_output_is_the_run_folder(runs: Runs, tmp_path: Path):
