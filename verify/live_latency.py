@@ -24,7 +24,10 @@ Full pipeline (default)
                           coordinator (both wrapped around ``poll`` in this process: one
                           ``time.time_ns()`` per non-empty poll, no per-bar work on that thread);
       peak RSS          : this process (pipeline plus the script) and the feed server.
-    ``--max-p99-ms`` applies to the socket->strategy p99 (the issue's target: under 2 ms).
+    ``--max-p99-ms`` applies to the socket->strategy p99 (the issue's target: under 2 ms), of
+    every run. ``--runs N`` repeats the whole measurement N times (new store, server and
+    pipeline each time) and ends with the median, min and max of the runs' p50 and p99: on a
+    shared machine one 15-step run's p99 is its slowest step.
 
 Adapter only (``--adapter-only``, the original measurement)
     ``AlpacaFeed`` alone polling the server (a 1m store replayed at ``--speed 60`` as 1s bars);
@@ -34,7 +37,7 @@ Adapter only (``--adapter-only``, the original measurement)
 Run from the repo root:
 
     python verify/live_latency.py [--symbols 20] [--seconds 15] [--streams 1s,5s,1m]
-                                  [--max-p99-ms 2]
+                                  [--max-p99-ms 2] [--runs 1]
     python verify/live_latency.py --adapter-only [--symbols 20] [--seconds 15] [--max-p99-ms 250]
 """
 
@@ -306,6 +309,24 @@ class _StepTimes:
 
 
 def pipeline(args: argparse.Namespace) -> int:
+    """Run the full-pipeline measurement ``--runs`` times; with several, end with their spread."""
+    codes, figures = [], []
+    for k in range(args.runs):
+        if args.runs > 1:
+            print(f"--- run {k + 1} of {args.runs}")
+        code, lat = _pipeline_once(args)
+        codes.append(code)
+        if lat is not None and lat["count"]:
+            figures.append((float(lat["p50_ms"]), float(lat["p99_ms"])))
+    if args.runs > 1 and figures:
+        p50s, p99s = (sorted(f[i] for f in figures) for i in (0, 1))
+        print(f"=== {len(figures)} runs, {args.symbols} symbols: socket->strategy "
+              f"p50 median {p50s[len(p50s) // 2]:.3f} ms (min {p50s[0]:.3f}, max {p50s[-1]:.3f}), "
+              f"p99 median {p99s[len(p99s) // 2]:.3f} ms (min {p99s[0]:.3f}, max {p99s[-1]:.3f})")
+    return max(codes)
+
+
+def _pipeline_once(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None]:
     from app.config import load_session_config
     from app.runtime.run import run
 
@@ -358,7 +379,7 @@ def pipeline(args: argparse.Namespace) -> int:
           f"{summary['trading']['fills']} fills)")
     if not lat["count"]:
         print("FAIL no step reached the strategy")
-        return 1
+        return 1, lat
     print(f"socket->strategy  p50 {lat['p50_ms']:7.3f} ms  p99 {lat['p99_ms']:7.3f} ms  "
           f"max {lat['max_ms']:7.3f} ms  (mean {lat['mean_ms']:.3f} ms, n={lat['count']})")
     stages = summary["metrics"]["stages"]
@@ -382,7 +403,7 @@ def pipeline(args: argparse.Namespace) -> int:
     print(f"peak RSS          this process {self_rss:.0f} MB"
           + (f" (pipeline sampled {peak:.0f} MB)" if peak is not None else "")
           + (f"; feed server {server_rss:.0f} MB" if server_rss is not None else ""))
-    return _target(float(lat["p99_ms"]), args.max_p99_ms, "socket->strategy")
+    return _target(float(lat["p99_ms"]), args.max_p99_ms, "socket->strategy"), lat
 
 
 def main() -> int:
@@ -392,6 +413,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--streams", default="1s,5s,1m",
                         help="pipeline: session streams (base 1s first)")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="pipeline: repeat the measurement this many times (a noisy machine)")
     parser.add_argument("--adapter-only", action="store_true",
                         help="measure AlpacaFeed alone (no pipeline)")
     parser.add_argument("--max-p99-ms", type=float, default=None,

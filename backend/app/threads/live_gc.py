@@ -1,12 +1,12 @@
 """QuietCollector: the garbage collector kept off a live step's way while a session streams.
 
 A collection runs in whichever thread allocates when a generation's threshold is crossed: in the
-middle of a step, on the coordinator parsing the step's bars or on the processor deriving them.
-A young collection costs 0.1-0.7 ms there, a full one ~25 ms (the whole heap). While a session
-streams the start-up heap (modules, history, the session's arrays) is frozen out of the
-collector, automatic collection is off, and the coordinator collects the young generations
-itself after each step has reached the strategy (`collect`), with a full pass over what is not
-frozen every `FULL_EVERY` steps. Reference counting frees everything else as usual.
+middle of a step, on the coordinator parsing the step's bars or on the processor deriving them
+(a young collection costs 0.1-0.7 ms there). While a session streams, automatic collection is
+off and the coordinator collects the young generations itself after each step has reached the
+strategy (`collect`), with a full pass every `FULL_EVERY` steps. The start-up heap is already
+frozen out of every pass (`runtime.run`), so a full pass walks only what the run made since.
+Reference counting frees everything else as usual.
 
 Coordinator thread only (`LiveStream.stream`); the collector's state is restored on exit.
 """
@@ -16,13 +16,13 @@ from __future__ import annotations
 import gc
 from types import TracebackType
 
-__all__ = ["QuietCollector"]
+__all__ = ["FULL_EVERY", "QuietCollector"]
 
-FULL_EVERY = 64  # steps between full collections (of what is not frozen)
+FULL_EVERY = 64  # steps between full collections
 
 
 class QuietCollector:
-    """Context manager: freeze and disable on entry, `collect` between steps, restore on exit."""
+    """Context manager: automatic collection off on entry, `collect` between steps, restored on exit."""
 
     def __init__(self) -> None:
         self._was_enabled = False
@@ -31,7 +31,6 @@ class QuietCollector:
     def __enter__(self) -> QuietCollector:
         self._was_enabled = gc.isenabled()
         self._steps = 0
-        gc.freeze()
         gc.disable()
         return self
 
@@ -42,6 +41,5 @@ class QuietCollector:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  tb: TracebackType | None) -> None:
-        gc.unfreeze()  # the session's own garbage is collectable again once it is over
         if self._was_enabled:
             gc.enable()
