@@ -253,7 +253,10 @@ class PerformanceMetrics:
     def merge(self, other: PerformanceMetrics) -> None:
         """Add `other`'s records and counters; keep the larger process sample."""
         for name, stat in other.stages.items():
-            self.stages.setdefault(name, RunningStat()).merge(stat)
+            mine = self.stages.get(name)
+            if mine is None:  # (not setdefault: it would build a histogram per call)
+                mine = self.stages[name] = RunningStat()
+            mine.merge(stat)
         for name, n in other.counters.items():
             self.increment(name, n)
         self.cpu_s = max(self.cpu_s, other.cpu_s)

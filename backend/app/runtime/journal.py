@@ -32,6 +32,7 @@ import os
 import pickle
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -262,9 +263,10 @@ class RunJournal:
 
     def commit(self) -> None:
         """Write summary.json: the progress so far and the journal's committed lengths (see the module doc)."""
-        # json.dumps, not to_json: its numpy rounding has a fixed cost of ~0.5 ms a call.
-        text = json.dumps({**self.progress(), "status": "running", "sessions_completed": self.sessions,
-                           "journal": self.committed}, indent=2, sort_keys=True).encode("utf-8") + b"\n"
+        # json.dumps(indent=2)'s text (not to_json: its numpy rounding has a fixed cost of ~0.5 ms
+        # a call), written by `_indented` when it can (json's indenting encoder is pure Python).
+        doc = {**self.progress(), "status": "running", "sessions_completed": self.sessions, "journal": self.committed}
+        text = (_indented(doc) or json.dumps(doc, indent=2, sort_keys=True)).encode("utf-8") + b"\n"
         path = self.out_dir / "summary.json"
         if len(text) > PAGE:  # rare (a long session name): whole by rename instead
             if self._summary_fd is not None:
@@ -296,3 +298,36 @@ class RunJournal:
             (self.dir / name).unlink(missing_ok=True)
         self.dir.rmdir()
 
+
+_SCALAR_TEXT: dict[type, Callable[[Any], str]] = {
+    str: encode_basestring_ascii,
+    int: int.__repr__,
+    bool: lambda v: "true" if v else "false",
+    type(None): lambda v: "null",
+}
+
+
+def _indented(doc: dict[str, Any]) -> str | None:
+    """``json.dumps(doc, indent=2, sort_keys=True)`` of a dict of str keys whose values are str,
+    int, bool, None, finite floats or such dicts (one level), else None."""
+    lines = []
+    try:
+        for key in sorted(doc):
+            value = doc[key]
+            if type(value) is dict:
+                inner = [f"    {encode_basestring_ascii(k)}: {_scalar_text(value[k])}" for k in sorted(value)]
+                text = "{\n" + ",\n".join(inner) + "\n  }" if inner else "{}"
+            else:
+                text = _scalar_text(value)
+            lines.append(f"  {encode_basestring_ascii(key)}: {text}")
+    except (KeyError, TypeError, ValueError):  # another value or key: json.dumps writes it
+        return None
+    return "{\n" + ",\n".join(lines) + "\n}" if lines else "{}"
+
+
+def _scalar_text(value: Any) -> str:
+    if type(value) is float:
+        if value - value != 0.0:  # NaN or infinite: json.dumps's words
+            raise ValueError(value)
+        return float.__repr__(value)
+    return _SCALAR_TEXT[type(value)](value)
