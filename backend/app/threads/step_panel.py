@@ -66,8 +66,10 @@ class StepPanel:
 
     def accepts(self, batch: StepBatch, new: np.ndarray) -> bool:
         """Return True for one step with at most one new base bar per symbol."""
+        # Every `new` in {0, 1}: nothing left after dropping the low bit (a negative keeps its
+        # sign bit). count_nonzero, not min/max: those go through numpy's Python wrappers.
         return (batch.hi - batch.lo == 1 and not self.base.is_daily
-                and (new.shape[0] == 0 or (int(new.min()) >= 0 and int(new.max()) <= 1)))
+                and np.count_nonzero(new >> 1) == 0)
 
     def invalidate(self) -> None:
         """The per-symbol path ran: rows and derived counts are no longer known here."""
@@ -79,7 +81,7 @@ class StepPanel:
         """Process one step whose new bars are ``rows_after[s] - 1`` for each ``new[s] == 1``."""
         end = int(batch.ends[0])
         start = end - self.base.ns
-        idx = None if bool(new.all()) else np.flatnonzero(new)
+        idx = None if np.count_nonzero(new) == new.shape[0] else np.flatnonzero(new)
         bars = batch.bars  # live: the coordinator's columns of what it appended
         if bars is None or len(bars) != (new.shape[0] if idx is None else idx.shape[0]):
             bars = self._gather(rows_after, idx)
@@ -124,7 +126,7 @@ class StepPanel:
             self._held = True
         on_grid = (start - self.state.open_ns) % self.base.ns == 0
         ordered = self._last_start is None or start > self._last_start
-        if not (on_grid and ordered and bool((bars.start == start).all())):
+        if not (on_grid and ordered and np.count_nonzero(bars.start != start) == 0):
             self._held = False
             return
         rows.push(start, idx, bars)
