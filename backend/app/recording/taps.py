@@ -79,12 +79,17 @@ class StepTap:
 
     # -- steps (coordinator) --------------------------------------------------------------------
 
-    def step(self, state: SessionState, batch: StepBatch) -> None:
-        """Write the batch's steps, their bars and every bar now settled; flush (one step: one batch)."""
+    def step(self, state: SessionState, batch: StepBatch, published_ns: int | None = None) -> None:
+        """Write the batch's steps, their bars and every bar now settled; flush (one step: one batch).
+
+        `published_ns` is when the batch was handed off, for a caller that records it later (live:
+        `LiveSteps`); None: now.
+        """
         with self.lock:
             if state is not self._state:
                 self._begin(state)
-            base, label, session, now = self.base, self.base.label, state.session, self.now_ns()
+            now = self.now_ns() if published_ns is None else published_ns
+            base, label, session = self.base, self.base.label, state.session
             for i in range(batch.hi - batch.lo):
                 k, end = batch.lo + i, int(batch.ends[i])
                 ids = []

@@ -85,7 +85,7 @@ class LiveSteps:
         self.gate = PauseGate(stopwatch=self.stopwatch)
         self.tap: StepTap | None = None  # recording: each published step and the bars it held
         self._state: SessionState | None = None
-        self._unsettled: list[StepBatch] = []  # published to the processor only, so far
+        self._unsettled: list[tuple[StepBatch, int]] = []  # (batch, when) published to the processor only
 
     def prepare(self, state: SessionState) -> None:
         self.live.prepare(state)
@@ -108,10 +108,11 @@ class LiveSteps:
         stopwatch = self.stopwatch
         t0 = stopwatch.now_ns()
         first = self.outputs[0]
-        first.check_overrun(self.live.tm.now_ns())
+        now = self.live.tm.now_ns()
+        first.check_overrun(now)
         first.publish(batch)
         self.stat.record(stopwatch.now_ns() - t0)
-        self._unsettled.append(batch)
+        self._unsettled.append((batch, now))
 
     def _settle(self) -> None:
         """Hand the steps published since the last call to the other outputs and the recording."""
@@ -120,13 +121,13 @@ class LiveSteps:
             return
         now = self.live.tm.now_ns()
         for sub in self.outputs[1:]:
-            for batch in batches:
+            for batch, _ in batches:
                 sub.check_overrun(now)
                 sub.publish(batch)
         if self.tap is not None:
             assert self._state is not None
-            for batch in batches:
-                self.tap.step(self._state, batch)
+            for batch, published in batches:
+                self.tap.step(self._state, batch, published_ns=published)
 
     def request_drain(self) -> None:
         self.live.drain_requested.set()
