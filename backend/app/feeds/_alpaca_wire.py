@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any, Final
 
-from app.feeds.live import BarKind, LiveBar, parse_rfc3339_ns
+from app.feeds.live import BarKind, LiveBar, _parse_rfc3339_ns, parse_rfc3339_ns
 
 __all__ = [
     "BAR_TYPES",
@@ -89,7 +89,7 @@ def parse_bar(obj: dict[str, Any], received_ns: int, kind: BarKind, symbol: str 
             and type(low) is float and type(c) is float and type(vw) is float and type(count) is int
             and (tv is float or (tv is int and -_EXACT_INT < v < _EXACT_INT))
             and _isfinite(o + h + low + c + vw + v)):
-        return LiveBar(sym, parse_rfc3339_ns(stamp), o, h, low, c, float(v), count,
+        return LiveBar(sym, _parse_rfc3339_ns(stamp), o, h, low, c, float(v), count,
                        vw if "vw" in obj else math.nan, kind, received_ns)
     return _parse_checked(obj, received_ns, kind, symbol)
 

@@ -449,17 +449,18 @@ class AlpacaFeed:
             log.warning("malformed frame (%s): %s", e, truncate_raw(raw))
             return []
         received = self._clock_ns()
+        wanted, symbols, deliver = self._wanted_types, self._symbol_set, self._deliver  # per bar: locals
         for msg in msgs:
             kind = msg["T"]
-            if kind in self._wanted_types:
+            if kind in wanted:
                 try:
                     bar = parse_bar(msg, received, BAR_TYPES[kind])
                 except ValueError as e:
                     self.stats.malformed += 1
                     log.warning("malformed bar message (%s): %s", e, truncate_raw(json.dumps(msg)))
                     continue
-                if bar.symbol in self._symbol_set:
-                    self._deliver(bar, out, final=False)
+                if bar.symbol in symbols:
+                    deliver(bar, out, final=False)
                     continue
             if kind == "error":
                 code = msg.get("code")
