@@ -138,7 +138,7 @@ def read_symbol_bars(store: Path, interval_label: str, symbol: str, spans: Sessi
     lo, hi = int(spans.open_ns[0]), int(spans.close_ns[-1])
     start = close = None
     try:
-        table = pq.ParquetFile(path).read(columns=["timestamp", "close"])
+        table = pq.ParquetFile(path).read(columns=["timestamp", "close"], use_threads=False)  # (as run_files)
         ts, px = table.column("timestamp"), table.column("close")
         if ts.type == TIMESTAMP_TYPE and ts.null_count == 0 and px.type == pa.float64() and px.null_count == 0:
             start, close = _int64s(ts), _buffer_floats(px)

@@ -8,6 +8,7 @@ chart draws are turned into Python strings.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ import pyarrow as pa
 from app.report.html import ReportError
 from app.runtime.json_file import read_json
 
-__all__ = ["Equity", "Fills", "RunFiles", "StampRows", "TextColumn", "load_run", "read_equity", "read_fills"]
+__all__ = ["Equity", "Fills", "RunFiles", "StampRows", "TextColumn", "load_run", "read_equity", "read_fills",
+           "session_view"]
 
 
 class TextColumn:
@@ -105,8 +107,10 @@ def _read_csv(path: Path, columns: dict[str, pa.DataType]) -> pa.Table:
     import pyarrow.csv as pcsv
 
     try:
-        table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
-            column_types=columns, include_columns=list(columns)))
+        # One thread: a run's CSVs are small, and starting Arrow's pool cost more than it saved.
+        table = pcsv.read_csv(path, read_options=pcsv.ReadOptions(use_threads=False),
+                              convert_options=pcsv.ConvertOptions(column_types=columns,
+                                                                  include_columns=list(columns)))
     except FileNotFoundError:
         raise ReportError(f"{path}: not found; expected the run's {path.name}") from None
     except (pa.ArrowInvalid, pa.ArrowKeyError, KeyError) as e:
@@ -184,12 +188,64 @@ def check_run_dir(run_dir: Path) -> dict[str, Any]:
     return summary
 
 
-def load_run(run_dir: Path, equity: Equity | None = None) -> RunFiles:
+def session_view(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a session record that report.html reads, as sessions.json gives them back.
+
+    Keys sorted, floats rounded as `app.metrics.json_text.to_json` rounds them: the run that
+    writes sessions.json hands these to the page instead of the page parsing the file (a year's
+    sessions.json is ~1 MB). Keep in step with what `run_page`, `run_charts` and `prices` read
+    from ``RunFiles.sessions`` (tests/report/test_report_cli.py compares the two pages).
+    """
+    view: dict[str, Any] = {key: _plain(record[key]) for key in ("close", "date", "open") if key in record}
+    trading = record.get("trading")
+    if isinstance(trading, Mapping):
+        view["trading"] = _pick(trading, ("by_symbol", "pnl"), {"by_symbol": ("pnl",)})
+    quality = record.get("quality")
+    if isinstance(quality, Mapping):
+        view["quality"] = {symbol: _pick(q, ("expected", "gaps", "missing", "present", "quality_pct"), {})
+                           if isinstance(q, Mapping) else _plain(q) for symbol, q in sorted(quality.items())}
+    metrics = record.get("metrics")
+    if isinstance(metrics, Mapping) and "stages" in metrics:
+        view["metrics"] = _pick(metrics, ("stages",), {"stages": ("count", "p99_ms")})
+    return dict(sorted(view.items()))
+
+
+def _pick(block: Mapping[str, Any], keys: tuple[str, ...], inner: dict[str, tuple[str, ...]]) -> dict[str, Any]:
+    # `keys` of `block` (those present), each a plain value, or for the keys in `inner`, a mapping
+    # of name -> those keys of its value.
+    out: dict[str, Any] = {}
+    for key in keys:
+        if key not in block:
+            continue
+        value = block[key]
+        if key in inner and isinstance(value, Mapping):
+            out[key] = {name: {k: _plain(v[k]) for k in inner[key] if k in v} if isinstance(v, Mapping) else _plain(v)
+                        for name, v in sorted(value.items())}
+        else:
+            out[key] = _plain(value)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    # As the value reads back from the JSON file (to_json's rounding; lists for tuples).
+    if isinstance(value, (float, np.floating)):
+        return round(float(value), 6) + 0.0
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in sorted(value.items())}
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def load_run(run_dir: Path, equity: Equity | None = None, sessions: list[dict[str, Any]] | None = None) -> RunFiles:
     """Read everything a run's report shows from `run_dir`.
 
     summary.json is required; sessions.json, equity.csv, fills.csv and the config copies are
     read when present (a run that failed early, or is still running, may lack them). With
-    `equity` (what the run that just wrote equity.csv holds of it), equity.csv is not read.
+    `equity` (what the run that just wrote equity.csv holds of it), equity.csv is not read; with
+    `sessions` (`session_view` of each record the run just wrote), sessions.json is not.
 
     Raises
     ------
@@ -197,8 +253,7 @@ def load_run(run_dir: Path, equity: Equity | None = None) -> RunFiles:
         If `run_dir` is not a run folder or a file present is unreadable.
     """
     summary = check_run_dir(run_dir)
-    sessions: list[dict[str, Any]] = []
-    if (run_dir / "sessions.json").is_file():
+    if sessions is None and (run_dir / "sessions.json").is_file():
         loaded = _read_json(run_dir / "sessions.json", "a list of session records")
         if not isinstance(loaded, list):
             raise ReportError(f"{run_dir / 'sessions.json'}: a {type(loaded).__name__}; expected a list of "
@@ -214,4 +269,4 @@ def load_run(run_dir: Path, equity: Equity | None = None) -> RunFiles:
     if equity is None and (run_dir / "equity.csv").is_file():
         equity = read_equity(run_dir / "equity.csv")
     fills = read_fills(run_dir / "fills.csv") if (run_dir / "fills.csv").is_file() else None
-    return RunFiles(run_dir, summary, sessions, config, config_text, equity, fills)
+    return RunFiles(run_dir, summary, sessions if sessions is not None else [], config, config_text, equity, fills)

@@ -48,10 +48,12 @@ SYMBOL_CHARTS = 8
 _BASE_SECONDS = {"1s": 1, "1m": 60, "1d": 86_400}
 
 
-def write_run_report(run_dir: Path, out: Path | None = None, equity: Equity | None = None) -> Path:
+def write_run_report(run_dir: Path, out: Path | None = None, equity: Equity | None = None,
+                     sessions: list[dict[str, Any]] | None = None) -> Path:
     """Write the report of the run in `run_dir` to `out` (default ``run_dir/report.html``); return its path.
 
-    `equity`: equity.csv as the run that just wrote it holds it (`load_run`), the same page.
+    `equity`, `sessions`: equity.csv and sessions.json as the run that just wrote them holds
+    them (`load_run`): the same page, without reading them back.
 
     Raises
     ------
@@ -59,7 +61,7 @@ def write_run_report(run_dir: Path, out: Path | None = None, equity: Equity | No
         If `run_dir` is not a run folder or one of its files is unreadable.
     """
     with _collector_paused():
-        files = load_run(run_dir, equity)
+        files = load_run(run_dir, equity, sessions)
         page = build_run_page(files)
         return write_page(page, out or run_dir / REPORT_NAME)
 
@@ -77,14 +79,14 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def write_run_report_safely(run_dir: Path, stopwatch: Stopwatch | None = None,
-                            equity: Equity | None = None) -> Path | None:
+def write_run_report_safely(run_dir: Path, stopwatch: Stopwatch | None = None, equity: Equity | None = None,
+                            sessions: list[dict[str, Any]] | None = None) -> Path | None:
     """Write ``run_dir/report.html``; on any failure log a warning and return None (the run's other
     files are already written and stay as they are). With `stopwatch`, run.log says how long it took;
-    `equity` as for `write_run_report`."""
+    `equity` and `sessions` as for `write_run_report`."""
     began = stopwatch.now_ns() if stopwatch is not None else 0
     try:
-        path = write_run_report(run_dir, equity=equity)
+        path = write_run_report(run_dir, equity=equity, sessions=sessions)
     except Exception as e:  # the report must never cost the run its outputs
         log.warning("report.html not written: %s: %s", type(e).__name__, e, exc_info=not isinstance(e, AppError))
         return None

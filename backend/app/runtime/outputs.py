@@ -81,12 +81,13 @@ def write_outputs(pipeline: Pipeline, journal: RunJournal, rollup: RecordRollup,
         summary["status_detail"] = status_detail
     breakdown = _breakdown(summary["metrics"], startup_s, elapsed_s, sw.elapsed_ns(began) / 1e9)
     summary["metrics"]["breakdown"] = breakdown
-    blocks = write_sessions_and_blocks(out_dir, (record for record, _ in journal.records()))
+    views: list[dict[str, Any]] = []  # what report.html reads of each record (not sessions.json read back)
+    blocks = write_sessions_and_blocks(out_dir, (record for record, _ in journal.records()), views)
     write_json_atomic(out_dir / "summary.json", summary)  # what report.html reads
     from app.report import write_run_report_safely  # imported here: start-up does not pay for it
 
     # From the files above (equity.csv as written: not read back); a failure is a warning in run.log.
-    write_run_report_safely(out_dir, sw, _kept_equity(kept))
+    write_run_report_safely(out_dir, sw, _kept_equity(kept), views)
     _write_report_text(out_dir, summary, blocks, lambda: breakdown.update(outputs_s=sw.elapsed_ns(began) / 1e9))
     write_json_atomic(out_dir / "summary.json", summary)  # with the whole outputs_s
     journal.remove()
@@ -131,19 +132,24 @@ def write_sessions_and_report(out_dir: Path, summary: dict[str, Any], records: I
     _write_report_text(out_dir, summary, write_sessions_and_blocks(out_dir, records))
 
 
-def write_sessions_and_blocks(out_dir: Path, records: Iterator[dict[str, Any]]) -> list[str]:
+def write_sessions_and_blocks(out_dir: Path, records: Iterator[dict[str, Any]],
+                              views: list[dict[str, Any]] | None = None) -> list[str]:
     """Write sessions.json (by rename) in one pass over `records`; return each session's report.txt block.
 
     Each session's report block is formatted from its record as the run made it (not from its
-    JSON, rounded to 6 decimals, which could move a printed figure's last digit).
+    JSON, rounded to 6 decimals, which could move a printed figure's last digit). With `views`,
+    each record's `app.report.run_files.session_view` is appended to it.
     """
     from app.metrics.report import format_session_report  # after the run: start-up does not pay for it
+    from app.report.run_files import session_view
 
     blocks: list[str] = []
 
     def tee() -> Iterator[dict[str, Any]]:
         for record in records:
             blocks.append(format_session_report(record))
+            if views is not None:
+                views.append(session_view(record))
             yield record
 
     write_sessions_json(out_dir / "sessions.json", tee())
