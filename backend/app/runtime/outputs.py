@@ -55,15 +55,15 @@ def write_outputs(pipeline: Pipeline, journal: RunJournal, rollup: RecordRollup,
     """Finish the run's files from its journal (also after a failure: what exists so far); return the summary.
 
     Appends the fills the session in progress left, then writes equity.csv, sessions.json,
-    summary.json, report.html (from those files, `app.report`; its failure is only logged) and
-    report.txt, each whole (by rename), and removes the journal.
+    report.txt and summary.json, each whole (by rename), removes the journal, and writes
+    report.html from those files (`app.report`; its failure is only logged).
 
     The summary's ``metrics.breakdown`` times the process's phases: `startup_s` (process start
     to run start, when given), the run's `elapsed_s` and data loading within it, and
-    ``outputs_s``: every output file above, report.html included. report.html is built from
-    summary.json, so summary.json is written twice: first for the page, then, last, with the
-    whole ``outputs_s``; report.txt, whose run report prints the breakdown, is written after the
-    page too. Only those two last writes (~2 ms) are not counted.
+    ``outputs_s``: every output file above, report.html included. report.txt (whose run report
+    prints the breakdown) and summary.json are written again after the page with the whole
+    ``outputs_s``; only that last rewrite (~2 ms) is not counted. (Written before the page as
+    well, so that a Ctrl-C while the page is built loses nothing but the page.)
     """
     sw = pipeline.stopwatch
     began = sw.now_ns()
@@ -83,14 +83,16 @@ def write_outputs(pipeline: Pipeline, journal: RunJournal, rollup: RecordRollup,
     summary["metrics"]["breakdown"] = breakdown
     views: list[dict[str, Any]] = []  # what report.html reads of each record (not sessions.json read back)
     blocks = write_sessions_and_blocks(out_dir, (record for record, _ in journal.records()), views)
+    breakdown["outputs_s"] = sw.elapsed_ns(began) / 1e9
+    _write_report_text(out_dir, summary, blocks)
     write_json_atomic(out_dir / "summary.json", summary)  # what report.html reads
+    journal.remove()  # every file is whole: a Ctrl-C from here on loses at most the page
     from app.report import write_run_report_safely  # imported here: start-up does not pay for it
 
     # From the files above (equity.csv as written: not read back); a failure is a warning in run.log.
     write_run_report_safely(out_dir, sw, _kept_equity(kept), views)
     _write_report_text(out_dir, summary, blocks, lambda: breakdown.update(outputs_s=sw.elapsed_ns(began) / 1e9))
-    write_json_atomic(out_dir / "summary.json", summary)  # with the whole outputs_s
-    journal.remove()
+    write_json_atomic(out_dir / "summary.json", summary)  # again, with the whole outputs_s
     return summary
 
 
