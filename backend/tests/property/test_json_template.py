@@ -20,7 +20,7 @@ _documents = st.recursive(
     _leaves,
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.tuples(inner, inner),
                             st.dictionaries(_keys, inner, max_size=5)),
-    max_leaves=40,
+    max_leaves=20,
 )
 _containers = st.one_of(st.lists(_documents, max_size=4), st.dictionaries(_keys, _documents, max_size=5))
 
@@ -29,7 +29,7 @@ def _nested(text: str, depth: int) -> str:
     return text.replace("\n", "\n" + "  " * depth)
 
 
-@given(st.lists(_containers, max_size=5), st.integers(0, 3))
+@given(st.lists(_containers, max_size=3), st.integers(0, 3))
 def test_template_text_equals_to_json_nested_at_the_depth(documents, depth):
     got = template_json(documents, depth)
 
