@@ -109,6 +109,8 @@ def write_equity_csv(path: Path, chunks: Iterable[np.ndarray], stamps: Callable[
     with tmp.open("wb") as fh:
         fh.write(EQUITY_HEADER)
         for points in chunks:
+            if not points.shape[0]:  # (recover hands over every point at once: maybe none)
+                continue
             rows = stamps(points["ns"])
             fh.write(equity_rows(points["ns"], points["equity"], points["cash"], functools.partial(_same, rows)))
             if keep is not None:
