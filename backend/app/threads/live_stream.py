@@ -11,24 +11,22 @@ them and waits up to ``fill_wait`` (fill at grace): the strategy decides on a ba
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Sequence
 
-import numpy as np
-
 from app.errors import FeedError
-from app.feeds.live import LiveBar, LiveFeed
-from app.feeds.live_fill import fill_request, read_fill_answer, same_values
+from app.feeds.live import LiveFeed
+from app.feeds.live_fill import fill_request, read_fill_answer
 from app.feeds.live_source import FetchBars, LiveBarSource
-from app.feeds.live_steps import Arrival, ClosedStep, StepAssembler, bar_reject_reason
+from app.feeds.live_steps import Arrival, StepAssembler
 from app.feeds.stored import concat_bars
-from app.store.bar import Interval, parse_interval
+from app.store.bar import Interval
 from app.store.series import BarSeries
 from app.store.session_data import SessionState
 from app.sync.stop import StopToken
 from app.threads.events import StepBatch
+from app.threads.live_filing import BarFiler
 from app.threads.live_gc import QuietCollector
 from app.threads.live_step_source import LiveSteps, StepEmitter
 from app.threads.step_sources import StreamOutcome
@@ -38,7 +36,6 @@ __all__ = ["LiveSteps", "LiveStream", "StreamOutcome"]
 
 log = logging.getLogger(__name__)
 
-DAY_NS = parse_interval("1d").ns
 POLL_SLICE_S = 0.1  # longest poll: the stop token, a drain and the deadline are checked this often
 DRAIN_POLL_S = 0.001  # before a fill at grace: read what the socket already holds, this long per frame
 DRAIN_POLLS = 64
@@ -79,6 +76,7 @@ class LiveStream:
         self._connected = False
         self._settle: Callable[[], None] | None = None
         self._collector = QuietCollector()
+        self.filer = BarFiler(self.symbols, base, tm)
 
     def close(self) -> None:
         self.feed.close()
@@ -172,13 +170,13 @@ class LiveStream:
             if bars:
                 now = tm.now_ns()
                 for bar in bars:
-                    self._file(bar, assembler, state, series, now)
+                    self.filer.file(bar, assembler, state, series, now)
 
     def _publish_ready(self, state: SessionState, assembler: StepAssembler, emitter: StepEmitter, now: int) -> bool:
         """Publish the steps that may close at `now`, then settle (see `stream`); True if any was."""
         published = False
         for closed in assembler.ready(now, hold=not self.feed.in_sync):
-            self._note_unseen(state, closed)
+            self.filer.note_unseen(state, closed)
             emitter.emit(closed)
             published = True
         if published:
@@ -195,7 +193,7 @@ class LiveStream:
         now = self.tm.now_ns()
         steps, dropped = assembler.drain(now)
         for closed in steps:
-            self._note_unseen(state, closed)
+            self.filer.note_unseen(state, closed)
             emitter.emit(closed)
         if outcome is StreamOutcome.DRAINED:
             # The stream ends at the last step that was over when the drain was asked for.
@@ -218,7 +216,7 @@ class LiveStream:
                 return
             now = self.tm.now_ns()
             for bar in bars:
-                self._file(bar, assembler, state, series, now)
+                self.filer.file(bar, assembler, state, series, now)
 
     def _fill_at_grace(self, state: SessionState, assembler: StepAssembler, overdue: list[tuple[int, tuple[str, ...]]],
                        now: int) -> None:
@@ -235,7 +233,7 @@ class LiveStream:
         except FeedError as e:
             if e.fatal:
                 raise
-            log.warning("fill at grace for %s from %s failed: %s", ",".join(symbols), self._iso(lo), e)
+            log.warning("fill at grace for %s from %s failed: %s", ",".join(symbols), self.filer.iso(lo), e)
             answer = {}
         received = self.tm.now_ns()
         self.fill_waits_ns.append(received - t0)
@@ -244,25 +242,14 @@ class LiveStream:
             if assembler.add(bar, received) is Arrival.PENDING:  # held: it goes into the step
                 state.decision_fills.setdefault(bar.symbol, {})[bar.start_ns] = "filled"
                 log.info("filled at decision: %s %s (REST, %.0f ms after the grace ran out)", bar.symbol,
-                         self._iso(bar.start_ns), (received - t0) / 1e6)
+                         self.filer.iso(bar.start_ns), (received - t0) / 1e6)
         for symbol, start in found.no_trades:
             assembler.settle(start, symbol)
             state.decision_fills.setdefault(symbol, {})[start] = "no_trades"
-            log.info("no trades: %s %s (REST holds a later bar, not this one)", symbol, self._iso(start))
+            log.info("no trades: %s %s (REST holds a later bar, not this one)", symbol, self.filer.iso(start))
         for symbol, start in found.absent:
-            log.info("not in REST yet: %s %s; its step waits for the stream until %s", symbol, self._iso(start),
-                     self._iso(until))
-
-    def _note_unseen(self, state: SessionState, closed: ClosedStep) -> None:
-        """Log each symbol a step goes out without (the strategy decides without its bar)."""
-        if all(b is not None for b in closed.bars):
-            return
-        for symbol, bar in zip(self.symbols, closed.bars, strict=True):
-            if bar is None and state.decision_fills.get(symbol, {}).get(closed.start_ns) != "no_trades":
-                log.info("missing at decision: %s %s (step published without it)", symbol, self._iso(closed.start_ns))
-
-    def _iso(self, ts_ns: int) -> str:
-        return self.tm.to_local(ts_ns).isoformat()
+            log.info("not in REST yet: %s %s; its step waits for the stream until %s", symbol, self.filer.iso(start),
+                     self.filer.iso(until))
 
     def _span(self, state: SessionState, now: int) -> tuple[int, int, int, StreamOutcome]:
         """Return (step length, first step start, stream end, outcome at the end) for a session."""
@@ -277,46 +264,6 @@ class LiveStream:
             end = max(first, state.open_ns + (self.deadline_ns - state.open_ns) // step * step)
             return step, first, end, StreamOutcome.DEADLINE
         return step, first, state.close_ns, StreamOutcome.CLOSE
-
-    def _file(self, bar: LiveBar, assembler: StepAssembler, state: SessionState, series: list[BarSeries],
-              now: int) -> None:
-        if self.base.is_daily and bar.start_ns != state.open_ns and (
-                state.open_ns - DAY_NS < bar.start_ns < state.close_ns):  # in the session's day
-            # Providers stamp daily bars at midnight exchange time; ours start at the session open.
-            bar = dataclasses.replace(bar, start_ns=state.open_ns)
-        arrival = assembler.add(bar, now)
-        symbol = bar.symbol
-        if arrival is Arrival.PENDING:
-            return
-        if arrival is Arrival.REPLACED:
-            self._corrected(state, bar, "held")
-            return
-        if arrival is Arrival.LATE:
-            if bar.start_ns < state.stream_start_ns:  # type: ignore[operator]
-                return  # from before this run joined the session (e.g. a backfill): not ours
-            published = series[self.symbols.index(symbol)].view()
-            i = int(np.searchsorted(published.start, bar.start_ns))
-            if i < len(published) and int(published.start[i]) == bar.start_ns:
-                if bar.kind == "bar" and same_values(published, i, bar):
-                    return  # the stream's copy of a bar the fill at grace put in the step
-                # A restatement of a bar the strategy has seen: counted, the published row stays.
-                self._corrected(state, bar, "published")
-            else:
-                state.late.setdefault(symbol, []).append(bar)
-                log.info("late bar: %s %s arrived after decision (step already published)", symbol,
-                         self._iso(bar.start_ns))
-            return
-        bucket = state.rejected.setdefault(symbol, {})
-        failed = bar_reject_reason(bar) if arrival is Arrival.REJECTED else None
-        reason = failed.name if failed is not None else f"live:{arrival.value}"  # same names as check_bars
-        bucket[reason] = bucket.get(reason, 0) + 1
-        log.warning("live bar %s %s rejected: %s", symbol, self.tm.format_ns(bar.start_ns), arrival.value)
-
-    def _corrected(self, state: SessionState, bar: LiveBar, what: str) -> None:
-        symbol = bar.symbol
-        state.corrections[symbol] = state.corrections.get(symbol, 0) + 1
-        state.corrected.setdefault(symbol, []).append(bar.start_ns)
-        log.info("corrected: %s %s (restatement of a %s bar)", symbol, self._iso(bar.start_ns), what)
 
     def _wait_until(self, instant_ns: int) -> bool:
         while True:
