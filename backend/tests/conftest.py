@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 from pathlib import Path
 
@@ -17,6 +18,12 @@ settings.register_profile(
     "dev", max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+# A test run started as a background job without job control (`cmd &` in a script) has SIGINT
+# ignored, and the CLIs these tests interrupt with SIGINT would inherit that and never see it.
+# With a handler here, the children exec with the default disposition (Ctrl-C's, as in a terminal).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 _TESTS = Path(__file__).parent
 _MARK_BY_DIR = {"unit": "unit", "property": "property", "e2e": "e2e", "threads": "threads", "live": "threads",
