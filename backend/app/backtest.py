@@ -259,8 +259,11 @@ def _exit(code: int) -> NoReturn:
     anyway); the log handlers and the console streams are flushed first.
     """
     logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:  # a closed pipe (`... | head`): nothing more can be said there
+            pass
     os._exit(code)
 
 
