@@ -31,13 +31,14 @@ import json
 import os
 import pickle
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
+from app.execution.orders import OrderSide
 from app.metrics.json_template import template_json
 from app.metrics.json_text import to_compact_json, to_json
 from app.runtime.text_columns import fixed_decimals, join_rows, text_column
@@ -48,6 +49,7 @@ __all__ = [
     "FILLS_HEADER",
     "JOURNAL_DIR",
     "JSON_CHUNK",
+    "LocalSeconds",
     "RunJournal",
     "equity_rows",
     "fill_rows",
@@ -80,23 +82,76 @@ def _csv_field(text: str) -> str:
     return text
 
 
+class LocalSeconds:
+    """``datetime.fromtimestamp(sec, tz).isoformat()`` of whole seconds, from a per-day cache.
+
+    A UTC day whose offset is the same at its first and last second is taken to have no
+    transition (no zone changes its offset twice within a day and back); a day with a change
+    is answered by `datetime` itself. One entry per UTC day asked about (a run's trading days).
+    """
+
+    __slots__ = ("_dates", "_days", "tz")
+
+    def __init__(self, tz: Any) -> None:
+        self.tz = tz
+        self._days: dict[int, tuple[int, str] | None] = {}  # UTC day -> (offset s, "+HH:MM") or None
+        self._dates: dict[int, str] = {}  # local day number -> "YYYY-MM-DD"
+
+    def __call__(self, sec: int) -> str:
+        day = sec // 86_400
+        try:
+            hit = self._days[day]
+        except KeyError:
+            hit = self._days[day] = self._day(day)
+        if hit is None:
+            return datetime.fromtimestamp(sec, self.tz).isoformat()
+        offset, zone = hit
+        local_day, tod = divmod(sec + offset, 86_400)
+        text = self._dates.get(local_day)
+        if text is None:
+            text = self._dates[local_day] = date.fromordinal(local_day + _EPOCH_ORDINAL).isoformat()
+        hours, rest = divmod(tod, 3600)
+        minutes, seconds = divmod(rest, 60)
+        return f"{text}T{hours:02d}:{minutes:02d}:{seconds:02d}{zone}"
+
+    def _day(self, day: int) -> tuple[int, str] | None:
+        first = datetime.fromtimestamp(day * 86_400, self.tz)
+        last = datetime.fromtimestamp(day * 86_400 + 86_399, self.tz)
+        offset = first.utcoffset()
+        if offset is None or offset != last.utcoffset() or offset.microseconds:
+            return None
+        return int(offset.total_seconds()), first.isoformat()[19:]
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_SIDE_TEXT = {side: side.name.lower() for side in OrderSide}
+
+
 def fill_rows(fills: Sequence[Any], stamps: Stamps, tz: Any = None) -> bytes:
     """Return fills.csv's rows (no header) for `fills`.
 
-    With `tz` (the calendar's zone) a few fills are formatted by Python, the same text as the
-    column path (``datetime.isoformat`` of a whole-second instant, ``f"{x:.4f}"``).
+    With `tz` (the calendar's zone, or a `LocalSeconds` of it) a few fills are formatted by
+    Python, the same text as the column path (``datetime.isoformat`` of a whole-second
+    instant, ``f"{x:.4f}"``).
     """
     if not fills:
         return b""
     if tz is not None and len(fills) < SMALL and all(f.filled_at_ns % 1_000_000_000 == 0 for f in fills):
-        return "".join(
-            f"{datetime.fromtimestamp(f.filled_at_ns // 1_000_000_000, tz).isoformat()},{_csv_field(f.symbol)},"
-            f"{f.side.name.lower()},{f.quantity},{f.price:.4f},{f.commission:.4f}\n" for f in fills).encode("utf-8")
+        local = tz if isinstance(tz, LocalSeconds) else LocalSeconds(tz)
+        names: dict[str, str] = {}
+        rows = []
+        for f in fills:
+            name = names.get(f.symbol)
+            if name is None:
+                name = names[f.symbol] = _csv_field(f.symbol)
+            rows.append(f"{local(f.filled_at_ns // 1_000_000_000)},{name},{_SIDE_TEXT[f.side]},{f.quantity},"
+                        f"{f.price:.4f},{f.commission:.4f}\n")
+        return "".join(rows).encode("utf-8")
     names = {s: _csv_field(s) for s in {f.symbol for f in fills}}
     return join_rows([
         stamps(np.array([f.filled_at_ns for f in fills], dtype=np.int64)), ",",
         text_column([names[f.symbol] for f in fills]), ",",
-        text_column([f.side.name.lower() for f in fills]), ",",
+        text_column([_SIDE_TEXT[f.side] for f in fills]), ",",
         text_column([str(f.quantity) for f in fills]), ",",
         fixed_decimals([f.price for f in fills]), ",",
         fixed_decimals([f.commission for f in fills]), "\n",
@@ -218,7 +273,7 @@ class RunJournal:
         self.dir = out_dir / JOURNAL_DIR
         self.dir.mkdir(exist_ok=True)
         self.stamps = stamps
-        self.tz = tz
+        self.tz = LocalSeconds(tz) if tz is not None else None  # fills.csv's local times
         self.progress = progress  # the running summary's fields (cheap: counters only)
         self.fills_written = 0  # broker.fills[:fills_written] are on disk
         self.equity_written = 0  # equity log points on disk

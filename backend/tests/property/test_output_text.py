@@ -113,6 +113,11 @@ def test_fills_formatted_by_python_equal_the_column_path(rows, calendar):
     assert fill_rows(fills, stamps, tm.uncached.tz) == fill_rows(fills, stamps)
 
 
+# Around New York's and London's 2023 clock changes, and Lord Howe's half-hour one (UTC seconds).
+_DST_EDGES = [1678604400 + d for d in (-1, 0, 1, 3599, 3600)] + [1699164000 + d for d in (-1, 0, 1, 7200)] \
+    + [1679792400 + d for d in (-1, 0, 1)] + [1680363000 + d for d in (-1, 0, 1, 1800)]
+
+
 @given(st.lists(st.one_of(_money, _any_float, _edges), max_size=60), st.integers(1, 4))
 def test_printed_values_equal_parsing_the_printed_text(values, decimals):
     from app.runtime.text_columns import printed_values
@@ -120,3 +125,18 @@ def test_printed_values_equal_parsing_the_printed_text(values, decimals):
     got = printed_values(values, decimals).tolist() if values else []
 
     assert [repr(v) for v in got] == [repr(float(f"{v:.{decimals}f}")) for v in values]
+
+
+@given(st.lists(st.integers(1_500_000_000, 2_000_000_000) | st.sampled_from(_DST_EDGES), min_size=1, max_size=60),
+       st.sampled_from(["America/New_York", "Europe/London", "Asia/Tokyo", "Australia/Lord_Howe", "Asia/Kolkata"]))
+def test_cached_local_seconds_equal_datetime_isoformat(seconds, zone):
+    # One cache over many calls (as the journal keeps it), days with an offset change included.
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from app.runtime.journal import LocalSeconds
+
+    tz = ZoneInfo(zone)
+    local = LocalSeconds(tz)
+    for sec in seconds:
+        assert local(sec) == datetime.fromtimestamp(sec, tz).isoformat()
