@@ -110,9 +110,8 @@ class LocalSeconds:
         text = self._dates.get(local_day)
         if text is None:
             text = self._dates[local_day] = date.fromordinal(local_day + _EPOCH_ORDINAL).isoformat()
-        hours, rest = divmod(tod, 3600)
-        minutes, seconds = divmod(rest, 60)
-        return f"{text}T{hours:02d}:{minutes:02d}:{seconds:02d}{zone}"
+        minute, second = divmod(tod, 60)
+        return f"{text}T{_HOUR_MINUTE[minute]}{_TWO_DIGITS[second]}{zone}"
 
     def _day(self, day: int) -> tuple[int, str] | None:
         first = datetime.fromtimestamp(day * 86_400, self.tz)
@@ -124,6 +123,8 @@ class LocalSeconds:
 
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_TWO_DIGITS = [f"{k:02d}" for k in range(60)]
+_HOUR_MINUTE = [f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60)]
 _SIDE_TEXT = {side: side.name.lower() for side in OrderSide}
 
 
