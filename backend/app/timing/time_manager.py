@@ -104,6 +104,8 @@ class TimeManager:
         """
         tz = self.uncached.tz
         secs = np.asarray(ts_ns, dtype=np.int64) // _NS_PER_S
+        if not secs.shape[0]:
+            return np.empty(0, dtype=np.int64)
         days = secs // _DAY_S
         starts = np.flatnonzero(np.diff(days, prepend=days[:1] - 1))  # first row of each run
 
