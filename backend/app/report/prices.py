@@ -129,16 +129,16 @@ def read_symbol_bars(store: Path, interval_label: str, symbol: str, spans: Sessi
     ValueError
         If the interval label or symbol is not valid.
     """
-    import pyarrow.parquet as pq
-
     from app.store.bar import parse_interval
     from app.store.files import TIMESTAMP_TYPE, bar_path, read_bars_file
+    from app.store.parquet_file import ParquetFile
 
     path = bar_path(store, parse_interval(interval_label), symbol)
     lo, hi = int(spans.open_ns[0]), int(spans.close_ns[-1])
     start = close = None
     try:
-        table = pq.ParquetFile(path).read(columns=["timestamp", "close"], use_threads=False)  # (as run_files)
+        with ParquetFile(path) as parquet:
+            table = parquet.read(["timestamp", "close"], use_threads=False)  # (as run_files)
         ts, px = table.column("timestamp"), table.column("close")
         if ts.type == TIMESTAMP_TYPE and ts.null_count == 0 and px.type == pa.float64() and px.null_count == 0:
             start, close = _int64s(ts), _buffer_floats(px)

@@ -9,10 +9,10 @@ from typing import Final
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from app.errors import DataError
 from app.store.bar import BAR_FIELDS, BarArrays, Interval
+from app.store.parquet_file import ParquetFile
 
 __all__ = [
     "FILE_COLUMNS",
@@ -92,6 +92,8 @@ def write_bars(store: Path, interval: Interval, symbol: str, bars: BarArrays) ->
     ValueError
         If `symbol` cannot be a file name or the columns differ in length.
     """
+    import pyarrow.parquet as pq  # here: reading (a backtest) never imports it (`app.store.parquet_file`)
+
     path = bar_path(store, interval, symbol)
     lengths = {int(np.shape(col)[0]) for col in bars}
     if len(lengths) > 1:
@@ -131,10 +133,19 @@ def read_bars_file(path: Path, start_ns: int | None = None, end_ns: int | None =
         store = path.parent.parent
         raise DataError(str(path), missing_bars_hint(store, path.parent.name, path.stem))
     try:
-        parquet = pq.ParquetFile(path)
-        schema = parquet.schema_arrow
+        parquet = ParquetFile(path)
     except (pa.ArrowException, OSError) as e:
         raise DataError(str(path), f"expected a readable Parquet file, received an error: {e}") from e
+    with parquet:
+        try:
+            schema = parquet.schema_arrow
+        except (pa.ArrowException, OSError) as e:
+            raise DataError(str(path), f"expected a readable Parquet file, received an error: {e}") from e
+        return _read_open(path, parquet, schema, start_ns, end_ns)
+
+
+def _read_open(path: Path, parquet: ParquetFile, schema: pa.Schema, start_ns: int | None,
+               end_ns: int | None) -> BarArrays:
     names = schema.names
     for name in FILE_COLUMNS:
         if name not in names:
@@ -150,9 +161,9 @@ def read_bars_file(path: Path, start_ns: int | None = None, end_ns: int | None =
     try:
         if ranged:
             groups = _row_groups(parquet, names.index(TIMESTAMP_COLUMN), ts_type.unit, start_ns, end_ns)  # type: ignore[arg-type]
-            table = parquet.read_row_groups(groups, columns=list(FILE_COLUMNS))
+            table = parquet.read_row_groups(groups, list(FILE_COLUMNS))
         else:
-            table = parquet.read(columns=list(FILE_COLUMNS))
+            table = parquet.read(list(FILE_COLUMNS))
     except (pa.ArrowException, OSError) as e:
         raise DataError(str(path), f"expected a readable Parquet file, received an error: {e}") from e
     start = _read_timestamps(path, table.column(TIMESTAMP_COLUMN))
@@ -174,7 +185,8 @@ def file_span(path: Path) -> tuple[int, int, int] | None:
     Reads the Parquet footer only (row-group statistics): cheap enough for an error message.
     """
     try:
-        meta = pq.ParquetFile(path).metadata
+        with ParquetFile(path) as parquet:
+            meta = parquet.metadata
         schema = meta.schema.to_arrow_schema()
         column, kind = schema.names.index(TIMESTAMP_COLUMN), schema.field(TIMESTAMP_COLUMN).type
     except (pa.ArrowException, OSError, ValueError):
@@ -197,7 +209,7 @@ def file_span(path: Path) -> tuple[int, int, int] | None:
     return int(meta.num_rows), min(lows) * per, max(highs) * per
 
 
-def _row_groups(parquet: pq.ParquetFile, column: int, unit: str, start_ns: int, end_ns: int) -> list[int]:
+def _row_groups(parquet: ParquetFile, column: int, unit: str, start_ns: int, end_ns: int) -> list[int]:
     # Row groups whose timestamp statistics may hold a value in [start_ns, end_ns); a group
     # without statistics is read (the row mask after the read is what decides).
     per = _UNIT_NS[unit]
