@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 from datetime import datetime
 from typing import Protocol
@@ -74,7 +75,10 @@ class ScaledClock:
 
     Warnings
     --------
-    Only the coordinator calls `jump_to`, `set_rate`, `pause` and `resume`; any thread may read.
+    The coordinator calls `jump_to` and `set_rate`; `pause` and `resume` come from whichever
+    thread drives the pause gate (the main thread on SIGUSR1). The four are serialised by one
+    lock, so a pause landing while the coordinator jumps to the next open is never lost; any
+    thread may read without it.
     """
 
     def __init__(self, rate: float, start_ns: int = 0, real_ns: TimeSource = time.monotonic_ns) -> None:
@@ -83,6 +87,7 @@ class ScaledClock:
         self._rate = float(rate)
         self._real_ns = real_ns
         self._state = (real_ns(), start_ns, self._rate)  # (real base, virtual base, running rate)
+        self._lock = threading.Lock()  # the mutators' read-modify-write of `_state`
 
     @property
     def rate(self) -> float:
@@ -106,22 +111,26 @@ class ScaledClock:
     def set_rate(self, rate: float) -> None:
         if rate <= 0:
             raise ValueError(f"expected a rate > 0, received {rate!r}")
-        self._rate = float(rate)
-        self._rebase(0.0 if self.paused else self._rate)
+        with self._lock:
+            self._rate = float(rate)
+            self._rebase(0.0 if self.paused else self._rate)
 
     def pause(self) -> None:
         """Stop virtual time where it stands (idempotent)."""
-        self._rebase(0.0)
+        with self._lock:
+            self._rebase(0.0)
 
     def resume(self) -> None:
         """Let virtual time run on from where it was paused (idempotent)."""
-        self._rebase(self._rate)
+        with self._lock:
+            self._rebase(self._rate)
 
     def jump_to(self, instant_ns: int) -> None:
-        """Skip forward (between sessions); never back."""
-        if instant_ns < self.now_ns():
-            return
-        self._rebase(self._state[2], instant_ns)
+        """Skip forward (between sessions); never back. A paused clock stays paused."""
+        with self._lock:
+            if instant_ns < self.now_ns():
+                return
+            self._rebase(self._state[2], instant_ns)
 
     def real_seconds_until(self, instant_ns: int) -> float:
         _, _, rate = self._state

@@ -89,3 +89,33 @@ def test_scaled_clock_jumps_forward_and_runs_on_from_there():
     real.jump(1.0)
     assert clock.now_ns() == 10**12 + 60 * 10**9
     assert clock.real_seconds_until(10**12 + 120 * 10**9) == 1.0
+
+
+def test_a_pause_from_another_thread_while_the_clock_jumps_is_not_lost():
+    # The gate's pause comes from the main thread (SIGUSR1) while the coordinator jumps to the
+    # next open. The pause is made to land in the middle of the jump (from inside its real-time
+    # reading): it must wait for the jump, then stop the clock, not be overwritten by it.
+    import threading
+
+    real = ManualTime(10**9)
+    pauser: list[threading.Thread] = []
+    readings = 0
+
+    def reading() -> int:
+        nonlocal readings
+        readings += 1
+        if readings == 3:  # the jump's second reading: its new origin (1: construction, 2: its check)
+            t = threading.Thread(target=clock.pause)
+            pauser.append(t)
+            t.start()
+            t.join(0.2)  # without the clock's lock the pause completes here, inside the jump
+        return real()
+
+    clock = ScaledClock(rate=60.0, start_ns=0, real_ns=reading)
+    clock.jump_to(10**12)
+    pauser[0].join(5)
+
+    assert not pauser[0].is_alive()
+    assert clock.paused
+    real.jump(1.0)
+    assert clock.now_ns() == 10**12  # frozen at the open it jumped to
