@@ -357,18 +357,22 @@ class StrategyContext:
             self.on_order(order, not rejected)
         return None if rejected else order.id
 
-    def end_session(self) -> None:
+    def end_session(self, stopped: bool = False) -> None:
         """Log what the session's log left out: the rejections past `REJECTIONS_LOGGED` per rule.
 
         The AnalysisEngine calls this once the session is over (after ``on_session_end`` and the
-        expiries); every rejection is in the session's record (sessions.json) whatever the log holds.
+        expiries); every rejection is in the session's record (sessions.json) whatever the log
+        holds. `stopped`: the run stopped inside the session (a failure, a second Ctrl-C), which
+        then has no record, so the log's count is all there is.
         """
         session = self._state.session.isoformat() if self._state is not None else "?"
+        where = ("the session stopped before its end, so it has no record in sessions.json" if stopped
+                 else "sessions.json lists every rejection")
         for rule, count in self._rejections_logged.items():
             if count > REJECTIONS_LOGGED:
-                log.warning("%d more orders rejected by rule %r in session %s (the first %d are logged above; "
-                            "sessions.json lists every rejection)", count - REJECTIONS_LOGGED, rule, session,
-                            REJECTIONS_LOGGED)
+                log.warning("%d more orders rejected by rule %r in session %s (the first %d are logged above; %s)",
+                            count - REJECTIONS_LOGGED, rule, session, REJECTIONS_LOGGED, where)
+        self._rejections_logged = {}
 
     def _log_rejection(self, rejection: Rejection) -> None:
         # Called by the broker for every rejection, at submission or at fill: the first

@@ -94,6 +94,7 @@ class AnalysisEngine(SessionThread):
         self.results = EngineResults(EquityLog(max_steps))
         self.where = self._where
         self._state: SessionState | None = None
+        self._in_session = False  # between a SessionStart and its SessionEnd
         self._session_start = (0.0, 0, 0, 0)
         self._books_start: dict[str, tuple[int, float, float | None]] = {}
         self.decisions: DecisionTap | None = None  # recording: orders, fills, rejections per step
@@ -105,6 +106,13 @@ class AnalysisEngine(SessionThread):
         return self.tm.format_ns(self.ctx.now_ns), s.session.isoformat()
 
     def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            if self._in_session:  # stopped inside a session (a failure, a second Ctrl-C)
+                self.ctx.end_session(stopped=True)
+
+    def _run(self) -> None:
         after = 0
         while True:
             status, seq = self.inbox.wait(after)
@@ -122,6 +130,7 @@ class AnalysisEngine(SessionThread):
 
     def _begin(self, state: SessionState) -> None:
         self._state = state
+        self._in_session = True
         ctx = self.ctx
         ctx.begin_session(state)
         broker = self.broker
@@ -252,6 +261,7 @@ class AnalysisEngine(SessionThread):
         self.strategy.on_session_end(ctx)
         expired = ctx.expire_day_orders(state.close_ns)  # unfilled DAY orders placed before the close
         ctx.end_session()
+        self._in_session = False
         if self.decisions is not None:
             self.decisions.end()
         equity0, fills0, rej0, trades0 = self._session_start

@@ -97,6 +97,19 @@ class SellsWhatItLacks(Strategy):
         ctx.sell(bar.symbol, 1)
 
 
+class SellsWhatItLacksThenFails(Strategy):
+    """As SellsWhatItLacks, then raises on the session's 25th bar: the run stops inside the session."""
+
+    def on_session_start(self, ctx: StrategyContext) -> None:
+        self.seen = 0
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
+        self.seen += 1
+        if self.seen == 25:
+            raise RuntimeError("probe: fails on the 25th bar")
+        ctx.sell(bar.symbol, 1)
+
+
 class AllIn(Strategy):
     """At each close, buys all the cash affords at that close (for the next session); sells on the
     next bar. A session opening above the previous close then finds too little cash: a rejection

@@ -118,6 +118,19 @@ def test_a_session_logs_its_first_rejections_per_rule_then_one_line_with_the_res
         assert " WARNING " in rest and f" {refused - 10} more orders rejected" in rest
 
 
+def test_a_session_stopped_by_a_failure_still_logs_how_many_rejections_it_left_out(store, tmp_path):
+    # Arrange: 24 refused sells, then the strategy raises: the session never reaches its end.
+    with pytest.raises(SessionAborted):
+        _run(tmp_path, "SellsWhatItLacksThenFails", store=store, symbols=["AAPL"],
+             backtest={"start_date": "2024-07-01", "end_date": "2024-07-01"})
+
+    log = (tmp_path / "out" / "run.log").read_text().splitlines()
+    assert len(_rejection_lines(tmp_path / "out")) == 10  # the first 10 one by one
+    [rest] = [line for line in log if "orders rejected by rule 'no shorting' in session 2024-07-01" in line]
+    assert " WARNING " in rest and " 14 more orders rejected" in rest
+    assert "the session stopped before its end, so it has no record in sessions.json" in rest
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [
