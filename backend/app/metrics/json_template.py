@@ -5,7 +5,9 @@ compact and indents it: most of sessions.json's time (a year of one symbol: 250 
 dicts and ~75 floats each, mostly the per-session ``metrics`` block). Here a document's shape
 (its keys, nesting, list lengths and leaf types) becomes one text template, laid out as
 ``json.dumps(..., sort_keys=True, indent=2)`` would, with a ``%s`` slot per leaf; the records
-of a run share a few shapes, so each template is built once. The floats of all documents are
+of a run share a few shapes, so each template is built once, and so is a straight-line function
+that checks a document has that shape and takes its leaves (`_extractor`: a walk of each record
+cost more than the rest of the encoding together). The floats of all documents are
 rounded (`json_text.round6`) and printed at once, every other leaf encoded by the C encoder's
 own functions, and each document is ``template % leaves``. The text equals `to_json`'s (tested);
 a document it cannot show the same way (a NaN, a key that is not a str, a value of another
@@ -42,6 +44,8 @@ _TEXT: dict[type, Callable[[Any], str]] = {
 _LEAVES = _FLOATS | frozenset(_TEXT)
 _CONTAINERS = frozenset((dict, list, tuple))
 _FEW = 16
+_SHAPES = 8
+"""Shapes tried per document before it is walked (`_flatten`)."""
 
 
 def template_json(documents: Sequence[Any], depth: int = 0) -> list[str] | None:
@@ -53,13 +57,13 @@ def template_json(documents: Sequence[Any], depth: int = 0) -> list[str] | None:
     """
     floats: list[float] = []  # every document's float leaves, and its other leaves, in text order
     others: list[Any] = []
-    placed: list[tuple[_Shape, int, int]] = []
+    placed: list[tuple[_Extractor, int, int]] = []
+    seen: list[_Extractor] = []  # the shapes met so far, most recent first: documents share a few
     for document in documents:
         at = (len(floats), len(others))
-        shape = _flatten(document, floats, others)
-        if shape is None:
+        if not _take_leaves(document, seen, floats, others):
             return None
-        placed.append((shape, *at))
+        placed.append((seen[0], *at))
     if len(floats) <= _FEW:  # a few floats cost less in Python than numpy's per-call cost
         if not all(map(math.isfinite, floats)):
             return None
@@ -74,10 +78,29 @@ def template_json(documents: Sequence[Any], depth: int = 0) -> list[str] | None:
     except UnicodeEncodeError:  # a lone surrogate: to_json's encoder says so
         return None
     out = []
-    for shape, f, o in placed:
-        template, n_floats, n_others = _template(shape, depth)
+    for shape_of, f, o in placed:
+        template, n_floats, n_others = shape_of.template(depth)
         out.append(template % tuple(float_text[f:f + n_floats]) % tuple(other_text[o:o + n_others]))
     return out
+
+
+def _take_leaves(document: Any, seen: list[_Extractor], floats: list[float], others: list[Any]) -> bool:
+    # Append `document`'s leaves (False: it holds a value a template cannot show); its shape is
+    # then seen[0]: one already met (its leaves taken without a walk), else walked (`_flatten`).
+    for i, known in enumerate(seen):
+        leaves = known.take(document)
+        if leaves is not None:
+            floats.extend(leaves[0])
+            others.extend(leaves[1])
+            if i:
+                seen.insert(0, seen.pop(i))
+            return True
+    shape = _flatten(document, floats, others)
+    if shape is None:
+        return False
+    seen.insert(0, _extractor(shape))
+    del seen[_SHAPES:]
+    return True
 
 
 def _float_texts(values: np.ndarray) -> list[str]:
@@ -162,6 +185,69 @@ def _flatten(obj: Any, floats: list[float], others: list[Any]) -> _Shape | None:
         else:
             return None
     return (*head, tuple(parts))
+
+
+class _Extractor:
+    """A document's leaves, when it has a given shape, without walking it (see `_extractor`)."""
+
+    def __init__(self, shape: _Shape, source: str, kinds: tuple[type, ...]) -> None:
+        self.shape = shape
+        namespace: dict[str, Any] = {}
+        exec(source, namespace)  # our own code: straight-line subscripts of a shape's keys (_extractor)
+        self._leaves: Callable[[Any], tuple[Any, ...] | None] = namespace["leaves"]
+        self._kinds = kinds
+        self._floats = _getter([i for i, k in enumerate(kinds) if k in _FLOATS])
+        self._others = _getter([i for i, k in enumerate(kinds) if k not in _FLOATS])
+        self._templates: dict[int, tuple[str, int, int]] = {}
+
+    def take(self, document: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+        """Return (float leaves, other leaves) in text order, as `_flatten` appends them, if
+        `document` has this shape (the same containers, keys, lengths and leaf types), else None."""
+        try:
+            leaves = self._leaves(document)
+        except KeyError:  # a key of the shape is missing (the length check said so already)
+            return None
+        if leaves is None or tuple(map(type, leaves)) != self._kinds:
+            return None
+        return self._floats(leaves), self._others(leaves)
+
+    def template(self, depth: int) -> tuple[str, int, int]:
+        """`_template` of this shape (kept here: hashing a large shape costs more than a look-up)."""
+        found = self._templates.get(depth)
+        if found is None:
+            found = self._templates[depth] = _template(self.shape, depth)
+        return found
+
+
+@functools.lru_cache(maxsize=64)
+def _extractor(shape: _Shape) -> _Extractor:
+    # A function of straight-line subscripts: each container's type and length checked before
+    # it is read (so a dict has exactly the shape's keys: as many, each present), then every
+    # leaf in the text's order. One call per document instead of `_flatten`'s walk.
+    lines = ["def leaves(c0):"]
+    leaves: list[str] = []
+    kinds: list[type] = []
+    count = [1]
+
+    def visit(name: str, node: _Shape) -> None:
+        kind_check = ("type({0}) is not dict" if node[0] == _DICT
+                      else "(type({0}) is not list and type({0}) is not tuple)")
+        lines.append(f"    if {kind_check.format(name)} or len({name}) != {len(node[-1])}: return None")
+        keys = node[1] if node[0] == _DICT else range(len(node[-1]))
+        for key, kind in zip(keys, node[-1], strict=True):
+            item = f"{name}[{key!r}]"
+            if isinstance(kind, tuple):
+                child = f"c{count[0]}"
+                count[0] += 1
+                lines.append(f"    {child} = {item}")
+                visit(child, kind)
+            else:
+                leaves.append(item)
+                kinds.append(kind)
+
+    visit("c0", shape)
+    lines.append(f"    return ({', '.join(leaves)}{',' if len(leaves) == 1 else ''})")
+    return _Extractor(shape, "\n".join(lines) + "\n", tuple(kinds))
 
 
 @functools.lru_cache(maxsize=256)

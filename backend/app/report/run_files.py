@@ -219,7 +219,8 @@ def _pick(block: Mapping[str, Any], keys: tuple[str, ...], inner: dict[str, tupl
             continue
         value = block[key]
         if key in inner and isinstance(value, Mapping):
-            out[key] = {name: {k: _plain(v[k]) for k in inner[key] if k in v} if isinstance(v, Mapping) else _plain(v)
+            out[key] = {name: {k: _plain(v[k]) for k in inner[key] if k in v}
+                        if type(v) is dict or isinstance(v, Mapping) else _plain(v)
                         for name, v in sorted(value.items())}
         else:
             out[key] = _plain(value)
@@ -228,6 +229,11 @@ def _pick(block: Mapping[str, Any], keys: tuple[str, ...], inner: dict[str, tupl
 
 def _plain(value: Any) -> Any:
     # As the value reads back from the JSON file (to_json's rounding; lists for tuples).
+    kind = type(value)
+    if kind is float:  # (the usual leaves first, by their exact type: isinstance of an ABC is slow)
+        return round(value, 6) + 0.0
+    if kind is int or kind is str or kind is bool or value is None:
+        return value
     if isinstance(value, (float, np.floating)):
         return round(float(value), 6) + 0.0
     if isinstance(value, (list, tuple)):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import islice
+
 import hypothesis.strategies as st
 import numpy as np
 from app.metrics.json_template import template_json
@@ -48,3 +50,44 @@ def test_documents_it_cannot_show_the_same_way_are_left_to_to_json():
     for document in ({"x": float("nan")}, {"x": [float("inf")]}, {1: 2}, {"x": {1, 2}}, {"x": np.int64(3)},
                      {"x": np.array([1.0])}, 1.5, "text"):
         assert template_json([{"fine": 1.0}, document]) is None, document
+
+
+def _near_misses(document):
+    # Documents that differ from `document` in one place: a key gone, a leaf of another type, a
+    # list one longer or a tuple, recursively.
+    if isinstance(document, dict):
+        for key, value in document.items():
+            yield {k: v for k, v in document.items() if k != key}
+            yield {**document, key: "x" if isinstance(value, float) else 1.5}
+            for inner in _near_misses(value):
+                yield {**document, key: inner}
+    elif isinstance(document, list | tuple):
+        yield [*document, 0.25]
+        yield tuple(document) if isinstance(document, list) else list(document)
+        for i, value in enumerate(document):
+            for inner in _near_misses(value):
+                yield [*document[:i], inner, *document[i + 1:]]
+
+
+class _Dict(dict):
+    pass
+
+
+@given(_containers, st.integers(0, 2))
+def test_documents_that_almost_share_a_shape_each_get_their_own_text(document, depth):
+    # Arrange: shapes met again and again (their leaves are taken without a walk), among near misses
+    misses = list(islice(_near_misses(document), 30))
+    documents = [document, *misses, document, *reversed(misses), document]
+
+    # Act
+    got = template_json(documents, depth)
+
+    # Assert
+    assert got == [_nested(to_json(d), depth) for d in documents]
+
+
+def test_a_dict_of_another_type_is_not_taken_for_a_dict_of_the_shape():
+    document = {"a": {"b": 1.0}}
+
+    # (to_json writes a dict subclass; the templates leave every document to it)
+    assert template_json([document, document, {"a": _Dict(b=1.0)}]) is None
