@@ -7,6 +7,7 @@ Live only: imported by `runtime/build.py`'s live branch (and re-exported by `liv
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,7 +16,7 @@ from app.errors import ConfigError
 from app.feeds.live_steps import ClosedStep
 from app.metrics.collect import RunMetrics
 from app.store.bar import BarArrays
-from app.store.series import BarSeries
+from app.store.panel import BarPanel
 from app.store.session_data import SessionState
 from app.sync.subscription import StreamSubscription
 from app.threads.events import StepBatch
@@ -31,40 +32,37 @@ __all__ = ["LiveSteps", "StepEmitter"]
 
 
 class StepEmitter:
-    """Appends a closed step's bars to the base series and publishes it as a one-step StepBatch."""
+    """Appends a closed step's bars to the base series (one `BarPanel` write for all symbols) and
+    publishes it as a one-step StepBatch."""
 
-    def __init__(self, series: list[BarSeries], base_ns: int, publish: Callable[[StepBatch], None]) -> None:
-        self.series = series
+    def __init__(self, panel: BarPanel, base_ns: int, publish: Callable[[StepBatch], None]) -> None:
+        self.panel = panel
         self.base_ns = base_ns
         self.publish = publish
-        self.rows = [len(s) for s in series]
         self.k = 0
 
     def emit(self, step: ClosedStep) -> None:
-        series, rows = self.series, self.rows
-        idx = [-1] * len(series)
-        starts: list[int] = []
-        values: list[tuple[float, float, float, float, float]] = []
-        received = 0
-        for s, bar in enumerate(step.bars):
-            if bar is None:
-                continue
-            ohlcv = (bar.open, bar.high, bar.low, bar.close, bar.volume)
-            series[s].append_one(bar.start_ns, *ohlcv)
-            starts.append(bar.start_ns)
-            values.append(ohlcv)
-            idx[s] = rows[s]
-            rows[s] += 1
-            if bar.received_ns > received:
-                received = bar.received_ns
-        # The step's bars as columns, as appended (float64 -> float -> float64: exact).
-        cols = np.array(values, dtype=np.float64).reshape(-1, 5).T.copy()
-        bars = BarArrays(np.array(starts, dtype=np.int64), *cols)
+        bars = [b for b in step.bars if b is not None]
+        n = len(step.bars)
+        if len(bars) == n:
+            which = None
+        else:
+            which = np.array([s for s, b in enumerate(step.bars) if b is not None], dtype=np.int64)
+        # The step's bars as columns (float -> float64: exact), appended as they are handed over.
+        values = np.array(list(map(_OHLCV, bars)), dtype=np.float64).reshape(-1, 5).T.copy()
+        cols = BarArrays(np.array(list(map(_START, bars)), dtype=np.int64), *values)
+        rows = self.panel.append_step(which, cols)
+        idx = np.full(n, -1, dtype=np.int64)
+        idx[slice(None) if which is None else which] = rows
+        received = max(map(_RECEIVED, bars), default=0)
         end = step.start_ns + self.base_ns
-        self.publish(StepBatch(self.k, self.k + 1, np.array([end], dtype=np.int64),
-                               np.array([idx], dtype=np.int64), np.array(rows, dtype=np.int64),
-                               due_ns=end, received_ns=received, bars=bars))
+        self.publish(StepBatch(self.k, self.k + 1, np.array([end], dtype=np.int64), idx.reshape(1, -1),
+                               self.panel.lens.copy(), due_ns=end, received_ns=received, bars=cols))
         self.k += 1
+
+
+_OHLCV = attrgetter("open", "high", "low", "close", "volume")
+_START, _RECEIVED = attrgetter("start_ns"), attrgetter("received_ns")
 
 
 class LiveSteps:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from datetime import date
 
 from app.errors import FeedError
 from app.feeds.live import LiveFeed
@@ -22,6 +23,7 @@ from app.feeds.live_source import FetchBars, LiveBarSource
 from app.feeds.live_steps import Arrival, StepAssembler
 from app.feeds.stored import concat_bars
 from app.store.bar import Interval
+from app.store.panel import BarPanel
 from app.store.series import BarSeries
 from app.store.session_data import SessionState
 from app.sync.stop import StopToken
@@ -77,6 +79,7 @@ class LiveStream:
         self._settle: Callable[[], None] | None = None
         self._collector = QuietCollector()
         self.filer = BarFiler(self.symbols, base, tm)
+        self._panels: dict[date, BarPanel] = {}  # per session prepared: its base series' table
 
     def close(self) -> None:
         self.feed.close()
@@ -84,10 +87,16 @@ class LiveStream:
     def prepare(self, state: SessionState) -> None:
         """Give a loaded session empty base series (filled as it streams) and, when it is already
         open, its earlier bars as history (`catch_up`)."""
-        cap = (state.close_ns - state.open_ns) // self.base.ns + 1
-        for symbol in self.symbols:
-            state.bars[(symbol, self.base.label)] = BarSeries(f"{symbol}/{self.base}", capacity=cap)
+        self._panels[state.session] = self._base_panel(state)
         self.catch_up(state)
+
+    def _base_panel(self, state: SessionState) -> BarPanel:
+        # One (symbols x steps) table per column; each symbol's base series is a row of it.
+        cap = (state.close_ns - state.open_ns) // self.base.ns + 1
+        panel = BarPanel([f"{s}/{self.base}" for s in self.symbols], cap)
+        for symbol, series in zip(self.symbols, panel.series, strict=True):
+            state.bars[(symbol, self.base.label)] = series
+        return panel
 
     def catch_up(self, state: SessionState) -> None:
         """Joining a session already open: put its earlier base bars (REST) at the end of the base
@@ -114,6 +123,7 @@ class LiveStream:
         """
         self._settle = settle
         tm = self.tm
+        panel = self._panels.pop(state.session, None) or self._base_panel(state)
         if self.deadline_ns is not None and self.deadline_ns <= state.open_ns:
             # The run ends before this session opens (e.g. stop_after_seconds at night).
             self._wait_until(self.deadline_ns)
@@ -128,9 +138,9 @@ class LiveStream:
             self._connected = True
         self.feed.forget_before(first)  # the dedupe memory of earlier sessions is not needed
         log.info("live session %s streaming from %s to %s", state.session, tm.format_ns(first), tm.format_ns(end))
-        series = [state.bars[(s, self.base.label)] for s in self.symbols]
+        series = panel.series
         assembler = StepAssembler(self.symbols, step, state.open_ns, first, end, self.grace_ns)
-        emitter = StepEmitter(series, step, publish)
+        emitter = StepEmitter(panel, step, publish)
         until = (self.deadline_ns or end) if outcome is StreamOutcome.DEADLINE else end
         with self._collector:  # no automatic collection in the middle of a step (see live_gc)
             interrupted = self._pump(state, series, assembler, emitter, end, until)
