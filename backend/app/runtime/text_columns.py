@@ -74,6 +74,10 @@ def fixed_decimals(values: Sequence[float] | np.ndarray, decimals: int = 4) -> n
     if not 1 <= decimals <= 4:
         raise ValueError(f"expected 1 to 4 decimals, received {decimals}")
     x = np.asarray(values, dtype=np.float64)
+    runs = _runs(x)
+    if runs is not None:  # each run's value formatted once, its text repeated
+        starts, lengths = runs
+        return np.repeat(fixed_decimals(x[starts], decimals), lengths, axis=0)
     with np.errstate(invalid="ignore", over="ignore"):  # NaN and inf are never safe: Python's
         size = np.abs(x * (10.0**decimals))  # its rounding error is below size * 2**-53
         whole = np.rint(size)
@@ -117,6 +121,23 @@ def fixed_decimals(values: Sequence[float] | np.ndarray, decimals: int = 4) -> n
     return text
 
 
+RUNS_FROM = 4096
+"""Columns of at least this many values are formatted a run of equal values at a time, when the
+runs are at most half as many (cash changes only at fills; equity stays put while flat)."""
+
+
+def _runs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    # (start, length) of each run of bit-equal values (so -0.0 and 0.0 differ, as their texts
+    # do, and each NaN is a run of its own), or None when that would not pay.
+    if x.ndim != 1 or x.shape[0] < RUNS_FROM:
+        return None
+    bits = x.view(np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], bits[1:] != bits[:-1])))
+    if 2 * starts.shape[0] > x.shape[0]:
+        return None
+    return starts, np.diff(np.append(starts, x.shape[0]))
+
+
 def printed_values(values: Sequence[float] | np.ndarray, decimals: int = 4) -> np.ndarray:
     """Return ``float(f"{x:.{decimals}f}")`` of each value: what a reader of `fixed_decimals`' text gets.
 
@@ -125,6 +146,10 @@ def printed_values(values: Sequence[float] | np.ndarray, decimals: int = 4) -> n
     does; other rows are printed and parsed by Python.
     """
     x = np.asarray(values, dtype=np.float64)
+    runs = _runs(x)
+    if runs is not None:
+        starts, lengths = runs
+        return np.repeat(printed_values(x[starts], decimals), lengths)
     scale = 10.0**decimals
     with np.errstate(invalid="ignore", over="ignore"):
         size = np.abs(x * scale)

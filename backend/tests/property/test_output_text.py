@@ -140,3 +140,39 @@ def test_cached_local_seconds_equal_datetime_isoformat(seconds, zone):
     local = LocalSeconds(tz)
     for sec in seconds:
         assert local(sec) == datetime.fromtimestamp(sec, tz).isoformat()
+
+
+# Long columns of runs of one value (cash between fills, equity while flat): formatted a run at a
+# time (text_columns.RUNS_FROM), the same text and values; -0.0 and 0.0, and NaNs, are not merged.
+_runs = st.lists(st.tuples(st.one_of(_money, _any_float, _edges), st.integers(1, 900)), min_size=1, max_size=30)
+
+
+def _long_column(runs: list[tuple[float, int]]) -> list[float]:
+    from app.runtime.text_columns import RUNS_FROM
+
+    values = [v for v, n in runs for _ in range(n)]
+    return values * (RUNS_FROM // len(values) + 1)  # long enough to be taken by runs
+
+
+@given(_runs, st.integers(1, 4))
+def test_long_columns_of_runs_equal_python_formatting(runs, decimals):
+    from app.runtime.text_columns import printed_values
+
+    values = _long_column(runs)
+
+    text = _lines(fixed_decimals(values, decimals))
+    parsed = printed_values(values, decimals).tolist()
+
+    assert text == [f"{v:.{decimals}f}" for v in values]
+    assert [repr(v) for v in parsed] == [repr(float(f"{v:.{decimals}f}")) for v in values]
+
+
+def test_a_strided_column_of_runs_is_formatted_as_its_values():
+    # As equity.csv's columns are read: fields of the journal's structured points.
+    from app.runtime.text_columns import RUNS_FROM
+
+    points = np.zeros(RUNS_FROM * 2, dtype=[("ns", "<i8"), ("equity", "<f8")])
+    points["equity"][::3] = -0.0
+    points["equity"][RUNS_FROM:] = 1234.56785
+
+    assert _lines(fixed_decimals(points["equity"])) == [f"{v:.4f}" for v in points["equity"].tolist()]
