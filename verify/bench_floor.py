@@ -23,8 +23,9 @@ in the same run, on the same data:
              (the product is the reference; the first difference is printed); peak RSS of this
              process after the product runs (ru_maxrss, before the floor loads its data).
   process  : wall time of ``python -m app.backtest CFG --output DIR --quiet`` in a subprocess,
-             best of 3 (target < 1.2 s), and any timing breakdown summary.json has under
-             ``metrics`` (startup / load / run / outputs, when the product reports one).
+             best of --process-runs (default 3; target < 1.2 s), each run's phases from
+             summary.json ``metrics.breakdown`` (startup / run / outputs), their best and
+             median over the runs, and any other timing breakdown summary.json has.
 
 Workload: 1m bars of the sample generator (``app.data.sample.write_sample``) for one symbol
 BENCH, or N symbols S000.. with --symbols N, over --years years ending 2023 (plus trailing days
@@ -33,6 +34,7 @@ DIR to keep it (it is reused when it holds the same symbols and years). Run from
 
     .venv/bin/python verify/bench_floor.py [--symbols 1] [--years 1] [--repeat 3]
                                             [--store DIR] [--no-process] [--json FILE]
+                                            [--process-runs N]
                                             [--prepare-only]
 
 --json writes the figures as JSON (verify/bench_scaling.py reads them); --prepare-only only
@@ -47,6 +49,7 @@ import csv
 import json
 import math
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -433,8 +436,12 @@ def breakdown(metrics: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_PHASES = ("startup_s", "run_s", "outputs_s")
+
+
 def time_process(cfg_path: Path, out_root: Path, times: int = 3) -> dict[str, Any]:
     walls: list[float] = []
+    by_phase: dict[str, list[float]] = {}
     summary: dict[str, Any] = {}
     for i in range(times):
         out = out_root / f"process{i}"
@@ -446,8 +453,14 @@ def time_process(cfg_path: Path, out_root: Path, times: int = 3) -> dict[str, An
             say(f"process run {i + 1}: exit {proc.returncode}: {proc.stderr.strip()[-800:]}")
             return {"wall_s": None}
         walls.append(wall)
-        say(f"process run {i + 1}/{times}: {wall:.3f} s wall")
         summary = json.loads((out / "summary.json").read_text())
+        phases = summary.get("metrics", {}).get("breakdown") or {}
+        for key in _PHASES:
+            if key in phases:
+                by_phase.setdefault(key, []).append(float(phases[key]))
+        split = " = " + " + ".join(f"{key.removesuffix('_s')} {phases[key]:.3f}" for key in _PHASES
+                                   if key in phases) if phases else ""
+        say(f"process run {i + 1}/{times}: {wall:.3f} s wall{split}")
     metrics = summary.get("metrics", {})
     pipeline_s = metrics.get("backtest", {}).get("total_time_s")
     stages = metrics.get("stages", {})
@@ -465,6 +478,10 @@ def time_process(cfg_path: Path, out_root: Path, times: int = 3) -> dict[str, An
             f"run start) + run {phases['run_s']:.3f} s (loading {phases.get('load_s', 0.0):.3f} s) "
             f"+ outputs {phases['outputs_s']:.3f} s (all files, report.html included) + {rest:.3f} s "
             f"other (interpreter start before the clock, exit)")
+    spread = {"wall_s": walls, **by_phase}
+    stats = {key: {"best": min(v), "median": statistics.median(v)} for key, v in spread.items()}
+    say(f"process over {len(walls)} runs, best / median: " + " | ".join(
+        f"{key.removesuffix('_s')} {v['best']:.3f} / {v['median']:.3f} s" for key, v in stats.items()))
     found = breakdown(metrics)
     if found:
         say("timing breakdown in summary.json metrics (last process run):")
@@ -473,7 +490,7 @@ def time_process(cfg_path: Path, out_root: Path, times: int = 3) -> dict[str, An
     else:
         say(f"no startup/load/run/outputs breakdown in summary.json metrics "
             f"(keys: {', '.join(sorted(metrics))})")
-    return {"wall_s": min(walls), "walls_s": walls, "breakdown": found}
+    return {"wall_s": min(walls), "walls_s": walls, "breakdown": found, "phases": stats}
 
 
 # -- main -----------------------------------------------------------------------------------
@@ -488,6 +505,8 @@ def main() -> int:
                         help="back-to-back floor/product pairs for the median paired ratio (0: none)")
     parser.add_argument("--store", type=Path, help="sample store to reuse or create")
     parser.add_argument("--no-process", action="store_true", help="skip the subprocess timing")
+    parser.add_argument("--process-runs", type=int, default=3,
+                        help="whole-process runs timed (best and median printed; default 3)")
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
     parser.add_argument("--prepare-only", action="store_true",
                         help="write the --store (if needed) and exit")
@@ -557,9 +576,11 @@ def main() -> int:
             figures["cpu_ratio"] = cpu_ratios[len(cpu_ratios) // 2]
 
         if not args.no_process:
-            process = time_process(cfg_path, tmp_path)
+            process = time_process(cfg_path, tmp_path, args.process_runs)
             figures["process_wall_s"] = process["wall_s"]
             figures["breakdown"] = process.get("breakdown")
+            figures["process_phases"] = process.get("phases")
+            figures["process_runs"] = args.process_runs
 
     print_table(figures, args.repeat)
     if args.json:
@@ -601,7 +622,7 @@ def print_table(figures: dict[str, Any], repeat: int) -> None:
     ]
     if "process_wall_s" in figures:
         wall = figures["process_wall_s"]
-        rows.append(("whole process (best of 3)", _fmt(wall, ".2f", " s"),
+        rows.append((f"whole process (best of {figures.get('process_runs', 3)})", _fmt(wall, ".2f", " s"),
                      f"target < {PROCESS_TARGET_S} s"
                      + _verdict(wall, wall is not None and wall < PROCESS_TARGET_S)))
     width = max(len(r[0]) for r in rows)
