@@ -40,7 +40,6 @@ CACHE_ENV: Final = "SESSION_COORDINATOR_CACHE"
 """Environment variable: the cache folder, or ``off`` for none (default: the user cache folder)."""
 
 _FORMAT: Final = 1  # bump when the cached table's layout changes
-_EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
 _log = logging.getLogger(__name__)
 
 
@@ -124,10 +123,10 @@ class TradingCalendar:
             _write_cached(path, key, table.__dict__)
         self.code = code
         self.tz = ZoneInfo(table.tz)
-        self._sessions: list[date] = [date.fromordinal(d + _EPOCH_ORDINAL) for d in table.days]
+        self._sessions: list[date] = _dates(table.days)
         bounds = zip(table.opens, table.closes, strict=True)
         self._bounds: dict[date, tuple[int, int]] = dict(zip(self._sessions, bounds, strict=True))
-        self._early = frozenset(date.fromordinal(d + _EPOCH_ORDINAL) for d in table.early)
+        self._early = frozenset(_dates(table.early))
         self.first_session: date = self._sessions[0]
         self.last_session: date = self._sessions[-1]
 
@@ -205,6 +204,13 @@ class TradingCalendar:
         if daily:
             return np.array([open_ns], dtype=np.int64)
         return np.arange(open_ns, close_ns, interval_ns, dtype=np.int64)
+
+
+def _dates(days: list[int]) -> list[date]:
+    # Days since 1970-01-01 as dates (``date(1970, 1, 1) + timedelta(days=d)``), converted by
+    # numpy at once: a day-by-day loop was ~2 ms of a backtest's start-up (20 years of sessions).
+    converted: list[date] = np.array(days, dtype=np.int64).astype("datetime64[D]").tolist()
+    return converted
 
 
 # -- the session table: built from exchange_calendars, cached on disk ---------------------------
