@@ -50,6 +50,7 @@ class RunMetrics:
         self.total_wall_ns = 0
         self.total_virtual_ns = 0
         self._edge_lag_ns: dict[str, int] = {}  # worst lateness per edge over the run
+        self.thread_cpu_s: dict[str, float] = {}  # each pipeline thread's CPU time (set once they ended)
 
     def stat(self, name: str) -> RunningStat:
         """Return the session-level RunningStat of stage `name` (one of STAGES)."""
@@ -97,6 +98,8 @@ class RunMetrics:
         self.run.merge(self.session)  # a partial last session (failure or Ctrl-C)
         self.run.sample_process()
         out = self.run.as_dict()
+        if self.thread_cpu_s:  # where the CPU went: the four threads share one core's worth (the GIL)
+            out["threads"] = {name: {"cpu_s": cpu} for name, cpu in self.thread_cpu_s.items()}
         out["clock"] = self._clock(self.total_virtual_ns, self.total_wall_ns, self._edge_lag_ns)
         if self.mode == "live":  # wall-clock paced: throughput says nothing about the engine
             out["live"] = {"total_time_s": elapsed_s,

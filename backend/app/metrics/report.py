@@ -83,6 +83,7 @@ Shared parts::
                             "backpressure.processor_analysis": int, "overruns.<edge>": int},
                "process": {"cpu_s": float, "rss_mb": float, "peak_rss_mb": float},  # optional
                "breakdown": {"startup_s", "run_s", "load_s", "outputs_s": float},  # summary only
+               "threads": {thread: {"cpu_s": float}},  # summary only: each pipeline thread's CPU time
                "clock": {"achieved_speed": float, "max_lag_s": float,            # optional
                          "max_lag_s_by_edge": {edge: float}}}
 

@@ -132,6 +132,7 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
         t0 = sw.now_ns()
         startup_s = (t0 - sw.process_start_ns()) / 1e9
         status, detail, error = _supervise(pipeline, out_dir)
+        pipeline.metrics.thread_cpu_s = {t.name: t.cpu_ns / 1e9 for t in pipeline.threads if t.cpu_ns is not None}
         _finish_broker(pipeline)
         elapsed_s = sw.elapsed_ns(t0) / 1e9
         gc.freeze()  # the run's results live to the end too: collections while writing skip them

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from app.errors import ThreadStuckError
 from app.sync.stop import StopToken
 from app.threads.watchdog import CallbackInterrupted
+from app.timing.stopwatch import thread_cpu_ns
 
 __all__ = ["FailureSink", "SessionThread", "ThreadFailure"]
 
@@ -47,6 +48,7 @@ class SessionThread(abc.ABC):
         self._thread = threading.Thread(target=self._main, name=self.name, daemon=False)
         self.where: Callable[[], tuple[str | None, str | None]] = lambda: (None, None)
         self.on_exit: Callable[[], None] = lambda: None  # the supervisor's wake-up
+        self.cpu_ns: int | None = None  # the thread's CPU time, once it has ended
 
     def start(self) -> None:
         self._thread.start()
@@ -82,4 +84,5 @@ class SessionThread(abc.ABC):
                 log.error("%s failed: %s: %s", self.name, type(e).__name__, e, exc_info=e)
             self._on_failure(ThreadFailure(self.name, e, clock_time, session))
         finally:
+            self.cpu_ns = thread_cpu_ns()
             self.on_exit()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import threading
 import time
 from datetime import datetime
 from typing import Protocol
 
 from app.errors import InvariantError
+from app.sync.lock import make_lock
 from app.timing.stopwatch import TimeSource
 
 __all__ = ["Clock", "ScaledClock", "SteppedClock", "WallClock", "local_stamp"]
@@ -87,7 +87,7 @@ class ScaledClock:
         self._rate = float(rate)
         self._real_ns = real_ns
         self._state = (real_ns(), start_ns, self._rate)  # (real base, virtual base, running rate)
-        self._lock = threading.Lock()  # the mutators' read-modify-write of `_state`
+        self._lock = make_lock()  # the mutators' read-modify-write of `_state`
 
     @property
     def rate(self) -> float:

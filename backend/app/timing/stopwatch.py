@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-__all__ = ["NEVER", "Deadline", "ManualTime", "Stopwatch", "TimeSource", "process_age_ns"]
+__all__ = ["NEVER", "Deadline", "ManualTime", "Stopwatch", "TimeSource", "process_age_ns", "thread_cpu_ns"]
 
 TimeSource = Callable[[], int]
 """A monotonic counter in ns: ``time.perf_counter_ns``, ``time.monotonic_ns`` or a `ManualTime`."""
@@ -48,6 +48,11 @@ class Stopwatch:
         if timeout_s is None:
             return NEVER
         return Deadline(self.now_ns() + int(timeout_s * 1e9), self.now_ns)
+
+
+def thread_cpu_ns() -> int:
+    """Return the CPU time the calling thread has used since it started, in ns (not wall time)."""
+    return time.thread_time_ns()
 
 
 _IMPORTED_NS: Final = time.perf_counter_ns()  # early in every run: the origin where the kernel's is not available

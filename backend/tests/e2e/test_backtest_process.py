@@ -92,3 +92,19 @@ def test_the_summary_breaks_the_process_time_down_by_phase(store, tmp_path):
     process = report[report.rindex("Process:"):].splitlines()
     assert any(line.startswith("  - Startup: ") and "| Outputs: " in line for line in process[:4])
     assert "  - Startup: " in proc.stdout
+
+
+def test_the_summary_says_how_much_cpu_each_pipeline_thread_used(store, tmp_path):
+    # Arrange
+    cfg = write_config(tmp_path / "s.yaml", store)
+
+    # Act
+    proc = cli("-m", "app.backtest", str(cfg), "--output", str(tmp_path / "out"), "--quiet")
+
+    # Assert: the four threads, each > 0 and together within the process's CPU time
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((tmp_path / "out" / "summary.json").read_text())["metrics"]
+    threads = metrics["threads"]
+    assert set(threads) == {"SessionCoordinator", "DataProcessor", "DataUpkeep", "AnalysisEngine"}
+    assert all(t["cpu_s"] > 0 for t in threads.values())
+    assert sum(t["cpu_s"] for t in threads.values()) <= metrics["process"]["cpu_s"]
