@@ -380,6 +380,7 @@ def paired_ratios(cfg_path: Path, out_root: Path, data: FloorData, pairs: int) -
     config = load_session_config(cfg_path)
     ratios: list[float] = []
     cpu_ratios: list[float] = []
+    thread_ratios: list[float] = []
     for i in range(pairs):
         f = run_floor(data)
         floor_rate = f.bars / f.seconds
@@ -389,10 +390,20 @@ def paired_ratios(cfg_path: Path, out_root: Path, data: FloorData, pairs: int) -
         rate = summary["bars_processed"] / summary["metrics"]["backtest"]["total_time_s"]
         ratios.append(rate / floor_rate)
         cpu_ratios.append(f.cpu_s / cpu_s)
+        # The four pipeline threads' CPU (summary metrics.threads), without build and outputs.
+        threads_s = sum(t["cpu_s"] for t in summary["metrics"].get("threads", {}).values())
+        if threads_s:
+            thread_ratios.append(f.cpu_s / threads_s)
         say(f"pair {i + 1}/{pairs}: floor {floor_rate:,.0f} bars/s, product {rate:,.0f} bars/s, "
             f"ratio {rate / floor_rate:.2f}; CPU floor {f.cpu_s:.3f} s, product {cpu_s:.3f} s "
-            f"(build and outputs included), ratio {f.cpu_s / cpu_s:.2f}")
+            f"(build and outputs included), ratio {f.cpu_s / cpu_s:.2f}"
+            + (f"; the four threads {threads_s:.3f} s, ratio {f.cpu_s / threads_s:.2f}" if threads_s else ""))
+    PAIR_THREAD_RATIOS[:] = thread_ratios
     return ratios, cpu_ratios
+
+
+PAIR_THREAD_RATIOS: list[float] = []
+"""The last pairs' floor CPU / the product's four threads' CPU (printed in the table)."""
 
 
 def read_fills(out: Path) -> list[list[str]]:
@@ -574,6 +585,8 @@ def main() -> int:
             figures["paired_ratio"] = ratios[len(ratios) // 2]
             figures["paired_ratios"] = ratios
             figures["cpu_ratio"] = cpu_ratios[len(cpu_ratios) // 2]
+            if PAIR_THREAD_RATIOS:
+                figures["thread_cpu_ratio"] = sorted(PAIR_THREAD_RATIOS)[len(PAIR_THREAD_RATIOS) // 2]
 
         if not args.no_process:
             process = time_process(cfg_path, tmp_path, args.process_runs)
@@ -614,6 +627,8 @@ def print_table(figures: dict[str, Any], repeat: int) -> None:
          + _verdict(figures.get("paired_ratio"), (figures.get("paired_ratio") or 0) >= RATIO_TARGET)),
         ("CPU-time ratio, median", _fmt(figures.get("cpu_ratio"), ".2f"),
          "floor CPU / product CPU (all threads, build and outputs)"),
+        ("pipeline CPU ratio, median", _fmt(figures.get("thread_cpu_ratio"), ".2f"),
+         "floor CPU / the four threads' CPU (no build, no outputs)"),
         ("ratio product/strict floor", _fmt(figures.get("ratio_lists"), ".2f"), "(for reference)"),
         ("fills product / floor",
          f"{_fmt(product_fills, ',')} / {figures['floor_fills']:,}",
