@@ -368,7 +368,8 @@ def run_product(cfg_path: Path, out_root: Path, repeat: int) -> dict[str, Any]:
     return best
 
 
-def paired_ratios(cfg_path: Path, out_root: Path, data: FloorData, pairs: int) -> tuple[list[float], list[float]]:
+def paired_ratios(cfg_path: Path, out_root: Path, data: FloorData,
+                  pairs: int) -> tuple[list[float], list[float], list[float]]:
     """Floor then product, back to back, `pairs` times: one ratio per pair.
 
     On a shared machine the load drifts between the best-of runs of each side; a ratio taken
@@ -398,12 +399,7 @@ def paired_ratios(cfg_path: Path, out_root: Path, data: FloorData, pairs: int) -
             f"ratio {rate / floor_rate:.2f}; CPU floor {f.cpu_s:.3f} s, product {cpu_s:.3f} s "
             f"(build and outputs included), ratio {f.cpu_s / cpu_s:.2f}"
             + (f"; the four threads {threads_s:.3f} s, ratio {f.cpu_s / threads_s:.2f}" if threads_s else ""))
-    PAIR_THREAD_RATIOS[:] = thread_ratios
-    return ratios, cpu_ratios
-
-
-PAIR_THREAD_RATIOS: list[float] = []
-"""The last pairs' floor CPU / the product's four threads' CPU (printed in the table)."""
+    return ratios, cpu_ratios, thread_ratios
 
 
 def read_fills(out: Path) -> list[list[str]]:
@@ -581,12 +577,13 @@ def main() -> int:
                            ratio_lists=product["bars_per_s"] / strict_rate)
         figures["fills_equal"] = fills_equal
         if product and args.pairs > 0:
-            ratios, cpu_ratios = (sorted(r) for r in paired_ratios(cfg_path, tmp_path, data, args.pairs))
+            ratios, cpu_ratios, thread_ratios = (sorted(r) for r in paired_ratios(cfg_path, tmp_path, data,
+                                                                                  args.pairs))
             figures["paired_ratio"] = ratios[len(ratios) // 2]
             figures["paired_ratios"] = ratios
             figures["cpu_ratio"] = cpu_ratios[len(cpu_ratios) // 2]
-            if PAIR_THREAD_RATIOS:
-                figures["thread_cpu_ratio"] = sorted(PAIR_THREAD_RATIOS)[len(PAIR_THREAD_RATIOS) // 2]
+            if thread_ratios:
+                figures["thread_cpu_ratio"] = thread_ratios[len(thread_ratios) // 2]
 
         if not args.no_process:
             process = time_process(cfg_path, tmp_path, args.process_runs)
