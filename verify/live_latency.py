@@ -20,9 +20,10 @@ Full pipeline (default)
                           (where the socket->strategy time goes);
       close->receipt    : per bar, the bar's close (start + 1 s) to the adapter's ``received_ns``:
                           the server's emit delay plus the socket and frame parsing;
-      receipt->poll     : per bar, ``received_ns`` to ``AlpacaFeed.poll`` returning it to the
-                          coordinator (both wrapped around ``poll`` in this process: one
-                          ``time.time_ns()`` per non-empty poll, no per-bar work on that thread);
+      receipt->poll     : per bar, ``received_ns`` to ``AlpacaFeed.poll_blocks`` returning it to
+                          the coordinator (both wrapped around ``poll``/``poll_blocks`` in this
+                          process: one ``time.time_ns()`` per non-empty poll, no per-bar work on
+                          that thread; a frame's block is expanded to its bars afterwards);
       peak RSS          : this process (pipeline plus the script) and the feed server.
     ``--max-p99-ms`` applies to the socket->strategy p99 (the issue's target: under 2 ms), of
     every run. ``--runs N`` repeats the whole measurement N times (new store, server and
@@ -65,6 +66,7 @@ BACKEND = Path(__file__).resolve().parents[1] / "backend"
 sys.path.insert(0, str(BACKEND))
 
 from app.feeds.alpaca import AlpacaFeed  # noqa: E402
+from app.feeds.live_block import BarBlock  # noqa: E402
 from app.store.bar import BarArrays, parse_interval  # noqa: E402
 from app.store.files import read_bars_file, write_bars  # noqa: E402
 
@@ -221,7 +223,7 @@ class _StepTimes:
         self._gc_start = 0
         gc.callbacks.append(self._gc)
         self._undo: list[tuple[type, str, Any]] = []
-        for cls, name, wrap in ((AlpacaFeed, "poll", self._poll),
+        for cls, name, wrap in ((AlpacaFeed, "poll", self._poll), (AlpacaFeed, "poll_blocks", self._poll),
                                 (StreamSubscription, "publish", self._publish),
                                 (DataProcessor, "_step", self._step),
                                 (AnalysisEngine, "_walk", self._walk),
@@ -241,9 +243,14 @@ class _StepTimes:
         def timed(feed: AlpacaFeed, timeout_s: float) -> list[Any]:
             bars = orig(feed, timeout_s)
             if bars:
-                self.polled.append((time.time_ns(), bars))
+                self.polled.append((time.time_ns(), bars))  # blocks are expanded afterwards
             return bars
         return timed
+
+    def polled_bars(self) -> list[tuple[int, list[Any]]]:
+        """`polled` with each `BarBlock` (a frame's bars as columns) as its bars."""
+        return [(t, [b for item in items for b in (item.bars() if isinstance(item, BarBlock) else (item,))])
+                for t, items in self.polled]
 
     def _publish(self, orig: Any) -> Any:
         def timed(sub: Any, event: Any) -> int:
@@ -287,7 +294,7 @@ class _StepTimes:
         publish->processor (wake-up), processor, processor->engine, engine->on_bar (the engine's
         work before the first callback), and the total (receipt to the first callback)."""
         polled_at: dict[int, int] = {}
-        for t, bars in self.polled:
+        for t, bars in self.polled_bars():
             for b in bars:
                 polled_at[b.start_ns] = max(polled_at.get(b.start_ns, 0), t)
         names = ("receipt->poll", "poll->publish", "publish->processor", "processor",
@@ -361,7 +368,7 @@ def _pipeline_once(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None
     feed = summary.get("feed", {})
     lat = summary["metrics"]["stages"]["feed_to_strategy"]
     process = summary["metrics"].get("process", {})
-    polled = times.polled
+    polled = times.polled_bars()
     close_to_recv = [(b.received_ns - b.start_ns - 1_000_000_000) / 1e6
                      for _, bars in polled for b in bars]
     recv_to_poll = [(t - b.received_ns) / 1e6 for t, bars in polled for b in bars]

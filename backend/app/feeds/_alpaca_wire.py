@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+from itertools import chain
 from typing import Any, Final
 
+import numpy as np
+
 from app.feeds.live import BarKind, LiveBar, _parse_rfc3339_ns, parse_rfc3339_ns
+from app.feeds.live_block import BarBlock
 
 __all__ = [
     "BAR_TYPES",
@@ -14,6 +18,7 @@ __all__ = [
     "TIMEFRAMES",
     "decode_frame",
     "parse_bar",
+    "parse_block",
     "truncate_raw",
 ]
 
@@ -109,3 +114,44 @@ def _parse_checked(obj: dict[str, Any], received_ns: int, kind: BarKind, symbol:
         raise ValueError(f"expected an integer in field 'n', received {count!r}")
     vwap = _number(obj, "vw") if "vw" in obj else math.nan
     return LiveBar(sym, start_ns, o, h, low, c, volume, count, vwap, kind, received_ns)
+
+
+_FLOAT: Final = {float}
+_NUMBER: Final = {float, int}
+
+
+def parse_block(msgs: list[dict[str, Any]], received_ns: int, symbols: frozenset[str] | set[str]) -> BarBlock | None:
+    """Return the frame's bars as one `BarBlock` when it is the plain case, else None.
+
+    The plain case: at least two messages, every one a ``"b"`` bar of a distinct symbol of
+    `symbols` with the same RFC-3339 ``t``, float ``o``/``h``/``l``/``c``/``vw``, an int or float
+    ``v`` (an int below 2**53), an int ``n``, all finite. The values are those `parse_bar` gives
+    each message; anything else (None) is parsed message by message, which names what is wrong.
+    """
+    k = len(msgs)
+    if k < 2:
+        return None
+    try:  # a missing field, or an unhashable ``t`` or ``S`` (a list), is not the plain case
+        if {m["T"] for m in msgs} != {"b"}:
+            return None
+        stamps = {m["t"] for m in msgs}
+        names = tuple([m["S"] for m in msgs])
+        if len(stamps) != 1 or not symbols.issuperset(names) or len(set(names)) != k:
+            return None
+        cols = ([m["o"] for m in msgs], [m["h"] for m in msgs], [m["l"] for m in msgs], [m["c"] for m in msgs],
+                [m["v"] for m in msgs], [m["vw"] for m in msgs])
+        counts = tuple([m["n"] for m in msgs])
+    except (KeyError, TypeError):
+        return None
+    stamp = stamps.pop()
+    if (type(stamp) is not str or any(set(map(type, col)) != _FLOAT for col in (*cols[:4], cols[5]))
+            or not set(map(type, cols[4])) <= _NUMBER or set(map(type, counts)) != {int}):
+        return None
+    try:
+        start = _parse_rfc3339_ns(stamp)
+        values = np.fromiter(chain.from_iterable(cols), np.float64, 6 * k).reshape(6, k)
+    except (ValueError, OverflowError):
+        return None
+    if not np.isfinite(values).all() or np.count_nonzero(np.abs(values[4]) >= _EXACT_INT):
+        return None
+    return BarBlock(start, names, values[:5], counts, values[5], received_ns)

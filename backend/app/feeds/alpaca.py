@@ -21,9 +21,10 @@ from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
 from app.errors import ConfigError, FeedError
-from app.feeds._alpaca_wire import BAR_TYPES, decode_frame, parse_bar, truncate_raw
+from app.feeds._alpaca_wire import BAR_TYPES, decode_frame, parse_bar, parse_block, truncate_raw
 from app.feeds.alpaca_rest import AlpacaRest, bars_to_arrays
 from app.feeds.live import Backoff, BarDeduper, FeedStats, LiveBar
+from app.feeds.live_block import BarBlock
 from app.timing.clocks import WallClock
 from app.timing.stopwatch import Deadline, Stopwatch
 
@@ -241,10 +242,19 @@ class AlpacaFeed:
         FeedError
             When the provider refuses the session (see `connect`); never for a dropped socket.
         """
+        return self._poll(timeout_s, blocks=False)  # type: ignore[return-value]  # no blocks asked
+
+    def poll_blocks(self, timeout_s: float) -> list[LiveBar | BarBlock]:
+        """`poll`, with each frame of plain first deliveries of one start as one `BarBlock`
+        (`parse_block`): the same bars, counted and deduplicated the same, as columns."""
+        return self._poll(timeout_s, blocks=True)
+
+    def _poll(self, timeout_s: float, *, blocks: bool) -> list[LiveBar | BarBlock]:
         if self._closed:
             return []
         deadline = self._stopwatch.deadline(max(timeout_s, 0.0))
-        out, self._pending = self._pending, []
+        out: list[LiveBar | BarBlock]
+        out, self._pending = list(self._pending), []
         while not out and not self._closed:
             if self._ws is None:
                 if not self._reconnect(deadline, out):
@@ -264,7 +274,7 @@ class AlpacaFeed:
             except ConnectionClosed as e:
                 self._on_disconnect(e)
                 continue
-            self._handle_frame(raw, out)
+            self._handle_frame(raw, out, blocks=blocks)
         return out
 
     def fetch_bars(self, symbols: list[str], interval: Interval, start_ns: int, end_ns: int) -> dict[str, BarArrays]:
@@ -396,7 +406,7 @@ class AlpacaFeed:
         log.warning("stream disconnected (code %d); reconnecting in %.2f s", code, delay)
         self._next_attempt = self._stopwatch.deadline(delay)
 
-    def _reconnect(self, deadline: Deadline, out: list[LiveBar]) -> bool:
+    def _reconnect(self, deadline: Deadline, out: list[Any]) -> bool:
         if not self._next_attempt.expired:
             wait_s = min(self._next_attempt.remaining_s(), deadline.remaining_s())
             if wait_s > 0:
@@ -416,7 +426,7 @@ class AlpacaFeed:
         self._backfill(out)
         return True
 
-    def _backfill(self, out: list[LiveBar]) -> None:
+    def _backfill(self, out: list[Any]) -> None:
         iv = self._interval.ns
         start = self._last_start_ns if self._last_start_ns is not None else self._since_ns
         end = self._clock_ns() - iv + 1  # only bars whose interval has closed
@@ -440,7 +450,7 @@ class AlpacaFeed:
 
     # -- frames -----------------------------------------------------------------------------
 
-    def _handle_frame(self, raw: str | bytes, out: list[LiveBar]) -> list[dict[str, Any]]:
+    def _handle_frame(self, raw: str | bytes, out: list[Any], *, blocks: bool = False) -> list[dict[str, Any]]:
         self.stats.messages += 1
         try:
             msgs = decode_frame(raw)
@@ -449,6 +459,8 @@ class AlpacaFeed:
             log.warning("malformed frame (%s): %s", e, truncate_raw(raw))
             return []
         received = self._clock_ns()
+        if blocks and "b" in self._wanted_types and self._take_block(msgs, received, out):
+            return msgs
         wanted, symbols, deliver = self._wanted_types, self._symbol_set, self._deliver  # per bar: locals
         for msg in msgs:
             kind = msg["T"]
@@ -473,7 +485,19 @@ class AlpacaFeed:
                 log.warning("unexpected message: %s", truncate_raw(json.dumps(msg)))
         return msgs
 
-    def _deliver(self, bar: LiveBar, out: list[LiveBar], *, final: bool) -> None:
+    def _take_block(self, msgs: list[dict[str, Any]], received: int, out: list[Any]) -> bool:
+        # The frame's bars as one block when it is the plain case and every key is new.
+        block = parse_block(msgs, received, self._symbol_set)
+        if block is None or not self._deduper.offer_block(block.symbols, block.start_ns, block.values.tolist()):
+            return False
+        k = len(block)
+        self.stats.bars += k
+        if self._last_start_ns is None or block.start_ns > self._last_start_ns:
+            self._last_start_ns = block.start_ns
+        out.append(block)
+        return True
+
+    def _deliver(self, bar: LiveBar, out: list[Any], *, final: bool) -> None:
         result, known = self._deduper.offer(bar, final=final)
         if result is None:
             self.stats.duplicates_dropped += 1

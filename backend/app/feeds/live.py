@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, cast
 
 from app.store.bar import NS_PER_SECOND
@@ -230,6 +231,17 @@ class BarDeduper:
             return bar, False
         known = key in self._seen
         return self.accept(bar, final=final), known
+
+    def offer_block(self, symbols: tuple[str, ...], start_ns: int, values: list[list[float]]) -> bool:
+        """Accept first deliveries ``(symbols[j], start_ns)`` with OHLCV ``values[.][j]`` at once,
+        as `offer` accepts each new one; return False (nothing accepted) when any key was seen:
+        then offer them one by one."""
+        keys = list(zip(symbols, repeat(start_ns)))
+        seen = self._seen
+        if any(map(seen.__contains__, keys)):
+            return False
+        seen.update(zip(keys, zip(*values, strict=True), strict=True))
+        return True
 
     def forget_before(self, start_ns: int) -> None:
         """Drop keys older than `start_ns` (bounded memory over long runs)."""

@@ -14,13 +14,25 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import cast
+
+import numpy as np
 
 from app.bars.checks import RejectReason
 from app.feeds.live import LiveBar
+from app.feeds.live_block import BarBlock
 
 __all__ = ["Arrival", "ClosedStep", "StepAssembler", "bar_reject_reason"]
 
 _INF = math.inf
+
+
+def _all_valid(values: np.ndarray) -> bool:
+    """True when every column of ``(5, k)`` OHLCV `values` passes `bar_reject_reason` (its
+    common-case test, elementwise: NaN fails every comparison)."""
+    o, h, lo, c, v = values
+    ok = (lo > 0.0) & (lo <= o) & (o <= h) & (h < _INF) & (lo <= c) & (c <= h) & (v >= 0.0) & (v < _INF)
+    return bool(ok.all())
 
 
 class Arrival(Enum):
@@ -38,10 +50,27 @@ class Arrival(Enum):
 
 @dataclass(frozen=True, slots=True)
 class ClosedStep:
-    """A step ready to publish: its start and each symbol's bar (None when it has none)."""
+    """A step ready to publish: its start and each symbol's bar (None when it has none).
+
+    A symbol whose bar came in a `BarBlock` (`StepAssembler.add_block`) has that block as its
+    entry; `blocks` lists each such block with the symbols' positions it fills (a later
+    `LiveBar` entry for one of them replaced its bar there). `bar` gives any entry as a
+    `LiveBar`.
+    """
 
     start_ns: int
-    bars: tuple[LiveBar | None, ...]
+    bars: tuple[LiveBar | BarBlock | None, ...]
+    blocks: tuple[tuple[np.ndarray, BarBlock], ...] = ()
+
+    def bar(self, slot: int) -> LiveBar | None:
+        """Return the bar of the symbol at `slot` as a `LiveBar` (None when it has none)."""
+        entry = self.bars[slot]
+        if not isinstance(entry, BarBlock):
+            return entry
+        for slots, block in self.blocks:
+            if block is entry:
+                return block.bars()[int(np.flatnonzero(slots == slot)[0])]
+        raise LookupError(f"step {self.start_ns}: slot {slot} names a block it does not hold")
 
 
 def bar_reject_reason(bar: LiveBar) -> RejectReason | None:
@@ -99,7 +128,8 @@ class StepAssembler:
         self._slot = {s: i for i, s in enumerate(self.symbols)}
         self.base_ns, self.grid_ns, self.end_ns, self.grace_ns = base_ns, grid_ns, end_ns, grace_ns
         self.next_start_ns = first_start_ns  # the first step not yet published
-        self._pending: dict[int, list[LiveBar | None]] = {}
+        self._pending: dict[int, list[LiveBar | BarBlock | None]] = {}
+        self._blocks: dict[int, list[tuple[np.ndarray, BarBlock]]] = {}  # per held step, its blocks
         # Fill at grace (see `overdue`): steps whose missing bars were asked of REST, held until
         # the instant given; and the symbols (slots) REST confirmed without trades in a step.
         self._hold_until: dict[int, int] = {}
@@ -127,6 +157,31 @@ class StepAssembler:
         replaced = row[slot] is not None
         row[slot] = bar
         return Arrival.REPLACED if replaced else Arrival.PENDING
+
+    def add_block(self, block: BarBlock, now_ns: int) -> bool:
+        """File every bar of `block` under its step at once when each would be `Arrival.PENDING`
+        (a known symbol without a bar there yet, the step on the grid, over by `now_ns` and
+        not yet published, values that pass `bar_reject_reason`); return False, filing none,
+        otherwise: then `add` each of `block.bars()` (the same outcome, bar by bar)."""
+        found = list(map(self._slot.get, block.symbols))
+        start = block.start_ns
+        if (None in found or (start - self.grid_ns) % self.base_ns or start < self.next_start_ns
+                or start > now_ns or start + self.base_ns > self.end_ns or not _all_valid(block.values)):
+            return False
+        slots = cast(list[int], found)
+        row = self._pending.get(start)
+        if row is None:
+            row = self._pending[start] = [None] * len(self.symbols)
+        elif any(map(row.__getitem__, slots)):  # a symbol's bar is here already: a replacement
+            return False
+        for slot in slots:
+            row[slot] = block
+        self._blocks.setdefault(start, []).append((np.array(slots, dtype=np.int64), block))
+        return True
+
+    def _closed(self, start: int, row: list[LiveBar | BarBlock | None]) -> ClosedStep:
+        blocks = self._blocks.pop(start, None)
+        return ClosedStep(start, tuple(row), tuple(blocks) if blocks else ())
 
     def ready(self, now_ns: int, *, hold: bool = False) -> list[ClosedStep]:
         """Return the steps that may close at `now_ns`, in time order, and forget them.
@@ -160,13 +215,13 @@ class StepAssembler:
             if not self._complete(start, row) and (hold or expires > now_ns):
                 break
             del self._pending[start]
-            out.append(ClosedStep(start, tuple(row)))
+            out.append(self._closed(start, row))
             self.next_start_ns = end
         if self._hold_until or self._settled:
             self._forget_fills_before(self.next_start_ns)
         return out
 
-    def _complete(self, start: int, row: list[LiveBar | None]) -> bool:
+    def _complete(self, start: int, row: list[LiveBar | BarBlock | None]) -> bool:
         settled = self._settled.get(start, ())
         return all(b is not None or i in settled for i, b in enumerate(row))
 
@@ -220,10 +275,11 @@ class StepAssembler:
         for start in sorted(self._pending):
             row = self._pending[start]
             if start + self.base_ns <= now_ns:
-                out.append(ClosedStep(start, tuple(row)))
+                out.append(self._closed(start, row))
             else:
                 dropped += sum(b is not None for b in row)
         self._pending.clear()
+        self._blocks.clear()
         self._hold_until.clear()
         self._settled.clear()
         if out:

@@ -17,6 +17,7 @@ from typing import Any
 
 from app.feeds.base import BarSource, HistoryLoad, SessionLoad
 from app.feeds.live import LiveBar, LiveFeed
+from app.feeds.live_block import BarBlock
 from app.feeds.live_steps import bar_reject_reason
 from app.recording.writer import RecordingWriter
 from app.store.bar import BarArrays, Interval
@@ -55,6 +56,7 @@ class StepTap:
         self._history, self._minutes = t("history"), t("minutes")
         self._next_id = 0
         self._inbox: dict[tuple[str, int], list[tuple[int, LiveBar, str]]] = {}
+        self._deferred: list[Sequence[LiveBar | BarBlock]] = []  # polls not yet filed (`received_later`)
         self._published: dict[tuple[str, int], tuple[float, ...]] = {}
         self._state: SessionState | None = None
 
@@ -63,13 +65,30 @@ class StepTap:
     def received(self, bars: Sequence[LiveBar], source: str | None = None) -> None:
         """File bars as received; `source` None names each from the bar (stream, backfill, restatement)."""
         with self.lock:
-            for bar in bars:
-                src = source or ("restatement" if bar.kind == "updated" else bar.origin)
-                self._inbox.setdefault(bar.key, []).append((self._id(), bar, src))
+            self._file_deferred()
+            self._file(bars, source)
+
+    def received_later(self, items: Sequence[LiveBar | BarBlock]) -> None:
+        """`received` for the feed's bars and blocks of one poll, filed at the next call of this tap
+        (after the step they make is on its way: a block's bars are made then), in arrival order."""
+        with self.lock:
+            self._deferred.append(items)
+
+    def _file_deferred(self) -> None:
+        deferred, self._deferred = self._deferred, []
+        for items in deferred:
+            for item in items:
+                self._file(item.bars() if isinstance(item, BarBlock) else (item,), None)
+
+    def _file(self, bars: Sequence[LiveBar], source: str | None) -> None:
+        for bar in bars:
+            src = source or ("restatement" if bar.kind == "updated" else bar.origin)
+            self._inbox.setdefault(bar.key, []).append((self._id(), bar, src))
 
     def after_decision(self, symbol: str, arrays: BarArrays, received_ns: int) -> None:
         """REST bars asked for after their steps were published (DataUpkeep's gap filling)."""
         with self.lock:
+            self._file_deferred()
             session = self._session()
             for bar in _bars_of(symbol, arrays, received_ns):
                 shown = self._published.get(bar.key)
@@ -86,6 +105,7 @@ class StepTap:
         `LiveSteps`); None: now.
         """
         with self.lock:
+            self._file_deferred()
             if state is not self._state:
                 self._begin(state)
             now = self.now_ns() if published_ns is None else published_ns
@@ -108,6 +128,7 @@ class StepTap:
     def session_done(self, state: SessionState) -> None:
         """Settle what is left of `state`'s session (late bars after its last step), note its minutes."""
         with self.lock:
+            self._file_deferred()
             if state is not self._state:
                 self._begin(state)
             self._settle(state.session, upto_ns=None)
@@ -218,6 +239,17 @@ class RecordingFeed:
         if bars:
             self.tap.received(bars)
         return bars
+
+    def poll_blocks(self, timeout_s: float) -> list[LiveBar | BarBlock]:
+        """The inner feed's `poll_blocks` (its `poll` when it has none), filed with the tap later:
+        nothing per bar on the step's way to the strategy."""
+        inner = getattr(self.inner, "poll_blocks", None)
+        if inner is None:
+            return list(self.poll(timeout_s))
+        items: list[LiveBar | BarBlock] = inner(timeout_s)
+        if items:
+            self.tap.received_later(items)
+        return items
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

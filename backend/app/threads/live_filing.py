@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from app.feeds.live import LiveBar
+from app.feeds.live_block import BarBlock
 from app.feeds.live_fill import same_values
 from app.feeds.live_steps import Arrival, ClosedStep, StepAssembler, bar_reject_reason
 from app.store.bar import Interval, parse_interval
@@ -65,6 +66,13 @@ class BarFiler:
         reason = failed.name if failed is not None else f"live:{arrival.value}"  # same names as check_bars
         bucket[reason] = bucket.get(reason, 0) + 1
         log.warning("live bar %s %s rejected: %s", symbol, self.tm.format_ns(bar.start_ns), arrival.value)
+
+    def file_block(self, block: BarBlock, assembler: StepAssembler, state: SessionState,
+                   series: list[BarSeries], now: int) -> None:
+        """File a frame's block at once when every bar of it is plainly pending, else bar by bar."""
+        if not assembler.add_block(block, now):
+            for bar in block.bars():
+                self.file(bar, assembler, state, series, now)
 
     def _corrected(self, state: SessionState, bar: LiveBar, what: str) -> None:
         symbol = bar.symbol

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.errors import ConfigError
+from app.feeds.live_block import BarBlock
 from app.feeds.live_steps import ClosedStep
 from app.metrics.collect import RunMetrics
 from app.store.bar import BarArrays
@@ -42,27 +43,55 @@ class StepEmitter:
         self.k = 0
 
     def emit(self, step: ClosedStep) -> None:
-        bars = [b for b in step.bars if b is not None]
-        n = len(step.bars)
-        if len(bars) == n:
-            which = None
+        entries = step.bars
+        n = len(entries)
+        if step.blocks:
+            which, values, received = _block_columns(step)
         else:
-            which = np.array([s for s, b in enumerate(step.bars) if b is not None], dtype=np.int64)
-        # The step's bars as columns (float -> float64: exact), appended as they are handed over.
-        values = np.array(list(map(_OHLCV, bars)), dtype=np.float64).reshape(-1, 5).T.copy()
-        cols = BarArrays(np.array(list(map(_START, bars)), dtype=np.int64), *values)
+            bars = [b for b in entries if b is not None]
+            which = None if len(bars) == n else np.array(
+                [s for s, b in enumerate(entries) if b is not None], dtype=np.int64)
+            # The step's bars as columns (float -> float64: exact), appended as they are handed over.
+            values = np.array(list(map(_OHLCV, bars)), dtype=np.float64).reshape(-1, 5).T.copy()
+            received = max(0, *map(_RECEIVED, bars))  # 0 when none (as before)
+        k = n if which is None else which.shape[0]
+        cols = BarArrays(np.full(k, step.start_ns, dtype=np.int64), *values)
         rows = self.panel.append_step(which, cols)
         idx = np.full(n, -1, dtype=np.int64)
         idx[slice(None) if which is None else which] = rows
-        received = max(map(_RECEIVED, bars), default=0)
         end = step.start_ns + self.base_ns
         self.publish(StepBatch(self.k, self.k + 1, np.array([end], dtype=np.int64), idx.reshape(1, -1),
                                self.panel.lens.copy(), due_ns=end, received_ns=received, bars=cols))
         self.k += 1
 
 
+def _block_columns(step: ClosedStep) -> tuple[np.ndarray | None, np.ndarray, int]:
+    """Return (the symbols with a bar, None for all; their ``(5, k)`` OHLCV; the latest receipt) of
+    a step holding blocks: each block's columns scattered to its symbols, then any single bar
+    (a replacement of a block's bar, or a bar filed one at a time) over them."""
+    entries = step.bars
+    n = len(entries)
+    grid = np.empty((5, n), dtype=np.float64)
+    received = 0
+    for slots, block in step.blocks:
+        grid[:, slots] = block.values
+        if any(entries[s] is block for s in slots.tolist()):  # some bar of it is still the step's
+            received = max(received, block.received_ns)
+    have = n
+    for s, entry in enumerate(entries):
+        if entry is None:
+            have -= 1
+        elif not isinstance(entry, BarBlock):
+            grid[:, s] = _OHLCV(entry)
+            received = max(received, entry.received_ns)
+    if have == n:
+        return None, grid, received
+    which = np.array([s for s, e in enumerate(entries) if e is not None], dtype=np.int64)
+    return which, grid[:, which], received
+
+
 _OHLCV = attrgetter("open", "high", "low", "close", "volume")
-_START, _RECEIVED = attrgetter("start_ns"), attrgetter("received_ns")
+_RECEIVED = attrgetter("received_ns")
 
 
 class LiveSteps:

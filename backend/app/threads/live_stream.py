@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 from datetime import date
 
 from app.errors import FeedError
-from app.feeds.live import LiveFeed
+from app.feeds.live import LiveBar, LiveFeed
+from app.feeds.live_block import BarBlock
 from app.feeds.live_fill import fill_request, read_fill_answer
 from app.feeds.live_source import FetchBars, LiveBarSource
 from app.feeds.live_steps import Arrival, StepAssembler
@@ -80,6 +81,11 @@ class LiveStream:
         self._collector = QuietCollector()
         self.filer = BarFiler(self.symbols, base, tm)
         self._panels: dict[date, BarPanel] = {}  # per session prepared: its base series' table
+        # A feed that can hand a frame's bars over as one block (`AlpacaFeed.poll_blocks`) is
+        # asked for blocks; any other (a recording wrapper, a test's) for its bars one by one.
+        blocks = getattr(type(feed), "poll_blocks", None)
+        self._poll: Callable[[float], list[LiveBar | BarBlock]] = (
+            feed.poll if blocks is None else feed.poll_blocks)  # type: ignore[attr-defined,assignment]
 
     def close(self) -> None:
         self.feed.close()
@@ -176,11 +182,10 @@ class LiveStream:
             if self._publish_ready(state, assembler, emitter, now):
                 now = tm.now_ns()
             wait_ns = (until if over else min(assembler.next_deadline_ns(), end + self.grace_ns)) - now
-            bars = self.feed.poll(min(max(wait_ns, 0) / 1e9, POLL_SLICE_S))
+            bars = self._poll(min(max(wait_ns, 0) / 1e9, POLL_SLICE_S))
             if bars:
                 now = tm.now_ns()
-                for bar in bars:
-                    self.filer.file(bar, assembler, state, series, now)
+                self._file(bars, state, series, assembler, now)
 
     def _publish_ready(self, state: SessionState, assembler: StepAssembler, emitter: StepEmitter, now: int) -> bool:
         """Publish the steps that may close at `now`, then settle (see `stream`); True if any was."""
@@ -221,12 +226,19 @@ class LiveStream:
 
     def _drain_socket(self, state: SessionState, series: list[BarSeries], assembler: StepAssembler) -> None:
         for _ in range(DRAIN_POLLS):
-            bars = self.feed.poll(DRAIN_POLL_S)
+            bars = self._poll(DRAIN_POLL_S)
             if not bars:
                 return
-            now = self.tm.now_ns()
-            for bar in bars:
-                self.filer.file(bar, assembler, state, series, now)
+            self._file(bars, state, series, assembler, self.tm.now_ns())
+
+    def _file(self, bars: list[LiveBar | BarBlock], state: SessionState, series: list[BarSeries],
+              assembler: StepAssembler, now: int) -> None:
+        filer = self.filer
+        for bar in bars:
+            if isinstance(bar, BarBlock):
+                filer.file_block(bar, assembler, state, series, now)
+            else:
+                filer.file(bar, assembler, state, series, now)
 
     def _fill_at_grace(self, state: SessionState, assembler: StepAssembler, overdue: list[tuple[int, tuple[str, ...]]],
                        now: int) -> None:

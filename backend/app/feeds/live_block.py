@@ -1,0 +1,58 @@
+"""BarBlock: the bars of one stream frame that share one start, as columns (the live fast path).
+
+A live feed sends each interval's bars of all symbols together (Alpaca: one frame per minute,
+the local server: one per step). Turning each into a `LiveBar` and filing it one at a time
+costs ~10 us a bar in Python; a block carries the frame's bars as columns, so the feed, the
+`StepAssembler` and the base series take them with a few vector operations whatever the number
+of symbols. A block is only made of plain first deliveries (``"b"`` messages, new keys, every
+field well formed, one start); anything else goes the per-bar way, and `bars` gives the
+block's bars as `LiveBar` values whenever a block cannot be taken whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.feeds.live import LiveBar
+
+__all__ = ["BarBlock"]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class BarBlock:
+    """First deliveries (kind ``"bar"``) of `symbols` for the interval starting at `start_ns`.
+
+    Parameters
+    ----------
+    start_ns : int
+        The bars' common start, int64 ns UTC.
+    symbols : tuple of str
+        One per bar, distinct, in frame order.
+    values : ndarray
+        ``(5, k)`` float64: open, high, low, close and volume rows, column ``j`` symbol ``j``'s.
+    trade_count : tuple of int
+        Alpaca's ``n`` per bar.
+    vwap : ndarray
+        ``(k,)`` float64, Alpaca's ``vw`` per bar.
+    received_ns : int
+        When the frame came off the socket (wall clock, ns UTC).
+    """
+
+    start_ns: int
+    symbols: tuple[str, ...]
+    values: np.ndarray
+    trade_count: tuple[int, ...]
+    vwap: np.ndarray
+    received_ns: int
+
+    def __len__(self) -> int:
+        return len(self.symbols)
+
+    def bars(self) -> list[LiveBar]:
+        """Return the block's bars as `LiveBar` values (in frame order)."""
+        start, received = self.start_ns, self.received_ns
+        o, h, lo, c, v = self.values.tolist()
+        return [LiveBar(s, start, o[j], h[j], lo[j], c[j], v[j], self.trade_count[j], w, "bar", received)
+                for j, (s, w) in enumerate(zip(self.symbols, self.vwap.tolist(), strict=True))]
