@@ -7,8 +7,6 @@ import math
 from itertools import chain
 from typing import Any, Final
 
-import numpy as np
-
 from app.feeds.live import BarKind, LiveBar, _parse_rfc3339_ns, parse_rfc3339_ns
 from app.feeds.live_block import BarBlock
 
@@ -117,7 +115,7 @@ def _parse_checked(obj: dict[str, Any], received_ns: int, kind: BarKind, symbol:
 
 
 _FLOAT: Final = {float}
-_NUMBER: Final = {float, int}
+_NUMBER: Final = ({float}, {int}, {float, int})
 
 
 def parse_block(msgs: list[dict[str, Any]], received_ns: int, symbols: frozenset[str] | set[str]) -> BarBlock | None:
@@ -125,33 +123,37 @@ def parse_block(msgs: list[dict[str, Any]], received_ns: int, symbols: frozenset
 
     The plain case: at least two messages, every one a ``"b"`` bar of a distinct symbol of
     `symbols` with the same RFC-3339 ``t``, float ``o``/``h``/``l``/``c``/``vw``, an int or float
-    ``v`` (an int below 2**53), an int ``n``, all finite. The values are those `parse_bar` gives
-    each message; anything else (None) is parsed message by message, which names what is wrong.
+    ``v``, an int ``n``, the numbers' magnitudes summing below 2**53 (so each is finite, and an
+    int volume converts exactly). The values are those `parse_bar` gives each message; anything else (None)
+    is parsed message by message, which names what is wrong. Few whole-frame operations, not
+    many small ones: a step's frame meets cold caches, where each operation costs the most.
     """
     k = len(msgs)
     if k < 2:
         return None
     try:  # a missing field, or an unhashable ``t`` or ``S`` (a list), is not the plain case
-        if {m["T"] for m in msgs} != {"b"}:
-            return None
-        stamps = {m["t"] for m in msgs}
+        kinds = {(m["T"], m["t"]) for m in msgs}
         names = tuple([m["S"] for m in msgs])
-        if len(stamps) != 1 or not symbols.issuperset(names) or len(set(names)) != k:
+        if len(kinds) != 1 or not symbols.issuperset(names) or len(set(names)) != k:
             return None
-        cols = ([m["o"] for m in msgs], [m["h"] for m in msgs], [m["l"] for m in msgs], [m["c"] for m in msgs],
-                [m["v"] for m in msgs], [m["vw"] for m in msgs])
-        counts = tuple([m["n"] for m in msgs])
+        # o, h, l, c, v, vw, n: one tuple per field
+        cols = list(zip(*[(m["o"], m["h"], m["l"], m["c"], m["v"], m["vw"], m["n"]) for m in msgs], strict=True))
     except (KeyError, TypeError):
         return None
-    stamp = stamps.pop()
-    if (type(stamp) is not str or any(set(map(type, col)) != _FLOAT for col in (*cols[:4], cols[5]))
-            or not set(map(type, cols[4])) <= _NUMBER or set(map(type, counts)) != {int}):
+    o_types, h_types, lo_types, c_types, v_types, vw_types, n_types = (set(map(type, col)) for col in cols)
+    if not (o_types == h_types == lo_types == c_types == vw_types == _FLOAT and v_types in _NUMBER
+            and n_types == {int}):
+        return None
+    kind, stamp = kinds.pop()
+    if kind != "b" or type(stamp) is not str:
         return None
     try:
         start = _parse_rfc3339_ns(stamp)
-        values = np.fromiter(chain.from_iterable(cols), np.float64, 6 * k).reshape(6, k)
-    except (ValueError, OverflowError):
+        # Each below 2**53 (so finite, and an int volume converts exactly): their sum is (NaN fails).
+        if not sum(map(abs, chain.from_iterable(cols[:6]))) < _EXACT_INT:
+            return None
+    except (ValueError, OverflowError):  # a bad stamp; an int volume beyond any float
         return None
-    if not np.isfinite(values).all() or np.count_nonzero(np.abs(values[4]) >= _EXACT_INT):
-        return None
-    return BarBlock(start, names, values[:5], counts, values[5], received_ns)
+    o, h, lo, c, v, vw = cols[:6]
+    return BarBlock(start, names, (o, h, lo, c, tuple(map(float, v)) if int in v_types else v), cols[6], vw,
+                    received_ns)

@@ -488,7 +488,7 @@ class AlpacaFeed:
     def _take_block(self, msgs: list[dict[str, Any]], received: int, out: list[Any]) -> bool:
         # The frame's bars as one block when it is the plain case and every key is new.
         block = parse_block(msgs, received, self._symbol_set)
-        if block is None or not self._deduper.offer_block(block.symbols, block.start_ns, block.values.tolist()):
+        if block is None or not self._deduper.offer_block(block.symbols, block.start_ns, block.values):
             return False
         k = len(block)
         self.stats.bars += k

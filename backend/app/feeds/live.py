@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import repeat
@@ -232,7 +232,7 @@ class BarDeduper:
         known = key in self._seen
         return self.accept(bar, final=final), known
 
-    def offer_block(self, symbols: tuple[str, ...], start_ns: int, values: list[list[float]]) -> bool:
+    def offer_block(self, symbols: Sequence[str], start_ns: int, values: Sequence[Sequence[float]]) -> bool:
         """Accept first deliveries ``(symbols[j], start_ns)`` with OHLCV ``values[.][j]`` at once,
         as `offer` accepts each new one; return False (nothing accepted) when any key was seen:
         then offer them one by one."""

@@ -11,9 +11,8 @@ block's bars as `LiveBar` values whenever a block cannot be taken whole.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
 
 from app.feeds.live import LiveBar
 
@@ -30,21 +29,22 @@ class BarBlock:
         The bars' common start, int64 ns UTC.
     symbols : tuple of str
         One per bar, distinct, in frame order.
-    values : ndarray
-        ``(5, k)`` float64: open, high, low, close and volume rows, column ``j`` symbol ``j``'s.
+    values : tuple of 5 sequences of float
+        Open, high, low, close and volume columns, item ``j`` symbol ``j``'s (Python floats:
+        a step's frame meets cold caches, where each numpy call costs tens of microseconds).
     trade_count : tuple of int
         Alpaca's ``n`` per bar.
-    vwap : ndarray
-        ``(k,)`` float64, Alpaca's ``vw`` per bar.
+    vwap : sequence of float
+        Alpaca's ``vw`` per bar.
     received_ns : int
         When the frame came off the socket (wall clock, ns UTC).
     """
 
     start_ns: int
     symbols: tuple[str, ...]
-    values: np.ndarray
-    trade_count: tuple[int, ...]
-    vwap: np.ndarray
+    values: tuple[Sequence[float], Sequence[float], Sequence[float], Sequence[float], Sequence[float]]
+    trade_count: Sequence[int]
+    vwap: Sequence[float]
     received_ns: int
 
     def __len__(self) -> int:
@@ -53,6 +53,7 @@ class BarBlock:
     def bars(self) -> list[LiveBar]:
         """Return the block's bars as `LiveBar` values (in frame order)."""
         start, received = self.start_ns, self.received_ns
-        o, h, lo, c, v = self.values.tolist()
-        return [LiveBar(s, start, o[j], h[j], lo[j], c[j], v[j], self.trade_count[j], w, "bar", received)
-                for j, (s, w) in enumerate(zip(self.symbols, self.vwap.tolist(), strict=True))]
+        o, h, lo, c, v = self.values
+        return [LiveBar(s, start, float(o[j]), float(h[j]), float(lo[j]), float(c[j]), float(v[j]),
+                        int(self.trade_count[j]), float(w), "bar", received)
+                for j, (s, w) in enumerate(zip(self.symbols, self.vwap, strict=True))]

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import cast
 
-import numpy as np
-
 from app.bars.checks import RejectReason
 from app.feeds.live import LiveBar
 from app.feeds.live_block import BarBlock
@@ -27,12 +25,11 @@ __all__ = ["Arrival", "ClosedStep", "StepAssembler", "bar_reject_reason"]
 _INF = math.inf
 
 
-def _all_valid(values: np.ndarray) -> bool:
-    """True when every column of ``(5, k)`` OHLCV `values` passes `bar_reject_reason` (its
-    common-case test, elementwise: NaN fails every comparison)."""
-    o, h, lo, c, v = values
-    ok = (lo > 0.0) & (lo <= o) & (o <= h) & (h < _INF) & (lo <= c) & (c <= h) & (v >= 0.0) & (v < _INF)
-    return bool(ok.all())
+def _all_valid(values: Sequence[Sequence[float]]) -> bool:
+    """True when every bar of the OHLCV columns `values` passes `bar_reject_reason` (its
+    common-case test; NaN fails every comparison). Python floats, no numpy: see `BarBlock`."""
+    return all(0.0 < lo <= o <= h < _INF and lo <= c <= h and 0.0 <= v < _INF
+               for o, h, lo, c, v in zip(*values, strict=True))
 
 
 class Arrival(Enum):
@@ -60,7 +57,7 @@ class ClosedStep:
 
     start_ns: int
     bars: tuple[LiveBar | BarBlock | None, ...]
-    blocks: tuple[tuple[np.ndarray, BarBlock], ...] = ()
+    blocks: tuple[tuple[list[int], BarBlock], ...] = ()
 
     def bar(self, slot: int) -> LiveBar | None:
         """Return the bar of the symbol at `slot` as a `LiveBar` (None when it has none)."""
@@ -69,7 +66,7 @@ class ClosedStep:
             return entry
         for slots, block in self.blocks:
             if block is entry:
-                return block.bars()[int(np.flatnonzero(slots == slot)[0])]
+                return block.bars()[slots.index(slot)]
         raise LookupError(f"step {self.start_ns}: slot {slot} names a block it does not hold")
 
 
@@ -129,7 +126,7 @@ class StepAssembler:
         self.base_ns, self.grid_ns, self.end_ns, self.grace_ns = base_ns, grid_ns, end_ns, grace_ns
         self.next_start_ns = first_start_ns  # the first step not yet published
         self._pending: dict[int, list[LiveBar | BarBlock | None]] = {}
-        self._blocks: dict[int, list[tuple[np.ndarray, BarBlock]]] = {}  # per held step, its blocks
+        self._blocks: dict[int, list[tuple[list[int], BarBlock]]] = {}  # per held step, its blocks
         # Fill at grace (see `overdue`): steps whose missing bars were asked of REST, held until
         # the instant given; and the symbols (slots) REST confirmed without trades in a step.
         self._hold_until: dict[int, int] = {}
@@ -176,7 +173,7 @@ class StepAssembler:
             return False
         for slot in slots:
             row[slot] = block
-        self._blocks.setdefault(start, []).append((np.array(slots, dtype=np.int64), block))
+        self._blocks.setdefault(start, []).append((slots, block))
         return True
 
     def _closed(self, start: int, row: list[LiveBar | BarBlock | None]) -> ClosedStep:

@@ -41,11 +41,20 @@ class StepEmitter:
         self.base_ns = base_ns
         self.publish = publish
         self.k = 0
+        self._in_order = list(range(len(panel.series)))  # a block's slots when in the symbols' order
 
     def emit(self, step: ClosedStep) -> None:
-        entries = step.bars
+        entries, blocks = step.bars, step.blocks
         n = len(entries)
-        if step.blocks:
+        if len(blocks) == 1 and blocks[0][0] == self._in_order and entries.count(blocks[0][1]) == n:
+            # The common step: one frame held every symbol's bar, in the symbols' order.
+            block = blocks[0][1]
+            r = self.panel.append_all(step.start_ns, block.values)
+            if r is not None:
+                self._publish(step, np.full((1, n), r, dtype=np.int64), np.full(n, r + 1, dtype=np.int64),
+                              max(0, block.received_ns), self.panel.row(r))
+                return
+        if blocks:
             which, values, received = _block_columns(step)
         else:
             bars = [b for b in entries if b is not None]
@@ -59,13 +68,17 @@ class StepEmitter:
         rows = self.panel.append_step(which, cols)
         idx = np.full(n, -1, dtype=np.int64)
         idx[slice(None) if which is None else which] = rows
+        self._publish(step, idx.reshape(1, -1), self.panel.lens.copy(), received, cols)
+
+    def _publish(self, step: ClosedStep, idx: np.ndarray, rows_after: np.ndarray, received: int,
+                 bars: BarArrays) -> None:
         end = step.start_ns + self.base_ns
-        self.publish(StepBatch(self.k, self.k + 1, np.array([end], dtype=np.int64), idx.reshape(1, -1),
-                               self.panel.lens.copy(), due_ns=end, received_ns=received, bars=cols))
+        self.publish(StepBatch(self.k, self.k + 1, np.array([end], dtype=np.int64), idx, rows_after,
+                               due_ns=end, received_ns=received, bars=bars))
         self.k += 1
 
 
-def _block_columns(step: ClosedStep) -> tuple[np.ndarray | None, np.ndarray, int]:
+def _block_columns(step: ClosedStep) -> tuple[np.ndarray | None, np.ndarray, int]:  # the general case
     """Return (the symbols with a bar, None for all; their ``(5, k)`` OHLCV; the latest receipt) of
     a step holding blocks: each block's columns scattered to its symbols, then any single bar
     (a replacement of a block's bar, or a bar filed one at a time) over them."""
@@ -75,7 +88,7 @@ def _block_columns(step: ClosedStep) -> tuple[np.ndarray | None, np.ndarray, int
     received = 0
     for slots, block in step.blocks:
         grid[:, slots] = block.values
-        if any(entries[s] is block for s in slots.tolist()):  # some bar of it is still the step's
+        if any(entries[s] is block for s in slots):  # some bar of it is still the step's
             received = max(received, block.received_ns)
     have = n
     for s, entry in enumerate(entries):

@@ -22,6 +22,7 @@ import numpy as np
 from app.bars.panel import StepRows, WindowBars, unfinished_from
 from app.indicators.bank import IndicatorBank
 from app.store.bar import BarArrays, Interval
+from app.store.panel import BarPanel
 from app.store.series import BarSeries
 from app.store.session_data import SessionState
 from app.threads.events import StepBatch
@@ -54,6 +55,18 @@ class StepPanel:
         self.from_row, self.window_end = from_row, window_end
         n = len(self.symbols)
         self._base_series: list[BarSeries] = []  # taken at the first step (the coordinator's)
+        # Each derived interval's series of all symbols in one BarPanel (a window's bars of every
+        # symbol in one write), in place of the processor's empty ones before anyone sees them;
+        # contiguous per symbol (by_symbol), so every reader computes on the same arrays as before.
+        self._panels: dict[str, BarPanel] = {}
+        for interval in self.intraday:
+            label = interval.label
+            if any(len(state.bars[(s, label)]) for s in self.symbols):
+                continue  # already written (not a fresh session): left as they are
+            cap = int((state.close_ns - state.open_ns) // interval.ns + 1)
+            panel = self._panels[label] = BarPanel([f"{s}/{interval}" for s in self.symbols], cap, by_symbol=True)
+            for s, series in zip(self.symbols, panel.series, strict=True):
+                state.bars[(s, label)] = series
         self._derived: dict[str, list[BarSeries]] = {
             i.label: [state.bars[(s, i.label)] for s in self.symbols] for i in self.intraday}
         self._lens: dict[str, np.ndarray | None] = dict.fromkeys(self._derived)
@@ -169,14 +182,21 @@ class StepPanel:
         made = result.made
         k = made.shape[0]
         if k:
-            series = self._derived[label]
-            start = int(result.bars.start[0])
-            o, h, lo, c, v = (col.tolist() for col in result.bars[1:])
-            for j, s in enumerate(made.tolist()):
-                series[s].append_one(start, o[j], h[j], lo[j], c[j], v[j])
-            self.bank.update_step(label, None if k == len(self.symbols) else made, result.bars)
-            lens = self._counts(label)[0].copy()
-            lens[made] += 1
+            everyone = k == len(self.symbols)
+            panel = self._panels.get(label)
+            if panel is not None:
+                if not everyone or panel.append_all(int(result.bars.start[0]), result.bars[1:]) is None:
+                    panel.append_step(None if everyone else made, result.bars)
+                lens = panel.lens.astype(np.int32)
+            else:
+                series = self._derived[label]
+                start = int(result.bars.start[0])
+                o, h, lo, c, v = (col.tolist() for col in result.bars[1:])
+                for j, s in enumerate(made.tolist()):
+                    series[s].append_one(start, o[j], h[j], lo[j], c[j], v[j])
+                lens = self._counts(label)[0].copy()
+                lens[made] += 1
+            self.bank.update_step(label, None if everyone else made, result.bars)
             lens.setflags(write=False)
             self._lens[label] = lens
         skipped = self.state.derived_skipped
@@ -188,7 +208,9 @@ class StepPanel:
         # over). One read-only array per change, shared by the steps' events until the next.
         lens = self._lens[label]
         if lens is None:
-            lens = np.array([len(s) for s in self._derived[label]], dtype=np.int32)
+            panel = self._panels.get(label)
+            lens = (panel.lens.astype(np.int32) if panel is not None else
+                    np.array([len(s) for s in self._derived[label]], dtype=np.int32))
             lens.setflags(write=False)
             self._lens[label] = lens
         return lens.reshape(1, -1)

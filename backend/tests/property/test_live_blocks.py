@@ -112,9 +112,9 @@ def deliveries(draw):
         start = draw(st.integers(0, 3)) * BASE
         names = tuple(draw(st.lists(st.sampled_from(SYMBOLS), min_size=1, max_size=4, unique=True)))
         closes = draw(st.lists(st.sampled_from([10.0, 10.5]), min_size=len(names), max_size=len(names)))
-        values = np.array([[10.0] * len(names), [11.0] * len(names), [9.0] * len(names), closes,
-                           [1.0] * len(names)])
-        out.append(BarBlock(start, names, values, (1,) * len(names), np.full(len(names), 10.0), 0))
+        k = len(names)
+        values = ([10.0] * k, [11.0] * k, [9.0] * k, closes, [1.0] * k)
+        out.append(BarBlock(start, names, values, (1,) * k, [10.0] * k, 0))
     return out
 
 
@@ -126,7 +126,7 @@ def test_offer_block_accepts_and_remembers_as_offer_does(blocks):
     got, want = [], []
     for block in blocks:
         # Act
-        if whole.offer_block(block.symbols, block.start_ns, block.values.tolist()):
+        if whole.offer_block(block.symbols, block.start_ns, block.values):
             got += [bar_key(b) for b in block.bars()]
         else:
             got += [bar_key(r) for r, _ in map(whole.offer, block.bars()) if r is not None]
@@ -138,9 +138,10 @@ def test_offer_block_accepts_and_remembers_as_offer_does(blocks):
 
 
 def as_block(bars: list[LiveBar]) -> BarBlock:
-    values = np.array([[b.open, b.high, b.low, b.close, b.volume] for b in bars]).T.copy()
-    return BarBlock(bars[0].start_ns, tuple(b.symbol for b in bars), values, tuple(b.trade_count for b in bars),
-                    np.array([b.vwap for b in bars]), bars[0].received_ns)
+    o, h, lo, c, v = (list(col) for col in zip(*[(b.open, b.high, b.low, b.close, b.volume) for b in bars],
+                                               strict=True))
+    return BarBlock(bars[0].start_ns, tuple(b.symbol for b in bars), (o, h, lo, c, v),
+                    tuple(b.trade_count for b in bars), [b.vwap for b in bars], bars[0].received_ns)
 
 
 @st.composite
