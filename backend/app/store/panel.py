@@ -35,6 +35,7 @@ _SET_SNAP = BarSeries._snap.__set__  # type: ignore[misc,attr-defined]
 
 __all__ = ["BarPanel"]
 
+HUGE_PAGE_MIN_BYTES = 4 << 20
 PRETOUCH_ROWS = 512  # rows written at construction (a 4 KB page of each symbol's rows when by symbol)
 
 
@@ -173,6 +174,8 @@ def _lazy(shape: tuple[int, int], dtype: type[np.generic]) -> np.ndarray:
     then costs ~0.1-0.3 ms (measured: a 76 ms step when a window's bars first touched every
     symbol's rows), in the middle of a live step."""
     size = max(1, shape[0] * shape[1]) * np.dtype(dtype).itemsize
+    if size < HUGE_PAGE_MIN_BYTES:  # numpy asks for huge pages from 4 MB on; below, its own allocator
+        return np.empty(shape, dtype=dtype)
     buf = mmap.mmap(-1, size)  # anonymous, zero-filled on first touch
     no_huge = getattr(mmap, "MADV_NOHUGEPAGE", None)
     if no_huge is not None:
