@@ -8,7 +8,6 @@ dict drawn by ``Plotly.newPlot``.
 
 from __future__ import annotations
 
-import html
 import importlib.util
 import io
 import json
@@ -57,8 +56,10 @@ def plotly_js() -> bytes:
 
 
 def esc(value: object) -> str:
-    """HTML-escape `value`'s text."""
-    return html.escape(str(value), quote=True)
+    """HTML-escape `value`'s text: ``html.escape(str(value), quote=True)``, whose steps these are
+    (the html package imports its entity table, ~2 ms of a run's outputs, for nothing used here)."""
+    return (str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;").replace("'", "&#x27;"))
 
 
 def fmt_num(value: object, digits: int = 2) -> str:

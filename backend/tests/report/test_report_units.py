@@ -125,3 +125,13 @@ def test_text_from_the_files_cannot_end_a_script_or_add_markup(tmp_path: Path):
     assert text.lower().count("</script") == text.lower().count("<script") == 2  # plotly.js, then the charts
     markup = re.sub(r"<script>.*?</script>", "", text, flags=re.DOTALL)
     assert "<img" not in markup and "&lt;img src=x" in markup  # shown as text, not markup
+
+
+@pytest.mark.property
+@given(st.one_of(st.text(), st.integers(), st.floats(), st.none()))
+def test_esc_is_the_standard_html_escape(value):
+    import html
+
+    from app.report.html import esc
+
+    assert esc(value) == html.escape(str(value), quote=True)
