@@ -46,7 +46,7 @@ def run_timings(summary: Mapping[str, Any], metrics: Mapping[str, Any], sessions
     lines.append("Pipeline Backpressure (Bottlenecks):")
     for key, label, why in _EDGES:
         lines += [f"  - {label}: {counters.get(key, 0):,} events", f"    ({why})"]
-    lines += process_block(metrics.get("process"), metrics.get("breakdown"))
+    lines += process_block(metrics.get("process"), metrics.get("breakdown"), metrics.get("threads"))
     lines += clock_block(summary.get("clock"), metrics)
     return lines
 
@@ -159,8 +159,12 @@ def _throughput_block(summary: Mapping[str, Any], metrics: Mapping[str, Any], se
     ]
 
 
+_PIPELINE = ("SessionCoordinator", "DataProcessor", "DataUpkeep", "AnalysisEngine")
+
+
 def process_block(process: Mapping[str, Any] | None,
-                   breakdown: Mapping[str, Any] | None = None) -> _Lines:
+                   breakdown: Mapping[str, Any] | None = None,
+                   threads: Mapping[str, Mapping[str, float]] | None = None) -> _Lines:
     lines = []
     if process is not None:
         lines += [
@@ -171,6 +175,9 @@ def process_block(process: Mapping[str, Any] | None,
         startup = f"Startup: {num(breakdown['startup_s'])} s | " if "startup_s" in breakdown else ""
         lines.append(f"  - {startup}Run: {num(breakdown['run_s'])} s "
                      f"(Loading: {num(breakdown['load_s'])} s) | Outputs: {num(breakdown['outputs_s'])} s")
+    if threads:  # each pipeline thread's share of the CPU (they take turns under the GIL), pipeline order
+        names = sorted(threads, key=lambda n: (_PIPELINE.index(n) if n in _PIPELINE else len(_PIPELINE), n))
+        lines.append("  - Thread CPU: " + " | ".join(f"{n} {num(threads[n]['cpu_s'])} s" for n in names))
     return ["Process:", *lines] if lines else []
 
 

@@ -8,6 +8,7 @@ session needs, and a warm calendar cache spares it exchange_calendars. Timings a
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,6 @@ def test_the_summary_says_how_much_cpu_each_pipeline_thread_used(store, tmp_path
     assert set(threads) == {"SessionCoordinator", "DataProcessor", "DataUpkeep", "AnalysisEngine"}
     assert all(t["cpu_s"] > 0 for t in threads.values())
     assert sum(t["cpu_s"] for t in threads.values()) <= metrics["process"]["cpu_s"]
+    [line] = [ln for ln in (tmp_path / "out" / "report.txt").read_text().splitlines() if "Thread CPU:" in ln]
+    assert re.fullmatch(r"  - Thread CPU: SessionCoordinator [\d.]+ s \| DataProcessor [\d.]+ s \| "
+                        r"DataUpkeep [\d.]+ s \| AnalysisEngine [\d.]+ s", line)
