@@ -6,14 +6,23 @@ it then opens as ``pa.OSFile`` would. `ParquetFile` opens the file itself and ha
 ``pyarrow._parquet.ParquetReader``, the reader ``pyarrow.parquet.ParquetFile`` wraps, with the
 same defaults (no memory map, pre-buffered reads), so the tables and the errors are the same.
 Writing still goes through ``pyarrow.parquet`` (`app.store.files.write_bars`), imported then.
+
+``pyarrow._parquet`` is Arrow's private module: should a pyarrow release move or change the
+reader (its import fails, or its ``open`` refuses these arguments), `ParquetFile` falls back to
+``pyarrow.parquet.ParquetFile`` on the same open file: the same tables, ~25 ms more start-up.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
-from pyarrow._parquet import FileMetaData, ParquetReader
+
+try:
+    from pyarrow._parquet import ParquetReader
+except ImportError:  # pragma: no cover - a pyarrow that moved its private reader
+    ParquetReader = None
 
 __all__ = ["ParquetFile"]
 
@@ -31,10 +40,14 @@ class ParquetFile:
 
     def __init__(self, path: str | Path) -> None:
         self._paths: dict[str, list[int]] | None = None
+        self._public: Any = None  # pyarrow.parquet.ParquetFile, when the private reader is unusable
         self._source = pa.OSFile(str(path))
         try:
-            self._reader = ParquetReader()
-            self._reader.open(self._source, use_memory_map=False, buffer_size=0, pre_buffer=True)
+            self._reader = _open_private(self._source)
+            if self._reader is None:
+                import pyarrow.parquet as pq
+
+                self._public = pq.ParquetFile(self._source)
         except BaseException:
             self._source.close()
             raise
@@ -50,21 +63,25 @@ class ParquetFile:
         self._source.close()
 
     @property
-    def metadata(self) -> FileMetaData:
-        """The file's footer (row groups and their statistics)."""
-        return self._reader.metadata
+    def metadata(self) -> Any:
+        """The file's footer (a ``pyarrow.parquet.FileMetaData``: row groups and their statistics)."""
+        return (self._public or self._reader).metadata
 
     @property
     def schema_arrow(self) -> pa.Schema:
         """The file's columns as an Arrow schema."""
-        return self._reader.schema_arrow
+        return (self._public or self._reader).schema_arrow
 
     def read(self, columns: list[str], use_threads: bool = True) -> pa.Table:
         """Return the named top-level columns of every row group."""
+        if self._public is not None:
+            return self._public.read(columns=columns, use_threads=use_threads)
         return self._reader.read_all(column_indices=self._indices(columns), use_threads=use_threads)
 
     def read_row_groups(self, groups: list[int], columns: list[str], use_threads: bool = True) -> pa.Table:
         """Return the named top-level columns of the given row groups, in that order."""
+        if self._public is not None:
+            return self._public.read_row_groups(groups, columns=columns, use_threads=use_threads)
         return self._reader.read_row_groups(groups, column_indices=self._indices(columns),
                                             use_threads=use_threads)
 
@@ -78,3 +95,16 @@ class ParquetFile:
                     paths.setdefault(".".join(path[:depth]), []).append(i)
             self._paths = paths
         return [i for name in columns for i in self._paths.get(name, ())]
+
+
+def _open_private(source: Any) -> Any:
+    """Arrow's private reader opened on `source`, or None when this pyarrow's differs (see the module doc)."""
+    if ParquetReader is None:
+        return None
+    reader = ParquetReader()
+    try:
+        reader.open(source, use_memory_map=False, buffer_size=0, pre_buffer=True)
+    except (TypeError, AttributeError):  # the private signature changed: not a fault of the file
+        source.seek(0)
+        return None
+    return reader

@@ -69,3 +69,27 @@ def test_reading_imports_neither_pyarrow_parquet_nor_its_filesystems(nested):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("broken", ["missing", "changed"])
+def test_without_arrows_private_reader_the_public_one_reads_the_same(nested, monkeypatch, broken):
+    # Arrange: a pyarrow whose private reader is gone, or whose open() takes other arguments
+    import app.store.parquet_file as module
+
+    class Changed:
+        def open(self, source, **kwargs):
+            raise TypeError("open() got an unexpected keyword argument 'pre_buffer'")
+
+    monkeypatch.setattr(module, "ParquetReader", None if broken == "missing" else Changed)
+
+    # Act
+    with ParquetFile(nested) as ours:
+        whole = ours.read(["close", "quote.ask"])
+        groups = ours.read_row_groups([1, 0], ["timestamp"], use_threads=False)
+        schema, metadata = ours.schema_arrow, ours.metadata
+    theirs = pq.ParquetFile(nested)
+
+    # Assert
+    assert whole.equals(theirs.read(columns=["close", "quote.ask"]))
+    assert groups.equals(theirs.read_row_groups([1, 0], columns=["timestamp"], use_threads=False))
+    assert schema.equals(theirs.schema_arrow) and metadata.equals(theirs.metadata)
