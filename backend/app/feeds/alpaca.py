@@ -235,21 +235,13 @@ class AlpacaFeed:
 
         Reconnects (with backoff, never sleeping past the timeout), re-authenticates,
         re-subscribes and backfills the missed span from REST inside the call. Duplicates are
-        dropped; a restated bar comes back with kind ``"updated"``.
-
-        Raises
-        ------
-        FeedError
-            When the provider refuses the session (see `connect`); never for a dropped socket.
+        dropped; a restated bar comes back with kind ``"updated"``. Raises `FeedError` when the
+        provider refuses the session (see `connect`); never for a dropped socket.
         """
-        return self._poll(timeout_s, blocks=False)  # type: ignore[return-value]  # no blocks asked
+        return self.poll_blocks(timeout_s, blocks=False)  # type: ignore[return-value]  # no blocks asked
 
-    def poll_blocks(self, timeout_s: float) -> list[LiveBar | BarBlock]:
-        """`poll`, with each frame of plain first deliveries of one start as one `BarBlock`
-        (`parse_block`): the same bars, counted and deduplicated the same, as columns."""
-        return self._poll(timeout_s, blocks=True)
-
-    def _poll(self, timeout_s: float, *, blocks: bool) -> list[LiveBar | BarBlock]:
+    def poll_blocks(self, timeout_s: float, *, blocks: bool = True) -> list[LiveBar | BarBlock]:
+        """`poll`, each frame of plain first deliveries of one start as one `BarBlock` (`parse_block`)."""
         if self._closed:
             return []
         deadline = self._stopwatch.deadline(max(timeout_s, 0.0))
@@ -459,7 +451,11 @@ class AlpacaFeed:
             log.warning("malformed frame (%s): %s", e, truncate_raw(raw))
             return []
         received = self._clock_ns()
-        if blocks and "b" in self._wanted_types and self._take_block(msgs, received, out):
+        block = parse_block(msgs, received, self._symbol_set) if blocks and "b" in self._wanted_types else None
+        if block is not None and self._deduper.offer_block(block.symbols, block.start_ns, block.values):
+            self.stats.bars += len(block)  # every key new: first deliveries, as a block
+            self._note_start(block.start_ns)
+            out.append(block)
             return msgs
         wanted, symbols, deliver = self._wanted_types, self._symbol_set, self._deliver  # per bar: locals
         for msg in msgs:
@@ -485,18 +481,6 @@ class AlpacaFeed:
                 log.warning("unexpected message: %s", truncate_raw(json.dumps(msg)))
         return msgs
 
-    def _take_block(self, msgs: list[dict[str, Any]], received: int, out: list[Any]) -> bool:
-        # The frame's bars as one block when it is the plain case and every key is new.
-        block = parse_block(msgs, received, self._symbol_set)
-        if block is None or not self._deduper.offer_block(block.symbols, block.start_ns, block.values):
-            return False
-        k = len(block)
-        self.stats.bars += k
-        if self._last_start_ns is None or block.start_ns > self._last_start_ns:
-            self._last_start_ns = block.start_ns
-        out.append(block)
-        return True
-
     def _deliver(self, bar: LiveBar, out: list[Any], *, final: bool) -> None:
         result, known = self._deduper.offer(bar, final=final)
         if result is None:
@@ -507,6 +491,9 @@ class AlpacaFeed:
         else:
             self.stats.bars += 1
             self.stats.backfilled_bars += int(final)
-        if self._last_start_ns is None or bar.start_ns > self._last_start_ns:
-            self._last_start_ns = bar.start_ns
+        self._note_start(bar.start_ns)
         out.append(dataclasses.replace(result, origin="backfill") if final else result)
+
+    def _note_start(self, start_ns: int) -> None:
+        if self._last_start_ns is None or start_ns > self._last_start_ns:
+            self._last_start_ns = start_ns
