@@ -117,16 +117,10 @@ class IndicatorBank:
         if group is None or len(bars) == 0:
             return
         rows = range(len(bars)) if idx is None else idx.tolist()
-        if not group.built:
-            group.panels = _panels(group)
-            group.built = True
-        if group.panels is None:
+        if not self._activate(group):
             self._step_each(group, rows, bars)
             return
-        if not group.active:
-            for panel, states in zip(group.panels, group.states, strict=True):
-                panel.load(states)
-            group.active = True
+        assert group.panels is not None
         for panel, series in zip(group.panels, group.series, strict=True):
             values = panel.step(idx, bars).reshape(-1).tolist()  # float64 -> float -> float64: exact
             if idx is None:
@@ -135,6 +129,31 @@ class IndicatorBank:
             else:
                 for s, value in zip(rows, values, strict=True):
                     series[s].append_one(value)
+
+    def prepare_steps(self, labels: Sequence[str]) -> None:
+        """Build the cross-symbol panels of `labels`' indicators and load their states now.
+
+        A live (or paced) session calls this at its start, before the open: otherwise its first
+        step pays for it (1-1.7 ms at 100 symbols). Backtests' batches never need the panels.
+        """
+        for label in labels:
+            group = self._groups.get(label)
+            if group is not None:
+                self._activate(group)
+
+    @staticmethod
+    def _activate(group: _Group) -> bool:
+        # The group's panels built (once) and holding the states; False when one indicator has none.
+        if not group.built:
+            group.panels = _panels(group)
+            group.built = True
+        if group.panels is None:
+            return False
+        if not group.active:
+            for panel, states in zip(group.panels, group.states, strict=True):
+                panel.load(states)
+            group.active = True
+        return True
 
     @staticmethod
     def _step_each(group: _Group, rows: Sequence[int], bars: BarArrays) -> None:

@@ -127,6 +127,8 @@ class DataProcessor(SessionThread):
         self.indicators.begin_session(state, self.symbols)
         self._panel = StepPanel(state, self.symbols, self.base, self.intraday, self.indicators,
                                 self._from_row, self._window_end)
+        if self.paced:  # one step at a time: the indicators' panels ready before the first step
+            self.indicators.prepare_steps([self.base.label, *(i.label for i in self.intraday)])
         self.outbox.publish(event)
 
     def _step(self, batch: StepBatch) -> None:

@@ -114,6 +114,8 @@ def test_bank_mixing_steps_and_row_batches_equals_one_shot(data, period, names):
     specs = [SessionIndicator(name, period, ONE_M, params=params_of(name)) for name in names]
     bank = IndicatorBank(specs)
     bank.begin_session(state, symbols)
+    if data.draw(st.booleans()):  # a paced session's start: panels built and loaded before any row
+        bank.prepare_steps(["1m", "5m"])  # (no indicator on 5m: nothing to prepare there)
     n = len(symbols)
     fed = [0] * n
     # Act: at random, one symbol's next rows in a batch, or one row for a subset of symbols
