@@ -15,6 +15,7 @@ from app.indicators.registry import indicator_key, make_indicator
 from app.store.bar import BarArrays, Interval
 from app.store.series import ValueSeries
 from app.store.session_data import SessionState
+from app.store.value_panel import ValuePanel
 
 __all__ = ["IndicatorBank", "SessionIndicator"]
 
@@ -47,6 +48,8 @@ class _Group:
     specs: list[SessionIndicator] = dataclasses.field(default_factory=list)
     n_symbols: int = 0
     built: bool = False
+    capacity: int = 0  # values a series can hold this session (one per bar of the interval)
+    tables: list[ValuePanel] | None = None  # with the panels: each key's values of all symbols in one table
 
 
 class IndicatorBank:
@@ -78,7 +81,10 @@ class IndicatorBank:
         self._states = {}
         self._groups = {}
         for label, specs in self._by_interval.items():
-            group = _Group([s.key for s in specs], [], [], [], specs=list(specs), n_symbols=len(symbols))
+            interval = specs[0].interval
+            capacity = 1 if interval.is_daily else int((state.close_ns - state.open_ns) // interval.ns + 1)
+            group = _Group([s.key for s in specs], [], [], [], specs=list(specs), n_symbols=len(symbols),
+                           capacity=capacity)
             for spec in specs:
                 states, series = [], []
                 for symbol in symbols:
@@ -121,6 +127,10 @@ class IndicatorBank:
             self._step_each(group, rows, bars)
             return
         assert group.panels is not None
+        if group.tables is not None:  # one row write per indicator for every symbol of the step
+            for panel, table in zip(group.panels, group.tables, strict=True):
+                table.append_step(idx, panel.step(idx, bars).reshape(-1))
+            return
         for panel, series in zip(group.panels, group.series, strict=True):
             values = panel.step(idx, bars).reshape(-1).tolist()  # float64 -> float -> float64: exact
             if idx is None:
@@ -147,12 +157,20 @@ class IndicatorBank:
         if not group.built:
             group.panels = _panels(group)
             group.built = True
+            if group.panels is not None and not any(len(v) for series in group.series for v in series):
+                group.tables = [ValuePanel(series, group.capacity) for series in group.series]
         if group.panels is None:
             return False
         if not group.active:
             for panel, states in zip(group.panels, group.states, strict=True):
                 panel.load(states)
             group.active = True
+            if group.tables is not None:  # the per-symbol path may have written since
+                if all(table.owns_all() for table in group.tables):
+                    for table in group.tables:
+                        table.resync()
+                else:  # a series grew out of its table: one value at a time from now on
+                    group.tables = None
         return True
 
     @staticmethod
