@@ -122,15 +122,16 @@ class IndicatorBank:
         group = self._groups.get(label)
         if group is None or len(bars) == 0:
             return
-        rows = range(len(bars)) if idx is None else idx.tolist()
-        if not self._activate(group):
-            self._step_each(group, rows, bars)
+        ready = group.active and group.tables is not None  # the usual live step: nothing to set up
+        if not ready and not self._activate(group):
+            self._step_each(group, range(len(bars)) if idx is None else idx.tolist(), bars)
             return
         assert group.panels is not None
         if group.tables is not None:  # one row write per indicator for every symbol of the step
             for panel, table in zip(group.panels, group.tables, strict=True):
                 table.append_step(idx, panel.step(idx, bars).reshape(-1))
             return
+        rows = range(len(bars)) if idx is None else idx.tolist()
         for panel, series in zip(group.panels, group.series, strict=True):
             values = panel.step(idx, bars).reshape(-1).tolist()  # float64 -> float -> float64: exact
             if idx is None:
