@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import mmap
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import repeat
+from typing import Any
 
 import numpy as np
 
@@ -157,15 +158,21 @@ class BarPanel:
         lens = self.lens
         self._even = int(lens[0]) if int(lens.min()) == int(lens.max()) else -1
         self._latest = max(self._latest, int(bars.start.max()))
-        # Publish: each series' snapshot replaced by one reference assignment, as
-        # `BarSeries.publish` does (the rows are written before; the writer was checked above).
-        if idx is None:
-            deque(map(_SET_SNAP, self.series, zip(self._cols, after.tolist(), strict=True)), maxlen=0)
-        else:
-            at = which.tolist()
-            deque(map(_SET_SNAP, map(self.series.__getitem__, at),
-                      zip(map(self._cols.__getitem__, at), after.tolist(), strict=True)), maxlen=0)
+        publish_rows(_SET_SNAP, self.series, self._cols, None if idx is None else which, after)
         return rows
+
+
+def publish_rows(set_snap: Callable[[Any, Any], None], series: Sequence[Any], cols: Sequence[Any],
+                 idx: np.ndarray | None, lengths: np.ndarray) -> None:
+    """Publish ``lengths[j]`` rows of ``series[idx[j]]`` (None: of every series, in order): each
+    snapshot ``(its columns, length)`` replaced by one reference assignment through `set_snap`,
+    as `BarSeries.publish` does, in C (no Python frame per series). The rows are written before."""
+    if idx is None:
+        deque(map(set_snap, series, zip(cols, lengths.tolist(), strict=True)), maxlen=0)
+        return
+    at = idx.tolist()
+    deque(map(set_snap, map(series.__getitem__, at), zip(map(cols.__getitem__, at), lengths.tolist(), strict=True)),
+          maxlen=0)
 
 
 def _lazy(shape: tuple[int, int], dtype: type[np.generic]) -> np.ndarray:

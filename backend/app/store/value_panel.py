@@ -21,13 +21,12 @@ session's interval.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 
 import numpy as np
 
 from app.errors import InvariantError
-from app.store.panel import PRETOUCH_ROWS, _lazy
+from app.store.panel import PRETOUCH_ROWS, _lazy, publish_rows
 from app.store.series import ValueSeries
 
 __all__ = ["ValuePanel"]
@@ -85,9 +84,4 @@ class ValuePanel:
         self.table[rows, which] = values  # rows at each published length: never a published row
         after = rows + 1
         self.lens[which] = after
-        if idx is None:
-            deque(map(_SET_SNAP, series, zip(self._cols, after.tolist(), strict=True)), maxlen=0)
-        else:
-            at = idx.tolist()
-            deque(map(_SET_SNAP, map(series.__getitem__, at),
-                      zip(map(self._cols.__getitem__, at), after.tolist(), strict=True)), maxlen=0)
+        publish_rows(_SET_SNAP, series, self._cols, idx, after)
