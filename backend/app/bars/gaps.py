@@ -48,7 +48,7 @@ def missing_mask(expected_starts: np.ndarray, present_starts: np.ndarray) -> np.
     _check_increasing(expected)
     if present.shape[0] == 0:
         return np.ones(expected.shape[0], dtype=bool)
-    if present.shape[0] > 1 and not bool(np.all(present[1:] >= present[:-1])):
+    if present.shape[0] > 1 and not (present[1:] >= present[:-1]).all():
         present = np.sort(present)
     pos = np.minimum(np.searchsorted(present, expected), present.shape[0] - 1)
     return present[pos] != expected
@@ -56,11 +56,12 @@ def missing_mask(expected_starts: np.ndarray, present_starts: np.ndarray) -> np.
 
 def _check_increasing(expected: np.ndarray) -> None:
     if expected.shape[0] > 1:
-        bad = np.flatnonzero(expected[1:] <= expected[:-1])
-        if bad.shape[0]:
+        bad = expected[1:] <= expected[:-1]
+        if bad.any():
+            first = int(bad.argmax())  # the first pair out of order
             raise ValueError(
                 "expected strictly increasing expected_starts, received "
-                f"{int(expected[bad[0] + 1])} after {int(expected[bad[0]])}"
+                f"{int(expected[first + 1])} after {int(expected[first])}"
             )
 
 
@@ -96,15 +97,20 @@ def find_gaps(
         raise ValueError(f"expected a positive interval_ns, received {interval_ns}")
     expected = np.asarray(expected_starts, dtype=np.int64)
     present = np.asarray(present_starts, dtype=np.int64)
-    if present.shape == expected.shape and np.array_equal(present, expected):  # complete: the usual session
+    if present.shape == expected.shape and (present == expected).all():  # complete: the usual session
         _check_increasing(expected)
         return []
+    return _runs(expected, present, interval_ns)
+
+
+def _runs(expected: np.ndarray, present: np.ndarray, interval_ns: int) -> list[Gap]:
+    # The general case of `find_gaps` (any present starts, in any order).
     missing = missing_mask(expected, present)
     if not missing.any():
         return []
     edges = np.diff(np.concatenate(([0], missing.view(np.int8), [0])))
-    run_first = np.flatnonzero(edges == 1)
-    run_end = np.flatnonzero(edges == -1)
+    run_first = (edges == 1).nonzero()[0]
+    run_end = (edges == -1).nonzero()[0]
     return [
         Gap(int(expected[a]), int(expected[b - 1]) + interval_ns, int(b - a))
         for a, b in zip(run_first.tolist(), run_end.tolist(), strict=True)

@@ -13,6 +13,7 @@ from app.bars.gaps import Gap, find_gaps
 __all__ = [
     "QualityReport",
     "compute_quality",
+    "expected_over",
     "historical_quality",
     "live_quality",
     "session_quality",
@@ -104,6 +105,21 @@ def compute_quality(
         rejected=rejected,
         quality_pct=session_quality(int(expected.shape[0]), present),
     )
+
+
+def expected_over(expected_starts: np.ndarray, lo: int, hi: int, interval_ns: int,
+                  close_ns: int | None = None) -> np.ndarray:
+    """Return the expected starts from `lo` on whose bar is over by `hi` (a view, no copy).
+
+    A bar is over at ``start + interval_ns``, or at `close_ns` when given (a daily bar covers
+    its session). The same starts as ``expected[(expected >= lo) & (over_at <= hi)]``, found by
+    binary search: `expected_starts` is strictly increasing, so they are one run of it.
+    """
+    expected = expected_starts
+    if close_ns is not None:
+        return expected[expected.searchsorted(lo) if close_ns <= hi else expected.shape[0]:]
+    a = int(expected.searchsorted(lo))
+    return expected[a:max(a, int(expected.searchsorted(hi - interval_ns, side="right")))]
 
 
 def historical_quality(per_day: Sequence[tuple[int, int]]) -> float:

@@ -73,28 +73,43 @@ class IndicatorBank:
         self._by_interval: dict[str, list[SessionIndicator]] = {}
         for spec in self.specs:
             self._by_interval.setdefault(spec.interval.label, []).append(spec)
+        self._keys = {label: [s.key for s in specs] for label, specs in self._by_interval.items()}
         self._states: dict[tuple[str, str], IndicatorState] = {}
         self._groups: dict[str, _Group] = {}
+        # Every state ever built, per (symbol, key): `begin_session` resets and re-warms these
+        # rather than building new ones through the registry each session.
+        self._kept: dict[tuple[str, str], IndicatorState] = {}
 
     def begin_session(self, state: SessionState, symbols: Sequence[str]) -> None:
-        """Create warmed-up states and empty value series for every symbol and indicator."""
-        self._states = {}
+        """Create warmed-up states and empty value series for every symbol and indicator.
+
+        A state is fresh each session: the one kept from an earlier session is `reset`
+        (exactly a new state) before its warm-up on this session's trailing history.
+        """
+        self._states = states_by_key = {}
         self._groups = {}
+        kept = self._kept
+        history = state.history
+        indicators = state.indicators
         for label, specs in self._by_interval.items():
             interval = specs[0].interval
             capacity = 1 if interval.is_daily else int((state.close_ns - state.open_ns) // interval.ns + 1)
-            group = _Group([s.key for s in specs], [], [], [], specs=list(specs), n_symbols=len(symbols),
+            keys = self._keys[label]
+            group = _Group(keys, [], [], [], specs=list(specs), n_symbols=len(symbols),
                            capacity=capacity)
-            for spec in specs:
+            for spec, key in zip(specs, keys, strict=True):
                 states, series = [], []
                 for symbol in symbols:
-                    ind = make_indicator(spec.name, spec.period, spec.field, spec.params)
-                    history = state.history.get((symbol, label))
-                    if history is not None and len(history):
-                        ind.warm_up(history)
-                    self._states[(symbol, spec.key)] = ind
-                    values = ValueSeries(f"{symbol}/{spec.key}")
-                    state.indicators[(symbol, spec.key)] = values
+                    ind = kept.get((symbol, key))
+                    if ind is None:
+                        ind = kept[(symbol, key)] = make_indicator(spec.name, spec.period, spec.field, spec.params)
+                    else:
+                        ind.reset()
+                    bars = history.get((symbol, label))
+                    if bars is not None and len(bars):
+                        ind.warm_up(bars)
+                    states_by_key[(symbol, key)] = ind
+                    values = indicators[(symbol, key)] = ValueSeries(f"{symbol}/{key}")
                     states.append(ind)
                     series.append(values)
                 group.states.append(states)
@@ -108,7 +123,9 @@ class IndicatorBank:
             return
         if group.active:
             self._hand_back(group)
-        bars = state.bars[(symbol, label)].view(hi).slice(lo, hi)
+        bars = state.bars[(symbol, label)].view(hi)
+        if lo:
+            bars = bars.slice(lo, hi)
         for key in group.keys:
             values = self._states[(symbol, key)].update(bars)
             state.indicators[(symbol, key)].append(values)

@@ -51,6 +51,19 @@ class IndicatorState(abc.ABC):
         """Return how many rows `update` has consumed (warm-up rows excluded)."""
         return self._rows
 
+    def reset(self) -> None:
+        """Forget every row fed so far: the state is again as `make_indicator` builds it.
+
+        Lets a caller keep one state per (symbol, indicator) across sessions instead of
+        building a new one each session (the values are those of a new state, bit for bit).
+        """
+        self._rows = 0
+        self._reset()
+
+    @abc.abstractmethod
+    def _reset(self) -> None:
+        """Restore the fields `__init__` set that feeding rows changes."""
+
     def update(self, bars: BarArrays) -> np.ndarray:
         """Consume the new rows `bars` and return one float64 value per row (NaN during warm-up).
 

@@ -36,6 +36,10 @@ class _Seeded(IndicatorState):
         self._seed: list[float] = []
         self._last: float | None = None
 
+    def _reset(self) -> None:
+        self._seed = []
+        self._last = None
+
     def _run(self, inputs: list[float]) -> list[float]:
         out = [_NAN] * len(inputs)
         i = 0
@@ -89,6 +93,10 @@ class AtrState(_Seeded):
         super().__init__(period, field)
         self._prev_close: float | None = None
 
+    def _reset(self) -> None:
+        super()._reset()
+        self._prev_close = None
+
     def _compute(self, bars: BarArrays) -> np.ndarray:
         h, lo, c = bars.high, bars.low, bars.close
         prev = np.empty(h.shape[0])
@@ -123,6 +131,12 @@ class RsiState(IndicatorState):
         self._seed_gain: list[float] = []
         self._seed_loss: list[float] = []
         self._avg: tuple[float, float] | None = None
+
+    def _reset(self) -> None:
+        self._prev = None
+        self._seed_gain = []
+        self._seed_loss = []
+        self._avg = None
 
     def _compute(self, bars: BarArrays) -> np.ndarray:
         x = self._values(bars)
@@ -177,6 +191,10 @@ class VwapState(IndicatorState):
 
     def __init__(self, period: int = 0, field: str = "close") -> None:
         super().__init__(period, field)
+        self._pv = 0.0
+        self._v = 0.0
+
+    def _reset(self) -> None:
         self._pv = 0.0
         self._v = 0.0
 

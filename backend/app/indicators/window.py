@@ -14,6 +14,8 @@ __all__ = ["BollingerState", "SmaState"]
 
 
 _BLOCK_ELEMENTS: Final = 1 << 20
+_EMPTY: Final = np.empty(0, dtype=np.float64)
+_EMPTY.setflags(write=False)
 
 
 def _windows(xs: np.ndarray, period: int) -> np.ndarray:
@@ -31,28 +33,53 @@ class _WindowState(IndicatorState):
         if int(period) < 1:
             raise ValueError(f"expected a period >= 1 for {self.name!r}, received {period!r}")
         super().__init__(period, field)
-        self._tail = np.empty(0, dtype=np.float64)
+        self._tail = _EMPTY
         self.lookback = self.period - 1
+
+    def _reset(self) -> None:
+        self._tail = _EMPTY
+
+    def warm_up(self, history: BarArrays) -> None:
+        """Keep the last ``period - 1`` values of `history` (all a future window can read)."""
+        keep = self.period - 1
+        n = len(history)
+        if n >= keep or not self._tail.shape[0]:
+            # What `_compute` would keep of them (no value is asked for): a copy of the newest.
+            if keep and n:
+                self._tail = self._values(history)[n - min(n, keep) :].copy()
+            return
+        super().warm_up(history)  # fewer rows than a window's tail after earlier ones: join them
 
     def _compute(self, bars: BarArrays) -> np.ndarray:
         x = self._values(bars)
         p = self.period
-        if x.shape[0] == 1 and self._tail.shape[0] == p - 1:
+        tail = self._tail
+        m = tail.shape[0]
+        if x.shape[0] == 1 and m == p - 1:
             # Live path (one bar per step): the same reduction over the one full window.
-            xs = np.concatenate((self._tail, x))
+            xs = np.concatenate((tail, x))
             self._tail = xs[1:]
             return self._of_windows(xs.reshape(1, p))
-        xs = np.concatenate((self._tail, x)) if self._tail.shape[0] else x
-        out = np.full(x.shape[0], np.nan)
-        if xs.shape[0] >= p:
+        xs = np.concatenate((tail, x)) if m else x
+        n, total = x.shape[0], xs.shape[0]
+        if total >= p:
             windows = _windows(np.ascontiguousarray(xs, dtype=np.float64), p)
-            first = out.shape[0] - windows.shape[0]
-            # Blocks bound the (rows, period) temporaries; a row's value never depends on them.
+            rows = windows.shape[0]
+            first = n - rows  # rows before the first full window: NaN
             block = max(1, _BLOCK_ELEMENTS // p)
-            for lo in range(0, windows.shape[0], block):
-                chunk = windows[lo : lo + block]
-                out[first + lo : first + lo + chunk.shape[0]] = self._of_windows(chunk)
-        self._tail = xs[max(0, xs.shape[0] - (p - 1)) :].copy() if p > 1 else self._tail
+            if rows <= block and not first:  # the usual chunk: one block, every row a value
+                out = self._of_windows(windows)
+            else:
+                out = np.empty(n)
+                out[:first] = np.nan
+                # Blocks bound the (rows, period) temporaries; a row's value never depends on them.
+                for lo in range(0, rows, block):
+                    chunk = windows[lo : lo + block]
+                    out[first + lo : first + lo + chunk.shape[0]] = self._of_windows(chunk)
+        else:
+            out = np.full(n, np.nan)
+        if p > 1:
+            self._tail = xs[max(0, total - (p - 1)) :].copy()
         return out
 
     @abc.abstractmethod

@@ -125,35 +125,54 @@ class DataProcessor(SessionThread):
                 state.bars[key] = BarSeries(f"{symbol}/{interval}", capacity=cap)
                 state.derived_skipped[key] = 0
         self.indicators.begin_session(state, self.symbols)
-        self._panel = StepPanel(state, self.symbols, self.base, self.intraday, self.indicators,
-                                self._from_row, self._window_end)
+        # The one-step path's panel. Without derived intervals it takes over no series, so a
+        # backtest (whose batches are many steps) never builds it; see `_one_step_panel`.
+        self._panel = None
+        if self.intraday or self.paced:
+            self._panel = self._one_step_panel(state)
         if self.paced:  # one step at a time: the indicators' panels ready before the first step
             self.indicators.prepare_steps([self.base.label, *(i.label for i in self.intraday)])
         self.outbox.publish(event)
 
+    def _one_step_panel(self, state: SessionState) -> StepPanel:
+        return StepPanel(state, self.symbols, self.base, self.intraday, self.indicators,
+                         self._from_row, self._window_end)
+
     def _step(self, batch: StepBatch) -> None:
         state, panel = self._state, self._panel
-        assert state is not None and panel is not None
+        assert state is not None
         rows_after = np.asarray(batch.rows_after, dtype=np.int64)
         new = rows_after - self._base_rows
-        if panel.accepts(batch, new):
+        if batch.hi - batch.lo == 1 and panel is None:  # the first one-step batch of a session
+            panel = self._panel = self._one_step_panel(state)
+            if self._base_rows.any():  # the per-symbol path ran before: as after `invalidate`
+                panel.invalidate()
+        if panel is not None and panel.accepts(batch, new):
             self._base_rows = rows_after.copy()
             derived = panel.step(batch, new, self._base_rows, self._derive_rows)
         else:
             derived = self._step_rows(state, batch, new)
-            panel.invalidate()
+            if panel is not None:
+                panel.invalidate()
         if self.paced:
             self.outbox.check_overrun(self.clock.now_ns())
-        self.outbox.publish(dataclasses.replace(batch, derived=derived))
+        # A new event only for the derived counts: with none to add, the batch as it came.
+        self.outbox.publish(batch if not derived and not batch.derived
+                            else dataclasses.replace(batch, derived=derived))
 
     def _step_rows(self, state: SessionState, batch: StepBatch,
                    new: np.ndarray) -> dict[str, np.ndarray]:
         # Symbol by symbol, each vectorised over the batch's steps.
         label = self.base.label
-        for s in np.flatnonzero(new > 0).tolist():
-            lo = int(self._base_rows[s])
-            self._base_rows[s] = lo + int(new[s])
-            self.indicators.update(state, self.symbols[s], label, lo, int(self._base_rows[s]))
+        before = self._base_rows.tolist()
+        after = list(before)
+        for s, k in enumerate(new.tolist()):
+            if k > 0:
+                after[s] = before[s] + k
+                self.indicators.update(state, self.symbols[s], label, before[s], after[s])
+        self._base_rows = np.array(after, dtype=np.int64)
+        if not self.intraday:
+            return {}
         upto = int(batch.ends[-1])
         return {i.label: self._derive_rows(state, i, upto, batch.ends) for i in self.intraday}
 
@@ -194,7 +213,7 @@ class DataProcessor(SessionThread):
         state = event.state
         for interval in self.intraday:
             self._derive_rows(state, interval, state.close_ns, np.empty(0, np.int64))
-        for symbol in self.symbols:
+        for symbol in self.symbols if self.daily else ():
             base = state.bars[(symbol, self.base.label)].view()
             for interval in self.daily:
                 daily = aggregate_daily(base, state.open_ns)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.bars.gapfill import GapFiller
-from app.bars.quality import compute_quality
+from app.bars.quality import compute_quality, expected_over
 from app.errors import FeedError
 from app.metrics.collect import RunMetrics
 from app.store.bar import Interval
@@ -187,9 +187,8 @@ class DataUpkeep(SessionThread):
 
     def _end(self, state: SessionState) -> None:
         lo, hi = state.streamed
-        expected = self.tm.expected_bar_starts(state.session, self.base)
-        over_at = np.full_like(expected, state.close_ns) if self.base.is_daily else expected + self.base.ns
-        expected = expected[(expected >= lo) & (over_at <= hi)]  # the bars that were over by the end
+        expected = expected_over(self.tm.expected_bar_starts(state.session, self.base), lo, hi, self.base.ns,
+                                 state.close_ns if self.base.is_daily else None)  # the bars over by the end
         if self._filler is not None and self._state is state:
             self._horizon = hi
             self._rows = np.array([len(state.bars[(s, self.base.label)]) for s in self.symbols], dtype=np.int64)
