@@ -13,6 +13,8 @@ _BACKPRESSURE = {
     "Coordinator→Processor": "backpressure.coordinator_processor",
     "Processor→Analysis": "backpressure.processor_analysis",
 }
+_COUNTER_KEYS: dict[str, tuple[str, str | None]] = {}
+"""Per edge name, the counters its overruns add to (built once per name)."""
 
 
 class _Stats(Protocol):
@@ -65,15 +67,20 @@ class RunMetrics:
     def _sync_counters(self, subs: Mapping[str, _Sub], into: PerformanceMetrics) -> dict[str, int]:
         # Overruns are cumulative counters (deltas taken); the worst lateness is reset per session.
         lags = {}
+        counters, seen, worst = into.counters, self._overruns, self._edge_lag_ns
         for name, sub in subs.items():
-            stats = sub.statistics()
-            delta = stats.overruns - self._overruns.get(name, 0)
-            self._overruns[name] = stats.overruns
-            into.increment(f"overruns.{name}", delta)
-            if name in _BACKPRESSURE:
-                into.increment(_BACKPRESSURE[name], delta)
-            lags[name] = sub.reset_max_lag()
-            self._edge_lag_ns[name] = max(self._edge_lag_ns.get(name, 0), lags[name])
+            keys = _COUNTER_KEYS.get(name)
+            if keys is None:
+                keys = _COUNTER_KEYS[name] = (f"overruns.{name}", _BACKPRESSURE.get(name))
+            overruns = sub.statistics().overruns
+            delta = overruns - seen.get(name, 0)
+            seen[name] = overruns
+            for key in keys:
+                if key is not None:
+                    counters[key] = counters.get(key, 0) + delta
+            lag = lags[name] = sub.reset_max_lag()
+            prev = worst.get(name, 0)
+            worst[name] = lag if lag > prev else prev
         return lags
 
     def _clock(self, virtual_ns: int, wall_ns: int, lags_ns: Mapping[str, int]) -> dict[str, Any]:

@@ -38,6 +38,8 @@ _EXACT: Final = 2 * _SUB  # values below 16 get a bucket each
 _BUCKETS: Final = (64 - _SUB_BITS + 1) * _SUB  # covers every value < 2**64 ns (~584 years)
 _ZEROS: Final = (0,) * _BUCKETS
 _UNITS: Final = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+_KEYS: Final = {unit: ("count", *(f"{k}_{unit}" for k in ("total", "min", "max", "mean", "p50", "p99")))
+                for unit in _UNITS}
 _MB: Final = 1024 * 1024
 
 
@@ -117,7 +119,10 @@ class RunningStat:
         """Forget every record (in place: writers keep their reference)."""
         if self.count:  # only the occupied range [bucket of min, bucket of max] holds counts
             lo, hi = _index(self.min_ns), _index(self.max_ns) + 1
-            self._buckets[lo:hi] = _ZEROS[: hi - lo]
+            if hi - lo == 1:  # one bucket (a batch's shared time): the usual per-session stat
+                self._buckets[lo] = 0
+            else:
+                self._buckets[lo:hi] = _ZEROS[: hi - lo]
         self.count = self.total_ns = self.min_ns = self.max_ns = 0
 
     def merge(self, other: RunningStat) -> None:
@@ -129,14 +134,17 @@ class RunningStat:
             self.min_ns, self.max_ns = other.min_ns, other.max_ns
             self._buckets = list(other._buckets)
             return
-        if self.count:
-            self.min_ns = min(self.min_ns, other.min_ns)
-            self.max_ns = max(self.max_ns, other.max_ns)
-        else:
-            self.min_ns, self.max_ns = other.min_ns, other.max_ns
+        low, high = other.min_ns, other.max_ns
+        if low < self.min_ns:
+            self.min_ns = low
+        if high > self.max_ns:
+            self.max_ns = high
         self.count += other.count
         self.total_ns += other.total_ns
-        lo, hi = _index(other.min_ns), _index(other.max_ns) + 1  # the other's occupied range
+        if low == high:  # every record in one bucket (a batch's shared time): the usual session stat
+            self._buckets[_index(low)] += other.count
+            return
+        lo, hi = _index(low), _index(high) + 1  # the other's occupied range
         self._buckets[lo:hi] = map(operator.add, self._buckets[lo:hi], other._buckets[lo:hi])
 
     @property
@@ -182,22 +190,20 @@ class RunningStat:
         ValueError
             If `unit` is not one of ns, us, ms, s.
         """
-        scale = _UNITS.get(unit)
-        if scale is None:
+        keys = _KEYS.get(unit)
+        if keys is None:
             raise ValueError(f"expected unit 'ns', 'us', 'ms' or 's', received {unit!r}")
-        if self.min_ns == self.max_ns:  # empty, or one value (a batch's shared time): every percentile
-            p50 = p99 = float(self.min_ns)
-        else:
-            p50, p99 = self._percentiles((0.5, 0.99))
-        return {
-            "count": self.count,
-            f"total_{unit}": self.total_ns / scale,
-            f"min_{unit}": self.min_ns / scale,
-            f"max_{unit}": self.max_ns / scale,
-            f"mean_{unit}": self.mean_ns / scale,
-            f"p50_{unit}": p50 / scale,
-            f"p99_{unit}": p99 / scale,
-        }
+        scale = _UNITS[unit]
+        count, low, high = self.count, self.min_ns, self.max_ns
+        k_count, k_total, k_min, k_max, k_mean, k_p50, k_p99 = keys
+        total, mean = self.total_ns / scale, (self.total_ns / count if count else 0.0) / scale
+        if low == high:  # empty, or one value (a batch's shared time): every percentile
+            value = low / scale
+            return {k_count: count, k_total: total, k_min: value, k_max: value, k_mean: mean,
+                    k_p50: value, k_p99: value}
+        p50, p99 = self._percentiles((0.5, 0.99))
+        return {k_count: count, k_total: total, k_min: low / scale, k_max: high / scale, k_mean: mean,
+                k_p50: p50 / scale, k_p99: p99 / scale}
 
 
 class PerformanceMetrics:

@@ -89,10 +89,11 @@ def fold_fill_cash(fills: Iterable[FillLike], cash: dict[str, float], count: dic
     Folding a run's fills a session at a time, in order, gives the same floats as folding them
     all at once (each symbol's sum is the same sequence of additions).
     """
+    buy = OrderSide.BUY
     for f in fills:
-        flow = f.quantity * f.price * (-1.0 if f.side is OrderSide.BUY else 1.0) - f.commission
-        cash[f.symbol] = cash.get(f.symbol, 0.0) + flow
-        count[f.symbol] = count.get(f.symbol, 0) + 1
+        symbol = f.symbol
+        cash[symbol] = cash.get(symbol, 0.0) + (f.quantity * f.price * (-1.0 if f.side is buy else 1.0) - f.commission)
+        count[symbol] = count.get(symbol, 0) + 1
 
 
 def symbol_pnl_of(cash: Mapping[str, float], count: Mapping[str, int], start: Mapping[str, Book],
@@ -162,11 +163,17 @@ class Drawdown:
 
     def fold(self, equity: np.ndarray) -> None:
         """Fold the next points of the curve, in order."""
-        if not len(equity):
+        series = np.asarray(equity, dtype=np.float64)
+        if not series.shape[0]:
             return
-        series = np.concatenate(([self.peak], np.asarray(equity, dtype=np.float64)))
+        # The running peak of ``[peak, *series]`` without its first point: that point's fall is
+        # 0.0 (or NaN, with an infinite or NaN peak, as every later point's then), which never
+        # raises `worst` (``max(worst, nan)`` keeps `worst`).
         peaks = np.maximum.accumulate(series)
-        self.worst = max(self.worst, float(np.max((peaks - series) / peaks)))
+        np.maximum(peaks, self.peak, out=peaks)
+        fall = np.subtract(peaks, series)
+        np.divide(fall, peaks, out=fall)
+        self.worst = max(self.worst, float(fall.max()))
         self.peak = float(peaks[-1])
         self.last = float(series[-1])
 

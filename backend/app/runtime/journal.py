@@ -90,12 +90,13 @@ class LocalSeconds:
     is answered by `datetime` itself. One entry per UTC day asked about (a run's trading days).
     """
 
-    __slots__ = ("_dates", "_days", "tz")
+    __slots__ = ("_dates", "_days", "_names", "tz")
 
     def __init__(self, tz: Any) -> None:
         self.tz = tz
         self._days: dict[int, tuple[int, str] | None] = {}  # UTC day -> (offset s, "+HH:MM") or None
         self._dates: dict[int, str] = {}  # local day number -> "YYYY-MM-DD"
+        self._names: dict[str, str] = {}  # symbol -> its csv field (`fill_text`)
 
     def __call__(self, sec: int) -> str:
         day = sec // 86_400
@@ -113,6 +114,52 @@ class LocalSeconds:
         minute, second = divmod(tod, 60)
         return f"{text}T{_HOUR_MINUTE[minute]}{_TWO_DIGITS[second]}{zone}"
 
+    def fill_text(self, fills: Sequence[Any]) -> str | None:
+        """fills.csv's rows of `fills` (`fill_rows`'s text), or None when a fill's time is not a
+        whole second (the caller formats them by columns then).
+
+        One loop of what `__call__`, `_csv_field` and the columns do per fill (a session's few
+        fills: the call and lookups per field cost more than the text).
+        """
+        days, dates, names, buy, sell = self._days, self._dates, self._names, _BUY, _SELL
+        rows = []
+        last: int | None = None  # the UTC day of the previous fill when it had one offset, and that offset
+        zone = ""
+        offset = 0
+        for f in fills:
+            sec, part = divmod(f.filled_at_ns, 1_000_000_000)
+            if part:
+                return None
+            day = sec // 86_400
+            if day != last:
+                try:
+                    hit = days[day]
+                except KeyError:
+                    hit = days[day] = self._day(day)
+                if hit is None:  # an offset change that day: datetime's own text
+                    last = None
+                    rows.append(datetime.fromtimestamp(sec, self.tz).isoformat())
+                else:
+                    last = day
+                    offset, zone = hit
+            if last is not None:
+                local_day, tod = divmod(sec + offset, 86_400)
+                minute, second = divmod(tod, 60)
+                rows.append(f"{dates.get(local_day) or self._date(local_day)}T{_HOUR_MINUTE[minute]}"
+                            f"{_TWO_DIGITS[second]}{zone}")
+            symbol = f.symbol
+            name = names.get(symbol)
+            if name is None:
+                name = names[symbol] = _csv_field(symbol)
+            side = f.side
+            side_text = "buy" if side is buy else "sell" if side is sell else _SIDE_TEXT[side]
+            rows.append(f",{name},{side_text},{f.quantity},{f.price:.4f},{f.commission:.4f}\n")
+        return "".join(rows)
+
+    def _date(self, local_day: int) -> str:
+        text = self._dates[local_day] = date.fromordinal(local_day + _EPOCH_ORDINAL).isoformat()
+        return text
+
     def _day(self, day: int) -> tuple[int, str] | None:
         first = datetime.fromtimestamp(day * 86_400, self.tz)
         last = datetime.fromtimestamp(day * 86_400 + 86_399, self.tz)
@@ -126,6 +173,7 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _TWO_DIGITS = [f"{k:02d}" for k in range(60)]
 _HOUR_MINUTE = [f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60)]
 _SIDE_TEXT = {side: side.name.lower() for side in OrderSide}
+_BUY, _SELL = OrderSide.BUY, OrderSide.SELL
 
 
 def fill_rows(fills: Sequence[Any], stamps: Stamps, tz: Any = None) -> bytes:
@@ -137,17 +185,10 @@ def fill_rows(fills: Sequence[Any], stamps: Stamps, tz: Any = None) -> bytes:
     """
     if not fills:
         return b""
-    if tz is not None and len(fills) < SMALL and all(f.filled_at_ns % 1_000_000_000 == 0 for f in fills):
-        local = tz if isinstance(tz, LocalSeconds) else LocalSeconds(tz)
-        names: dict[str, str] = {}
-        rows = []
-        for f in fills:
-            name = names.get(f.symbol)
-            if name is None:
-                name = names[f.symbol] = _csv_field(f.symbol)
-            rows.append(f"{local(f.filled_at_ns // 1_000_000_000)},{name},{_SIDE_TEXT[f.side]},{f.quantity},"
-                        f"{f.price:.4f},{f.commission:.4f}\n")
-        return "".join(rows).encode("utf-8")
+    if tz is not None and len(fills) < SMALL:
+        text = (tz if isinstance(tz, LocalSeconds) else LocalSeconds(tz)).fill_text(fills)
+        if text is not None:
+            return text.encode("utf-8")
     names = {s: _csv_field(s) for s in {f.symbol for f in fills}}
     return join_rows([
         stamps(np.array([f.filled_at_ns for f in fills], dtype=np.int64)), ",",

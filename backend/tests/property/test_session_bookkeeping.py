@@ -1,0 +1,119 @@
+"""The coordinator's per-session bookkeeping fast paths equal the general computation, bit for bit.
+
+(Issue 7: `Drawdown.fold` without the concatenation, `RunningStat` merge/reset of a one-bucket
+session stat, `LocalSeconds.fill_text`'s single loop over a session's fills.)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import hypothesis.strategies as st
+import numpy as np
+from app.execution.orders import Fill, OrderSide
+from app.metrics.running import RunningStat
+from app.metrics.stats import Drawdown
+from app.runtime.journal import LocalSeconds, fill_rows
+from hypothesis import given
+
+_any_float = st.floats(allow_nan=True, allow_infinity=True)
+_equity = st.one_of(st.floats(1.0, 1e7), _any_float)
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    return a is b is None or (a is not None and b is not None and (a == b or (math.isnan(a) and math.isnan(b))))
+
+
+def _reference_fold(state: tuple[float, float, float | None], equity: np.ndarray) -> tuple[float, float, float | None]:
+    # The concatenating fold (the whole curve's formula over [peak, *piece]).
+    peak, worst, _ = state
+    if not len(equity):
+        return state
+    series = np.concatenate(([peak], np.asarray(equity, dtype=np.float64)))
+    peaks = np.maximum.accumulate(series)
+    return float(peaks[-1]), max(worst, float(np.max((peaks - series) / peaks))), float(series[-1])
+
+
+@given(st.lists(st.lists(_equity, max_size=30), max_size=6), st.floats(1.0, 1e7))
+def test_drawdown_fold_equals_the_concatenating_fold_nan_and_inf_included(pieces, starting_cash):
+    folded = Drawdown(starting_cash)
+    state: tuple[float, float, float | None] = (float(starting_cash), 0.0, None)
+    for piece in pieces:
+        equity = np.array(piece, dtype=np.float64)
+        with np.errstate(all="ignore"):  # inf - inf: both warn (NaN), as numpy does
+            folded.fold(equity)
+            state = _reference_fold(state, equity)
+        assert _same(folded.peak, state[0]) and _same(folded.worst, state[1]) and _same(folded.last, state[2])
+
+
+_durations = st.integers(0, 10**12) | st.sampled_from([0, 1, 15, 16, 17, 2**40])
+_batches = st.lists(st.tuples(_durations, st.integers(1, 500)), max_size=4)
+
+
+def _reference_as_dict(stat: RunningStat, unit: str, scale: float) -> dict[str, float | int]:
+    # RunningStat.as_dict as first written (keys built per call, percentiles from the histogram).
+    if stat.min_ns == stat.max_ns:
+        p50 = p99 = float(stat.min_ns)
+    else:
+        p50, p99 = stat.percentile_ns(0.5), stat.percentile_ns(0.99)
+    return {"count": stat.count, f"total_{unit}": stat.total_ns / scale, f"min_{unit}": stat.min_ns / scale,
+            f"max_{unit}": stat.max_ns / scale, f"mean_{unit}": stat.mean_ns / scale, f"p50_{unit}": p50 / scale,
+            f"p99_{unit}": p99 / scale}
+
+
+@given(st.lists(_batches, max_size=6), st.sampled_from([("ns", 1.0), ("us", 1e3), ("ms", 1e6), ("s", 1e9)]))
+def test_sessions_merged_and_reset_in_place_equal_one_stat_of_every_record(sessions, unit):
+    # Each session: batches recorded into one stat (the stage's), snapshot, merged into the run's,
+    # reset in place; the run's figures equal one stat that recorded everything.
+    session, run, whole = RunningStat(), RunningStat(), RunningStat()
+    for batches in sessions:
+        for value, n in batches:
+            session.record_many(value, n)
+            whole.record_many(value, n)
+        assert session.as_dict(unit[0]) == _reference_as_dict(session, *unit)
+        run.merge(session)
+        session.reset()
+        assert session.as_dict(unit[0]) == _reference_as_dict(RunningStat(), *unit)
+        assert run.as_dict(unit[0]) == whole.as_dict(unit[0]) == _reference_as_dict(whole, *unit)
+    assert session._buckets == RunningStat()._buckets
+    assert run._buckets == whole._buckets
+
+
+# Around New York's and London's 2023 clock changes, and Lord Howe's half-hour one (UTC seconds).
+_DST_EDGES = [1678604400 + d for d in (-1, 0, 1, 3599, 3600)] + [1699164000 + d for d in (-1, 0, 1, 7200)] \
+    + [1679792400 + d for d in (-1, 0, 1)] + [1680363000 + d for d in (-1, 0, 1, 1800)]
+_seconds = st.integers(-10**9, 2_000_000_000) | st.sampled_from(_DST_EDGES)
+_fill = st.tuples(st.sampled_from(["AAPL", "BRK.B", "A,B", 'Q"X']), st.sampled_from(list(OrderSide)),
+                  st.integers(1, 10**6), st.floats(0.0, 1e6), st.floats(0.0, 100.0), _seconds,
+                  st.sampled_from([0, 0, 0, 1, 500_000_000]))
+
+
+@given(st.lists(st.lists(_fill, min_size=1, max_size=12), max_size=4),
+       st.sampled_from(["America/New_York", "Europe/London", "Asia/Tokyo", "Australia/Lord_Howe", "Asia/Kolkata"]))
+def test_fill_text_equals_datetime_and_csv_writer(sessions, zone):
+    # One LocalSeconds over many sessions (as the journal keeps it); a fill off the whole second
+    # sends the session to the column path (None here).
+    tz = ZoneInfo(zone)
+    local = LocalSeconds(tz)
+    for rows in sessions:
+        fills = [Fill(i, symbol, side, qty, price, commission, sec * 1_000_000_000 + ns)
+                 for i, (symbol, side, qty, price, commission, sec, ns) in enumerate(rows)]
+        text = local.fill_text(fills)
+        if any(f.filled_at_ns % 1_000_000_000 for f in fills):
+            assert text is None
+            continue
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        for f in fills:
+            writer.writerow([datetime.fromtimestamp(f.filled_at_ns // 1_000_000_000, tz).isoformat(), f.symbol,
+                             f.side.name.lower(), f.quantity, f"{f.price:.4f}", f"{f.commission:.4f}"])
+        assert text == out.getvalue()
+        assert fill_rows(fills, _no_columns, local) == text.encode("utf-8")
+
+
+def _no_columns(ts_ns: np.ndarray) -> np.ndarray:
+    raise AssertionError("a few whole-second fills are formatted by fill_text")
