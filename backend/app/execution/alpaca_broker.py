@@ -26,7 +26,7 @@ import dataclasses
 import logging
 import queue
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from app.execution.alpaca_ids import client_order_id, sequence_of
 from app.execution.alpaca_orders import order_body, order_from_wire
@@ -68,6 +68,8 @@ class AlpacaBroker(SimulatedBroker):
     Confined to the AnalysisEngine thread while the pipeline runs (`start` before, `close`
     after, on the main thread). Only `inbox` is shared with another thread.
     """
+
+    steady_between_fills: ClassVar[bool] = False  # broker events move the account at any bar
 
     def __init__(self, limits: LimitsLike, client: TradingClient, run_id: str,
                  inbox: queue.SimpleQueue[tuple[str, Any]], *, now_ns: Callable[[], int],
@@ -425,8 +427,12 @@ class AlpacaBroker(SimulatedBroker):
 
     # -- bars ---------------------------------------------------------------------------
 
-    def mark(self, bar: tuple[str, int, float, float, float, float, float]) -> None:
-        """Take a new base bar: the model's price for waiting orders, the mark, broker events, the kill switch."""
+    def mark(self, bar: tuple[str, int, float, float, float, float, float]) -> bool:
+        """Take a new base bar: the model's price for waiting orders, the mark, broker events, the kill switch.
+
+        Returns True: broker events may have moved the account at any bar (`steady_between_fills`
+        is False).
+        """
         symbol, start_ns, open_, high, low, close, _ = bar
         self._newest_bar_ns = max(self._newest_bar_ns, start_ns)
         for oid, order in list(self._awaiting_model.items()):
@@ -440,6 +446,7 @@ class AlpacaBroker(SimulatedBroker):
         reason = self.kill_switch.check(self.equity) if self.kill_switch.max_loss is not None else None
         if reason is not None:
             self._kill(reason)
+        return True
 
     def on_bar(self, symbol: str, start_ns: int, open_: float, high: float, low: float, close: float) -> list[Fill]:
         """`mark` for one bar; return the broker fills applied meanwhile."""

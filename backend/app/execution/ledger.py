@@ -193,6 +193,19 @@ class Ledger:
             open_ = self._open = [(s, b) for s, b in self._books.items() if b.qty != 0]
         return open_
 
+    def holding(self, symbol: str) -> tuple[float, int] | None:
+        """Return ``(cash, signed quantity of symbol)``, or None when another symbol is held.
+
+        With it, `account` at a price ``p`` of `symbol` is ``cash + qty * p`` (``cash + 0.0``
+        when flat), the same floats: the engine computes a batch's equity points from it.
+        """
+        open_ = self._open_books()
+        if not open_:
+            return self._cash, 0
+        if len(open_) == 1 and open_[0][0] == symbol:
+            return self._cash, open_[0][1].qty
+        return None
+
     def position(self, symbol: str) -> int:
         """Return the signed quantity held in `symbol` (0 when flat)."""
         book = self._books.get(symbol)

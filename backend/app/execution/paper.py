@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import partial
-from typing import Final, cast
+from typing import ClassVar, Final, cast
 
 from app.execution.book import PendingBook
 from app.execution.ledger import ClosedTrade, Ledger, Position
@@ -97,6 +97,10 @@ class SimulatedBroker:
     times come from orders and bars. Call `on_bar` for every new base bar, in time order,
     before the strategy sees that bar.
     """
+
+    steady_between_fills: ClassVar[bool] = True
+    """The account (cash, positions) changes only at a `mark` that returns True (this broker's
+    own fills): the engine then computes a batch's equity points from the changes alone."""
 
     def __init__(self, limits: LimitsLike) -> None:
         self._limits = limits
@@ -190,12 +194,24 @@ class SimulatedBroker:
         self._last[symbol] = close
         return fills
 
-    def mark(self, bar: tuple[str, int, float, float, float, float, float]) -> None:
-        """`on_bar` for a `Bar` (the engine's per-bar path: no list of fills is built)."""
+    def mark(self, bar: tuple[str, int, float, float, float, float, float]) -> bool:
+        """`on_bar` for a `Bar` (the engine's per-bar path: no list of fills is built).
+
+        Returns True when orders of the bar's symbol were pending, so that the account may
+        have changed (`steady_between_fills`); False when only the mark moved.
+        """
         symbol, start_ns, open_, high, low, close, _ = bar
         if symbol in self._pending:
             self._match(symbol, start_ns, open_, high, low)
+            self._last[symbol] = close
+            return True
         self._last[symbol] = close
+        return False
+
+    def holding(self, symbol: str) -> tuple[float, int] | None:
+        """Return ``(cash, signed quantity of symbol)``, or None when another symbol is held
+        (see `Ledger.holding`)."""
+        return self._ledger.holding(symbol)
 
     def account(self) -> tuple[float, float]:
         """Return ``(equity, cash)`` in one call (the engine's equity point per step)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 __all__ = ["EquityLog"]
@@ -41,8 +43,9 @@ class EquityLog:
     def __len__(self) -> int:
         return self._snap[1]
 
-    def extend(self, ns: list[int], equity: list[float], cash: list[float]) -> None:
-        """Append the points of one batch (three lists of equal length)."""
+    def extend(self, ns: Sequence[int], equity: Sequence[float] | np.ndarray,
+               cash: Sequence[float] | np.ndarray) -> None:
+        """Append the points of one batch (three lists or arrays of equal length)."""
         cols, n = self._snap
         k = len(ns)
         if not k:

@@ -63,6 +63,19 @@ def _split(points: list[tuple[float, float]]) -> tuple[list[float], list[float]]
     return list(equity), list(cash)
 
 
+def _equity_points(at: list[int], cashes: list[float], qtys: list[int],
+                   closes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # (equity, cash) per step from the account's changes: from step at[i] on, cash is
+    # cashes[i] and the quantity qtys[i]. Equity is cash + qty * close as `Ledger.account`
+    # computes it (int to float, the product, then the sum: the same IEEE operations), and
+    # cash + 0.0 when flat.
+    n = closes.shape[0]
+    lengths = [b - a for a, b in zip(at, [*at[1:], n], strict=True)]
+    cash = np.repeat(np.array(cashes, dtype=np.float64), lengths)
+    qty = np.repeat(np.array(qtys, dtype=np.float64), lengths)
+    return np.where(qty != 0, cash + qty * closes, cash + 0.0), cash
+
+
 def _books(broker: SimulatedBroker, symbols: tuple[str, ...]) -> dict[str, tuple[int, float, float | None]]:
     # Each symbol's (quantity, average price, mark) at a session's start or end: the session
     # record's per-symbol P&L and open positions (runtime/records.py, metrics/stats.py).
@@ -152,9 +165,15 @@ class AnalysisEngine(SessionThread):
         if batch.received_ns:  # live: latency from the socket to this callback
             self.metrics.stat("feed_to_strategy").record(max(0, self.tm.now_ns() - batch.received_ns))
         ks, ss = np.nonzero(batch.base_idx >= 0)
+        eq: list[float] | np.ndarray
+        cash: list[float] | np.ndarray
         if ks.shape[0] == len(ends) and (len(ctx.symbols) == 1 or bool(np.all(np.diff(ks) == 1))):
-            bars = self._bars(state, ctx.symbols, ctx.base_interval, batch)
-            eq_ns, eq, cash, walked = self._walk_single(bars, ss, batch.base_idx[ks, ss], ends)
+            if len(ctx.symbols) == 1 and len(ends) > 1 and self.broker.steady_between_fills \
+                    and self.broker.holding(ctx.symbols[0]) is not None:
+                eq_ns, eq, cash, walked = self._walk_one(state, batch, ends)
+            else:
+                bars = self._bars(state, ctx.symbols, ctx.base_interval, batch)
+                eq_ns, eq, cash, walked = self._walk_single(bars, ss, batch.base_idx[ks, ss], ends)
         else:
             eq_ns, eq, cash, walked = self._walk_many(state, batch, ends)
         self.results.log.extend(eq_ns, eq, cash)
@@ -165,6 +184,36 @@ class AnalysisEngine(SessionThread):
         self.results.bars += walked
         if steps:
             self.metrics.stat("analysis_engine").record_many(self.stopwatch.elapsed_ns(t_batch) // steps, steps)
+
+    def _walk_one(self, state: SessionState, batch: StepBatch,
+                  ends: list[int]) -> tuple[list[int], np.ndarray, np.ndarray, int]:
+        # One symbol, a bar in every step of the batch, a paper broker: the leanest loop. The
+        # account moves only at a `mark` that returns True (a fill), so the loop notes the
+        # (cash, quantity) from there on, and the equity points are worked out after it as
+        # cash + quantity * close: the floats `account` gives step by step (`Ledger.holding`).
+        ctx, on_bar, gate, broker = self.ctx, self.strategy.on_bar, self.gate, self.broker
+        symbol = ctx.symbols[0]
+        first = int(batch.base_idx[0, 0])
+        view = state.bars[(symbol, ctx.base_interval)].view(first + len(ends)).slice(first, first + len(ends))
+        bars = list(map(_new_tuple, repeat(Bar), zip(repeat(symbol), *(c.tolist() for c in view))))
+        step, mark, holding = ctx.step, broker.mark, broker.holding
+        held = holding(symbol)
+        assert held is not None  # checked by the caller
+        at, cashes, qtys = [0], [held[0]], [held[1]]
+        walked = len(bars)
+        for k, bar in enumerate(bars):
+            if gate.paused and not self._hold(gate):
+                walked = k
+                break
+            step(ends[k], k, 0, first + 1 + k)
+            if mark(bar):
+                held = holding(symbol)
+                assert held is not None  # a one-symbol account holds nothing else
+                at.append(k)
+                cashes.append(held[0])
+                qtys.append(held[1])
+            on_bar(ctx, bar)
+        return (ends[:walked], *_equity_points(at, cashes, qtys, view.close[:walked]), walked)
 
     def _walk_single(self, bars: list[Any], ss: np.ndarray, rows: np.ndarray,
                      ends: list[int]) -> tuple[list[int], list[float], list[float], int]:

@@ -153,3 +153,35 @@ class Shorter(Strategy):
             state["spy_small"] = ctx.buy("SPY", math.floor(0.25 * power / bar.close))
             # Needs half its value (about 47,500) of the 0.75 x power (about 41,000) left.
             state["short_more"] = ctx.sell("MSFT", math.floor(95_000 / msft.close))
+
+
+class RandomTrader(Strategy):
+    """Trades one symbol at random (seeded): market and limit buys and sells, shorts, closes.
+
+    Every kind of account change the paper broker makes (fills long and short, rejections at
+    fill, limits that wait) at unpredictable bars: the engine's equity points must not depend
+    on how it works them out.
+    """
+
+    params: ClassVar[dict[str, Any]] = {"seed": 0, "rate": 0.05}
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._rng = np.random.default_rng(int(self.p["seed"]))
+
+    def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
+        rng = self._rng
+        if rng.random() >= float(self.p["rate"]):
+            return
+        what = int(rng.integers(5))
+        qty = int(rng.integers(1, 200))
+        if what == 0:
+            ctx.buy(bar.symbol, qty)
+        elif what == 1:
+            ctx.sell(bar.symbol, qty)
+        elif what == 2:
+            ctx.buy(bar.symbol, qty, limit=round(bar.close * (1 - 0.002 * rng.random()), 2), tif="gtc")
+        elif what == 3:
+            ctx.sell(bar.symbol, qty, limit=round(bar.close * (1 + 0.002 * rng.random()), 2))
+        else:
+            ctx.close(bar.symbol)
