@@ -5,9 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from app.metrics.running import PerformanceMetrics, RunningStat
+from app.metrics.running import MetricsSnapshot, PerformanceMetrics, RunningStat, metrics_dict
 
-__all__ = ["RunMetrics"]
+__all__ = ["RunMetrics", "SessionMetrics", "session_metrics_dict"]
+
+SessionMetrics = tuple[MetricsSnapshot, dict[str, Any]]
+"""`RunMetrics.end_session_snapshot`: the session's `PerformanceMetrics.snapshot` and its clock dict."""
+
+
+def session_metrics_dict(snapshot: SessionMetrics) -> dict[str, Any]:
+    """A session record's ``metrics`` (`RunMetrics.end_session`) from its snapshot."""
+    metrics, clock = snapshot
+    out = metrics_dict(metrics)
+    out["clock"] = clock
+    return out
 
 _BACKPRESSURE = {
     "Coordinator→Processor": "backpressure.coordinator_processor",
@@ -90,13 +101,18 @@ class RunMetrics:
 
     def end_session(self, subs: Mapping[str, _Sub]) -> dict[str, Any]:
         """Return the finished session's metrics dict and fold it into the run's."""
-        lags = self._sync_counters(subs, self.session)
-        out = self.session.as_dict()
-        out["clock"] = self._clock(self.session_virtual_ns, self.session_wall_ns, lags)
-        self.run.merge(self.session)
-        for stat in self.session.stages.values():
+        return session_metrics_dict(self.end_session_snapshot(subs))
+
+    def end_session_snapshot(self, subs: Mapping[str, _Sub]) -> SessionMetrics:
+        """`end_session`, returning the metrics as a `SessionMetrics` snapshot (the dict is
+        ``session_metrics_dict(snapshot)``: the journal pickles the snapshot, its reader builds the dict)."""
+        session = self.session
+        lags = self._sync_counters(subs, session)
+        out = (session.snapshot(), self._clock(self.session_virtual_ns, self.session_wall_ns, lags))
+        self.run.merge(session)
+        for stat in session.stages.values():
             stat.reset()  # in place: the stage threads hold references
-        self.session.counters.clear()
+        session.counters.clear()
         return out
 
     def run_report(self, elapsed_s: float, bars: int, sessions: int) -> dict[str, Any]:

@@ -16,7 +16,8 @@ import os
 import sys
 from typing import Final
 
-__all__ = ["STAGES", "PerformanceMetrics", "RunningStat"]
+__all__ = ["STAGES", "MetricsSnapshot", "PerformanceMetrics", "RunningStat", "StatSnapshot", "metrics_dict",
+           "stat_dict"]
 
 #: Timing stages every run records (a stage with no records reports count 0).
 STAGES: Final = (
@@ -182,6 +183,16 @@ class RunningStat:
             out.append(float(min(max(mid, self.min_ns), self.max_ns)))
         return out
 
+    def snapshot(self) -> StatSnapshot:
+        """Return ``(count, total_ns, min_ns, max_ns, p50_ns, p99_ns)``: what `as_dict` shows, before
+        units (`stat_dict` turns it into `as_dict`'s dict)."""
+        low, high = self.min_ns, self.max_ns
+        if low == high:  # empty, or one value (a batch's shared time): every percentile
+            value = float(low)
+            return self.count, self.total_ns, low, high, value, value
+        p50, p99 = self._percentiles((0.5, 0.99))
+        return self.count, self.total_ns, low, high, p50, p99
+
     def as_dict(self, unit: str = "ms") -> dict[str, float | int]:
         """Return ``count`` and ``total/min/max/mean/p50/p99`` in `unit` (keys end in ``_<unit>``).
 
@@ -190,20 +201,29 @@ class RunningStat:
         ValueError
             If `unit` is not one of ns, us, ms, s.
         """
-        keys = _KEYS.get(unit)
-        if keys is None:
-            raise ValueError(f"expected unit 'ns', 'us', 'ms' or 's', received {unit!r}")
-        scale = _UNITS[unit]
-        count, low, high = self.count, self.min_ns, self.max_ns
-        k_count, k_total, k_min, k_max, k_mean, k_p50, k_p99 = keys
-        total, mean = self.total_ns / scale, (self.total_ns / count if count else 0.0) / scale
-        if low == high:  # empty, or one value (a batch's shared time): every percentile
-            value = low / scale
-            return {k_count: count, k_total: total, k_min: value, k_max: value, k_mean: mean,
-                    k_p50: value, k_p99: value}
-        p50, p99 = self._percentiles((0.5, 0.99))
-        return {k_count: count, k_total: total, k_min: low / scale, k_max: high / scale, k_mean: mean,
-                k_p50: p50 / scale, k_p99: p99 / scale}
+        return stat_dict(self.snapshot(), unit)
+
+
+StatSnapshot = tuple[int, int, int, int, float, float]
+"""A `RunningStat.snapshot`: ``(count, total_ns, min_ns, max_ns, p50_ns, p99_ns)``."""
+
+
+def stat_dict(snap: StatSnapshot, unit: str = "ms") -> dict[str, float | int]:
+    """`RunningStat.as_dict` of a `RunningStat.snapshot`.
+
+    Raises
+    ------
+    ValueError
+        If `unit` is not one of ns, us, ms, s.
+    """
+    keys = _KEYS.get(unit)
+    if keys is None:
+        raise ValueError(f"expected unit 'ns', 'us', 'ms' or 's', received {unit!r}")
+    scale = _UNITS[unit]
+    count, total_ns, low, high, p50, p99 = snap
+    k_count, k_total, k_min, k_max, k_mean, k_p50, k_p99 = keys
+    return {k_count: count, k_total: total_ns / scale, k_min: low / scale, k_max: high / scale,
+            k_mean: (total_ns / count if count else 0.0) / scale, k_p50: p50 / scale, k_p99: p99 / scale}
 
 
 class PerformanceMetrics:
@@ -269,23 +289,37 @@ class PerformanceMetrics:
         self.rss_bytes = max(self.rss_bytes, other.rss_bytes)
         self.peak_rss_bytes = max(self.peak_rss_bytes, other.peak_rss_bytes)
 
+    def snapshot(self) -> MetricsSnapshot:
+        """Return what `as_dict` shows, before units and dicts (`metrics_dict` turns it into `as_dict`'s
+        dict): ``(((stage, RunningStat.snapshot), ...), ((counter, n), ...) sorted, process)``, process
+        ``(cpu_s, rss_bytes, peak_rss_bytes)`` or None before `sample_process`. A few tuples: cheap to
+        take and to pickle once per session."""
+        process = (self.cpu_s, self.rss_bytes, self.peak_rss_bytes) if self.peak_rss_bytes else None
+        return (tuple([(name, stat.snapshot()) for name, stat in self.stages.items()]),
+                tuple(sorted(self.counters.items())), process)
+
     def as_dict(self) -> dict[str, object]:
         """Return ``{"stages": {...}, "counters": {...}, "process": {...}}``.
 
         ``stages`` maps each stage to ``RunningStat.as_dict("ms")``; ``process`` (``cpu_s``,
         ``rss_mb``, ``peak_rss_mb``) is present only after `sample_process`.
         """
-        out: dict[str, object] = {
-            "stages": {name: stat.as_dict("ms") for name, stat in self.stages.items()},
-            "counters": dict(sorted(self.counters.items())),
-        }
-        if self.peak_rss_bytes:
-            out["process"] = {
-                "cpu_s": self.cpu_s,
-                "rss_mb": self.rss_bytes / _MB,
-                "peak_rss_mb": self.peak_rss_bytes / _MB,
-            }
-        return out
+        return metrics_dict(self.snapshot())
+
+
+MetricsSnapshot = tuple[tuple[tuple[str, StatSnapshot], ...], tuple[tuple[str, int], ...],
+                        tuple[float, int, int] | None]
+"""A `PerformanceMetrics.snapshot`."""
+
+
+def metrics_dict(snap: MetricsSnapshot) -> dict[str, object]:
+    """`PerformanceMetrics.as_dict` of a `PerformanceMetrics.snapshot`."""
+    stages, counters, process = snap
+    out: dict[str, object] = {"stages": {name: stat_dict(stat) for name, stat in stages}, "counters": dict(counters)}
+    if process is not None:
+        cpu_s, rss_bytes, peak_rss_bytes = process
+        out["process"] = {"cpu_s": cpu_s, "rss_mb": rss_bytes / _MB, "peak_rss_mb": peak_rss_bytes / _MB}
+    return out
 
 
 def _rss_bytes() -> int:

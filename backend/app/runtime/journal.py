@@ -31,16 +31,16 @@ import json
 import os
 import pickle
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
-from app.execution.orders import OrderSide
 from app.metrics.json_template import template_json
 from app.metrics.json_text import to_compact_json, to_json
+from app.runtime.local_seconds import SIDE_TEXT, LocalSeconds, csv_field
+from app.runtime.records import complete_record
 from app.runtime.text_columns import fixed_decimals, join_rows, text_column
 
 __all__ = [
@@ -75,107 +75,6 @@ Stamps = Callable[[np.ndarray], np.ndarray]
 """Epoch ns -> the files' local ISO timestamps (one text row per value)."""
 
 
-def _csv_field(text: str) -> str:
-    """Quote a field as csv.writer (QUOTE_MINIMAL, lineterminator "\\n") does."""
-    if any(c in text for c in ',"\n'):
-        return '"' + text.replace('"', '""') + '"'
-    return text
-
-
-class LocalSeconds:
-    """``datetime.fromtimestamp(sec, tz).isoformat()`` of whole seconds, from a per-day cache.
-
-    A UTC day whose offset is the same at its first and last second is taken to have no
-    transition (no zone changes its offset twice within a day and back); a day with a change
-    is answered by `datetime` itself. One entry per UTC day asked about (a run's trading days).
-    """
-
-    __slots__ = ("_dates", "_days", "_names", "tz")
-
-    def __init__(self, tz: Any) -> None:
-        self.tz = tz
-        self._days: dict[int, tuple[int, str] | None] = {}  # UTC day -> (offset s, "+HH:MM") or None
-        self._dates: dict[int, str] = {}  # local day number -> "YYYY-MM-DD"
-        self._names: dict[str, str] = {}  # symbol -> its csv field (`fill_text`)
-
-    def __call__(self, sec: int) -> str:
-        day = sec // 86_400
-        try:
-            hit = self._days[day]
-        except KeyError:
-            hit = self._days[day] = self._day(day)
-        if hit is None:
-            return datetime.fromtimestamp(sec, self.tz).isoformat()
-        offset, zone = hit
-        local_day, tod = divmod(sec + offset, 86_400)
-        text = self._dates.get(local_day)
-        if text is None:
-            text = self._dates[local_day] = date.fromordinal(local_day + _EPOCH_ORDINAL).isoformat()
-        minute, second = divmod(tod, 60)
-        return f"{text}T{_HOUR_MINUTE[minute]}{_TWO_DIGITS[second]}{zone}"
-
-    def fill_text(self, fills: Sequence[Any]) -> str | None:
-        """fills.csv's rows of `fills` (`fill_rows`'s text), or None when a fill's time is not a
-        whole second (the caller formats them by columns then).
-
-        One loop of what `__call__`, `_csv_field` and the columns do per fill (a session's few
-        fills: the call and lookups per field cost more than the text).
-        """
-        days, dates, names, buy, sell = self._days, self._dates, self._names, _BUY, _SELL
-        rows = []
-        last: int | None = None  # the UTC day of the previous fill when it had one offset, and that offset
-        zone = ""
-        offset = 0
-        for f in fills:
-            sec, part = divmod(f.filled_at_ns, 1_000_000_000)
-            if part:
-                return None
-            day = sec // 86_400
-            if day != last:
-                try:
-                    hit = days[day]
-                except KeyError:
-                    hit = days[day] = self._day(day)
-                if hit is None:  # an offset change that day: datetime's own text
-                    last = None
-                    rows.append(datetime.fromtimestamp(sec, self.tz).isoformat())
-                else:
-                    last = day
-                    offset, zone = hit
-            if last is not None:
-                local_day, tod = divmod(sec + offset, 86_400)
-                minute, second = divmod(tod, 60)
-                rows.append(f"{dates.get(local_day) or self._date(local_day)}T{_HOUR_MINUTE[minute]}"
-                            f"{_TWO_DIGITS[second]}{zone}")
-            symbol = f.symbol
-            name = names.get(symbol)
-            if name is None:
-                name = names[symbol] = _csv_field(symbol)
-            side = f.side
-            side_text = "buy" if side is buy else "sell" if side is sell else _SIDE_TEXT[side]
-            rows.append(f",{name},{side_text},{f.quantity},{f.price:.4f},{f.commission:.4f}\n")
-        return "".join(rows)
-
-    def _date(self, local_day: int) -> str:
-        text = self._dates[local_day] = date.fromordinal(local_day + _EPOCH_ORDINAL).isoformat()
-        return text
-
-    def _day(self, day: int) -> tuple[int, str] | None:
-        first = datetime.fromtimestamp(day * 86_400, self.tz)
-        last = datetime.fromtimestamp(day * 86_400 + 86_399, self.tz)
-        offset = first.utcoffset()
-        if offset is None or offset != last.utcoffset() or offset.microseconds:
-            return None
-        return int(offset.total_seconds()), first.isoformat()[19:]
-
-
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_TWO_DIGITS = [f"{k:02d}" for k in range(60)]
-_HOUR_MINUTE = [f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60)]
-_SIDE_TEXT = {side: side.name.lower() for side in OrderSide}
-_BUY, _SELL = OrderSide.BUY, OrderSide.SELL
-
-
 def fill_rows(fills: Sequence[Any], stamps: Stamps, tz: Any = None) -> bytes:
     """Return fills.csv's rows (no header) for `fills`.
 
@@ -189,11 +88,11 @@ def fill_rows(fills: Sequence[Any], stamps: Stamps, tz: Any = None) -> bytes:
         text = (tz if isinstance(tz, LocalSeconds) else LocalSeconds(tz)).fill_text(fills)
         if text is not None:
             return text.encode("utf-8")
-    names = {s: _csv_field(s) for s in {f.symbol for f in fills}}
+    names = {s: csv_field(s) for s in {f.symbol for f in fills}}
     return join_rows([
         stamps(np.array([f.filled_at_ns for f in fills], dtype=np.int64)), ",",
         text_column([names[f.symbol] for f in fills]), ",",
-        text_column([_SIDE_TEXT[f.side] for f in fills]), ",",
+        text_column([SIDE_TEXT[f.side] for f in fills]), ",",
         text_column([str(f.quantity) for f in fills]), ",",
         fixed_decimals([f.price for f in fills]), ",",
         fixed_decimals([f.commission for f in fills]), "\n",
@@ -264,7 +163,8 @@ def _plain_json(records: list[Any]) -> str:
 
 
 def read_records(path: Path, committed: int | None = None) -> Iterator[tuple[dict[str, Any], list[float]]]:
-    """Yield the journal's ``(record, closed trades' P&L)`` per finished session, in order.
+    """Yield the journal's ``(record, closed trades' P&L)`` per finished session, in order, each
+    record whole (the fields it left to its reader filled in: `complete_record`).
 
     Reads at most `committed` bytes when given (the commit record's length); without it, stops
     at a torn last pickle (a session that did not finish).
@@ -276,10 +176,11 @@ def read_records(path: Path, committed: int | None = None) -> Iterator[tuple[dic
     stream = io.BytesIO(data)
     while stream.tell() < len(data):
         try:
-            record, pnls = pickle.load(stream)  # the run's own journal
+            entry = pickle.load(stream)  # the run's own journal: (record, pnls[, later])
         except (EOFError, pickle.UnpicklingError, ValueError):
             return
-        yield record, pnls
+        record, pnls = entry[0], entry[1]
+        yield (complete_record(record, entry[2]) if len(entry) > 2 else record), pnls
 
 
 def read_equity_chunks(path: Path, rows: int, committed: int | None = None) -> Iterator[np.ndarray]:
@@ -335,9 +236,13 @@ class RunJournal:
         return {name: fh.tell() for name, fh in self._files.items()}
 
     def session_done(self, record: dict[str, Any], trade_pnls: list[float], fills: Sequence[Any],
-                     equity: tuple[np.ndarray, ...]) -> None:
-        """Append one finished session (record, its closed trades' P&L, fills, equity points); flush; commit."""
-        pickle.dump((record, trade_pnls), self._files[f"{JOURNAL_DIR}/sessions.pkl"], protocol=5)
+                     equity: tuple[np.ndarray, ...], later: dict[str, Any] | None = None) -> None:
+        """Append one finished session (record, its closed trades' P&L, fills, equity points); flush; commit.
+
+        `later`: the record's fields its reader fills in (`app.runtime.records.complete_record`).
+        """
+        entry = (record, trade_pnls) if later is None else (record, trade_pnls, later)
+        pickle.dump(entry, self._files[f"{JOURNAL_DIR}/sessions.pkl"], protocol=5)
         self.append(fills, equity)
         self.sessions += 1
         self.commit()
@@ -409,17 +314,32 @@ def _indented(doc: dict[str, Any]) -> str | None:
     int, bool, None, finite floats or such dicts (one level), else None."""
     lines = []
     try:
-        for key in sorted(doc):
+        for key, head in _key_plan(tuple(doc), "  "):
             value = doc[key]
             if type(value) is dict:
-                inner = [f"    {encode_basestring_ascii(k)}: {_scalar_text(value[k])}" for k in sorted(value)]
-                text = "{\n" + ",\n".join(inner) + "\n  }" if inner else "{}"
+                inner = [f"{head2}{_scalar_text(value[k])}" for k, head2 in _key_plan(tuple(value), "    ")]
+                lines.append(f"{head}{{\n" + ",\n".join(inner) + "\n  }" if inner else f"{head}{{}}")
             else:
-                text = _scalar_text(value)
-            lines.append(f"  {encode_basestring_ascii(key)}: {text}")
+                lines.append(f"{head}{_scalar_text(value)}")
     except (KeyError, TypeError, ValueError):  # another value or key: json.dumps writes it
         return None
     return "{\n" + ",\n".join(lines) + "\n}" if lines else "{}"
+
+
+_KEY_PLANS: dict[tuple[str, tuple[Any, ...]], tuple[tuple[str, str], ...]] = {}
+"""Per (indent, a dict's keys in insertion order): its keys sorted, each with its line's head."""
+
+
+def _key_plan(keys: tuple[Any, ...], indent: str) -> tuple[tuple[str, str], ...]:
+    # The summary's dicts have the same keys after every session: sorted and encoded once.
+    plan = _KEY_PLANS.get((indent, keys))
+    if plan is None:
+        if not all(type(k) is str for k in keys):
+            raise TypeError(keys)
+        plan = tuple((k, f"{indent}{encode_basestring_ascii(k)}: ") for k in sorted(keys))
+        if len(_KEY_PLANS) < 64:  # a few shapes per run
+            _KEY_PLANS[(indent, keys)] = plan
+    return plan
 
 
 def _scalar_text(value: Any) -> str:

@@ -6,11 +6,13 @@ from typing import Any
 
 import numpy as np
 
+from app.metrics.collect import session_metrics_dict
 from app.metrics.stats import compute_session_stats, open_positions, symbol_pnl
+from app.runtime.local_seconds import LocalSeconds
 from app.store.session_data import SessionState
 from app.timing.time_manager import TimeManager
 
-__all__ = ["quality_rollup", "session_record"]
+__all__ = ["complete_record", "quality_rollup", "session_record"]
 
 
 def _detail(state: SessionState, symbol: str, base: str, derived: tuple[str, ...], tm: TimeManager) -> dict[str, Any]:
@@ -150,9 +152,37 @@ def quality_rollup(detail: dict[str, dict[str, Any]], bars: dict[str, dict[str, 
     return out
 
 
+_LOCAL: dict[Any, LocalSeconds] = {}
+"""Per timezone, the local text of whole seconds (one entry per UTC day asked about: a run's sessions)."""
+_FAST_UNTIL = 4_000_000_000
+"""Whole seconds below this (2096) are exact as ``ns / 1e9`` (`TimeManager.to_local`'s float)."""
+
+
+def _format_ns(tm: TimeManager, ts_ns: int) -> str:
+    """``tm.format_ns(ts_ns)`` (``YYYY-MM-DD HH:MM:SS <tz>``), from `LocalSeconds`'s per-day cache for
+    whole seconds of 1970-2096 (a datetime and ``strftime`` per call cost more than the record's
+    other text)."""
+    sec, part = divmod(ts_ns, 1_000_000_000)
+    if part or not 0 <= sec < _FAST_UNTIL:
+        return tm.format_ns(ts_ns)
+    tz = tm.uncached.tz
+    local = _LOCAL.get(tz)
+    if local is None:
+        if len(_LOCAL) > 16:  # many zones in one process (tests): start over
+            _LOCAL.clear()
+        local = _LOCAL[tz] = LocalSeconds(tz)
+    iso = local(sec)  # YYYY-MM-DDTHH:MM:SS+HH:MM
+    return f"{iso[:10]} {iso[11:19]} {tz}"
+
+
 def session_record(state: SessionState, index: int, tm: TimeManager, symbols: tuple[str, ...], base: str,
-                   derived: tuple[str, ...], trading: dict[str, Any], clock: dict[str, Any]) -> dict[str, Any]:
-    """Return the JSON-ready record of one finished session (read after every stage acked it)."""
+                   derived: tuple[str, ...], trading: dict[str, Any], clock: dict[str, Any],
+                   quality_later: bool = False) -> dict[str, Any]:
+    """Return the JSON-ready record of one finished session (read after every stage acked it).
+
+    With `quality_later`, ``data_quality`` is None: the journal's reader computes it
+    (`complete_record`: it is the quality rollup of the record's own ``quality`` and ``bars``).
+    """
     bars = {s: {label: len(state.bars[(s, label)]) for label in (base, *derived) if (s, label) in state.bars}
             for s in symbols}
     detail = {s: _detail(state, s, base, derived, tm) for s in symbols}
@@ -168,12 +198,27 @@ def session_record(state: SessionState, index: int, tm: TimeManager, symbols: tu
     record["trading"]["open_positions"] = open_positions(trading["books_end"])
     record.update({
         "index": index,
-        "open": tm.format_ns(state.open_ns),
-        "close": tm.format_ns(state.close_ns),
+        "open": _format_ns(tm, state.open_ns),
+        "close": _format_ns(tm, state.close_ns),
         "early_close": state.early_close,
         "bars": bars,
-        "data_quality": quality_rollup(detail, bars, base),
+        "data_quality": None if quality_later else quality_rollup(detail, bars, base),
         "quality": detail,
         "clock": clock,
     })
+    return record
+
+
+def complete_record(record: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+    """Fill in, in place, the fields a journaled record left to its reader, and return it.
+
+    `later` maps ``"data_quality"`` to the base interval's label (the field is then the
+    `quality_rollup` of the record's ``quality`` and ``bars``, as `session_record` computes it)
+    and ``"metrics"`` to a `SessionMetrics` snapshot (the field is then its dict). Work a
+    finished session no longer does on the coordinator thread: it is done once, at the outputs.
+    """
+    if "data_quality" in later:
+        record["data_quality"] = quality_rollup(record["quality"], record["bars"], later["data_quality"])
+    if "metrics" in later:
+        record["metrics"] = session_metrics_dict(later["metrics"])
     return record

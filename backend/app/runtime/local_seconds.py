@@ -1,0 +1,113 @@
+"""LocalSeconds: exchange-local ISO text of whole seconds from a per-day cache, and a session's
+fills.csv rows (`LocalSeconds.fill_text`): the journal's and the session records' local times."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from app.execution.orders import OrderSide
+
+__all__ = ["SIDE_TEXT", "LocalSeconds", "csv_field"]
+
+
+def csv_field(text: str) -> str:
+    """Quote a field as csv.writer (QUOTE_MINIMAL, lineterminator "\\n") does."""
+    if any(c in text for c in ',"\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+class LocalSeconds:
+    """``datetime.fromtimestamp(sec, tz).isoformat()`` of whole seconds, from a per-day cache.
+
+    A UTC day whose offset is the same at its first and last second is taken to have no
+    transition (no zone changes its offset twice within a day and back); a day with a change
+    is answered by `datetime` itself. One entry per UTC day asked about (a run's trading days).
+    """
+
+    __slots__ = ("_dates", "_days", "_names", "tz")
+
+    def __init__(self, tz: Any) -> None:
+        self.tz = tz
+        self._days: dict[int, tuple[int, str] | None] = {}  # UTC day -> (offset s, "+HH:MM") or None
+        self._dates: dict[int, str] = {}  # local day number -> "YYYY-MM-DD"
+        self._names: dict[str, str] = {}  # symbol -> its csv field (`fill_text`)
+
+    def __call__(self, sec: int) -> str:
+        day = sec // 86_400
+        try:
+            hit = self._days[day]
+        except KeyError:
+            hit = self._days[day] = self._day(day)
+        if hit is None:
+            return datetime.fromtimestamp(sec, self.tz).isoformat()
+        offset, zone = hit
+        local_day, tod = divmod(sec + offset, 86_400)
+        text = self._dates.get(local_day)
+        if text is None:
+            text = self._dates[local_day] = date.fromordinal(local_day + _EPOCH_ORDINAL).isoformat()
+        minute, second = divmod(tod, 60)
+        return f"{text}T{_HOUR_MINUTE[minute]}{_TWO_DIGITS[second]}{zone}"
+
+    def fill_text(self, fills: Sequence[Any]) -> str | None:
+        """fills.csv's rows of `fills` (`fill_rows`'s text), or None when a fill's time is not a
+        whole second (the caller formats them by columns then).
+
+        One loop of what `__call__`, `csv_field` and the columns do per fill (a session's few
+        fills: the call and lookups per field cost more than the text).
+        """
+        days, dates, names, buy, sell = self._days, self._dates, self._names, _BUY, _SELL
+        rows = []
+        last: int | None = None  # the UTC day of the previous fill when it had one offset, and that offset
+        zone = ""
+        offset = 0
+        for f in fills:
+            sec, part = divmod(f.filled_at_ns, 1_000_000_000)
+            if part:
+                return None
+            day = sec // 86_400
+            if day != last:
+                try:
+                    hit = days[day]
+                except KeyError:
+                    hit = days[day] = self._day(day)
+                if hit is None:  # an offset change that day: datetime's own text
+                    last = None
+                    rows.append(datetime.fromtimestamp(sec, self.tz).isoformat())
+                else:
+                    last = day
+                    offset, zone = hit
+            if last is not None:
+                local_day, tod = divmod(sec + offset, 86_400)
+                minute, second = divmod(tod, 60)
+                rows.append(f"{dates.get(local_day) or self._date(local_day)}T{_HOUR_MINUTE[minute]}"
+                            f"{_TWO_DIGITS[second]}{zone}")
+            symbol = f.symbol
+            name = names.get(symbol)
+            if name is None:
+                name = names[symbol] = csv_field(symbol)
+            side = f.side
+            side_text = "buy" if side is buy else "sell" if side is sell else SIDE_TEXT[side]
+            rows.append(f",{name},{side_text},{f.quantity},{f.price:.4f},{f.commission:.4f}\n")
+        return "".join(rows)
+
+    def _date(self, local_day: int) -> str:
+        text = self._dates[local_day] = date.fromordinal(local_day + _EPOCH_ORDINAL).isoformat()
+        return text
+
+    def _day(self, day: int) -> tuple[int, str] | None:
+        first = datetime.fromtimestamp(day * 86_400, self.tz)
+        last = datetime.fromtimestamp(day * 86_400 + 86_399, self.tz)
+        offset = first.utcoffset()
+        if offset is None or offset != last.utcoffset() or offset.microseconds:
+            return None
+        return int(offset.total_seconds()), first.isoformat()[19:]
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_TWO_DIGITS = [f"{k:02d}" for k in range(60)]
+_HOUR_MINUTE = [f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60)]
+SIDE_TEXT = {side: side.name.lower() for side in OrderSide}
+_BUY, _SELL = OrderSide.BUY, OrderSide.SELL
