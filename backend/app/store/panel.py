@@ -29,10 +29,10 @@ import numpy as np
 
 from app.errors import InvariantError
 from app.store.bar import BarArrays
-from app.store.series import BarSeries, _readonly, _SingleWriter
+from app.store.series import BarSeries, SingleWriter, read_only, snapshot_slot
 
 # The slot `BarSeries.publish` assigns ``(columns, length)`` to (the panel publishes its rows).
-_SET_SNAP = BarSeries._snap.__set__  # type: ignore[misc,attr-defined]
+_SET_SNAP, _GET_SNAP = snapshot_slot(BarSeries)
 
 __all__ = ["BarPanel"]
 
@@ -64,9 +64,9 @@ class BarPanel:
         self.series: list[BarSeries] = [_PanelSeries(name, BarArrays(*(col[:, i] for col in self.cols)), self, i)
                                         for i, name in enumerate(names)]
         self._all = np.arange(n, dtype=np.int64)
-        self._cols = [one._snap[0] for one in self.series]  # each series' (read-only) columns
-        self._owner = _SingleWriter("bar panel")
-        self._ro = BarArrays(*(_readonly(col) for col in self.cols))
+        self._cols = [_GET_SNAP(one)[0] for one in self.series]  # each series' (read-only) columns
+        self._owner = SingleWriter("bar panel")
+        self._ro = BarArrays(*(read_only(col) for col in self.cols))
         self._even = 0  # every symbol's length when they are all equal, else -1
         self._latest = np.iinfo(np.int64).min  # the latest start written (for `append_all`)
 

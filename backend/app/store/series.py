@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from app.errors import InvariantError
 from app.store.bar import BarArrays, empty_bars
 
-__all__ = ["BarSeries", "ValueSeries"]
+__all__ = ["BarSeries", "SingleWriter", "ValueSeries", "read_only", "snapshot_slot"]
 
 
-def _readonly(arr: np.ndarray) -> np.ndarray:
+def read_only(arr: np.ndarray) -> np.ndarray:
+    """Return a read-only view of `arr` (no copy): what readers of a series are handed."""
     view = arr.view()
     view.setflags(write=False)
     return view
 
 
-_EMPTY = BarArrays(*(_readonly(c) for c in empty_bars()))
+
+_EMPTY = BarArrays(*(read_only(c) for c in empty_bars()))
 
 
-class _SingleWriter:
-    # The first thread that writes owns the series; a second writer is a bug (rule 4).
+class SingleWriter:
+    """The first thread that writes owns the series (or table); a second writer is a bug (rule 4)."""
+
     __slots__ = ("_name", "_writer")
 
     def __init__(self, name: str) -> None:
@@ -57,16 +62,16 @@ class BarSeries:
 
     def __init__(self, name: str, capacity: int = 512, preloaded: BarArrays | None = None) -> None:
         self.name = name
-        self._owner = _SingleWriter(name)
+        self._owner = SingleWriter(name)
         if preloaded is not None:
             # Backtests hand the store's arrays in: nothing is copied, `publish` reveals rows.
-            self._snap: tuple[BarArrays, int] = (BarArrays(*(_readonly(c) for c in preloaded)), 0)
+            self._snap: tuple[BarArrays, int] = (BarArrays(*(read_only(c) for c in preloaded)), 0)
             self._ro = self._snap[0]
         else:
             cap = max(1, capacity)
             cols = BarArrays(np.empty(cap, np.int64), *(np.empty(cap, np.float64) for _ in range(5)))
             self._snap = (cols, 0)
-            self._ro = BarArrays(*(_readonly(c) for c in cols))
+            self._ro = BarArrays(*(read_only(c) for c in cols))
 
     def __len__(self) -> int:
         return self._snap[1]
@@ -124,7 +129,7 @@ class BarSeries:
         grown = BarArrays(*(np.empty(cap, c.dtype) for c in cols))
         for dst, src in zip(grown, cols, strict=True):
             dst[:n] = src[:n]
-        self._ro = BarArrays(*(_readonly(c) for c in grown))
+        self._ro = BarArrays(*(read_only(c) for c in grown))
         return grown
 
     def row(self, index: int) -> tuple[int, float, float, float, float, float]:
@@ -146,7 +151,7 @@ class BarSeries:
         ro = self._ro
         cols, n = self._snap
         if ro.start.shape[0] < n:  # raced a growth: rows past the old capacity are only in `cols`
-            ro = BarArrays(*(_readonly(c) for c in cols))
+            ro = BarArrays(*(read_only(c) for c in cols))
         if upto is not None and upto < n:
             n = max(0, upto)
         if n == 0:
@@ -167,7 +172,7 @@ class ValueSeries:
 
     def __init__(self, name: str, capacity: int = 512) -> None:
         self.name = name
-        self._owner = _SingleWriter(name)
+        self._owner = SingleWriter(name)
         self._snap: tuple[np.ndarray, int] = (np.full(max(1, capacity), np.nan), 0)
 
     def __len__(self) -> int:
@@ -207,3 +212,16 @@ class ValueSeries:
         out = arr[:n]
         out.setflags(write=False)
         return out
+
+
+def snapshot_slot(cls: type[BarSeries] | type[ValueSeries]) -> tuple[Callable[[Any, Any], None], Callable[[Any], Any]]:
+    """Return the C-level ``(set, get)`` of `cls`'s snapshot ``(columns, length)``.
+
+    For tables that own the columns of many series (`store.panel.BarPanel`,
+    `store.value_panel.ValuePanel`): they publish a series' rows as the series itself does, by
+    replacing its snapshot in one reference assignment, without a Python call per series. The
+    snapshot's layout is this module's: ``(BarArrays, length)`` for a `BarSeries`,
+    ``(values, length)`` for a `ValueSeries`.
+    """
+    slot = cls.__dict__["_snap"]
+    return slot.__set__, slot.__get__

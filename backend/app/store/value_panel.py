@@ -27,13 +27,12 @@ import numpy as np
 
 from app.errors import InvariantError
 from app.store.panel import PRETOUCH_ROWS, _lazy, publish_rows
-from app.store.series import ValueSeries
+from app.store.series import ValueSeries, snapshot_slot
 
 __all__ = ["ValuePanel"]
 
 # The slot a ValueSeries' snapshot ``(array, length)`` lives in (replaced by one assignment).
-_SET_SNAP = ValueSeries._snap.__set__  # type: ignore[misc,attr-defined]
-_GET_SNAP = ValueSeries._snap.__get__  # type: ignore[misc,attr-defined]
+_SET_SNAP, _GET_SNAP = snapshot_slot(ValueSeries)
 
 
 class ValuePanel:
