@@ -92,18 +92,21 @@ def compute_quality(
     """
     expected = np.asarray(expected_starts, dtype=np.int64)
     gaps = tuple(find_gaps(expected, present_starts, interval_ns))
-    missing = sum(g.count for g in gaps)
-    present = int(expected.shape[0]) - missing
     rejected = {
-        getattr(k, "name", str(k)): int(v) for k, v in (rejected_counts or {}).items() if int(v)
-    }
+        getattr(k, "name", str(k)): int(v) for k, v in rejected_counts.items() if int(v)
+    } if rejected_counts else {}
+    n = int(expected.shape[0])
+    if not gaps:  # every expected bar is there (the usual session): session_quality(n, n) is 100.0
+        return QualityReport(n, n, 0, gaps, rejected, 100.0)
+    missing = sum(g.count for g in gaps)
+    present = n - missing
     return QualityReport(
-        expected=int(expected.shape[0]),
+        expected=n,
         present=present,
         missing=missing,
         gaps=gaps,
         rejected=rejected,
-        quality_pct=session_quality(int(expected.shape[0]), present),
+        quality_pct=session_quality(n, present),
     )
 
 
@@ -116,6 +119,9 @@ def expected_over(expected_starts: np.ndarray, lo: int, hi: int, interval_ns: in
     binary search: `expected_starts` is strictly increasing, so they are one run of it.
     """
     expected = expected_starts
+    n = expected.shape[0]
+    if n and lo <= int(expected[0]) and (int(expected[-1]) + interval_ns if close_ns is None else close_ns) <= hi:
+        return expected  # all of them (the usual session): no search
     if close_ns is not None:
         return expected[expected.searchsorted(lo) if close_ns <= hi else expected.shape[0]:]
     a = int(expected.searchsorted(lo))

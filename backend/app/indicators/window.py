@@ -60,10 +60,11 @@ class _WindowState(IndicatorState):
             xs = np.concatenate((tail, x))
             self._tail = xs[1:]
             return self._of_windows(xs.reshape(1, p))
-        xs = np.concatenate((tail, x)) if m else x
+        # (concatenate gives a new contiguous float64 array; the field's own column may not be)
+        xs = np.concatenate((tail, x)) if m else np.ascontiguousarray(x, dtype=np.float64)
         n, total = x.shape[0], xs.shape[0]
         if total >= p:
-            windows = _windows(np.ascontiguousarray(xs, dtype=np.float64), p)
+            windows = _windows(xs, p)
             rows = windows.shape[0]
             first = n - rows  # rows before the first full window: NaN
             block = max(1, _BLOCK_ELEMENTS // p)

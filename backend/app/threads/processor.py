@@ -141,17 +141,22 @@ class DataProcessor(SessionThread):
     def _step(self, batch: StepBatch) -> None:
         state, panel = self._state, self._panel
         assert state is not None
-        rows_after = np.asarray(batch.rows_after, dtype=np.int64)
-        new = rows_after - self._base_rows
-        if batch.hi - batch.lo == 1 and panel is None:  # the first one-step batch of a session
+        one_step = batch.hi - batch.lo == 1
+        if one_step and panel is None:  # the first one-step batch of a session
             panel = self._panel = self._one_step_panel(state)
             if self._base_rows.any():  # the per-symbol path ran before: as after `invalidate`
                 panel.invalidate()
-        if panel is not None and panel.accepts(batch, new):
-            self._base_rows = rows_after.copy()
-            derived = panel.step(batch, new, self._base_rows, self._derive_rows)
-        else:
-            derived = self._step_rows(state, batch, new)
+        if one_step and panel is not None:
+            rows_after = np.asarray(batch.rows_after, dtype=np.int64)
+            new = rows_after - self._base_rows
+            if panel.accepts(batch, new):
+                self._base_rows = rows_after.copy()
+                derived = panel.step(batch, new, self._base_rows, self._derive_rows)
+            else:
+                derived = self._step_rows(state, batch)
+                panel.invalidate()
+        else:  # many steps (a backtest batch): never the panel's
+            derived = self._step_rows(state, batch)
             if panel is not None:
                 panel.invalidate()
         if self.paced:
@@ -160,17 +165,16 @@ class DataProcessor(SessionThread):
         self.outbox.publish(batch if not derived and not batch.derived
                             else dataclasses.replace(batch, derived=derived))
 
-    def _step_rows(self, state: SessionState, batch: StepBatch,
-                   new: np.ndarray) -> dict[str, np.ndarray]:
-        # Symbol by symbol, each vectorised over the batch's steps.
+    def _step_rows(self, state: SessionState, batch: StepBatch) -> dict[str, np.ndarray]:
+        # Symbol by symbol, each vectorised over the batch's steps (Python ints: a handful of
+        # symbols is the usual backtest, where each numpy call on the way costs more than this).
         label = self.base.label
-        before = self._base_rows.tolist()
-        after = list(before)
-        for s, k in enumerate(new.tolist()):
-            if k > 0:
-                after[s] = before[s] + k
-                self.indicators.update(state, self.symbols[s], label, before[s], after[s])
-        self._base_rows = np.array(after, dtype=np.int64)
+        rows = self._base_rows.tolist()
+        for s, (lo, hi) in enumerate(zip(rows, np.asarray(batch.rows_after).tolist(), strict=True)):
+            if hi > lo:
+                rows[s] = hi
+                self.indicators.update(state, self.symbols[s], label, lo, hi)
+        self._base_rows = np.array(rows, dtype=np.int64)
         if not self.intraday:
             return {}
         upto = int(batch.ends[-1])
