@@ -108,13 +108,15 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
             # equity log are quiescent until the next session starts.
             p = pipeline  # bound below, before any thread starts
             trading = p.engine.results.sessions.pop(index)
-            record = session_record(state, index, p.tm, p.plan.symbols, p.plan.base.label,
-                                    tuple(i.label for i in p.derived), trading,
-                                    {"mode": p.metrics.mode, "requested_speed": p.metrics.requested_speed})
-            record["metrics"] = p.metrics.end_session(p.subscriptions)
+            base = p.plan.base.label
+            record = session_record(state, index, p.tm, p.plan.symbols, base, tuple(i.label for i in p.derived),
+                                    trading, {"mode": p.metrics.mode, "requested_speed": p.metrics.requested_speed},
+                                    quality_later=True)
+            record["metrics"] = None  # data_quality and metrics: built by the journal's reader (complete_record)
+            later = {"data_quality": base, "metrics": p.metrics.end_session_snapshot(p.subscriptions)}
             assert journal is not None
             p.rollup.add(record)
-            _journal_session(p, journal, record, [t.pnl for t in trading["closed_trades"]])
+            _journal_session(p, journal, record, [t.pnl for t in trading["closed_trades"]], later)
             done = record["trading"]
             log.info("session %s ended: %d bars, %d fills, P&L %.2f, equity %.2f", record["date"],
                      record["bars_processed"], done["fills"], done["pnl"], done["equity_end"])
@@ -158,11 +160,12 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
         handler.close()
 
 
-def _journal_session(p: Pipeline, journal: RunJournal, record: dict[str, Any], trade_pnls: list[float]) -> None:
+def _journal_session(p: Pipeline, journal: RunJournal, record: dict[str, Any], trade_pnls: list[float],
+                     later: dict[str, Any]) -> None:
     # Journal a finished session, then drop what the run no longer needs to hold: its fills
     # (their per-symbol cash is folded into the rollup) and its equity points (the drawdown is
     # folded), so memory does not grow with the run's length.
-    journal.session_done(record, trade_pnls, p.broker.fills, equity_columns(p))
+    journal.session_done(record, trade_pnls, p.broker.fills, equity_columns(p), later)
     p.rollup.fold_fills(p.broker.fills)
     p.broker.forget_fills()
     curve = p.engine.results.log

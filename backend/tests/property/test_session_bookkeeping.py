@@ -117,3 +117,90 @@ def test_fill_text_equals_datetime_and_csv_writer(sessions, zone):
 
 def _no_columns(ts_ns: np.ndarray) -> np.ndarray:
     raise AssertionError("a few whole-second fills are formatted by fill_text")
+
+
+# -- what the journal keeps for its reader (metrics snapshots, data_quality) ------------------------
+
+_stage_batches = st.dictionaries(st.sampled_from(["coordinator", "data_processor", "session_gap", "gap_refetch"]),
+                                 _batches, max_size=4)
+
+
+class _Sub:
+    def __init__(self, overruns: int, lag: int) -> None:
+        self.overruns, self.lag = overruns, lag
+
+    def statistics(self) -> _Sub:
+        return self
+
+    def reset_max_lag(self) -> int:
+        lag, self.lag = self.lag, 0
+        return lag
+
+
+@given(st.lists(st.tuples(_stage_batches, st.integers(0, 5), st.integers(0, 10**9)), min_size=1, max_size=4))
+def test_session_metrics_from_the_snapshot_equal_end_session(sessions):
+    # Two RunMetrics fed the same sessions: one ends each with end_session (the dict), the other
+    # with end_session_snapshot, its dict built later (as the journal's reader does).
+    from app.metrics.collect import RunMetrics, session_metrics_dict
+
+    direct, later = RunMetrics("data_driven", 0.0), RunMetrics("data_driven", 0.0)
+    overruns = 0
+    for stages, more, lag in sessions:
+        overruns += more
+        for m in (direct, later):
+            for name, batches in stages.items():
+                for value, n in batches:
+                    m.stat(name).record_many(value, n)
+            m.mark_session_clock(10**9, 10**6)
+        snap = later.end_session_snapshot({"Coordinator→Processor": _Sub(overruns, lag)})
+        assert session_metrics_dict(snap) == direct.end_session({"Coordinator→Processor": _Sub(overruns, lag)})
+    runs = [{k: v for k, v in m.run_report(1.0, 1, len(sessions)).items() if k != "process"} for m in (later, direct)]
+    assert runs[0] == runs[1]  # (the process sample is read twice: it moves)
+
+
+def _quality(gaps: int, live: bool, no_bars: bool, short: bool) -> dict[str, object]:
+    q: dict[str, object] = {
+        "quality_pct": 100.0 - gaps, "expected": 390, "present": 390 - gaps, "missing": gaps, "gap_detection": True,
+        "gaps": [{"start": "a", "end": "b", "bars": 1}] * gaps, "rejected": {"ohlc": gaps} if gaps else {},
+        "repaired_out_of_order": 0, "derived_bars_skipped": {"5m": gaps}, "historical_quality_pct": {"1m": 99.5}}
+    if live:
+        q["live"] = {"streamed_bars": 390, "late_bars": gaps, "seen_at_decision": 390 - gaps, "expected": 390,
+                     "streamed_from": "x"}
+    if no_bars:
+        q["no_bars"] = {"policy": "skip", "interval": "1m", "looked_at": "store"}
+    if short:
+        q["history_shortfall"] = {"1m": {"days_expected": 2, "days_found": 1, "bars_expected": 780, "bars_found": 390}}
+    return q
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.booleans(), st.booleans(), st.booleans()), min_size=1, max_size=3),
+       st.integers(0, 4))
+def test_journaled_records_read_back_whole_up_to_the_commit(tmp_path_factory, symbols, kill_after):
+    # Records journaled with data_quality and metrics left to the reader read back equal to the
+    # records built whole at the session's end, also from a journal cut at a commit (a kill).
+    from app.metrics.collect import RunMetrics, session_metrics_dict
+    from app.runtime.journal import RunJournal, read_records
+    from app.runtime.records import quality_rollup
+
+    out = tmp_path_factory.mktemp("journal")
+    journal = RunJournal(out, _no_columns, dict, None)
+    metrics = RunMetrics("data_driven", 0.0)
+    whole, commits = [], []
+    empty = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+    for i in range(5):
+        quality = {f"S{k}": _quality(*spec) for k, spec in enumerate(symbols)}
+        bars = {s: {"1m": 390 - q["missing"], "5m": 78} for s, q in quality.items()}  # type: ignore[operator]
+        record = {"date": f"2024-07-0{i + 1}", "bars": bars, "data_quality": None, "quality": quality,
+                  "metrics": None}
+        metrics.stat("coordinator").record_many(1000 + i, 3)
+        snap = metrics.end_session_snapshot({})
+        whole.append({**record, "data_quality": quality_rollup(quality, bars, "1m"),
+                      "metrics": session_metrics_dict(snap)})
+        journal.session_done(record, [float(i)], [], empty, {"data_quality": "1m", "metrics": snap})
+        commits.append(journal.committed["journal/sessions.pkl"])
+    journal.close()
+    path = out / "journal" / "sessions.pkl"
+    assert [r for r, _ in read_records(path)] == whole
+    cut = commits[kill_after]
+    expected = [(r, [float(i)]) for i, r in enumerate(whole[: kill_after + 1])]
+    assert list(read_records(path, cut)) == expected
