@@ -106,14 +106,9 @@ class RunMetrics:
     def end_session_snapshot(self, subs: Mapping[str, _Sub]) -> SessionMetrics:
         """`end_session`, returning the metrics as a `SessionMetrics` snapshot (the dict is
         ``session_metrics_dict(snapshot)``: the journal pickles the snapshot, its reader builds the dict)."""
-        session = self.session
-        lags = self._sync_counters(subs, session)
-        out = (session.snapshot(), self._clock(self.session_virtual_ns, self.session_wall_ns, lags))
-        self.run.merge(session)
-        for stat in session.stages.values():
-            stat.reset()  # in place: the stage threads hold references
-        session.counters.clear()
-        return out
+        lags = self._sync_counters(subs, self.session)
+        clock = self._clock(self.session_virtual_ns, self.session_wall_ns, lags)
+        return self.session.drain_into(self.run), clock  # reset in place: the stage threads hold the stats
 
     def run_report(self, elapsed_s: float, bars: int, sessions: int) -> dict[str, Any]:
         """Return summary.json's ``metrics``: run stages, counters, process, clock, and the run's

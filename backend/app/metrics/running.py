@@ -193,6 +193,35 @@ class RunningStat:
         p50, p99 = self._percentiles((0.5, 0.99))
         return self.count, self.total_ns, low, high, p50, p99
 
+    def drain_into(self, into: RunningStat) -> StatSnapshot:
+        """Return `snapshot`, add every record to `into` (`merge`) and `reset`, in one pass (a
+        session's stat at its end: usually empty, or one value recorded for a batch)."""
+        count = self.count
+        if not count:
+            return _EMPTY
+        low, high = self.min_ns, self.max_ns
+        if low != high:
+            snap = self.snapshot()
+            into.merge(self)
+            self.reset()
+            return snap
+        total = self.total_ns
+        index = _index(low)
+        if into.count:
+            if low < into.min_ns:
+                into.min_ns = low
+            if high > into.max_ns:
+                into.max_ns = high
+        else:  # an empty stat's buckets are all 0 (as `merge`'s copy of ours would be, but one)
+            into.min_ns, into.max_ns = low, high
+        into.count += count
+        into.total_ns += total
+        into._buckets[index] += count
+        self._buckets[index] = 0
+        self.count = self.total_ns = self.min_ns = self.max_ns = 0
+        value = float(low)
+        return count, total, low, high, value, value
+
     def as_dict(self, unit: str = "ms") -> dict[str, float | int]:
         """Return ``count`` and ``total/min/max/mean/p50/p99`` in `unit` (keys end in ``_<unit>``).
 
@@ -206,6 +235,7 @@ class RunningStat:
 
 StatSnapshot = tuple[int, int, int, int, float, float]
 """A `RunningStat.snapshot`: ``(count, total_ns, min_ns, max_ns, p50_ns, p99_ns)``."""
+_EMPTY: StatSnapshot = (0, 0, 0, 0, 0.0, 0.0)
 
 
 def stat_dict(snap: StatSnapshot, unit: str = "ms") -> dict[str, float | int]:
@@ -297,6 +327,27 @@ class PerformanceMetrics:
         process = (self.cpu_s, self.rss_bytes, self.peak_rss_bytes) if self.peak_rss_bytes else None
         return (tuple([(name, stat.snapshot()) for name, stat in self.stages.items()]),
                 tuple(sorted(self.counters.items())), process)
+
+    def drain_into(self, into: PerformanceMetrics) -> MetricsSnapshot:
+        """Return `snapshot`, `into.merge(self)` and forget every record and counter (in place: the
+        stage threads hold their stats), in one pass over the stages."""
+        stages = []
+        mine = into.stages
+        for name, stat in self.stages.items():
+            run = mine.get(name)
+            if run is None:
+                run = mine[name] = RunningStat()
+            stages.append((name, stat.drain_into(run)))
+        counters = tuple(sorted(self.counters.items()))
+        for name, n in self.counters.items():
+            into.increment(name, n)
+        self.counters.clear()
+        snap = (tuple(stages), counters,
+                (self.cpu_s, self.rss_bytes, self.peak_rss_bytes) if self.peak_rss_bytes else None)
+        into.cpu_s = max(into.cpu_s, self.cpu_s)
+        into.rss_bytes = max(into.rss_bytes, self.rss_bytes)
+        into.peak_rss_bytes = max(into.peak_rss_bytes, self.peak_rss_bytes)
+        return snap
 
     def as_dict(self) -> dict[str, object]:
         """Return ``{"stages": {...}, "counters": {...}, "process": {...}}``.

@@ -10,6 +10,7 @@ import csv
 import io
 import math
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import hypothesis.strategies as st
@@ -139,8 +140,9 @@ class _Sub:
 
 @given(st.lists(st.tuples(_stage_batches, st.integers(0, 5), st.integers(0, 10**9)), min_size=1, max_size=4))
 def test_session_metrics_from_the_snapshot_equal_end_session(sessions):
-    # Two RunMetrics fed the same sessions: one ends each with end_session (the dict), the other
-    # with end_session_snapshot, its dict built later (as the journal's reader does).
+    # Two RunMetrics fed the same sessions: one ends each as end_session was first written
+    # (as_dict, merge, reset: `_general_end_session`), the other with end_session_snapshot (one
+    # pass: RunningStat.drain_into), its dict built later (as the journal's reader does).
     from app.metrics.collect import RunMetrics, session_metrics_dict
 
     direct, later = RunMetrics("data_driven", 0.0), RunMetrics("data_driven", 0.0)
@@ -152,10 +154,25 @@ def test_session_metrics_from_the_snapshot_equal_end_session(sessions):
                 for value, n in batches:
                     m.stat(name).record_many(value, n)
             m.mark_session_clock(10**9, 10**6)
-        snap = later.end_session_snapshot({"Coordinator→Processor": _Sub(overruns, lag)})
-        assert session_metrics_dict(snap) == direct.end_session({"Coordinator→Processor": _Sub(overruns, lag)})
+        edge = "Coordinator→Processor"
+        snap = later.end_session_snapshot({edge: _Sub(overruns, lag)})
+        assert session_metrics_dict(snap) == _general_end_session(direct, {edge: _Sub(overruns, lag)})
+        for part in ("session", "run"):
+            buckets = [[s._buckets for s in getattr(m, part).stages.values()] for m in (later, direct)]
+            assert buckets[0] == buckets[1]
     runs = [{k: v for k, v in m.run_report(1.0, 1, len(sessions)).items() if k != "process"} for m in (later, direct)]
     assert runs[0] == runs[1]  # (the process sample is read twice: it moves)
+
+
+def _general_end_session(m: Any, subs: dict[str, _Sub]) -> dict[str, Any]:
+    lags = m._sync_counters(subs, m.session)
+    out = m.session.as_dict()
+    out["clock"] = m._clock(m.session_virtual_ns, m.session_wall_ns, lags)
+    m.run.merge(m.session)
+    for stat in m.session.stages.values():
+        stat.reset()
+    m.session.counters.clear()
+    return out
 
 
 def _quality(gaps: int, live: bool, no_bars: bool, short: bool) -> dict[str, object]:
