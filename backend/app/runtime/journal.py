@@ -221,55 +221,72 @@ class RunJournal:
         self.fills_written = 0  # broker.fills[:fills_written] are on disk
         self.equity_written = 0  # equity log points on disk
         self.sessions = 0
+        # Unbuffered: each append is one write of the whole chunk (what a flush would do), and
+        # the committed lengths are counted here, not asked of the files.
         self._files: dict[str, BinaryIO] = {
-            "fills.csv": (out_dir / "fills.csv").open("wb"),
-            f"{JOURNAL_DIR}/equity.bin": (self.dir / "equity.bin").open("wb"),
-            f"{JOURNAL_DIR}/sessions.pkl": (self.dir / "sessions.pkl").open("wb"),
+            "fills.csv": (out_dir / "fills.csv").open("wb", buffering=0),
+            f"{JOURNAL_DIR}/equity.bin": (self.dir / "equity.bin").open("wb", buffering=0),
+            f"{JOURNAL_DIR}/sessions.pkl": (self.dir / "sessions.pkl").open("wb", buffering=0),
         }
-        self._files["fills.csv"].write(FILLS_HEADER)
+        self._lengths = dict.fromkeys(self._files, 0)
+        self._points = np.empty(0, dtype=EQUITY_DTYPE)  # reused for each append's equity points
+        self._summary_path = out_dir / "summary.json"
+        self._write("fills.csv", FILLS_HEADER)
         self._summary_fd: int | None = None
         self.commit()
 
     @property
     def committed(self) -> dict[str, int]:
         """Byte length of each journal file as of the last finished session."""
-        return {name: fh.tell() for name, fh in self._files.items()}
+        return dict(self._lengths)
+
+    def _write(self, name: str, data: Any) -> None:
+        # All of `data` (bytes, or a numpy array's buffer) at the end of file `name`.
+        view = memoryview(data).cast("B")
+        fh, size = self._files[name], view.nbytes
+        done = fh.write(view) or 0
+        while done < size:  # a short write (a signal, a full disk: the next write says why)
+            done += fh.write(view[done:]) or 0
+        self._lengths[name] += size
 
     def session_done(self, record: dict[str, Any], trade_pnls: list[float], fills: Sequence[Any],
                      equity: tuple[np.ndarray, ...], later: dict[str, Any] | None = None) -> None:
-        """Append one finished session (record, its closed trades' P&L, fills, equity points); flush; commit.
+        """Append one finished session (record, its closed trades' P&L, fills, equity points); commit.
 
         `later`: the record's fields its reader fills in (`app.runtime.records.complete_record`).
         """
         entry = (record, trade_pnls) if later is None else (record, trade_pnls, later)
-        pickle.dump(entry, self._files[f"{JOURNAL_DIR}/sessions.pkl"], protocol=5)
+        self._write(f"{JOURNAL_DIR}/sessions.pkl", pickle.dumps(entry, protocol=5))
         self.append(fills, equity)
         self.sessions += 1
         self.commit()
 
     def append(self, fills: Sequence[Any], equity: tuple[np.ndarray, ...]) -> None:
         """Append the fills since the last append (``fills[fills_written:]``) and the equity points
-        ``equity[i][equity_written:]`` (ns, equity, cash), then flush."""
-        new = fills[self.fills_written:]
+        ``equity[i][equity_written:]`` (ns, equity, cash) (written through: nothing to flush)."""
+        new = fills[self.fills_written:] if self.fills_written else fills
         if new:
-            self._files["fills.csv"].write(fill_rows(new, self.stamps, self.tz))
+            self._write("fills.csv", fill_rows(new, self.stamps, self.tz))
             self.fills_written += len(new)
-        ns, eq, cash = (column[self.equity_written:] for column in equity)
-        if ns.shape[0]:
-            points = np.empty(ns.shape[0], dtype=EQUITY_DTYPE)
+        ns, eq, cash = (column[self.equity_written:] for column in equity) if self.equity_written else equity
+        n = ns.shape[0]
+        if n:
+            points = self._points
+            if points.shape[0] < n:
+                points = self._points = np.empty(max(n, 2 * points.shape[0]), dtype=EQUITY_DTYPE)
+            points = points[:n]
             points["ns"], points["equity"], points["cash"] = ns, eq, cash
-            self._files[f"{JOURNAL_DIR}/equity.bin"].write(points.tobytes())
-            self.equity_written += int(ns.shape[0])
-        for fh in self._files.values():
-            fh.flush()
+            self._write(f"{JOURNAL_DIR}/equity.bin", points)
+            self.equity_written += int(n)
 
     def commit(self) -> None:
         """Write summary.json: the progress so far and the journal's committed lengths (see the module doc)."""
         # json.dumps(indent=2)'s text (not to_json: its numpy rounding has a fixed cost of ~0.5 ms
         # a call), written by `_indented` when it can (json's indenting encoder is pure Python).
-        doc = {**self.progress(), "status": "running", "sessions_completed": self.sessions, "journal": self.committed}
+        doc = {**self.progress(), "status": "running", "sessions_completed": self.sessions,
+               "journal": dict(self._lengths)}
         text = (_indented(doc) or json.dumps(doc, indent=2, sort_keys=True)).encode("utf-8") + b"\n"
-        path = self.out_dir / "summary.json"
+        path = self._summary_path
         if len(text) > PAGE:  # rare (a long session name): whole by rename instead
             if self._summary_fd is not None:
                 os.close(self._summary_fd)

@@ -165,12 +165,12 @@ def _journal_session(p: Pipeline, journal: RunJournal, record: dict[str, Any], t
     # Journal a finished session, then drop what the run no longer needs to hold: its fills
     # (their per-symbol cash is folded into the rollup) and its equity points (the drawdown is
     # folded), so memory does not grow with the run's length.
-    journal.session_done(record, trade_pnls, p.broker.fills, equity_columns(p), later)
+    equity = equity_columns(p)
+    journal.session_done(record, trade_pnls, p.broker.fills, equity, later)
     p.rollup.fold_fills(p.broker.fills)
     p.broker.forget_fills()
-    curve = p.engine.results.log
-    p.rollup.drawdown.fold(curve.equity)
-    curve.forget()
+    p.rollup.drawdown.fold(equity[1])  # the equity log's points (read once)
+    p.engine.results.log.forget()
     journal.fills_written = journal.equity_written = 0
 
 
