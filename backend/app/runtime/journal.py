@@ -183,14 +183,17 @@ def read_records(path: Path, committed: int | None = None) -> Iterator[tuple[dic
         yield (complete_record(record, entry[2]) if len(entry) > 2 else record), pnls
 
 
-def read_equity_chunks(path: Path, rows: int, committed: int | None = None) -> Iterator[np.ndarray]:
-    """Yield the journal's equity points (`EQUITY_DTYPE`) `rows` at a time, up to `committed` bytes."""
+def read_equity_chunks(path: Path, rows: int, committed: int | None = None, start: int = 0) -> Iterator[np.ndarray]:
+    """Yield the journal's equity points (`EQUITY_DTYPE`) `rows` at a time, from byte `start` (a
+    whole point's) up to `committed` bytes."""
     if not path.exists():
         return
     size = path.stat().st_size if committed is None else committed
     total = size // EQUITY_DTYPE.itemsize
+    first = start // EQUITY_DTYPE.itemsize
     with path.open("rb") as fh:
-        for lo in range(0, total, rows):
+        fh.seek(first * EQUITY_DTYPE.itemsize)
+        for lo in range(first, total, rows):
             yield np.fromfile(fh, dtype=EQUITY_DTYPE, count=min(rows, total - lo))
 
 
@@ -231,9 +234,15 @@ class RunJournal:
         self._lengths = dict.fromkeys(self._files, 0)
         self._points = np.empty(0, dtype=EQUITY_DTYPE)  # reused for each append's equity points
         self._summary_path = out_dir / "summary.json"
+        self.equity_path = self.dir / "equity.bin"
         self._write("fills.csv", FILLS_HEADER)
         self._summary_fd: int | None = None
         self.commit()
+
+    @property
+    def equity_length(self) -> int:
+        """Bytes written to ``equity.bin`` so far (`EQUITY_DTYPE` points)."""
+        return self._lengths[f"{JOURNAL_DIR}/equity.bin"]
 
     @property
     def committed(self) -> dict[str, int]:

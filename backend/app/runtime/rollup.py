@@ -7,14 +7,19 @@ here, and dropped. The summary built from the rollup is the one the whole list w
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from app.metrics.stats import Drawdown, fold_fill_cash
+from app.runtime.journal import read_equity_chunks
 from app.runtime.records import quality_rollup
 
-__all__ = ["RecordRollup", "sum_dicts"]
+__all__ = ["CURVE_CHUNK", "RecordRollup", "sum_dicts"]
+
+CURVE_CHUNK = 65_536
+"""Equity points folded at a time when the drawdown is read (`RecordRollup.curve_on_disk`)."""
 
 
 def sum_dicts(dicts: Any) -> dict[str, int]:
@@ -56,9 +61,36 @@ class RecordRollup:
         self.bars_processed = 0
         self.fills = 0
         self._symbols = {s: _SymbolTotals() for s in symbols}
-        self.drawdown = Drawdown(starting_cash)  # the equity curve of the sessions whose points were dropped
+        self._drawdown = Drawdown(starting_cash)  # the finished sessions' equity curve, folded so far
+        self._curve: Path | None = None  # the file holding that curve (`curve_on_disk`)
+        self._curve_folded = 0  # its bytes folded into _drawdown
+        self._curve_finished = 0  # its bytes of finished sessions
         self.fill_cash: dict[str, float] = {}  # per symbol, the cash its fills moved (fold_fill_cash)
         self.fill_count: dict[str, int] = {}
+
+    def curve_on_disk(self, path: Path, length: int) -> None:
+        """The finished sessions' equity points are the first `length` bytes of `path` (the run
+        journal's equity.bin): `drawdown` folds them when it is read, in bulk, rather than the
+        coordinator a session at a time (the same float: `Drawdown` folds in any pieces)."""
+        self._curve, self._curve_finished = path, length
+
+    @property
+    def drawdown(self) -> Drawdown:
+        """The maximum drawdown of the finished sessions' equity curve (`curve_on_disk`).
+
+        Raises
+        ------
+        FileNotFoundError
+            When the curve's file was removed before its points were folded.
+        """
+        if self._curve is not None and self._curve_finished > self._curve_folded:
+            if not self._curve.exists():
+                raise FileNotFoundError(f"{self._curve}: not found; expected the run's equity points "
+                                        f"(read for the drawdown before the journal is removed)")
+            for chunk in read_equity_chunks(self._curve, CURVE_CHUNK, self._curve_finished, self._curve_folded):
+                self._drawdown.fold(chunk["equity"])
+            self._curve_folded = self._curve_finished
+        return self._drawdown
 
     def fold_fills(self, fills: Any) -> None:
         """Fold fills (each exactly once, in execution order) into the per-symbol cash totals."""

@@ -164,12 +164,11 @@ def _journal_session(p: Pipeline, journal: RunJournal, record: dict[str, Any], t
                      later: dict[str, Any]) -> None:
     # Journal a finished session, then drop what the run no longer needs to hold: its fills
     # (their per-symbol cash is folded into the rollup) and its equity points (the drawdown is
-    # folded), so memory does not grow with the run's length.
-    equity = equity_columns(p)
-    journal.session_done(record, trade_pnls, p.broker.fills, equity, later)
+    # folded from the journal when the outputs read it), so memory does not grow with the run's length.
+    journal.session_done(record, trade_pnls, p.broker.fills, equity_columns(p), later)
     p.rollup.fold_fills(p.broker.fills)
     p.broker.forget_fills()
-    p.rollup.drawdown.fold(equity[1])  # the equity log's points (read once)
+    p.rollup.curve_on_disk(journal.equity_path, journal.equity_length)
     p.engine.results.log.forget()
     journal.fills_written = journal.equity_written = 0
 

@@ -221,3 +221,36 @@ def test_journaled_records_read_back_whole_up_to_the_commit(tmp_path_factory, sy
     cut = commits[kill_after]
     expected = [(r, [float(i)]) for i, r in enumerate(whole[: kill_after + 1])]
     assert list(read_records(path, cut)) == expected
+
+
+@given(st.lists(st.lists(st.floats(1.0, 1e7), max_size=40), min_size=1, max_size=5), st.integers(1, 7))
+def test_the_drawdown_folded_from_the_journal_equals_folding_each_session(tmp_path_factory, sessions, chunk):
+    # The rollup's drawdown read from equity.bin (in chunks of `chunk` points, after each session
+    # and at the end) equals Drawdown folded a session at a time; a session in progress (its
+    # points on disk past the finished sessions' length) is not folded.
+    import app.runtime.rollup as rollup_module
+    from app.runtime.journal import RunJournal
+    from app.runtime.rollup import RecordRollup
+
+    out = tmp_path_factory.mktemp("curve")
+    journal = RunJournal(out, _no_columns, dict, None)
+    rollup, reference = RecordRollup(("A",), 100.0), Drawdown(100.0)
+    saved, rollup_module.CURVE_CHUNK = rollup_module.CURVE_CHUNK, chunk
+    try:
+        for i, points in enumerate(sessions):
+            equity = np.array(points, dtype=np.float64)
+            columns = (np.arange(len(points), dtype=np.int64), equity, equity / 2)
+            journal.append([], columns)
+            journal.equity_written = 0
+            if i == len(sessions) - 1:  # the last one is still in progress
+                break
+            rollup.curve_on_disk(journal.equity_path, journal.equity_length)
+            reference.fold(equity)
+            if i % 2:  # read mid-run too: later reads fold only the rest
+                assert (rollup.drawdown.peak, rollup.drawdown.worst, rollup.drawdown.last) == \
+                    (reference.peak, reference.worst, reference.last)
+        journal.close()
+        got = rollup.drawdown
+    finally:
+        rollup_module.CURVE_CHUNK = saved
+    assert (got.peak, got.worst, got.last, got.pct) == (reference.peak, reference.worst, reference.last, reference.pct)
