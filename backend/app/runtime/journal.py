@@ -39,7 +39,7 @@ import numpy as np
 
 from app.metrics.json_template import template_json
 from app.metrics.json_text import to_compact_json, to_json
-from app.runtime.local_seconds import SIDE_TEXT, LocalSeconds, csv_field
+from app.runtime.local_seconds import SIDE_TEXT, LocalSeconds, csv_field, local_seconds
 from app.runtime.records import complete_record
 from app.runtime.text_columns import fixed_decimals, join_rows, text_column
 
@@ -219,7 +219,7 @@ class RunJournal:
         self.dir = out_dir / JOURNAL_DIR
         self.dir.mkdir(exist_ok=True)
         self.stamps = stamps
-        self.tz = LocalSeconds(tz) if tz is not None else None  # fills.csv's local times
+        self.tz = local_seconds(tz) if tz is not None else None  # fills.csv's local times
         self.progress = progress  # the running summary's fields (cheap: counters only)
         self.fills_written = 0  # broker.fills[:fills_written] are on disk
         self.equity_written = 0  # equity log points on disk

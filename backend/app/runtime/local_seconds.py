@@ -9,7 +9,7 @@ from typing import Any
 
 from app.execution.orders import OrderSide
 
-__all__ = ["SIDE_TEXT", "LocalSeconds", "csv_field"]
+__all__ = ["SIDE_TEXT", "LocalSeconds", "csv_field", "local_seconds"]
 
 
 def csv_field(text: str) -> str:
@@ -111,3 +111,20 @@ _TWO_DIGITS = [f"{k:02d}" for k in range(60)]
 _HOUR_MINUTE = [f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60)]
 SIDE_TEXT = {side: side.name.lower() for side in OrderSide}
 _BUY, _SELL = OrderSide.BUY, OrderSide.SELL
+
+
+_SHARED: dict[Any, LocalSeconds] = {}
+
+
+def local_seconds(tz: Any) -> LocalSeconds:
+    """The process's `LocalSeconds` of zone `tz` (the journal's fills and the session records'
+    open and close share one per-day cache: a session's day is looked up once)."""
+    try:
+        local = _SHARED.get(tz)
+    except TypeError:  # an unhashable zone: a cache of its own
+        return LocalSeconds(tz)
+    if local is None:
+        if len(_SHARED) > 16:  # many zones in one process (tests): start over
+            _SHARED.clear()
+        local = _SHARED[tz] = LocalSeconds(tz)
+    return local

@@ -8,7 +8,7 @@ import numpy as np
 
 from app.metrics.collect import session_metrics_dict
 from app.metrics.stats import compute_session_stats, open_positions, symbol_pnl
-from app.runtime.local_seconds import LocalSeconds
+from app.runtime.local_seconds import local_seconds
 from app.store.session_data import SessionState
 from app.timing.time_manager import TimeManager
 
@@ -17,29 +17,31 @@ __all__ = ["complete_record", "quality_rollup", "session_record"]
 
 def _detail(state: SessionState, symbol: str, base: str, derived: tuple[str, ...], tm: TimeManager) -> dict[str, Any]:
     report = state.quality.get((symbol, base))
-    present = len(state.bars[(symbol, base)])
     if report is None:  # enable_session_quality: false -> no gap detection, quality reads 100
-        q: dict[str, Any] = {"quality_pct": 100.0, "expected": None, "present": present, "missing": None,
-                             "gaps": [], "gap_detection": False}
+        q: dict[str, Any] = {"quality_pct": 100.0, "expected": None, "present": len(state.bars[(symbol, base)]),
+                             "missing": None, "gaps": [], "gap_detection": False}
     else:
         q = {"quality_pct": float(report.quality_pct), "expected": int(report.expected),
              "present": int(report.present), "missing": int(report.missing), "gap_detection": True,
              "gaps": [{"start": tm.format_ns(int(g.start_ns)), "end": tm.format_ns(int(g.end_ns)),
-                       "bars": int(g.count)} for g in report.gaps]}
-    q["rejected"] = dict(sorted(state.rejected.get(symbol, {}).items()))
+                       "bars": int(g.count)} for g in report.gaps] if report.gaps else []}
+    rejected = state.rejected.get(symbol)
+    q["rejected"] = dict(sorted(rejected.items())) if rejected else {}
     q["repaired_out_of_order"] = state.repairs.get(symbol, 0)
-    q["derived_bars_skipped"] = {label: state.derived_skipped.get((symbol, label), 0) for label in derived
-                                 if (symbol, label) in state.derived_skipped}
+    skipped = state.derived_skipped
+    q["derived_bars_skipped"] = {label: skipped.get((symbol, label), 0) for label in derived
+                                 if (symbol, label) in skipped} if skipped else {}
     q["historical_quality_pct"] = {k[1]: v for k, v in sorted(state.historical_quality.items()) if k[0] == symbol}
     if state.stream_start_ns is not None:  # live
         q["live"] = _live_detail(state, symbol, base, tm, q["expected"])
     # Present only when there is something to say (complete data keeps the record as it was).
     if symbol in state.no_bars:
         q["no_bars"] = dict(state.no_bars[symbol])
-    short = {k[1]: dict(zip(_SHORTFALL, v, strict=True)) for k, v in sorted(state.history_shortfall.items())
-             if k[0] == symbol}
-    if short:
-        q["history_shortfall"] = short
+    if state.history_shortfall:
+        short = {k[1]: dict(zip(_SHORTFALL, v, strict=True)) for k, v in sorted(state.history_shortfall.items())
+                 if k[0] == symbol}
+        if short:
+            q["history_shortfall"] = short
     return q
 
 
@@ -152,8 +154,6 @@ def quality_rollup(detail: dict[str, dict[str, Any]], bars: dict[str, dict[str, 
     return out
 
 
-_LOCAL: dict[Any, LocalSeconds] = {}
-"""Per timezone, the local text of whole seconds (one entry per UTC day asked about: a run's sessions)."""
 _FAST_UNTIL = 4_000_000_000
 """Whole seconds below this (2096) are exact as ``ns / 1e9`` (`TimeManager.to_local`'s float)."""
 
@@ -166,12 +166,7 @@ def _format_ns(tm: TimeManager, ts_ns: int) -> str:
     if part or not 0 <= sec < _FAST_UNTIL:
         return tm.format_ns(ts_ns)
     tz = tm.uncached.tz
-    local = _LOCAL.get(tz)
-    if local is None:
-        if len(_LOCAL) > 16:  # many zones in one process (tests): start over
-            _LOCAL.clear()
-        local = _LOCAL[tz] = LocalSeconds(tz)
-    iso = local(sec)  # YYYY-MM-DDTHH:MM:SS+HH:MM
+    iso = local_seconds(tz)(sec)  # YYYY-MM-DDTHH:MM:SS+HH:MM
     return f"{iso[:10]} {iso[11:19]} {tz}"
 
 
