@@ -8,6 +8,8 @@ import numpy as np
 
 __all__ = ["Gap", "find_gaps", "missing_mask"]
 
+FEW_MISSING = 64  # up to this many missing bars, their runs are found in Python (fewer numpy calls)
+
 
 @dataclass(frozen=True, slots=True)
 class Gap:
@@ -107,6 +109,29 @@ def find_gaps(
 def _runs(expected: np.ndarray, present: np.ndarray, interval_ns: int) -> list[Gap]:
     # The general case of `find_gaps` (any present starts, in any order).
     missing = missing_mask(expected, present)
+    where = missing.nonzero()[0]
+    if where.shape[0] <= FEW_MISSING:  # a handful of missing bars (the usual): runs in Python
+        return _runs_of(expected, where.tolist(), interval_ns)
+    return _runs_numpy(expected, missing, interval_ns)
+
+
+def _runs_of(expected: np.ndarray, where: list[int], interval_ns: int) -> list[Gap]:
+    # Maximal runs of consecutive positions in `where` (increasing), as gaps.
+    gaps = []
+    first = last = -2
+    for i in where:
+        if i != last + 1:
+            if first >= 0:
+                gaps.append(Gap(int(expected[first]), int(expected[last]) + interval_ns, last + 1 - first))
+            first = i
+        last = i
+    if first >= 0:
+        gaps.append(Gap(int(expected[first]), int(expected[last]) + interval_ns, last + 1 - first))
+    return gaps
+
+
+def _runs_numpy(expected: np.ndarray, missing: np.ndarray, interval_ns: int) -> list[Gap]:
+    # The same runs, vectorised (many missing bars).
     if not np.count_nonzero(missing):
         return []
     padded = np.concatenate(([0], missing.view(np.int8), [0]))

@@ -13,7 +13,7 @@ from datetime import date
 
 import numpy as np
 import pytest
-from app.bars.gaps import _runs, find_gaps
+from app.bars.gaps import _runs, _runs_numpy, _runs_of, find_gaps
 from app.bars.quality import QualityReport, compute_quality, expected_over, session_quality
 from app.indicators.bank import IndicatorBank, SessionIndicator
 from app.indicators.registry import SESSION_INDICATORS, make_indicator
@@ -111,6 +111,14 @@ def test_complete_session_shortcut_equals_the_general_report(case, rejected):
                          {k: v for k, v in rejected.items() if v}, session_quality(n, n - missing))
     assert find_gaps(expected, present, interval) == general
     assert compute_quality(expected, present, interval, rejected) == want
+
+
+@settings(deadline=None)
+@given(missing=st.lists(st.booleans(), max_size=200), interval=st.sampled_from([NS, MINUTE]))
+def test_runs_found_in_python_equal_the_vectorised_runs(missing, interval):
+    expected = ANCHOR + np.arange(len(missing), dtype=np.int64) * 3 * interval
+    mask = np.array(missing, dtype=bool)
+    assert _runs_of(expected, mask.nonzero()[0].tolist(), interval) == _runs_numpy(expected, mask, interval)
 
 
 def test_the_complete_shortcut_still_refuses_unordered_expected_starts():
