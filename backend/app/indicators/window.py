@@ -42,16 +42,17 @@ class _WindowState(IndicatorState):
     def warm_up(self, history: BarArrays) -> None:
         """Keep the last ``period - 1`` values of `history` (all a future window can read)."""
         keep = self.period - 1
-        n = len(history)
+        column = history[self._column]
+        n = column.shape[0]
         if n >= keep or not self._tail.shape[0]:
-            # What `_compute` would keep of them (no value is asked for): a copy of the newest.
+            # What `_compute` would keep of them (no value is asked for): a float64 copy of the newest.
             if keep and n:
-                self._tail = self._values(history)[n - min(n, keep) :].copy()
+                self._tail = np.array(column[n - min(n, keep) :], dtype=np.float64)
             return
         super().warm_up(history)  # fewer rows than a window's tail after earlier ones: join them
 
     def _compute(self, bars: BarArrays) -> np.ndarray:
-        x = self._values(bars)
+        x = np.asarray(bars[self._column], dtype=np.float64)  # `_values`, inline (once per chunk)
         p = self.period
         tail = self._tail
         m = tail.shape[0]
