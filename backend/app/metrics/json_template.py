@@ -22,11 +22,11 @@ import math
 import operator
 from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring_ascii
-from typing import Any
+from typing import Any, Final, cast
 
 import numpy as np
 
-from app.metrics.json_text import round6
+from app.metrics.json_text import round6, to_json
 
 __all__ = ["template_json"]
 
@@ -57,36 +57,81 @@ def template_json(documents: Sequence[Any], depth: int = 0) -> list[str] | None:
     """
     floats: list[float] = []  # every document's float leaves, and its other leaves, in text order
     others: list[Any] = []
-    placed: list[tuple[_Extractor, int, int]] = []
+    placed: list[tuple[_Extractor, int, int] | str] = []  # a str: the document's text already
     seen: list[_Extractor] = []  # the shapes met so far, most recent first: documents share a few
+    firsts = 0  # documents in a row whose shape was new
     for document in documents:
-        at = (len(floats), len(others))
-        if not _take_leaves(document, seen, floats, others):
+        if firsts >= _SHAPES:  # every shape differs (lists of varying lengths): `to_json`, no walk
+            item: tuple[_Extractor, int, int] | str | None = _as_text(document, depth)
+        else:
+            item = _place(document, depth, seen, floats, others)
+            firsts = firsts + 1 if isinstance(item, str) else 0
+        if item is None:
             return None
-        placed.append((seen[0], *at))
-    if len(floats) <= _FEW:  # a few floats cost less in Python than numpy's per-call cost
-        if not all(map(math.isfinite, floats)):
-            return None
-        float_text = [float.__repr__(round(float(v), 6) + 0.0) for v in floats]
-    else:
-        values = np.array(floats, dtype=np.float64)
-        if not np.isfinite(values).all():
-            return None
-        float_text = _float_texts(values)
+        placed.append(item)
+    float_text = _float_text(floats)
+    if float_text is None:
+        return None
     try:
         other_text = [_TEXT[type(v)](v) for v in others]
     except UnicodeEncodeError:  # a lone surrogate: to_json's encoder says so
         return None
     out = []
-    for shape_of, f, o in placed:
+    for item in placed:
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        shape_of, f, o = item
         template, n_floats, n_others = shape_of.template(depth)
         out.append(template % tuple(float_text[f:f + n_floats]) % tuple(other_text[o:o + n_others]))
     return out
 
 
-def _take_leaves(document: Any, seen: list[_Extractor], floats: list[float], others: list[Any]) -> bool:
-    # Append `document`'s leaves (False: it holds a value a template cannot show); its shape is
-    # then seen[0]: one already met (its leaves taken without a walk), else walked (`_flatten`).
+def _place(document: Any, depth: int, seen: list[_Extractor], floats: list[float],
+           others: list[Any]) -> tuple[_Extractor, int, int] | str | None:
+    # Where `document`'s leaves start in `floats` and `others`, with its shape's extractor; or
+    # its text, when its shape is met for the first time (`to_json` costs less than a template
+    # used once); None when it holds a value a template cannot show.
+    at = (len(floats), len(others))
+    taken = _take_leaves(document, seen, floats, others)
+    if taken is None:
+        return None
+    if taken is not _FIRST:
+        return cast(_Extractor, taken), *at
+    del floats[at[0]:], others[at[1]:]
+    return _as_text(document, depth)
+
+
+def _as_text(document: Any, depth: int) -> str | None:
+    # `to_json`'s text nested `depth` levels deep (None: the caller's `to_json` says what is wrong).
+    try:
+        return to_json(document).replace("\n", "\n" + "  " * depth)
+    except ValueError:
+        return None
+
+
+def _float_text(floats: list[float]) -> list[str] | None:
+    # Each float's text (None: one is not finite).
+    if len(floats) <= _FEW:  # a few floats cost less in Python than numpy's per-call cost
+        if not all(map(math.isfinite, floats)):
+            return None
+        return [float.__repr__(round(float(v), 6) + 0.0) for v in floats]
+    values = np.array(floats, dtype=np.float64)
+    if not np.isfinite(values).all():
+        return None
+    return _float_texts(values)
+
+
+_FIRST: Final = object()
+"""`_take_leaves`: the document's shape was met for the first time (its leaves not kept)."""
+
+
+def _take_leaves(document: Any, seen: list[_Extractor], floats: list[float],
+                 others: list[Any]) -> _Extractor | object | None:
+    # Append `document`'s leaves and return its shape's extractor (also seen[0] then): one
+    # already met in these documents (its leaves taken without a walk), else walked
+    # (`_flatten`) and built if the shape was met before. None: it holds a value a template
+    # cannot show; _FIRST: a shape never met (no template is built for one use).
     for i, known in enumerate(seen):
         leaves = known.take(document)
         if leaves is not None:
@@ -94,13 +139,52 @@ def _take_leaves(document: Any, seen: list[_Extractor], floats: list[float], oth
             others.extend(leaves[1])
             if i:
                 seen.insert(0, seen.pop(i))
-            return True
+            return known
     shape = _flatten(document, floats, others)
     if shape is None:
-        return False
-    seen.insert(0, _extractor(shape))
+        return None
+    built = _SHAPES_MET.extractor(shape)
+    if built is None:
+        return _FIRST
+    seen.insert(0, built)
     del seen[_SHAPES:]
-    return True
+    return built
+
+
+class _ShapesMet:
+    """The shapes met so far (bounded): an extractor and template for each one met again.
+
+    Building them costs about as much as `to_json` on a few documents of the shape (a large
+    record: ~30 ms of `exec`), so a shape met once is encoded by `to_json`: a run whose records
+    all differ (their lists' lengths vary, e.g. many symbols' gaps) pays `to_json` and no more.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._once: dict[_Shape, None] = {}
+        self._built: dict[_Shape, _Extractor] = {}
+
+    def extractor(self, shape: _Shape) -> _Extractor | None:
+        """Return the shape's extractor when it was met before (built now if needed), else None."""
+        built = self._built.get(shape)
+        if built is not None:
+            return built
+        if shape not in self._once:
+            self._once[shape] = None
+            _trim(self._once, self._size)
+            return None
+        del self._once[shape]
+        built = self._built[shape] = _extractor(shape)
+        _trim(self._built, self._size)
+        return built
+
+
+def _trim(met: dict[Any, Any], size: int) -> None:
+    while len(met) > size:  # the oldest first (dicts keep insertion order)
+        del met[next(iter(met))]
+
+
+_SHAPES_MET = _ShapesMet(64)
 
 
 def _float_texts(values: np.ndarray) -> list[str]:
@@ -219,7 +303,6 @@ class _Extractor:
         return found
 
 
-@functools.lru_cache(maxsize=64)
 def _extractor(shape: _Shape) -> _Extractor:
     # A function of straight-line subscripts: each container's type and length checked before
     # it is read (so a dict has exactly the shape's keys: as many, each present), then every

@@ -91,3 +91,20 @@ def test_a_dict_of_another_type_is_not_taken_for_a_dict_of_the_shape():
 
     # (to_json writes a dict subclass; the templates leave every document to it)
     assert template_json([document, document, {"a": _Dict(b=1.0)}]) is None
+
+
+@given(st.lists(st.integers(0, 30), min_size=1, max_size=40), st.integers(0, 2))
+def test_documents_whose_lists_vary_in_length_get_to_json_text_met_once_or_again(lengths, depth):
+    # Records of many symbols differ in their lists' lengths (gaps, rejections): a shape met once
+    # is not templated, one met again is, and a long run of new shapes skips the walk.
+    documents = [{"n": k, "gaps": [0.5 * j for j in range(k)], "why": ["r"] * (k % 3)} for k in lengths]
+
+    got = template_json(documents, depth)
+
+    assert got == [_nested(to_json(d), depth) for d in documents]
+
+
+def test_a_value_it_cannot_show_after_a_run_of_new_shapes_is_left_to_to_json():
+    documents = [{"gaps": [1.0] * k} for k in range(12)] + [{"gaps": [float("nan")] * 12}]
+
+    assert template_json(documents) is None
