@@ -236,6 +236,9 @@ class RunJournal:
         self._summary_path = out_dir / "summary.json"
         self.equity_path = self.dir / "equity.bin"
         self._write("fills.csv", FILLS_HEADER)
+        # One pickler for the run (its memo cleared after each entry: every entry stands alone,
+        # pickle.dumps's bytes), writing an entry with one call to `_write`.
+        self._pickler = pickle.Pickler(_Appender(self, f"{JOURNAL_DIR}/sessions.pkl"), protocol=5)
         self._summary_fd: int | None = None
         self.commit()
 
@@ -264,8 +267,10 @@ class RunJournal:
 
         `later`: the record's fields its reader fills in (`app.runtime.records.complete_record`).
         """
-        entry = (record, trade_pnls) if later is None else (record, trade_pnls, later)
-        self._write(f"{JOURNAL_DIR}/sessions.pkl", pickle.dumps(entry, protocol=5))
+        try:
+            self._pickler.dump((record, trade_pnls) if later is None else (record, trade_pnls, later))
+        finally:
+            self._pickler.clear_memo()  # (and lets go of the record)
         self.append(fills, equity)
         self.sessions += 1
         self.commit()
@@ -325,6 +330,19 @@ class RunJournal:
         for name in ("equity.bin", "sessions.pkl"):
             (self.dir / name).unlink(missing_ok=True)
         self.dir.rmdir()
+
+
+class _Appender:
+    """A file-like `write` for `pickle.Pickler`: appends to one of a `RunJournal`'s files."""
+
+    __slots__ = ("journal", "name")
+
+    def __init__(self, journal: RunJournal, name: str) -> None:
+        self.journal, self.name = journal, name
+
+    def write(self, data: Any) -> int:
+        self.journal._write(self.name, data)
+        return len(memoryview(data).cast("B"))
 
 
 _SCALAR_TEXT: dict[type, Callable[[Any], str]] = {
