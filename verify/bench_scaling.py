@@ -92,11 +92,11 @@ def _num(value: float | None, spec: str) -> str:
 
 
 def print_table(results: dict[tuple[int, int], dict[str, Any]]) -> None:
-    head = ("case", "bars", "product b/s", "floor b/s", "ratio", "peak RSS MB", "fills", "targets")
+    head = ("case", "bars", "product b/s", "floor b/s", "ratio", "peak RSS MB", "outputs s", "fills", "targets")
     rows: list[tuple[str, ...]] = [head]
     for (symbols, years), r in results.items():
         if "error" in r:
-            rows.append((f"{symbols}x{years}", "failed", "", "", "", "", "", r["error"][:60]))
+            rows.append((f"{symbols}x{years}", "failed", "", "", "", "", "", "", r["error"][:60]))
             continue
         ratio, rss = r.get("ratio"), r.get("peak_rss_mb")
         notes = [f"ratio >= {RATIO_TARGET}" + _met(ratio, ratio is not None
@@ -107,11 +107,12 @@ def print_table(results: dict[tuple[int, int], dict[str, Any]]) -> None:
         fills = {True: "equal", False: "DIFFER", None: "n/a"}[r.get("fills_equal")]
         rows.append((f"{symbols}x{years}", f"{r.get('product_bars') or r['floor_bars']:,}",
                      _num(r.get("product_bars_per_s"), ",.0f"), _num(r["floor_bars_per_s"], ",.0f"),
-                     _num(ratio, ".2f"), _num(rss, ".0f"), fills, "; ".join(notes)))
+                     _num(ratio, ".2f"), _num(rss, ".0f"), _num(r.get("product_outputs_s"), ".2f"), fills,
+                     "; ".join(notes)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     say()
     for row in rows:
-        cells = [c.ljust(w) if i in (0, 6, 7) else c.rjust(w)
+        cells = [c.ljust(w) if i in (0, 7, 8) else c.rjust(w)
                  for i, (c, w) in enumerate(zip(row, widths, strict=True))]
         say("  " + "  ".join(cells).rstrip())
 
