@@ -27,13 +27,14 @@ class LocalSeconds:
     is answered by `datetime` itself. One entry per UTC day asked about (a run's trading days).
     """
 
-    __slots__ = ("_dates", "_days", "_names", "tz")
+    __slots__ = ("_dates", "_days", "_decimals", "_names", "tz")
 
     def __init__(self, tz: Any) -> None:
         self.tz = tz
         self._days: dict[int, tuple[int, str] | None] = {}  # UTC day -> (offset s, "+HH:MM") or None
         self._dates: dict[int, str] = {}  # local day number -> "YYYY-MM-DD"
         self._names: dict[str, str] = {}  # symbol -> its csv field (`fill_text`)
+        self._decimals: dict[float, str] = {}  # price or commission -> f"{value:.4f}" (`fill_text`)
 
     def __call__(self, sec: int) -> str:
         day = sec // 86_400
@@ -58,7 +59,7 @@ class LocalSeconds:
         One loop of what `__call__`, `csv_field` and the columns do per fill (a session's few
         fills: the call and lookups per field cost more than the text).
         """
-        days, dates, names, buy, sell = self._days, self._dates, self._names, _BUY, _SELL
+        days, dates, names, decimals, buy, sell = self._days, self._dates, self._names, self._decimals, _BUY, _SELL
         rows = []
         last: int | None = None  # the UTC day of the previous fill when it had one offset, and that offset
         zone = ""
@@ -90,8 +91,25 @@ class LocalSeconds:
                 name = names[symbol] = csv_field(symbol)
             side = f.side
             side_text = "buy" if side is buy else "sell" if side is sell else SIDE_TEXT[side]
-            rows.append(f",{name},{side_text},{f.quantity},{f.price:.4f},{f.commission:.4f}\n")
+            price, commission = f.price, f.commission
+            # A float's text from the run's cache (a constant commission, prices met before: a
+            # float's formatting costs ~20 dict lookups); 0.0 and -0.0 (equal keys) formatted each time.
+            price_text = decimals.get(price) if price else None
+            if price_text is None:
+                price_text = self._four(price)
+            commission_text = decimals.get(commission) if commission else None
+            if commission_text is None:
+                commission_text = self._four(commission)
+            rows.append(f",{name},{side_text},{f.quantity},{price_text},{commission_text}\n")
         return "".join(rows)
+
+    def _four(self, value: float) -> str:
+        text = f"{value:.4f}"
+        if value:  # not 0.0 nor -0.0 (their texts differ, their keys do not)
+            if len(self._decimals) >= _DECIMALS_KEPT:
+                self._decimals.clear()
+            self._decimals[value] = text
+        return text
 
     def _date(self, local_day: int) -> str:
         text = self._dates[local_day] = date.fromordinal(local_day + _EPOCH_ORDINAL).isoformat()
@@ -106,6 +124,8 @@ class LocalSeconds:
         return int(offset.total_seconds()), first.isoformat()[19:]
 
 
+_DECIMALS_KEPT = 4096
+"""Fill prices and commissions whose text `LocalSeconds.fill_text` keeps (then it starts over)."""
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _TWO_DIGITS = [f"{k:02d}" for k in range(60)]
 _HOUR_MINUTE = [f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60)]

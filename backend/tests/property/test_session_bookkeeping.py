@@ -88,9 +88,11 @@ def test_sessions_merged_and_reset_in_place_equal_one_stat_of_every_record(sessi
 _DST_EDGES = [1678604400 + d for d in (-1, 0, 1, 3599, 3600)] + [1699164000 + d for d in (-1, 0, 1, 7200)] \
     + [1679792400 + d for d in (-1, 0, 1)] + [1680363000 + d for d in (-1, 0, 1, 1800)]
 _seconds = st.integers(-10**9, 2_000_000_000) | st.sampled_from(_DST_EDGES)
+# Prices and commissions met again (the text cache), 0.0 and -0.0 (equal keys, different texts).
+_again = st.sampled_from([0.0, -0.0, 0.05, 46.90469, 1.5, -0.00005, 0.00005, 2.0])
 _fill = st.tuples(st.sampled_from(["AAPL", "BRK.B", "A,B", 'Q"X']), st.sampled_from(list(OrderSide)),
-                  st.integers(1, 10**6), st.floats(0.0, 1e6), st.floats(0.0, 100.0), _seconds,
-                  st.sampled_from([0, 0, 0, 1, 500_000_000]))
+                  st.integers(1, 10**6), st.one_of(st.floats(0.0, 1e6), _again, _any_float),
+                  st.one_of(st.floats(0.0, 100.0), _again), _seconds, st.sampled_from([0, 0, 0, 1, 500_000_000]))
 
 
 @given(st.lists(st.lists(_fill, min_size=1, max_size=12), max_size=4),
