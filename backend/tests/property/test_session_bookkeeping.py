@@ -261,8 +261,10 @@ def test_the_drawdown_folded_from_the_journal_equals_folding_each_session(tmp_pa
 def test_signed_zeros_keep_their_own_text_though_their_keys_are_equal():
     local = LocalSeconds(ZoneInfo("America/New_York"))
     fills = [Fill(i, "A", OrderSide.BUY, 1, price, commission, 1_700_000_000 * 1_000_000_000)
-             for i, (price, commission) in enumerate([(0.0, -0.0), (-0.0, 0.0), (1.5, -0.0), (0.0, 1.5)])]
+             for i, (price, commission) in enumerate([(0.0, 1.5), (-0.0, 1.5), (1.5, -0.0), (1.5, 0.0),
+                                                       (-0.0, -0.0), (0.0, 0.0)])]
     rows = local.fill_text(fills)
     assert rows is not None
     assert [row.split(",")[4:] for row in rows.splitlines()] == [
-        ["0.0000", "-0.0000"], ["-0.0000", "0.0000"], ["1.5000", "-0.0000"], ["0.0000", "1.5000"]]
+        ["0.0000", "1.5000"], ["-0.0000", "1.5000"], ["1.5000", "-0.0000"], ["1.5000", "0.0000"],
+        ["-0.0000", "-0.0000"], ["0.0000", "0.0000"]]
