@@ -59,32 +59,33 @@ class LocalSeconds:
         One loop of what `__call__`, `csv_field` and the columns do per fill (a session's few
         fills: the call and lookups per field cost more than the text).
         """
-        days, dates, names, decimals, buy, sell = self._days, self._dates, self._names, self._decimals, _BUY, _SELL
+        names, decimals, buy, sell = self._names, self._decimals, _BUY, _SELL
         rows = []
-        last: int | None = None  # the UTC day of the previous fill when it had one offset, and that offset
-        zone = ""
-        offset = 0
+        # The stretch [lo, hi) of UTC seconds on one UTC day and one local day (a session's fills
+        # all are, usually), its local midnight (UTC second) `base`, date text and zone suffix.
+        lo = hi = 0
+        base: int | None = None  # None: the day has an offset change (`prefix` is the whole stamp)
+        prefix = zone = ""
         for f in fills:
-            sec, part = divmod(f.filled_at_ns, 1_000_000_000)
-            if part:
+            ns = f.filled_at_ns
+            sec = ns // 1_000_000_000
+            if sec * 1_000_000_000 != ns:
                 return None
-            day = sec // 86_400
-            if day != last:
+            if not lo <= sec < hi:
+                day = sec // 86_400
                 try:
-                    hit = days[day]
+                    hit = self._days[day]
                 except KeyError:
-                    hit = days[day] = self._day(day)
-                if hit is None:  # an offset change that day: datetime's own text
-                    last = None
-                    rows.append(datetime.fromtimestamp(sec, self.tz).isoformat())
+                    hit = self._days[day] = self._day(day)
+                if hit is None:  # an offset change that day: datetime's own text, fill by fill
+                    lo = hi = 0
+                    prefix, base = datetime.fromtimestamp(sec, self.tz).isoformat(), None
                 else:
-                    last = day
                     offset, zone = hit
-            if last is not None:
-                local_day, tod = divmod(sec + offset, 86_400)
-                minute, second = divmod(tod, 60)
-                rows.append(f"{dates.get(local_day) or self._date(local_day)}T{_HOUR_MINUTE[minute]}"
-                            f"{_TWO_DIGITS[second]}{zone}")
+                    local_day = (sec + offset) // 86_400
+                    base = local_day * 86_400 - offset
+                    lo, hi = max(day * 86_400, base), min(day * 86_400, base) + 86_400
+                    prefix = (self._dates.get(local_day) or self._date(local_day)) + "T"
             symbol = f.symbol
             name = names.get(symbol)
             if name is None:
@@ -100,7 +101,12 @@ class LocalSeconds:
             commission_text = decimals.get(commission) if commission else None
             if commission_text is None:
                 commission_text = self._four(commission)
-            rows.append(f",{name},{side_text},{f.quantity},{price_text},{commission_text}\n")
+            if base is None:
+                rows.append(f"{prefix},{name},{side_text},{f.quantity},{price_text},{commission_text}\n")
+            else:
+                tod = sec - base
+                rows.append(f"{prefix}{_HOUR_MINUTE[tod // 60]}{_TWO_DIGITS[tod % 60]}{zone},{name},{side_text},"
+                            f"{f.quantity},{price_text},{commission_text}\n")
         return "".join(rows)
 
     def _four(self, value: float) -> str:
