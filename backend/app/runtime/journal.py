@@ -356,18 +356,34 @@ _SCALAR_TEXT: dict[type, Callable[[Any], str]] = {
 def _indented(doc: dict[str, Any]) -> str | None:
     """``json.dumps(doc, indent=2, sort_keys=True)`` of a dict of str keys whose values are str,
     int, bool, None, finite floats or such dicts (one level), else None."""
-    lines = []
     try:
-        for key, head in _key_plan(tuple(doc), "  "):
-            value = doc[key]
-            if type(value) is dict:
-                inner = [f"{head2}{_scalar_text(value[k])}" for k, head2 in _key_plan(tuple(value), "    ")]
-                lines.append(f"{head}{{\n" + ",\n".join(inner) + "\n  }" if inner else f"{head}{{}}")
-            else:
-                lines.append(f"{head}{_scalar_text(value)}")
+        lines = _lines(doc, "  ")
     except (KeyError, TypeError, ValueError):  # another value or key: json.dumps writes it
         return None
     return "{\n" + ",\n".join(lines) + "\n}" if lines else "{}"
+
+
+def _lines(doc: dict[str, Any], indent: str) -> list[str]:
+    # Each key's line of `doc` at `indent` (values by type inline: a call per value cost more
+    # than its text); a dict value (at the top level only) as its own lines.
+    lines = []
+    for key, head in _key_plan(tuple(doc), indent):
+        value = doc[key]
+        kind = type(value)
+        if kind is str:
+            lines.append(head + encode_basestring_ascii(value))
+        elif kind is int:
+            lines.append(head + int.__repr__(value))
+        elif kind is float:
+            if value - value != 0.0:  # NaN or infinite: json.dumps's words
+                raise ValueError(value)
+            lines.append(head + float.__repr__(value))
+        elif kind is dict and indent == "  ":
+            inner = _lines(value, "    ")
+            lines.append(head + "{\n" + ",\n".join(inner) + "\n  }" if inner else head + "{}")
+        else:
+            lines.append(head + _SCALAR_TEXT[kind](value))
+    return lines
 
 
 _KEY_PLANS: dict[tuple[str, tuple[Any, ...]], tuple[tuple[str, str], ...]] = {}
@@ -384,11 +400,3 @@ def _key_plan(keys: tuple[Any, ...], indent: str) -> tuple[tuple[str, str], ...]
         if len(_KEY_PLANS) < 64:  # a few shapes per run
             _KEY_PLANS[(indent, keys)] = plan
     return plan
-
-
-def _scalar_text(value: Any) -> str:
-    if type(value) is float:
-        if value - value != 0.0:  # NaN or infinite: json.dumps's words
-            raise ValueError(value)
-        return float.__repr__(value)
-    return _SCALAR_TEXT[type(value)](value)
