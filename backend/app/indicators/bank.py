@@ -76,9 +76,9 @@ class IndicatorBank:
         self._keys = {label: [s.key for s in specs] for label, specs in self._by_interval.items()}
         self._states: dict[tuple[str, str], IndicatorState] = {}
         self._groups: dict[str, _Group] = {}
-        # Every state ever built, per (symbol, key): `begin_session` resets and re-warms these
-        # rather than building new ones through the registry each session.
-        self._kept: dict[tuple[str, str], IndicatorState] = {}
+        # Every state ever built, per (symbol, interval, spec): `begin_session` resets and
+        # re-warms these rather than building new ones through the registry each session.
+        self._kept: dict[tuple[str, str, int], IndicatorState] = {}
 
     def begin_session(self, state: SessionState, symbols: Sequence[str]) -> None:
         """Create warmed-up states and empty value series for every symbol and indicator.
@@ -97,12 +97,12 @@ class IndicatorBank:
             keys = self._keys[label]
             group = _Group(keys, [], [], [], specs=list(specs), n_symbols=len(symbols),
                            capacity=capacity)
-            for spec, key in zip(specs, keys, strict=True):
+            for j, (spec, key) in enumerate(zip(specs, keys, strict=True)):
                 states, series = [], []
                 for symbol in symbols:
-                    ind = kept.get((symbol, key))
+                    ind = kept.get((symbol, label, j))  # one per spec, as if built each session
                     if ind is None:
-                        ind = kept[(symbol, key)] = make_indicator(spec.name, spec.period, spec.field, spec.params)
+                        ind = kept[(symbol, label, j)] = make_indicator(spec.name, spec.period, spec.field, spec.params)
                     else:
                         ind.reset()
                     bars = history.get((symbol, label))

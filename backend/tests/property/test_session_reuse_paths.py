@@ -165,8 +165,10 @@ def _run_sessions(case, batch_sizes, sessions_=(0, 1)):
     # Sessions through one DataProcessor (data-driven: not paced, no derived interval).
     n, slots, present, prices, _, _, specs, every_slot = case
     symbols = [f"S{i}" for i in range(n)]
+    # All on the base (no derived interval here), one spec per key as the run builds them.
+    on_base = dict.fromkeys((name, period) for name, period, _label in specs)
     bank = IndicatorBank([SessionIndicator(name, period, BASE, params=params_of(name))
-                          for name, period, _label in specs])
+                          for name, period in on_base])
     out = _Outbox()
     proc = DataProcessor(symbols, BASE, [], bank, None, out, RunMetrics("backtest", 0), _Clock(), False,
                          StopToken(), lambda failure: None)
@@ -208,3 +210,4 @@ def test_processor_reused_over_sessions_equals_a_new_one_per_session(case, sizes
     # Assert: the same indicator values, bit for bit
     for got, want in zip(reused, alone, strict=True):
         _same(got, want)
+
