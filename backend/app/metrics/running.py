@@ -321,29 +321,36 @@ class PerformanceMetrics:
 
     def snapshot(self) -> MetricsSnapshot:
         """Return what `as_dict` shows, before units and dicts (`metrics_dict` turns it into `as_dict`'s
-        dict): ``(((stage, RunningStat.snapshot), ...), ((counter, n), ...) sorted, process)``, process
-        ``(cpu_s, rss_bytes, peak_rss_bytes)`` or None before `sample_process`. A few tuples: cheap to
-        take and to pickle once per session."""
-        process = (self.cpu_s, self.rss_bytes, self.peak_rss_bytes) if self.peak_rss_bytes else None
-        return (tuple([(name, stat.snapshot()) for name, stat in self.stages.items()]),
-                tuple(sorted(self.counters.items())), process)
+        dict): ``(stage names, the stages' RunningStat.snapshot values one after the other,
+        counter names sorted, their counts, process)``; the names are None when they are `STAGES`,
+        process is ``(cpu_s, rss_bytes, peak_rss_bytes)`` or None before `sample_process`. A few
+        flat tuples: cheap to take and to pickle once per session."""
+        values: list[float | int] = []
+        for stat in self.stages.values():
+            values += stat.snapshot()
+        return self._snapshot(values)
+
+    def _snapshot(self, values: list[float | int]) -> MetricsSnapshot:
+        names = tuple(self.stages)
+        counters = sorted(self.counters.items())
+        return (None if names == STAGES else names, tuple(values), tuple([k for k, _ in counters]),
+                tuple([n for _, n in counters]),
+                (self.cpu_s, self.rss_bytes, self.peak_rss_bytes) if self.peak_rss_bytes else None)
 
     def drain_into(self, into: PerformanceMetrics) -> MetricsSnapshot:
         """Return `snapshot`, `into.merge(self)` and forget every record and counter (in place: the
         stage threads hold their stats), in one pass over the stages."""
-        stages = []
+        values: list[float | int] = []
         mine = into.stages
         for name, stat in self.stages.items():
             run = mine.get(name)
             if run is None:
                 run = mine[name] = RunningStat()
-            stages.append((name, stat.drain_into(run)))
-        counters = tuple(sorted(self.counters.items()))
+            values += stat.drain_into(run)
+        snap = self._snapshot(values)
         for name, n in self.counters.items():
             into.increment(name, n)
         self.counters.clear()
-        snap = (tuple(stages), counters,
-                (self.cpu_s, self.rss_bytes, self.peak_rss_bytes) if self.peak_rss_bytes else None)
         into.cpu_s = max(into.cpu_s, self.cpu_s)
         into.rss_bytes = max(into.rss_bytes, self.rss_bytes)
         into.peak_rss_bytes = max(into.peak_rss_bytes, self.peak_rss_bytes)
@@ -358,15 +365,17 @@ class PerformanceMetrics:
         return metrics_dict(self.snapshot())
 
 
-MetricsSnapshot = tuple[tuple[tuple[str, StatSnapshot], ...], tuple[tuple[str, int], ...],
+MetricsSnapshot = tuple[tuple[str, ...] | None, tuple[float | int, ...], tuple[str, ...], tuple[int, ...],
                         tuple[float, int, int] | None]
 """A `PerformanceMetrics.snapshot`."""
 
 
 def metrics_dict(snap: MetricsSnapshot) -> dict[str, object]:
     """`PerformanceMetrics.as_dict` of a `PerformanceMetrics.snapshot`."""
-    stages, counters, process = snap
-    out: dict[str, object] = {"stages": {name: stat_dict(stat) for name, stat in stages}, "counters": dict(counters)}
+    names, values, counter_names, counts, process = snap
+    stages = {name: stat_dict(values[i : i + 6])  # type: ignore[arg-type]
+              for name, i in zip(STAGES if names is None else names, range(0, len(values), 6), strict=True)}
+    out: dict[str, object] = {"stages": stages, "counters": dict(zip(counter_names, counts, strict=True))}
     if process is not None:
         cpu_s, rss_bytes, peak_rss_bytes = process
         out["process"] = {"cpu_s": cpu_s, "rss_mb": rss_bytes / _MB, "peak_rss_mb": peak_rss_bytes / _MB}
