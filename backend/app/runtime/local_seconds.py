@@ -101,12 +101,15 @@ class LocalSeconds:
             commission_text = decimals.get(commission) if commission else None
             if commission_text is None:
                 commission_text = self._four(commission)
+            quantity = f.quantity
+            quantity_text = _QUANTITY_TEXT[quantity] if type(quantity) is int and 0 < quantity < _QUANTITIES \
+                else str(quantity)
             if base is None:
-                rows.append(f"{prefix},{name},{side_text},{f.quantity},{price_text},{commission_text}\n")
+                rows.append(f"{prefix},{name},{side_text},{quantity_text},{price_text},{commission_text}\n")
             else:
                 tod = sec - base
                 rows.append(f"{prefix}{_HOUR_MINUTE[tod // 60]}{_TWO_DIGITS[tod % 60]}{zone},{name},{side_text},"
-                            f"{f.quantity},{price_text},{commission_text}\n")
+                            f"{quantity_text},{price_text},{commission_text}\n")
         return "".join(rows)
 
     def _four(self, value: float) -> str:
@@ -130,6 +133,9 @@ class LocalSeconds:
         return int(offset.total_seconds()), first.isoformat()[19:]
 
 
+_QUANTITIES = 1024
+_QUANTITY_TEXT = [str(q) for q in range(_QUANTITIES)]
+"""The text of the usual quantities (``f"{q}"`` of an int is ``str(q)``)."""
 _DECIMALS_KEPT = 4096
 """Fill prices and commissions whose text `LocalSeconds.fill_text` keeps (then it starts over)."""
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
