@@ -178,29 +178,30 @@ def session_record(state: SessionState, index: int, tm: TimeManager, symbols: tu
     With `quality_later`, ``data_quality`` is None: the journal's reader computes it
     (`complete_record`: it is the quality rollup of the record's own ``quality`` and ``bars``).
     """
-    bars = {s: {label: len(state.bars[(s, label)]) for label in (base, *derived) if (s, label) in state.bars}
-            for s in symbols}
+    series = state.bars
+    labels = (base, *derived)
+    bars = {s: {label: len(series[(s, label)]) for label in labels if (s, label) in series} for s in symbols}
     detail = {s: _detail(state, s, base, derived, tm) for s in symbols}
     record = compute_session_stats(
         state.session.isoformat(), trading["equity_start"], trading["equity_end"], trading["fills"],
         trading["closed_trades"], rejected_orders=trading["orders_rejected"],
-        bars_processed=sum(b[base] for b in bars.values()))
-    record["trading"]["rejections"] = trading["rejections"]
-    record["trading"]["orders_expired"] = len(trading.get("expired", []))  # DAY orders unfilled at the close
-    record["trading"]["expired"] = trading.get("expired", [])
-    record["trading"]["by_symbol"] = symbol_pnl(trading["session_fills"], trading["books_start"],
-                                                trading["books_end"])
-    record["trading"]["open_positions"] = open_positions(trading["books_end"])
-    record.update({
-        "index": index,
-        "open": _format_ns(tm, state.open_ns),
-        "close": _format_ns(tm, state.close_ns),
-        "early_close": state.early_close,
-        "bars": bars,
-        "data_quality": None if quality_later else quality_rollup(detail, bars, base),
-        "quality": detail,
-        "clock": clock,
-    })
+        bars_processed=sum([b[base] for b in bars.values()]))
+    done = record["trading"]
+    expired = trading.get("expired", [])
+    done["rejections"] = trading["rejections"]
+    done["orders_expired"] = len(expired)  # DAY orders unfilled at the close
+    done["expired"] = expired
+    books_end = trading["books_end"]
+    done["by_symbol"] = symbol_pnl(trading["session_fills"], trading["books_start"], books_end)
+    done["open_positions"] = open_positions(books_end)
+    record["index"] = index
+    record["open"] = _format_ns(tm, state.open_ns)
+    record["close"] = _format_ns(tm, state.close_ns)
+    record["early_close"] = state.early_close
+    record["bars"] = bars
+    record["data_quality"] = None if quality_later else quality_rollup(detail, bars, base)
+    record["quality"] = detail
+    record["clock"] = clock
     return record
 
 
