@@ -69,18 +69,38 @@ class FillLike(Protocol):
 
 
 def symbol_pnl(fills: Iterable[FillLike], start: Mapping[str, Book],
-               end: Mapping[str, Book]) -> dict[str, dict[str, Any]]:
+               end: Mapping[str, Book], also: tuple[dict[str, float], dict[str, int]] | None = None,
+               ) -> dict[str, dict[str, Any]]:
     """Return each symbol's P&L and fill count over a span (a session, or the run).
 
     A symbol's P&L is the cash its fills moved (sales minus purchases minus commissions) plus
     its position's value at the end minus its value at the start (quantity times mark), so the
     symbols' P&L add up to the account's equity change over the span. Symbols that neither
     traded nor held a position are left out; the result is in symbol order.
+
+    `also`: another ``(cash, count)`` pair the same fills are folded into, in the same pass
+    (`fold_fill_cash`: the run's totals, as a session's fills are folded into them).
     """
     cash: dict[str, float] = {}
     count: dict[str, int] = {}
-    fold_fill_cash(fills, cash, count)
+    if also is None:
+        fold_fill_cash(fills, cash, count)
+    else:
+        _fold_twice(fills, cash, count, *also)
     return symbol_pnl_of(cash, count, start, end)
+
+
+def _fold_twice(fills: Iterable[FillLike], cash: dict[str, float], count: dict[str, int],
+                cash2: dict[str, float], count2: dict[str, int]) -> None:
+    # fold_fill_cash into two pairs at once: each fill's flow worked out once, added to both.
+    buy = OrderSide.BUY
+    for f in fills:
+        symbol = f.symbol
+        flow = f.quantity * f.price * (-1.0 if f.side is buy else 1.0) - f.commission
+        cash[symbol] = cash.get(symbol, 0.0) + flow
+        count[symbol] = count.get(symbol, 0) + 1
+        cash2[symbol] = cash2.get(symbol, 0.0) + flow
+        count2[symbol] = count2.get(symbol, 0) + 1
 
 
 def fold_fill_cash(fills: Iterable[FillLike], cash: dict[str, float], count: dict[str, int]) -> None:

@@ -172,11 +172,14 @@ def _format_ns(tm: TimeManager, ts_ns: int) -> str:
 
 def session_record(state: SessionState, index: int, tm: TimeManager, symbols: tuple[str, ...], base: str,
                    derived: tuple[str, ...], trading: dict[str, Any], clock: dict[str, Any],
-                   quality_later: bool = False) -> dict[str, Any]:
+                   quality_later: bool = False,
+                   fold_into: tuple[dict[str, float], dict[str, int]] | None = None) -> dict[str, Any]:
     """Return the JSON-ready record of one finished session (read after every stage acked it).
 
     With `quality_later`, ``data_quality`` is None: the journal's reader computes it
     (`complete_record`: it is the quality rollup of the record's own ``quality`` and ``bars``).
+    `fold_into`: the run's per-symbol ``(cash, count)`` totals, to fold the session's fills
+    into in the same pass as the record's ``by_symbol`` (`app.metrics.stats.symbol_pnl`).
     """
     series = state.bars
     labels = (base, *derived)
@@ -192,7 +195,7 @@ def session_record(state: SessionState, index: int, tm: TimeManager, symbols: tu
     done["orders_expired"] = len(expired)  # DAY orders unfilled at the close
     done["expired"] = expired
     books_end = trading["books_end"]
-    done["by_symbol"] = symbol_pnl(trading["session_fills"], trading["books_start"], books_end)
+    done["by_symbol"] = symbol_pnl(trading["session_fills"], trading["books_start"], books_end, fold_into)
     done["open_positions"] = open_positions(books_end)
     record["index"] = index
     record["open"] = _format_ns(tm, state.open_ns)

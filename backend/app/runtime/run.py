@@ -109,14 +109,18 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
             p = pipeline  # bound below, before any thread starts
             trading = p.engine.results.sessions.pop(index)
             base = p.plan.base.label
+            # The broker's fills are the session's (none came before its start or after its end,
+            # as in a backtest): the record's per-symbol fold also folds them into the run's.
+            folded = len(p.broker.fills) == len(trading["session_fills"])
             record = session_record(state, index, p.tm, p.plan.symbols, base, tuple(i.label for i in p.derived),
                                     trading, {"mode": p.metrics.mode, "requested_speed": p.metrics.requested_speed},
-                                    quality_later=True)
+                                    quality_later=True,
+                                    fold_into=(p.rollup.fill_cash, p.rollup.fill_count) if folded else None)
             record["metrics"] = None  # data_quality and metrics: built by the journal's reader (complete_record)
             later = {"data_quality": base, "metrics": p.metrics.end_session_snapshot(p.subscriptions)}
             assert journal is not None
             p.rollup.add(record)
-            _journal_session(p, journal, record, [t.pnl for t in trading["closed_trades"]], later)
+            _journal_session(p, journal, record, [t.pnl for t in trading["closed_trades"]], later, folded)
             done = record["trading"]
             log.info("session %s ended: %d bars, %d fills, P&L %.2f, equity %.2f", record["date"],
                      record["bars_processed"], done["fills"], done["pnl"], done["equity_end"])
@@ -161,12 +165,13 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
 
 
 def _journal_session(p: Pipeline, journal: RunJournal, record: dict[str, Any], trade_pnls: list[float],
-                     later: dict[str, Any]) -> None:
+                     later: dict[str, Any], folded: bool) -> None:
     # Journal a finished session, then drop what the run no longer needs to hold: its fills
     # (their per-symbol cash is folded into the rollup) and its equity points (the drawdown is
     # folded from the journal when the outputs read it), so memory does not grow with the run's length.
     journal.session_done(record, trade_pnls, p.broker.fills, equity_columns(p), later)
-    p.rollup.fold_fills(p.broker.fills)
+    if not folded:  # (else folded with the record's per-symbol P&L)
+        p.rollup.fold_fills(p.broker.fills)
     p.broker.forget_fills()
     p.rollup.curve_on_disk(journal.equity_path, journal.equity_length)
     p.engine.results.log.forget()

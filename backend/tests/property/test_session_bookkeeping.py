@@ -208,7 +208,7 @@ def test_journaled_records_read_back_whole_up_to_the_commit(tmp_path_factory, sy
     empty = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
     for i in range(5):
         quality = {f"S{k}": _quality(*spec) for k, spec in enumerate(symbols)}
-        bars = {s: {"1m": 390 - q["missing"], "5m": 78} for s, q in quality.items()}  # type: ignore[operator]
+        bars = {s: {"1m": 390 - q["missing"], "5m": 78} for s, q in quality.items()}
         record = {"date": f"2024-07-0{i + 1}", "bars": bars, "data_quality": None, "quality": quality,
                   "metrics": None}
         metrics.stat("coordinator").record_many(1000 + i, 3)
@@ -268,3 +268,22 @@ def test_signed_zeros_keep_their_own_text_though_their_keys_are_equal():
     assert [row.split(",")[4:] for row in rows.splitlines()] == [
         ["0.0000", "1.5000"], ["-0.0000", "1.5000"], ["1.5000", "-0.0000"], ["1.5000", "0.0000"],
         ["-0.0000", "-0.0000"], ["0.0000", "0.0000"]]
+
+
+@given(st.lists(st.lists(st.tuples(st.sampled_from(["A", "B"]), st.booleans(), st.integers(1, 500),
+                                   st.one_of(st.floats(0.01, 1e4), _again), st.floats(0, 5)), max_size=12),
+                max_size=4))
+def test_a_session_folded_with_the_runs_totals_equals_two_folds(sessions):
+    # symbol_pnl(..., also=run totals) gives the session's figures and leaves the run's totals as
+    # fold_fill_cash session after session does, bit for bit.
+    from app.metrics.stats import fold_fill_cash, symbol_pnl
+
+    run = ({}, {})
+    reference: tuple[dict[str, float], dict[str, int]] = ({}, {})
+    books = {"A": (5, 10.0, 11.5)}
+    for rows in sessions:
+        fills = [Fill(i, s, OrderSide.BUY if buy else OrderSide.SELL, q, p, c, i)
+                 for i, (s, buy, q, p, c) in enumerate(rows)]
+        assert symbol_pnl(fills, {}, books, run) == symbol_pnl(fills, {}, books)
+        fold_fill_cash(fills, *reference)
+        assert run == reference
