@@ -24,7 +24,7 @@ _BACKPRESSURE = {
     "Coordinator→Processor": "backpressure.coordinator_processor",
     "Processor→Analysis": "backpressure.processor_analysis",
 }
-_COUNTER_KEYS: dict[str, tuple[str, str | None]] = {}
+_COUNTER_KEYS: dict[str, tuple[str, ...]] = {}
 """Per edge name, the counters its overruns add to (built once per name)."""
 
 
@@ -82,13 +82,13 @@ class RunMetrics:
         for name, sub in subs.items():
             keys = _COUNTER_KEYS.get(name)
             if keys is None:
-                keys = _COUNTER_KEYS[name] = (f"overruns.{name}", _BACKPRESSURE.get(name))
+                backpressure = _BACKPRESSURE.get(name)
+                keys = _COUNTER_KEYS[name] = (f"overruns.{name}",) + ((backpressure,) if backpressure else ())
             overruns = sub.statistics().overruns
             delta = overruns - seen.get(name, 0)
             seen[name] = overruns
             for key in keys:
-                if key is not None:
-                    counters[key] = counters.get(key, 0) + delta
+                counters[key] = counters.get(key, 0) + delta
             lag = lags[name] = sub.reset_max_lag()
             prev = worst.get(name, 0)
             worst[name] = lag if lag > prev else prev

@@ -343,6 +343,9 @@ class PerformanceMetrics:
         values: list[float | int] = []
         mine = into.stages
         for name, stat in self.stages.items():
+            if not stat.count:  # (most stages, most sessions: nothing to merge nor reset)
+                values += _EMPTY
+                continue
             run = mine.get(name)
             if run is None:
                 run = mine[name] = RunningStat()
