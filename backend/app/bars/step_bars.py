@@ -11,7 +11,7 @@ import numpy as np
 from app.store.bar import Bar, BarArrays
 from app.store.series import BarSeries
 
-__all__ = ["step_bars"]
+__all__ = ["step_bars", "symbol_bars"]
 
 _new_tuple = tuple.__new__
 
@@ -69,3 +69,29 @@ def _one_step(symbols: Sequence[str], series: Sequence[BarSeries], rows: list[in
         flat = [_new_tuple(Bar, (symbols[s], *series[s].row(row))) for s, row in enumerate(rows) if row >= 0]
     counts = [row + 1 if row >= 0 else c for row, c in zip(rows, counts_before, strict=True)]
     return flat, [0, len(flat)], [counts]
+
+
+def symbol_bars(symbols: Sequence[str], series: Sequence[BarSeries],
+                base_idx: np.ndarray) -> list[tuple[list[Any], int] | None]:
+    """Return, per symbol, a batch's bars as Bar tuples and the row of the first (None: no bar).
+
+    Each symbol's rows in a batch are contiguous in its series: they are made into tuples in one
+    C-level pass, so the engine's per-bar path only indexes a list. A one-step batch (live,
+    clock-driven) reads each symbol's row directly.
+    """
+    out: list[tuple[list[Any], int] | None] = []
+    if base_idx.shape[0] == 1:
+        for s, row in enumerate(base_idx[0].tolist()):
+            out.append(None if row < 0 else ([_new_tuple(Bar, (symbols[s], *series[s].row(row)))], row))
+        return out
+    for s, symbol in enumerate(symbols):
+        col = base_idx[:, s]
+        present = col[col >= 0]
+        if not present.shape[0]:
+            out.append(None)
+            continue
+        first, last = int(present[0]), int(present[-1]) + 1
+        view = series[s].view(last).slice(first, last)
+        rows = zip(repeat(symbol), *(c.tolist() for c in view))
+        out.append((list(map(_new_tuple, repeat(Bar), rows)), first))
+    return out

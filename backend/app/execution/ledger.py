@@ -21,9 +21,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from app.execution.orders import BUY, SELL, OrderSide
 
-__all__ = ["ClosedTrade", "Ledger", "Position"]
+__all__ = ["ClosedTrade", "Ledger", "Position", "equity_points"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,3 +260,20 @@ def _add(book: _Book, signed: int, price: float, commission: float, at_ns: int) 
     book.entry_qty += abs(signed)
     book.entry_notional += abs(signed) * price
     book.commission += commission
+
+
+def equity_points(at: list[int], cashes: list[float], qtys: list[int],
+                  closes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(equity, cash)`` per step of one symbol's account from its changes alone.
+
+    From step ``at[i]`` on (ascending, the first 0) the cash is ``cashes[i]`` and the symbol's
+    quantity ``qtys[i]`` (`Ledger.holding` after each change); ``closes[k]`` is the symbol's price
+    at step k. Equity is ``cash + qty * close`` as `Ledger.account` computes it (int to float,
+    the product, then the sum: the same IEEE operations, so the same floats), ``cash + 0.0``
+    when flat.
+    """
+    n = closes.shape[0]
+    lengths = [b - a for a, b in zip(at, [*at[1:], n], strict=True)]
+    cash = np.repeat(np.array(cashes, dtype=np.float64), lengths)
+    qty = np.repeat(np.array(qtys, dtype=np.float64), lengths)
+    return np.where(qty != 0, cash + qty * closes, cash + 0.0), cash

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from app.bars.step_bars import step_bars
+from app.bars.step_bars import step_bars, symbol_bars
+from app.execution.ledger import equity_points
 from app.execution.paper import SimulatedBroker
 from app.metrics.collect import RunMetrics
 from app.store.bar import Bar
@@ -61,19 +62,6 @@ def _split(points: list[tuple[float, float]]) -> tuple[list[float], list[float]]
         return [], []
     equity, cash = zip(*points, strict=True)
     return list(equity), list(cash)
-
-
-def _equity_points(at: list[int], cashes: list[float], qtys: list[int],
-                   closes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    # (equity, cash) per step from the account's changes: from step at[i] on, cash is
-    # cashes[i] and the quantity qtys[i]. Equity is cash + qty * close as `Ledger.account`
-    # computes it (int to float, the product, then the sum: the same IEEE operations), and
-    # cash + 0.0 when flat.
-    n = closes.shape[0]
-    lengths = [b - a for a, b in zip(at, [*at[1:], n], strict=True)]
-    cash = np.repeat(np.array(cashes, dtype=np.float64), lengths)
-    qty = np.repeat(np.array(qtys, dtype=np.float64), lengths)
-    return np.where(qty != 0, cash + qty * closes, cash + 0.0), cash
 
 
 def _books(broker: SimulatedBroker, symbols: tuple[str, ...]) -> dict[str, tuple[int, float, float | None]]:
@@ -172,7 +160,8 @@ class AnalysisEngine(SessionThread):
                     and self.broker.holding(ctx.symbols[0]) is not None:
                 eq_ns, eq, cash, walked = self._walk_one(state, batch, ends)
             else:
-                bars = self._bars(state, ctx.symbols, ctx.base_interval, batch)
+                bars = symbol_bars(ctx.symbols, [state.bars[(symbol, ctx.base_interval)] for symbol in ctx.symbols],
+                                   batch.base_idx)
                 eq_ns, eq, cash, walked = self._walk_single(bars, ss, batch.base_idx[ks, ss], ends)
         else:
             eq_ns, eq, cash, walked = self._walk_many(state, batch, ends)
@@ -213,7 +202,7 @@ class AnalysisEngine(SessionThread):
                 cashes.append(held[0])
                 qtys.append(held[1])
             on_bar(ctx, bar)
-        return (ends[:walked], *_equity_points(at, cashes, qtys, view.close[:walked]), walked)
+        return (ends[:walked], *equity_points(at, cashes, qtys, view.close[:walked]), walked)
 
     def _walk_single(self, bars: list[Any], ss: np.ndarray, rows: np.ndarray,
                      ends: list[int]) -> tuple[list[int], list[float], list[float], int]:
@@ -277,31 +266,6 @@ class AnalysisEngine(SessionThread):
             if self.stop_token.is_set():
                 return False
         return True
-
-    @staticmethod
-    def _bars(state: SessionState, symbols: tuple[str, ...], base: str, batch: StepBatch) -> list[Any]:
-        # Per symbol, this batch's bars as Bar tuples built in one pass (C-level constructors)
-        # and the row of the first: the per-bar path then only indexes a list.
-        out: list[Any] = []
-        if batch.hi - batch.lo == 1:  # one step (live, clock-driven): one row per symbol, read directly
-            for s, row in enumerate(batch.base_idx[0].tolist()):
-                if row < 0:
-                    out.append(None)
-                    continue
-                symbol = symbols[s]
-                out.append(([_new_tuple(Bar, (symbol, *state.bars[(symbol, base)].row(row)))], row))
-            return out
-        for s, symbol in enumerate(symbols):
-            col = batch.base_idx[:, s]
-            present = col[col >= 0]
-            if not present.shape[0]:
-                out.append(None)
-                continue
-            first, last = int(present[0]), int(present[-1]) + 1
-            view = state.bars[(symbol, base)].view(last).slice(first, last)
-            rows = zip(repeat(symbol), *(c.tolist() for c in view))
-            out.append((list(map(_new_tuple, repeat(Bar), rows)), first))
-        return out
 
     def _end(self, event: SessionEnd) -> None:
         state = event.state

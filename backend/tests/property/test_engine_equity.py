@@ -1,7 +1,7 @@
 """The engine's equity points from the account's changes equal `account` step by step (issue 7).
 
 A one-symbol batch on the paper broker computes its equity points after the loop, from the
-(cash, quantity) the account holds from each fill on (`threads/analysis._equity_points`). They
+(cash, quantity) the account holds from each fill on (`execution/ledger.equity_points`). They
 must be the floats `Ledger.account` gives when asked at every step.
 """
 
@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from app.config import load_session_config
-from app.execution.ledger import Ledger
+from app.execution.ledger import Ledger, equity_points
 from app.execution.paper import SimulatedBroker
 from app.runtime.run import run
-from app.threads.analysis import _equity_points
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.runs import make_store, write_config
@@ -46,7 +45,7 @@ def test_equity_from_the_changes_equals_account_at_every_step(steps, cash) -> No
         equity, money = ledger.account({"X": close})
         expected_eq.append(equity)
         expected_cash.append(money)
-    eq, money = _equity_points(at, cashes, qtys, np.array([c for c, _ in steps], dtype=np.float64))
+    eq, money = equity_points(at, cashes, qtys, np.array([c for c, _ in steps], dtype=np.float64))
     assert eq.tolist() == expected_eq  # bit for bit (== on floats; no NaN here)
     assert money.tolist() == expected_cash
     assert np.signbit(eq).tolist() == np.signbit(np.array(expected_eq, dtype=np.float64)).tolist()
