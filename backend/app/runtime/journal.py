@@ -1,10 +1,12 @@
-"""RunJournal: a run's results written as it goes, flushed once per finished session.
+"""RunJournal: a run's results written as it goes, written through once per finished session.
 
 What is on disk while a run goes on, and after a ``kill -9``:
 
 - ``fills.csv``: every fill of every finished session (appended as text when the session ends).
 - ``journal/equity.bin``: the equity points of every finished session (ns, equity, cash: 24
-  bytes a point), and ``journal/sessions.pkl``: each finished session's record, one pickle each.
+  bytes a point), and ``journal/sessions.pkl``: each finished session's record, one pickle each
+  (its ``metrics`` as a snapshot and its ``data_quality`` left out: `read_records` builds them,
+  `app.runtime.records.complete_record`).
 - ``summary.json``: ``status: "running"``, the progress so far and the commit record
   (``journal``: the byte length of each journal file after the last finished session), always
   whole: rewritten in place as one padded page (a single page is written whole or not at all),
