@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import queue
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from app.execution.alpaca_ids import client_order_id, sequence_of
@@ -447,6 +447,11 @@ class AlpacaBroker(SimulatedBroker):
         if reason is not None:
             self._kill(reason)
         return True
+
+    def mark_all(self, bars: Sequence[tuple[str, int, float, float, float, float, float]]) -> None:
+        """`mark` each bar in order (broker events and the kill switch are checked at every bar)."""
+        for bar in bars:
+            self.mark(bar)
 
     def on_bar(self, symbol: str, start_ns: int, open_: float, high: float, low: float, close: float) -> list[Fill]:
         """`mark` for one bar; return the broker fills applied meanwhile."""

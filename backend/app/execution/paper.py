@@ -27,8 +27,9 @@ total_commission``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
+from operator import itemgetter
 from typing import ClassVar, Final, cast
 
 from app.execution.book import PendingBook
@@ -47,6 +48,7 @@ __all__ = ["SimulatedBroker"]
 
 
 _BPS: Final = 1e4
+_SYMBOL, _CLOSE = itemgetter(0), itemgetter(5)  # a Bar's symbol and close
 
 
 class _RiskView:
@@ -207,6 +209,16 @@ class SimulatedBroker:
             return True
         self._last[symbol] = close
         return False
+
+    def mark_all(self, bars: Sequence[tuple[str, int, float, float, float, float, float]]) -> None:
+        """`mark` each of `bars` in order (a step's bars, one per symbol): one dict update when
+        no order of their symbols is pending (nothing to match, only the marks move)."""
+        pending = self._pending
+        if pending and not pending.keys().isdisjoint(map(_SYMBOL, bars)):
+            for bar in bars:
+                self.mark(bar)
+            return
+        self._last.update(zip(map(_SYMBOL, bars), map(_CLOSE, bars), strict=True))
 
     def holding(self, symbol: str) -> tuple[float, int] | None:
         """Return ``(cash, signed quantity of symbol)``, or None when another symbol is held

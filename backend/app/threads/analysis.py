@@ -233,8 +233,11 @@ class AnalysisEngine(SessionThread):
         # on_bar runs per bar in symbol order; the equity point after the step. The bars come
         # in (step, symbol) order, built in one vectorised pass (`app.bars.step_bars`).
         ctx, on_bar, gate = self.ctx, self.strategy.on_bar, self.gate
-        advance, reveal, mark, account = ctx.advance, ctx.reveal_all, self.broker.mark, self.broker.account_probe()
-        series = [state.bars[(symbol, ctx.base_interval)] for symbol in ctx.symbols]
+        advance, reveal, account = ctx.advance, ctx.reveal_all, self.broker.account_probe()
+        mark_all = self.broker.mark_all
+        # A live step brings its bars as columns (`StepBatch.bars`): no series is read then.
+        one_step = batch.bars is not None and batch.base_idx.shape[0] == 1
+        series = [] if one_step else [state.bars[(symbol, ctx.base_interval)] for symbol in ctx.symbols]
         flat, bounds, counts = step_bars(ctx.symbols, series, batch.base_idx, ctx.base_counts, batch.bars)
         eq_ns: list[int] = []
         eq: list[float] = []
@@ -248,8 +251,7 @@ class AnalysisEngine(SessionThread):
                 break
             advance(ends[k], k)
             shown = flat[lo:hi]
-            for bar in shown:
-                mark(bar)
+            mark_all(shown)
             reveal(counts[k])
             for bar in shown:
                 on_bar(ctx, bar)

@@ -14,8 +14,11 @@ import numpy as np
 import pytest
 from app.config import load_session_config
 from app.execution.ledger import Ledger, equity_points
+from app.execution.orders import BUY, LIMIT, MARKET, SELL, Order
 from app.execution.paper import SimulatedBroker
+from app.execution.risk import Limits
 from app.runtime.run import run
+from app.store.bar import Bar
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.runs import make_store, write_config
@@ -92,3 +95,38 @@ def test_a_random_trader_gets_the_same_fills_and_equity_either_way(store, tmp_pa
         del record["metrics"]  # timings
     assert records[0] == records[1]
     assert len((fast / "fills.csv").read_text().splitlines()) > 3  # it did trade
+
+
+_SYMS = ("A", "B", "C")
+_STEP = st.lists(st.tuples(st.floats(10, 200, allow_nan=False), st.floats(0, 0.05), st.floats(0, 0.05)),
+                 min_size=3, max_size=3)  # per symbol: close, how far high and low reach
+
+
+@pytest.mark.property
+@given(steps=st.lists(st.tuples(_STEP, st.lists(st.tuples(st.sampled_from(_SYMS), st.booleans(),
+                                                           st.integers(1, 400), st.booleans()), max_size=3)),
+                      min_size=1, max_size=25))
+def test_marking_a_step_at_once_equals_marking_its_bars_one_by_one(steps) -> None:
+    # `SimulatedBroker.mark_all` (a step's bars, one dict update when nothing is pending for
+    # them) against `mark` bar by bar: the same fills, rejections, marks and account, shorts included.
+    limits = Limits(starting_cash=100_000, max_per_trade=60_000, max_per_symbol=60_000, max_open_positions=2,
+                    commission_per_share=0.005, slippage_bps=2, allow_short=True)
+    at_once, one_by_one = SimulatedBroker(limits), SimulatedBroker(limits)
+    oid = 0
+    for k, (prices, orders) in enumerate(steps):
+        bars = [Bar(s, k * 60, c, c * (1 + up), c * (1 - down), c, 100.0)
+                for s, (c, up, down) in zip(_SYMS, prices, strict=True)]
+        at_once.mark_all(bars)
+        for bar in bars:
+            one_by_one.mark(bar)
+        for symbol, buy, qty, limit in orders:  # placed after the step: they may fill on the next one
+            oid += 1
+            price = one_by_one.last_price(symbol)
+            assert price is not None
+            for broker in (at_once, one_by_one):
+                broker.submit(Order(oid, symbol, BUY if buy else SELL, qty, LIMIT if limit else MARKET,
+                                    round(price, 2) if limit else None, k * 60 + 1), price)
+    for got, want in ((at_once.fills, one_by_one.fills), (at_once.rejections, one_by_one.rejections)):
+        assert got == want
+    assert [at_once.last_price(s) for s in _SYMS] == [one_by_one.last_price(s) for s in _SYMS]
+    assert at_once.account() == one_by_one.account()
