@@ -20,7 +20,7 @@ import pyarrow as pa
 from app.report.downsample import MAX_POINTS, bucket_last, coarser_step
 
 __all__ = ["PriceLine", "SessionSpans", "local_labels", "price_line", "rangebreaks", "read_symbol_bars",
-           "session_spans"]
+           "session_spans", "symbol_price_line"]
 
 _NS = 1_000_000_000
 
@@ -92,23 +92,130 @@ def price_line(starts: np.ndarray, closes: np.ndarray, spans: SessionSpans, base
     Bars outside every session are left out. Each kept point is the close of a bucket of
     ``step`` seconds counted from its session's open, labelled with the bucket's start.
     """
+    n = _inside(starts, spans)[0].shape[0]
+    step = coarser_step(n, base_s, max_points)
+    return _assemble(_Buckets.of(starts, closes, spans, step), spans, step, base_s, n)
+
+
+def symbol_price_line(store: Path, interval_label: str, symbol: str, spans: SessionSpans, base_s: int,
+                      max_points: int = MAX_POINTS, groups_at_once: int = 8) -> PriceLine:
+    """`price_line` of `symbol`'s stored bars over the run's sessions, the file read a few row
+    groups at a time (`groups_at_once`), so that memory does not grow with the run's length.
+
+    Two passes over the file's timestamps and closes: the bars in the sessions are counted
+    first (the count sets the drawn step, as in `price_line`), then each chunk's buckets are
+    taken and joined (a bucket cut by a chunk's end keeps its first bar and the next chunk's
+    last close). The same line as `price_line(*read_symbol_bars(...))`; a file of another shape,
+    or whose rows are not in time order, is read whole that way.
+
+    Raises
+    ------
+    As `read_symbol_bars`.
+    """
+    from app.store.bar import parse_interval
+    from app.store.files import TIMESTAMP_TYPE, bar_path
+    from app.store.parquet_file import ParquetFile
+
+    path = bar_path(store, parse_interval(interval_label), symbol)
+    try:
+        with ParquetFile(path) as parquet:
+            schema = parquet.schema_arrow
+            names = schema.names
+            if ("timestamp" in names and "close" in names and schema.field("timestamp").type == TIMESTAMP_TYPE
+                    and schema.field("close").type == pa.float64()):
+                groups = list(range(parquet.metadata.num_row_groups))
+                chunks = [groups[i:i + groups_at_once] for i in range(0, len(groups), groups_at_once)]
+                line = _chunked_line(parquet, chunks, spans, base_s, max_points)
+                if line is not None:
+                    return line
+    except (OSError, pa.ArrowException, KeyError):
+        pass  # read_symbol_bars says what is wrong with the file
+    starts, closes = read_symbol_bars(store, interval_label, symbol, spans)
+    return price_line(starts, closes, spans, base_s, max_points)
+
+
+def _chunked_line(parquet: Any, chunks: list[list[int]], spans: SessionSpans, base_s: int,
+                  max_points: int) -> PriceLine | None:
+    # None: a null, or rows out of time order (the whole read sorts them).
+    n, last = 0, None
+    for chunk in chunks:
+        table = parquet.read_row_groups(chunk, ["timestamp"], use_threads=False)
+        ts = table.column("timestamp")
+        if ts.null_count:
+            return None
+        starts = _int64s(ts)
+        if starts.shape[0] and ((last is not None and int(starts[0]) < last)
+                                or bool((starts[1:] < starts[:-1]).any())):
+            return None
+        if starts.shape[0]:
+            last = int(starts[-1])
+        n += _inside(starts, spans)[0].shape[0]
+    step = coarser_step(n, base_s, max_points)
+    parts: list[_Buckets] = []
+    for chunk in chunks:
+        table = parquet.read_row_groups(chunk, ["timestamp", "close"], use_threads=False)
+        px = table.column("close")
+        if px.null_count:
+            return None
+        part = _Buckets.of(_int64s(table.column("timestamp")), _buffer_floats(px), spans, step)
+        if parts and part.keys.shape[0] and part.keys[0] == parts[-1].keys[-1]:
+            parts[-1].last_close[-1] = part.last_close[0]  # the bucket goes on: its close is the later one
+            part = part.tail()
+        if part.keys.shape[0]:  # (the last part kept holds the bucket the next chunk may go on with)
+            parts.append(part)
+    return _assemble(_Buckets.join(parts), spans, step, base_s, n)
+
+
+def _inside(starts: np.ndarray, spans: SessionSpans) -> tuple[np.ndarray, np.ndarray]:
+    # The bars within a session: their rows in `starts` and their session's index.
     sess = np.searchsorted(spans.open_ns, starts, side="right") - 1
     inside = (sess >= 0)
     inside &= starts < spans.close_ns[np.clip(sess, 0, None)]
-    starts, closes, sess = starts[inside], closes[inside], sess[inside]
-    n = int(starts.shape[0])
-    step = coarser_step(n, base_s, max_points)
+    rows = np.flatnonzero(inside)
+    return rows, sess[rows]
+
+
+@dataclass
+class _Buckets:
+    """Per bucket of ``step`` seconds from its session's open: its key, first bar and last close."""
+
+    keys: np.ndarray
+    first_start: np.ndarray
+    sess: np.ndarray
+    rel: np.ndarray
+    last_close: np.ndarray
+
+    @classmethod
+    def of(cls, starts: np.ndarray, closes: np.ndarray, spans: SessionSpans, step: int) -> _Buckets:
+        rows, sess = _inside(starts, spans)
+        starts, closes = starts[rows], closes[rows]
+        rel = (starts - spans.open_ns[sess]) // (step * _NS)
+        keys = sess.astype(np.int64) * (1 << 32) + rel
+        first, last_close = bucket_last(keys, closes)
+        return cls(keys[first], starts[first], sess[first], rel[first], np.array(last_close, dtype=np.float64))
+
+    def tail(self) -> _Buckets:
+        return _Buckets(self.keys[1:], self.first_start[1:], self.sess[1:], self.rel[1:], self.last_close[1:])
+
+    @classmethod
+    def join(cls, parts: list[_Buckets]) -> _Buckets:
+        if not parts:
+            none = np.empty(0, dtype=np.int64)
+            return cls(none, none, none, none, np.empty(0, dtype=np.float64))
+        return cls(*(np.concatenate([getattr(p, f) for p in parts])
+                     for f in ("keys", "first_start", "sess", "rel", "last_close")))
+
+
+def _assemble(b: _Buckets, spans: SessionSpans, step: int, base_s: int, n: int) -> PriceLine:
+    # The drawn line from the buckets: labels in local time, a None between sessions.
     step_ns = step * _NS
-    rel = (starts - spans.open_ns[sess]) // step_ns
-    keys = sess.astype(np.int64) * (1 << 32) + rel
-    first, last_close = bucket_last(keys, closes)
-    label_ns = spans.open_ns[sess[first]] + rel[first] * step_ns + spans.offset_s[sess[first]] * _NS
+    label_ns = spans.open_ns[b.sess] + b.rel * step_ns + spans.offset_s[b.sess] * _NS
     if step == base_s:
-        label_ns = starts[first] + spans.offset_s[sess[first]] * _NS
+        label_ns = b.first_start + spans.offset_s[b.sess] * _NS
     x = local_labels(label_ns)
-    y: list[float | None] = last_close.tolist()  # a NaN close is drawn as a gap
+    y: list[float | None] = b.last_close.tolist()  # a NaN close is drawn as a gap
     # A None between sessions: the line stops at a close and starts again at the next open.
-    breaks = np.flatnonzero(sess[first][1:] != sess[first][:-1]) + 1
+    breaks = np.flatnonzero(b.sess[1:] != b.sess[:-1]) + 1
     for at in breaks[::-1].tolist():
         x.insert(at, x[at - 1])
         y.insert(at, None)

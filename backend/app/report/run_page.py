@@ -18,7 +18,7 @@ from typing import Any
 from app.errors import AppError
 from app.report.downsample import MAX_POINTS
 from app.report.html import Page, esc, status_banner, table, write_page
-from app.report.prices import SessionSpans, price_line, rangebreaks, read_symbol_bars, session_spans
+from app.report.prices import SessionSpans, rangebreaks, session_spans, symbol_price_line
 from app.report.run_charts import (
     BLUE,
     GREEN,
@@ -210,12 +210,11 @@ def _price_traces(files: RunFiles, sym: str, spans: SessionSpans | None, notes: 
     if not store or base not in _BASE_SECONDS:
         notes.append(f"{sym}: no bar store or base interval in the run's files: prices not drawn")
         return []
-    try:
-        starts, closes = read_symbol_bars(Path(store), base, sym, spans)
+    try:  # a few row groups at a time: memory does not grow with the run's length
+        line = symbol_price_line(Path(store), base, sym, spans, _BASE_SECONDS[base], MAX_POINTS)
     except (AppError, OSError, ValueError) as e:
         notes.append(f"{sym}: prices not drawn ({e})")
         return []
-    line = price_line(starts, closes, spans, _BASE_SECONDS[base], MAX_POINTS)
     if not line.x:
         return []
     step = _step_label(line.step_s)
