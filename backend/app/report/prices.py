@@ -98,9 +98,10 @@ def price_line(starts: np.ndarray, closes: np.ndarray, spans: SessionSpans, base
 
 
 def symbol_price_line(store: Path, interval_label: str, symbol: str, spans: SessionSpans, base_s: int,
-                      max_points: int = MAX_POINTS, groups_at_once: int = 8) -> PriceLine:
+                      max_points: int = MAX_POINTS, groups_at_once: int = 16) -> PriceLine:
     """`price_line` of `symbol`'s stored bars over the run's sessions, the file read a few row
-    groups at a time (`groups_at_once`), so that memory does not grow with the run's length.
+    groups at a time (`groups_at_once`; the store writes 16,384 rows a group), so that memory
+    does not grow with the run's length (a file of one chunk is read once).
 
     Two passes over the file's timestamps and closes: the bars in the sessions are counted
     first (the count sets the drawn step, as in `price_line`), then each chunk's buckets are
@@ -137,6 +138,8 @@ def symbol_price_line(store: Path, interval_label: str, symbol: str, spans: Sess
 def _chunked_line(parquet: Any, chunks: list[list[int]], spans: SessionSpans, base_s: int,
                   max_points: int) -> PriceLine | None:
     # None: a null, or rows out of time order (the whole read sorts them).
+    if len(chunks) <= 1:  # one chunk (most files of a year or less): one read, one pass
+        return _one_chunk_line(parquet, chunks[0] if chunks else [], spans, base_s, max_points)
     n, last = 0, None
     for chunk in chunks:
         table = parquet.read_row_groups(chunk, ["timestamp"], use_threads=False)
@@ -164,6 +167,18 @@ def _chunked_line(parquet: Any, chunks: list[list[int]], spans: SessionSpans, ba
         if part.keys.shape[0]:  # (the last part kept holds the bucket the next chunk may go on with)
             parts.append(part)
     return _assemble(_Buckets.join(parts), spans, step, base_s, n)
+
+
+def _one_chunk_line(parquet: Any, groups: list[int], spans: SessionSpans, base_s: int,
+                    max_points: int) -> PriceLine | None:
+    table = parquet.read_row_groups(groups, ["timestamp", "close"], use_threads=False)
+    ts, px = table.column("timestamp"), table.column("close")
+    if ts.null_count or px.null_count:
+        return None
+    starts = _int64s(ts)
+    if bool((starts[1:] < starts[:-1]).any()):
+        return None
+    return price_line(starts, _buffer_floats(px), spans, base_s, max_points)
 
 
 def _inside(starts: np.ndarray, spans: SessionSpans) -> tuple[np.ndarray, np.ndarray]:

@@ -58,7 +58,8 @@ def test_rows_out_of_time_order_are_read_whole_and_sorted(tmp_path):
     path = write_bars(tmp_path, parse_interval("1m"), "X", BarArrays(starts, closes, closes, closes, closes,
                                                                       np.ones(6)))
     pq.write_table(pq.read_table(path), path, row_group_size=2)
-    got = symbol_price_line(tmp_path, "1m", "X", spans, 60, groups_at_once=1)
     order = np.argsort(starts, kind="stable")
     want = price_line(starts[order], closes[order], spans, 60)
-    assert (got.x, got.y) == (want.x, want.y) and got.y[:4] == [2.0, 1.0, 4.0, 3.0]
+    for at_once in (1, 16):  # several chunks, and one
+        got = symbol_price_line(tmp_path, "1m", "X", spans, 60, groups_at_once=at_once)
+        assert (got.x, got.y) == (want.x, want.y) and got.y[:4] == [2.0, 1.0, 4.0, 3.0]
