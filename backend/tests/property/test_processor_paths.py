@@ -126,22 +126,7 @@ def _run(case, batch_sizes):
         lambda failure: None,
     )
     proc._begin(SessionStart(0, state))
-    steps = [k for k in range(slots) if every_slot or present[k].any()]
-    rows = np.zeros(n, dtype=np.int64)
-    lo, b = 0, 0
-    while lo < len(steps):
-        hi = min(len(steps), lo + batch_sizes[b % len(batch_sizes)])
-        b += 1
-        idx = np.full((hi - lo, n), -1, dtype=np.int64)
-        for i, k in enumerate(steps[lo:hi]):
-            for s in np.flatnonzero(present[k]).tolist():
-                start = ANCHOR + k * SECOND
-                state.bars[(symbols[s], BASE.label)].append_one(start, *prices[k, s].tolist())
-                idx[i, s] = rows[s]
-                rows[s] += 1
-        ends = ANCHOR + (np.asarray(steps[lo:hi], dtype=np.int64) + 1) * SECOND
-        proc._step(StepBatch(lo, hi, ends, idx, rows.copy()))
-        lo = hi
+    feed_steps(proc, state, symbols, present, prices, batch_sizes, every_slot, ANCHOR)
     proc._end(SessionEnd(0, state))
     counts = {
         i.label: np.concatenate(
@@ -153,6 +138,29 @@ def _run(case, batch_sizes):
     }
     return state, counts
 
+
+
+def feed_steps(proc: DataProcessor, state: SessionState, symbols: list[str], present: np.ndarray,
+               prices: np.ndarray, batch_sizes: list[int], every_slot: bool, origin: int) -> None:
+    """Append each step's bars (``present[k, s]``: symbol s has a bar in 1s slot k from `origin`)
+    and hand the processor `StepBatch`es of `batch_sizes` steps in turn (empty steps too when
+    `every_slot`)."""
+    n = len(symbols)
+    steps = [k for k in range(present.shape[0]) if every_slot or present[k].any()]
+    rows = np.zeros(n, dtype=np.int64)
+    lo, b = 0, 0
+    while lo < len(steps):
+        hi = min(len(steps), lo + batch_sizes[b % len(batch_sizes)])
+        b += 1
+        idx = np.full((hi - lo, n), -1, dtype=np.int64)
+        for i, k in enumerate(steps[lo:hi]):
+            for s in np.flatnonzero(present[k]).tolist():
+                state.bars[(symbols[s], BASE.label)].append_one(origin + k * SECOND, *prices[k, s].tolist())
+                idx[i, s] = rows[s]
+                rows[s] += 1
+        ends = origin + (np.asarray(steps[lo:hi], dtype=np.int64) + 1) * SECOND
+        proc._step(StepBatch(lo, hi, ends, idx, rows.copy()))
+        lo = hi
 
 def _same(a, b):
     state_a, counts_a = a

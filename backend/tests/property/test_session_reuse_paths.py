@@ -27,7 +27,7 @@ from app.threads.processor import DataProcessor
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import ANCHOR, MINUTE, NS, series_bars
-from test_processor_paths import BASE, SECOND, _Clock, _Outbox, _same, sessions
+from test_processor_paths import BASE, SECOND, _Clock, _Outbox, _same, feed_steps, sessions
 
 
 def same(a, b):
@@ -163,7 +163,7 @@ def _session_state(case, index):
 
 def _run_sessions(case, batch_sizes, sessions_=(0, 1)):
     # Sessions through one DataProcessor (data-driven: not paced, no derived interval).
-    n, slots, present, prices, _, _, specs, every_slot = case
+    n, _, present, prices, _, _, specs, every_slot = case
     symbols = [f"S{i}" for i in range(n)]
     # All on the base (no derived interval here), one spec per key as the run builds them.
     on_base = dict.fromkeys((name, period) for name, period, _label in specs)
@@ -177,22 +177,7 @@ def _run_sessions(case, batch_sizes, sessions_=(0, 1)):
         state, _, shift = _session_state(case, index)
         first = len(out.events)
         proc._begin(SessionStart(index, state))
-        steps = [k for k in range(slots) if every_slot or present[k].any()]
-        rows = np.zeros(n, dtype=np.int64)
-        lo, b = 0, 0
-        while lo < len(steps):
-            hi = min(len(steps), lo + batch_sizes[b % len(batch_sizes)])
-            b += 1
-            idx = np.full((hi - lo, n), -1, dtype=np.int64)
-            for i, k in enumerate(steps[lo:hi]):
-                for s in np.flatnonzero(present[k]).tolist():
-                    state.bars[(symbols[s], BASE.label)].append_one(
-                        ANCHOR + shift + k * SECOND, *(prices[k, s] * (1 + index)).tolist())
-                    idx[i, s] = rows[s]
-                    rows[s] += 1
-            ends = ANCHOR + shift + (np.asarray(steps[lo:hi], dtype=np.int64) + 1) * SECOND
-            proc._step(StepBatch(lo, hi, ends, idx, rows.copy()))
-            lo = hi
+        feed_steps(proc, state, symbols, present, prices * (1 + index), batch_sizes, every_slot, ANCHOR + shift)
         proc._end(SessionEnd(index, state))
         batches = [e for e in out.events[first:] if isinstance(e, StepBatch)]
         assert all(e.derived == {} for e in batches)
