@@ -12,7 +12,6 @@ from app.bars.step_bars import step_bars, symbol_bars
 from app.execution.ledger import equity_points
 from app.execution.paper import SimulatedBroker
 from app.metrics.collect import RunMetrics
-from app.store.bar import Bar
 from app.store.equity import EquityLog
 from app.store.session_data import SessionState
 from app.strategies.base import Strategy
@@ -29,8 +28,6 @@ if TYPE_CHECKING:
     from app.recording.decisions import DecisionTap
 
 __all__ = ["AnalysisEngine", "EngineResults"]
-
-_new_tuple = tuple.__new__
 
 
 @dataclass
@@ -182,9 +179,8 @@ class AnalysisEngine(SessionThread):
         # cash + quantity * close: the floats `account` gives step by step (`Ledger.holding`).
         ctx, on_bar, gate, broker = self.ctx, self.strategy.on_bar, self.gate, self.broker
         symbol = ctx.symbols[0]
-        first = int(batch.base_idx[0, 0])
-        view = state.bars[(symbol, ctx.base_interval)].view(first + len(ends)).slice(first, first + len(ends))
-        bars = list(map(_new_tuple, repeat(Bar), zip(repeat(symbol), *(c.tolist() for c in view))))
+        series = state.bars[(symbol, ctx.base_interval)]
+        [(bars, first)] = symbol_bars(ctx.symbols, [series], batch.base_idx)  # type: ignore[misc]  # a bar per step
         step, mark, holding = ctx.step, broker.mark, broker.holding
         held = holding(symbol)
         assert held is not None  # checked by the caller
@@ -202,7 +198,8 @@ class AnalysisEngine(SessionThread):
                 cashes.append(held[0])
                 qtys.append(held[1])
             on_bar(ctx, bar)
-        return (ends[:walked], *equity_points(at, cashes, qtys, view.close[:walked]), walked)
+        closes = series.view(first + walked).close[first:]
+        return (ends[:walked], *equity_points(at, cashes, qtys, closes), walked)
 
     def _walk_single(self, bars: list[Any], ss: np.ndarray, rows: np.ndarray,
                      ends: list[int]) -> tuple[list[int], list[float], list[float], int]:
