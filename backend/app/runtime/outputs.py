@@ -11,12 +11,11 @@ import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from app.metrics.stats import compute_run_summary, open_positions, symbol_pnl_of
-from app.runtime.build import Pipeline
 from app.runtime.journal import (
     EQUITY_HEADER,
     RunJournal,
@@ -27,8 +26,12 @@ from app.runtime.journal import (
 )
 from app.runtime.rollup import RecordRollup
 from app.runtime.text_columns import iso_local, printed_values
+from app.timing.stopwatch import Stopwatch
 
-__all__ = ["build_summary", "equity_columns", "stamps_for", "write_equity_csv", "write_outputs",
+if TYPE_CHECKING:  # (the writer process imports this module without the pipeline's)
+    from app.runtime.build import Pipeline
+
+__all__ = ["build_summary", "equity_columns", "finish_text_and_page", "stamps_for", "write_equity_csv", "write_outputs",
            "write_sessions_and_blocks", "write_sessions_and_report"]
 
 
@@ -83,17 +86,33 @@ def write_outputs(pipeline: Pipeline, journal: RunJournal, rollup: RecordRollup,
     summary["metrics"]["breakdown"] = breakdown
     views: list[dict[str, Any]] = []  # what report.html reads of each record (not sessions.json read back)
     blocks = write_sessions_and_blocks(out_dir, (record for record, _ in journal.records()), views)
-    breakdown["outputs_s"] = sw.elapsed_ns(began) / 1e9
+    finish_text_and_page(out_dir, summary, blocks, kept, views, sw, lambda: sw.elapsed_ns(began) / 1e9,
+                         journal.remove)
+    return summary
+
+
+def finish_text_and_page(out_dir: Path, summary: dict[str, Any], blocks: list[str],
+                         kept: list[tuple[np.ndarray, np.ndarray]], views: list[dict[str, Any]], sw: Stopwatch,
+                         outputs_s: Callable[[], float], files_whole: Callable[[], None]) -> None:
+    """Write report.txt and summary.json, call `files_whole`, then write report.html and both again.
+
+    equity.csv and sessions.json are whole already (`kept`, `views` and `blocks` as their writers
+    left them). `outputs_s()` is the outputs' time so far: the summary's breakdown takes it before
+    each write of report.txt (whose run report prints it), the second time with report.html's.
+    `files_whole` runs once every file but the page is whole (the journal may go: a Ctrl-C from
+    there on loses at most the page).
+    """
+    breakdown = summary["metrics"].setdefault("breakdown", {})
+    breakdown["outputs_s"] = outputs_s()
     _write_report_text(out_dir, summary, blocks)
     write_json_atomic(out_dir / "summary.json", summary)  # what report.html reads
-    journal.remove()  # every file is whole: a Ctrl-C from here on loses at most the page
+    files_whole()
     from app.report import write_run_report_safely  # imported here: start-up does not pay for it
 
     # From the files above (equity.csv as written: not read back); a failure is a warning in run.log.
     write_run_report_safely(out_dir, sw, _kept_equity(kept), views)
-    _write_report_text(out_dir, summary, blocks, lambda: breakdown.update(outputs_s=sw.elapsed_ns(began) / 1e9))
+    _write_report_text(out_dir, summary, blocks, lambda: breakdown.update(outputs_s=outputs_s()))
     write_json_atomic(out_dir / "summary.json", summary)  # again, with the whole outputs_s
-    return summary
 
 
 def write_equity_csv(path: Path, chunks: Iterable[np.ndarray], stamps: Callable[[np.ndarray], np.ndarray],
