@@ -11,11 +11,11 @@ import numpy as np
 from app.store.bar import Interval
 from app.timing.calendar import TradingCalendar
 from app.timing.clocks import Clock, SteppedClock
+from app.timing.zone_offsets import utc_offsets_s
 
 __all__ = ["TimeManager"]
 
 _NS_PER_S = 1_000_000_000
-_DAY_S = 86_400
 
 _CACHED = (
     "is_session",
@@ -96,29 +96,8 @@ class TimeManager:
         return [t + labels[o] for t, o in zip(text, offset_min.tolist(), strict=True)]
 
     def utc_offsets_s(self, ts_ns: np.ndarray) -> np.ndarray:
-        """Return the exchange timezone's UTC offset (s) at each instant.
-
-        Looked up once per run of instants on the same UTC day, at the day's first and last
-        second; only a day whose two differ (the offset changes that day) is looked up
-        instant by instant.
-        """
-        tz = self.uncached.tz
-        secs = np.asarray(ts_ns, dtype=np.int64) // _NS_PER_S
-        if not secs.shape[0]:
-            return np.empty(0, dtype=np.int64)
-        days = secs // _DAY_S
-        starts = np.flatnonzero(np.diff(days, prepend=days[:1] - 1))  # first row of each run
-
-        def offset(s: int) -> int:
-            delta = datetime.fromtimestamp(s, tz=tz).utcoffset()
-            return int(delta.total_seconds()) if delta is not None else 0
-
-        out = np.empty(secs.shape, dtype=np.int64)
-        for lo, hi, day in zip(starts.tolist(), [*starts[1:].tolist(), secs.shape[0]],
-                               days[starts].tolist(), strict=True):
-            first, last = offset(day * _DAY_S), offset(day * _DAY_S + _DAY_S - 1)
-            out[lo:hi] = first if first == last else [offset(s) for s in secs[lo:hi].tolist()]
-        return out
+        """Return the exchange timezone's UTC offset (s) at each instant (`utc_offsets_s`)."""
+        return utc_offsets_s(ts_ns, self.uncached.tz)
 
     def format_ns(self, ts_ns: int) -> str:
         """Return ``YYYY-MM-DD HH:MM:SS <tz>`` in exchange time, for messages and reports."""
