@@ -171,17 +171,27 @@ class Page:
         return buffer.getvalue().decode("utf-8")
 
     def write(self, fh: IO[bytes]) -> None:
-        """Write the page to `fh`: plotly.js inline, then the sections, then one script drawing each chart."""
-        figs = ",".join(f'["{div}",{fig}]' for div, fig in self._charts)
-        script = ("(function(){var figs=[" + figs + "];var cfg={responsive:true,displaylogo:false};"
-                  "figs.forEach(function(f){Plotly.newPlot(f[0],f[1].data,f[1].layout,cfg);});})();")
+        """Write the page to `fh`: plotly.js inline, then the sections, then one script drawing each chart.
+
+        Written a part at a time (each section, each chart's JSON): the page is never one string,
+        so writing it takes no more memory than its largest chart.
+        """
         head = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
                 f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{esc(self.title)}"
                 f"</title><style>{_CSS}</style><script>")
         fh.write(head.encode("utf-8"))
         fh.write(plotly_js())
-        body = "</script></head><body>" + "\n".join(self._parts) + f"<script>{script}</script></body></html>\n"
-        fh.write(body.encode("utf-8"))
+        fh.write(b"</script></head><body>")
+        for i, part in enumerate(self._parts):
+            fh.write((part if not i else "\n" + part).encode("utf-8"))
+        fh.write(b"<script>(function(){var figs=[")
+        for i, (div, fig) in enumerate(self._charts):
+            fh.write(f'{"," if i else ""}["{div}",'.encode())
+            fh.write(fig.encode("utf-8"))
+            fh.write(b"]")
+        fh.write(b"];var cfg={responsive:true,displaylogo:false};"
+                 b"figs.forEach(function(f){Plotly.newPlot(f[0],f[1].data,f[1].layout,cfg);});})();"
+                 b"</script></body></html>\n")
 
 
 def status_banner(status: str, detail: str | None, label: str = "Status") -> str:

@@ -109,10 +109,23 @@ def symbol_price_line(store: Path, interval_label: str, symbol: str, spans: Sess
     last close). The same line as `price_line(*read_symbol_bars(...))`; a file of another shape,
     or whose rows are not in time order, is read whole that way.
 
+    Arrow's memory pool (mimalloc) keeps the pages a read freed, for its next allocation: over a
+    run's symbols that grew by the size of each file read (~45 MB for 10 symbols of three years
+    of one-minute bars, ~5 MB after handing them back); they are handed back once the line is made
+    (`release_unused`: ~0.4 ms).
+
     Raises
     ------
     As `read_symbol_bars`.
     """
+    try:
+        return _symbol_price_line(store, interval_label, symbol, spans, base_s, max_points, groups_at_once)
+    finally:
+        pa.default_memory_pool().release_unused()
+
+
+def _symbol_price_line(store: Path, interval_label: str, symbol: str, spans: SessionSpans, base_s: int,
+                       max_points: int, groups_at_once: int) -> PriceLine:
     from app.store.bar import parse_interval
     from app.store.files import TIMESTAMP_TYPE, bar_path
     from app.store.parquet_file import ParquetFile
