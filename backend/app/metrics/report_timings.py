@@ -171,6 +171,10 @@ def process_block(process: Mapping[str, Any] | None,
             f"  - CPU: {num(process['cpu_s'])} s",
             f"  - RSS: {num(process['rss_mb'])} MB | Peak RSS: {num(process['peak_rss_mb'])} MB",
         ]
+        writer = process.get("writer")
+        if writer:  # the output writer process (app.runtime.outputs_process): its own CPU and memory
+            lines.append(f"  - Output writer process: CPU {num(writer['cpu_s'])} s | "
+                         f"Peak RSS: {num(writer['peak_rss_mb'])} MB")
     if breakdown is not None:
         startup = f"Startup: {num(breakdown['startup_s'])} s | " if "startup_s" in breakdown else ""
         lines.append(f"  - {startup}Run: {num(breakdown['run_s'])} s "

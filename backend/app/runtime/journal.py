@@ -117,14 +117,15 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
-def write_sessions_json(path: Path, records: Iterator[dict[str, Any]]) -> None:
+def write_sessions_json(path: Path, records: Iterator[dict[str, Any]], tmp_dir: Path | None = None) -> None:
     """Write sessions.json (``to_json(list(records))``), `JSON_CHUNK` records at a time, by rename.
 
     ``indent=2`` writes a list as ``[``, each item indented two more spaces, ``,`` between them
     and ``]`` (an empty list as ``[]``), so a chunk's document minus its brackets is that
-    chunk's part of the whole: memory is bounded by a chunk, and a reader never sees half a file.
+    chunk's part of the whole: memory is bounded by a chunk, and a reader never sees half a file
+    (written in `tmp_dir`, default `path`'s folder, then renamed).
     """
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = (tmp_dir or path.parent) / (path.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as fh:
         chunk: list[dict[str, Any]] = []
         wrote = False
@@ -164,17 +165,20 @@ def _plain_json(records: list[Any]) -> str:
         raise
 
 
-def read_records(path: Path, committed: int | None = None) -> Iterator[tuple[dict[str, Any], list[float]]]:
+def read_records(path: Path, committed: int | None = None,
+                 start: int = 0) -> Iterator[tuple[dict[str, Any], list[float]]]:
     """Yield the journal's ``(record, closed trades' P&L)`` per finished session, in order, each
     record whole (the fields it left to its reader filled in: `complete_record`).
 
-    Reads at most `committed` bytes when given (the commit record's length); without it, stops
-    at a torn last pickle (a session that did not finish).
+    Reads from byte `start` (where an entry begins: a committed length) up to `committed` bytes
+    when given (the commit record's length); without it, stops at a torn last pickle (a session
+    that did not finish).
     """
     if not path.exists():
         return
     with path.open("rb") as fh:
-        data = fh.read() if committed is None else fh.read(committed)
+        fh.seek(start)
+        data = fh.read() if committed is None else fh.read(committed - start)
     stream = io.BytesIO(data)
     while stream.tell() < len(data):
         try:
@@ -242,6 +246,8 @@ class RunJournal:
         # pickle.dumps's bytes), writing an entry with one call to `_write`.
         self._pickler = pickle.Pickler(_Appender(self, f"{JOURNAL_DIR}/sessions.pkl"), protocol=5)
         self._summary_fd: int | None = None
+        self.on_commit: Callable[[dict[str, int]], None] | None = None
+        """Called with the committed lengths after each commit (the output writer process follows them)."""
         self.commit()
 
     @property
@@ -310,10 +316,12 @@ class RunJournal:
             tmp = path.with_name(path.name + ".tmp")
             tmp.write_bytes(text)
             os.replace(tmp, path)
-            return
-        if self._summary_fd is None:
-            self._summary_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.pwrite(self._summary_fd, text.ljust(PAGE, b" "), 0)  # JSON allows trailing blanks
+        else:
+            if self._summary_fd is None:
+                self._summary_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.pwrite(self._summary_fd, text.ljust(PAGE, b" "), 0)  # JSON allows trailing blanks
+        if self.on_commit is not None:
+            self.on_commit(doc["journal"])
 
     def records(self) -> Iterator[tuple[dict[str, Any], list[float]]]:
         """The journaled ``(record, trade P&Ls)`` per finished session (after `close`)."""

@@ -30,6 +30,7 @@ from app.timing.stopwatch import Stopwatch
 
 if TYPE_CHECKING:  # (the writer process imports this module without the pipeline's)
     from app.runtime.build import Pipeline
+    from app.runtime.outputs_process import OutputsProcess
 
 __all__ = ["build_summary", "equity_columns", "finish_text_and_page", "stamps_for", "write_equity_csv", "write_outputs",
            "write_sessions_and_blocks", "write_sessions_and_report"]
@@ -54,7 +55,7 @@ def equity_columns(pipeline: Pipeline) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 def write_outputs(pipeline: Pipeline, journal: RunJournal, rollup: RecordRollup, out_dir: Path,
                   status: str, elapsed_s: float, startup_s: float | None = None,
-                  status_detail: str | None = None) -> dict[str, Any]:
+                  status_detail: str | None = None, writer: OutputsProcess | None = None) -> dict[str, Any]:
     """Finish the run's files from its journal (also after a failure: what exists so far); return the summary.
 
     Appends the fills the session in progress left, then writes equity.csv, sessions.json,
@@ -67,6 +68,10 @@ def write_outputs(pipeline: Pipeline, journal: RunJournal, rollup: RecordRollup,
     prints the breakdown) and summary.json are written again after the page with the whole
     ``outputs_s``; only that last rewrite (~2 ms) is not counted. (Written before the page as
     well, so that a Ctrl-C while the page is built loses nothing but the page.)
+
+    With `writer` (the output writer process, which encoded the finished sessions while the run
+    went on), the files are its to finish; what it could not finish is written here, from the
+    journal (`app.runtime.outputs_process`).
     """
     sw = pipeline.stopwatch
     began = sw.now_ns()
@@ -75,15 +80,26 @@ def write_outputs(pipeline: Pipeline, journal: RunJournal, rollup: RecordRollup,
     journal.append(pipeline.broker.fills, equity_columns(pipeline))  # what the session in progress left
     rollup.fold_fills(pipeline.broker.fills)
     journal.close()
-    # The whole curve, from the journal (the engine holds a session's points), a chunk at a time.
-    kept: list[tuple[np.ndarray, np.ndarray]] = []
-    write_equity_csv(out_dir / "equity.csv", read_equity_chunks(journal.dir / "equity.bin", EQUITY_CHUNK),
-                     stamps_for(pipeline), kept)
     summary = build_summary(pipeline, rollup, status, elapsed_s)
     if status_detail:
         summary["status_detail"] = status_detail
     breakdown = _breakdown(summary["metrics"], startup_s, elapsed_s, sw.elapsed_ns(began) / 1e9)
     summary["metrics"]["breakdown"] = breakdown
+    if writer is not None:
+        done = writer.finish(journal.committed, summary, sw.elapsed_ns(began) / 1e9, journal.remove)
+        if done.page:  # (its summary.json and report.txt say the same)
+            breakdown["outputs_s"] = done.reply["outputs_s"]
+            summary["metrics"].setdefault("process", {})["writer"] = done.reply["writer"]
+            return summary
+        if done.files:  # all but the page: the page here, from the files
+            from app.report import write_run_report_safely
+
+            write_run_report_safely(out_dir, sw)
+            return summary
+    # The whole curve, from the journal (the engine holds a session's points), a chunk at a time.
+    kept: list[tuple[np.ndarray, np.ndarray]] = []
+    write_equity_csv(out_dir / "equity.csv", read_equity_chunks(journal.dir / "equity.bin", EQUITY_CHUNK),
+                     stamps_for(pipeline), kept)
     views: list[dict[str, Any]] = []  # what report.html reads of each record (not sessions.json read back)
     blocks = write_sessions_and_blocks(out_dir, (record for record, _ in journal.records()), views)
     finish_text_and_page(out_dir, summary, blocks, kept, views, sw, lambda: sw.elapsed_ns(began) / 1e9,
@@ -116,15 +132,16 @@ def finish_text_and_page(out_dir: Path, summary: dict[str, Any], blocks: list[st
 
 
 def write_equity_csv(path: Path, chunks: Iterable[np.ndarray], stamps: Callable[[np.ndarray], np.ndarray],
-                     keep: list[tuple[np.ndarray, np.ndarray]] | None = None) -> None:
+                     keep: list[tuple[np.ndarray, np.ndarray]] | None = None, tmp_dir: Path | None = None) -> None:
     """Write equity.csv (one row per step) whole, by rename, from chunks of `EQUITY_DTYPE` points.
 
     The text columns take ~150 bytes a row while they are built: chunks bound that (three
     years of one-minute steps at once peaked ~45 MB above a one-year run). With `keep`, each
     chunk's timestamp rows and the equity its text parses to are appended to it (33 bytes a
-    row: report.html draws them without reading the file back).
+    row: report.html draws them without reading the file back). The file is written in
+    `tmp_dir` (default: `path`'s folder) as ``<name>.tmp``, then renamed.
     """
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = (tmp_dir or path.parent) / (path.name + ".tmp")
     with tmp.open("wb") as fh:
         fh.write(EQUITY_HEADER)
         for points in chunks:
@@ -156,7 +173,7 @@ def write_sessions_and_report(out_dir: Path, summary: dict[str, Any], records: I
 
 
 def write_sessions_and_blocks(out_dir: Path, records: Iterator[dict[str, Any]],
-                              views: list[dict[str, Any]] | None = None) -> list[str]:
+                              views: list[dict[str, Any]] | None = None, tmp_dir: Path | None = None) -> list[str]:
     """Write sessions.json (by rename) in one pass over `records`; return each session's report.txt block.
 
     Each session's report block is formatted from its record as the run made it (not from its
@@ -175,7 +192,7 @@ def write_sessions_and_blocks(out_dir: Path, records: Iterator[dict[str, Any]],
                 views.append(session_view(record))
             yield record
 
-    write_sessions_json(out_dir / "sessions.json", tee())
+    write_sessions_json(out_dir / "sessions.json", tee(), tmp_dir)
     return blocks
 
 

@@ -19,6 +19,7 @@ from app.runtime.build import Pipeline, build
 from app.runtime.controls import RunControls
 from app.runtime.journal import RunJournal
 from app.runtime.outputs import equity_columns, stamps_for, write_outputs
+from app.runtime.outputs_process import OutputsProcess
 from app.runtime.records import session_record
 from app.store.session_data import SessionState
 from app.threads.watchdog import CallbackWatchdog
@@ -74,12 +75,14 @@ def _prepare_collector(pacing: str) -> None:
 
 
 def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
-        controls: RunControls | None = None) -> RunResult:
+        controls: RunControls | None = None, outputs_process: bool = False) -> RunResult:
     """Run `config` to completion, writing every output into `out_dir`, however the run ends.
 
     Fills, equity points and session records are journaled as each session ends (a killed run
     keeps every finished session: `app.runtime.journal`). `controls`, when given, is bound to
-    the pipeline while it runs (pause / resume).
+    the pipeline while it runs (pause / resume). With `outputs_process`, a second process
+    encodes the files from the journal while the run goes on (`app.runtime.outputs_process`;
+    the same bytes).
 
     Raises
     ------
@@ -98,6 +101,7 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
     handler = _log_to(out_dir)
     thresholds = gc.get_threshold()
     journal: RunJournal | None = None
+    writer: OutputsProcess | None = None
     try:
         shutil.copyfile(config.source_file, out_dir / "config.yaml")
         resolved = json.dumps(config_to_dict(config), indent=2, sort_keys=True)
@@ -129,6 +133,7 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
 
         pipeline = build(config, on_session_done, record_to=out_dir)
         journal = RunJournal(out_dir, stamps_for(pipeline), lambda: _progress(pipeline), pipeline.tm.uncached.tz)
+        writer = _start_writer(pipeline, journal, out_dir) if outputs_process else None
         _watch_callbacks(pipeline)
         if controls is not None:
             controls.bind(pipeline)
@@ -144,7 +149,7 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
         gc.freeze()  # the run's results live to the end too: collections while writing skip them
         try:
             summary = write_outputs(pipeline, journal, pipeline.rollup, out_dir, status, elapsed_s, startup_s,
-                                    status_detail=detail)
+                                    status_detail=detail, writer=writer)
         except Exception as e:
             if error is None:
                 raise
@@ -156,12 +161,22 @@ def run(config: SessionConfig, out_dir: Path, progress: Progress | None = None,
     finally:
         if journal is not None:
             journal.close()  # already closed by write_outputs, unless that failed
+        if writer is not None:
+            writer.close()
         if controls is not None:
             controls.bind(None)
         gc.unfreeze()
         gc.set_threshold(*thresholds)
         logging.getLogger().removeHandler(handler)
         handler.close()
+
+
+def _start_writer(p: Pipeline, journal: RunJournal, out_dir: Path) -> OutputsProcess | None:
+    # The output writer process, told of each commit (None if it cannot start: the run writes them).
+    writer = OutputsProcess.start(out_dir, str(p.tm.uncached.tz), p.stopwatch)
+    if writer is not None:
+        journal.on_commit = writer.committed
+    return writer
 
 
 def _journal_session(p: Pipeline, journal: RunJournal, record: dict[str, Any], trade_pnls: list[float],

@@ -7,6 +7,8 @@ the commit.
 
 from __future__ import annotations
 
+import json
+
 from datetime import date
 from pathlib import Path
 
@@ -50,8 +52,14 @@ def _bench_config(path: Path, store: Path) -> Path:
     return path
 
 
+# Both ways of writing the files: the output writer process (the default on 2+ cores) and this
+# process after the run (--outputs-inline).
+WAYS = pytest.mark.parametrize("way", [[], ["--outputs-inline"]], ids=["writer-process", "inline"])
+
+
 @pytest.mark.slow
-def test_demo_outputs_match_the_pinned_digests(tmp_path):
+@WAYS
+def test_demo_outputs_match_the_pinned_digests(tmp_path, way):
     store = tmp_path / "data" / "sample"
     proc = cli("-m", "app.data", "sample", "--store", str(store))
     assert proc.returncode == 0, proc.stderr
@@ -59,21 +67,30 @@ def test_demo_outputs_match_the_pinned_digests(tmp_path):
     cfg["data"]["store"] = str(store)
     (tmp_path / "demo.yaml").write_text(yaml.safe_dump(cfg))
 
-    proc = cli("-m", "app.backtest", str(tmp_path / "demo.yaml"), "--output", str(tmp_path / "out"), "--quiet")
+    proc = cli("-m", "app.backtest", str(tmp_path / "demo.yaml"), "--output", str(tmp_path / "out"), "--quiet", *way)
 
     assert proc.returncode == 0, proc.stderr
     assert digests(tmp_path / "out") == DEMO
+    _assert_written_by(tmp_path / "out", way)
 
 
 @pytest.mark.slow
-def test_benchmark_workload_outputs_match_the_pinned_digests(tmp_path):
+@WAYS
+def test_benchmark_workload_outputs_match_the_pinned_digests(tmp_path, way):
     from app.data.sample import write_sample
 
     store = tmp_path / "store"
     write_sample(store, symbols=("BENCH",), start=date(2022, 12, 20), end=date(2023, 12, 31))
     cfg = _bench_config(tmp_path / "bench.yaml", store)
 
-    proc = cli("-m", "app.backtest", str(cfg), "--output", str(tmp_path / "out"), "--quiet")
+    proc = cli("-m", "app.backtest", str(cfg), "--output", str(tmp_path / "out"), "--quiet", *way)
 
     assert proc.returncode == 0, proc.stderr
     assert digests(tmp_path / "out") == BENCH
+    _assert_written_by(tmp_path / "out", way)
+
+
+def _assert_written_by(out: Path, way: list[str]) -> None:
+    # The writer process reports its CPU and memory in the summary; an inline run does not.
+    process = json.loads((out / "summary.json").read_text())["metrics"]["process"]
+    assert ("writer" in process) == (not way)

@@ -179,6 +179,12 @@ def test_kill_9_loses_at_most_the_session_in_progress_and_recover_finishes_the_f
     # A second recovery refuses: the files are complete.
     again = cli("-m", "app.backtest", "--recover", str(out))
     assert again.returncode == 2 and "already complete" in again.stderr
+    # The output writer process saw its input end: it renamed nothing and removed its own files.
+    deadline = time.monotonic() + 10
+    while (out / ".writer").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not (out / ".writer").exists()
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in ref.iterdir())
 
 
 @pytest.mark.parametrize("where, expected", [
