@@ -112,3 +112,21 @@ def test_the_summary_says_how_much_cpu_each_pipeline_thread_used(store, tmp_path
     [line] = [ln for ln in (tmp_path / "out" / "report.txt").read_text().splitlines() if "Thread CPU:" in ln]
     assert re.fullmatch(r"  - Thread CPU: SessionCoordinator [\d.]+ s \| DataProcessor [\d.]+ s \| "
                         r"DataUpkeep [\d.]+ s \| AnalysisEngine [\d.]+ s", line)
+
+
+def test_the_cli_runs_the_sessions_with_the_garbage_collector_on(store, tmp_path):
+    # The CLI process loads its modules with the collector off (app.backtest): it must be back on
+    # before the first session, or a long run would keep every cycle it makes.
+    # Arrange
+    seen = tmp_path / "gc.jsonl"
+    cfg = write_config(tmp_path / "s.yaml", store, strategy={"class": "support.collector_probe:CollectorProbe",
+                                                             "params": {"out": str(seen)}})
+
+    # Act
+    proc = cli("-m", "app.backtest", str(cfg), "--output", str(tmp_path / "out"), "--quiet")
+
+    # Assert
+    assert proc.returncode == 0, proc.stderr
+    sessions = [json.loads(line) for line in seen.read_text().splitlines()]
+    assert len(sessions) == json.loads((tmp_path / "out" / "summary.json").read_text())["sessions"] > 0
+    assert all(s["gc_enabled"] for s in sessions)
