@@ -25,7 +25,11 @@ in the same run, on the same data:
   process  : wall time of ``python -m app.backtest CFG --output DIR --quiet`` in a subprocess,
              best of --process-runs (default 3; target < 1.2 s), each run's phases from
              summary.json ``metrics.breakdown`` (startup / run / outputs), their best and
-             median over the runs, and any other timing breakdown summary.json has.
+             median over the runs, and any other timing breakdown summary.json has. Each
+             run (``--outputs process``: an output writer process encodes the files while the
+             run goes on) is followed by one with ``--outputs inline`` (the files written after
+             the run, in the run's process) for comparison; the output writer process's own
+             CPU and peak RSS (summary.json ``metrics.process.writer``) are printed.
 
 Workload: 1m bars of the sample generator (``app.data.sample.write_sample``) for one symbol
 BENCH, or N symbols S000.. with --symbols N, over --years years ending 2023 (plus trailing days
@@ -448,28 +452,45 @@ def breakdown(metrics: dict[str, Any]) -> dict[str, Any]:
 _PHASES = ("startup_s", "run_s", "outputs_s")
 
 
+def _process_run(cfg_path: Path, out: Path, way: list[str]) -> tuple[float, dict[str, Any]] | None:
+    # One ``python -m app.backtest`` run: (wall s, its summary.json), None if it failed (printed).
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "app.backtest", str(cfg_path), "--output",
+                           str(out), "--quiet", *way], capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        say(f"process run {' '.join(way)}: exit {proc.returncode}: {proc.stderr.strip()[-800:]}")
+        return None
+    return wall, json.loads((out / "summary.json").read_text())
+
+
+def _say_run(which: str, way: str, wall: float, doc: dict[str, Any]) -> None:
+    phases = doc.get("metrics", {}).get("breakdown") or {}
+    split = " = " + " + ".join(f"{key.removesuffix('_s')} {phases[key]:.3f}" for key in _PHASES
+                               if key in phases) if phases else ""
+    if way == "inline":
+        say(f"  (inline run {which}: {wall:.3f} s wall{split})")
+        return
+    writer = doc.get("metrics", {}).get("process", {}).get("writer") or {}
+    say(f"process run {which}: {wall:.3f} s wall{split}; output writer process CPU "
+        f"{writer.get('cpu_s', float('nan')):.2f} s, peak RSS {writer.get('peak_rss_mb', float('nan')):.0f} MB")
+
+
 def time_process(cfg_path: Path, out_root: Path, times: int = 3) -> dict[str, Any]:
-    walls: list[float] = []
-    by_phase: dict[str, list[float]] = {}
+    samples: dict[str, dict[str, list[float]]] = {"process": {}, "inline": {}}  # per way: wall_s and _PHASES
     summary: dict[str, Any] = {}
     for i in range(times):
-        out = out_root / f"process{i}"
-        t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "app.backtest", str(cfg_path), "--output",
-                               str(out), "--quiet"], capture_output=True, text=True, check=False)
-        wall = time.perf_counter() - t0
-        if proc.returncode != 0:
-            say(f"process run {i + 1}: exit {proc.returncode}: {proc.stderr.strip()[-800:]}")
-            return {"wall_s": None}
-        walls.append(wall)
-        summary = json.loads((out / "summary.json").read_text())
-        phases = summary.get("metrics", {}).get("breakdown") or {}
-        for key in _PHASES:
-            if key in phases:
-                by_phase.setdefault(key, []).append(float(phases[key]))
-        split = " = " + " + ".join(f"{key.removesuffix('_s')} {phases[key]:.3f}" for key in _PHASES
-                                   if key in phases) if phases else ""
-        say(f"process run {i + 1}/{times}: {wall:.3f} s wall{split}")
+        for way in ("process", "inline"):  # an output writer process, then the files written inline
+            done = _process_run(cfg_path, out_root / f"process{i}-{way}", ["--outputs", way])
+            if done is None:
+                return {"wall_s": None}
+            wall, doc = done
+            phases = doc.get("metrics", {}).get("breakdown") or {}
+            for key, value in (("wall_s", wall), *((k, phases[k]) for k in _PHASES if k in phases)):
+                samples[way].setdefault(key, []).append(float(value))
+            _say_run(f"{i + 1}/{times}", way, wall, doc)
+            summary = doc if way == "process" else summary
+    walls = samples["process"]["wall_s"]
     metrics = summary.get("metrics", {})
     pipeline_s = metrics.get("backtest", {}).get("total_time_s")
     stages = metrics.get("stages", {})
@@ -487,10 +508,11 @@ def time_process(cfg_path: Path, out_root: Path, times: int = 3) -> dict[str, An
             f"run start) + run {phases['run_s']:.3f} s (loading {phases.get('load_s', 0.0):.3f} s) "
             f"+ outputs {phases['outputs_s']:.3f} s (all files, report.html included) + {rest:.3f} s "
             f"other (interpreter start before the clock, exit)")
-    spread = {"wall_s": walls, **by_phase}
-    stats = {key: {"best": min(v), "median": statistics.median(v)} for key, v in spread.items()}
-    say(f"process over {len(walls)} runs, best / median: " + " | ".join(
-        f"{key.removesuffix('_s')} {v['best']:.3f} / {v['median']:.3f} s" for key, v in stats.items()))
+    stats, inline = ({key: {"best": min(v), "median": statistics.median(v)} for key, v in samples[way].items()}
+                     for way in ("process", "inline"))
+    for label, figures in (("process", stats), ("  --outputs inline, alternating", inline)):
+        say(f"{label} over {len(walls)} runs, best / median: " + " | ".join(
+            f"{key.removesuffix('_s')} {v['best']:.3f} / {v['median']:.3f} s" for key, v in figures.items()))
     found = breakdown(metrics)
     if found:
         say("timing breakdown in summary.json metrics (last process run):")
@@ -499,7 +521,7 @@ def time_process(cfg_path: Path, out_root: Path, times: int = 3) -> dict[str, An
     else:
         say(f"no startup/load/run/outputs breakdown in summary.json metrics "
             f"(keys: {', '.join(sorted(metrics))})")
-    return {"wall_s": min(walls), "walls_s": walls, "breakdown": found, "phases": stats}
+    return {"wall_s": min(walls), "walls_s": walls, "breakdown": found, "phases": stats, "inline": inline}
 
 
 # -- main -----------------------------------------------------------------------------------

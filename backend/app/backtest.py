@@ -43,9 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--timings", action="store_true",
                    help="print each session's full engine timing blocks (default: one compact Timings block)")
     p.add_argument("--traceback", action="store_true", help="also print full tracebacks on errors")
-    p.add_argument("--outputs-inline", action="store_true",
-                   help="write the output files in this process after the run (default on 2+ cores: a second "
-                        "process encodes them from the run's journal while the run goes on; the same bytes)")
+    p.add_argument("--outputs", choices=("auto", "process", "inline"), default="auto",
+                   help="who encodes the output files: 'process', a second process, from the run's journal while "
+                        "the run goes on (on another core); 'inline', this process after the run; 'auto' (default) "
+                        "a second process when a core looks free (2+ cores, load average below cores - 1). "
+                        "The same bytes either way")
     return p
 
 
@@ -93,6 +95,18 @@ class _ConsoleFormatter(logging.Formatter):
         if record.exc_info:
             record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
         return self.inner.format(record)
+
+
+def _outputs_process(choice: str) -> bool:
+    """Whether an output writer process encodes the files (`--outputs`): on 'auto', when a core looks free."""
+    if choice != "auto":
+        return choice == "process"
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # (no load average on this platform: cores only)
+        load = 0.0
+    return cores > 1 and load <= cores - 1
 
 
 def _default_output(session_name: str) -> Path:
@@ -145,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with bar:
             result = run_config(config, out_dir, progress=_session_progress(bar), controls=controls,
-                                outputs_process=not args.outputs_inline and (os.cpu_count() or 1) > 1)
+                                outputs_process=_outputs_process(args.outputs))
     except (ConfigError, AppError, KeyboardInterrupt, ThreadStuckError) as e:
         return _failed(e, out_dir, args.traceback)
     from app.metrics.report import format_run_report, format_session_report  # after the run: not start-up
