@@ -3,7 +3,8 @@
 exchange_calendars, and the pandas it imports, take most of a second to import and build a
 calendar, longer than a one-year backtest takes to run. So a calendar's session table (each
 session's date, open, close and early-close flag, over exchange_calendars' default bounds) is
-kept in an on-disk cache (`calendar_cache_dir`), one JSON file per calendar, valid for the day
+kept in an on-disk cache (`calendar_cache_dir`), one JSON file per calendar (each column's int64s
+little-endian in base64: read in ~1/10 the time of JSON number lists), valid for the day
 it was built (the default bounds move with the date) and the installed exchange_calendars and
 pandas; a cache hit imports neither. Every answer comes from that table, equal to
 exchange_calendars' own (tested).
@@ -11,6 +12,7 @@ exchange_calendars' own (tested).
 
 from __future__ import annotations
 
+import base64
 import bisect
 import difflib
 import functools
@@ -39,7 +41,7 @@ __all__ = [
 CACHE_ENV: Final = "SESSION_COORDINATOR_CACHE"
 """Environment variable: the cache folder, or ``off`` for none (default: the user cache folder)."""
 
-_FORMAT: Final = 1  # bump when the cached table's layout changes
+_FORMAT: Final = 2  # bump when the cached table's layout changes (2: columns in base64)
 _log = logging.getLogger(__name__)
 
 
@@ -92,12 +94,27 @@ class _Table:
     @classmethod
     def from_json(cls, data: Any) -> _Table | None:
         try:
-            columns = (list(map(int, data[k])) for k in ("days", "opens", "closes", "early"))
+            columns = (_decode_ints(data[k]) for k in _COLUMNS)
             table = cls(str(data["tz"]), *columns)
-        except (TypeError, KeyError, ValueError):
+        except (TypeError, KeyError, ValueError):  # (a bad base64 text is a ValueError too)
             return None
         n = len(table.days)
         return table if n and len(table.opens) == n == len(table.closes) else None
+
+    def to_json(self) -> dict[str, str]:
+        return {"tz": self.tz, **{k: _encode_ints(getattr(self, k)) for k in _COLUMNS}}
+
+
+_COLUMNS: Final = ("days", "opens", "closes", "early")
+
+
+def _encode_ints(values: list[int]) -> str:
+    return base64.b64encode(np.asarray(values, dtype="<i8").tobytes()).decode("ascii")
+
+
+def _decode_ints(text: str) -> list[int]:
+    values: list[int] = np.frombuffer(base64.b64decode(text, validate=True), dtype="<i8").tolist()
+    return values
 
 
 class TradingCalendar:
@@ -113,14 +130,15 @@ class TradingCalendar:
     """
 
     def __init__(self, code: str, *, cache: bool = True) -> None:
-        path = _cache_path(f"table-{re.sub(r'[^A-Za-z0-9_-]', '_', code)}.json") if cache else None
+        # The format in the name: checkouts of other formats keep their own file, not rebuild each other's.
+        path = _cache_path(f"table-{re.sub(r'[^A-Za-z0-9_-]', '_', code)}.v{_FORMAT}.json") if cache else None
         key = [*_cache_key(), code, _today()]  # the default bounds move with the date
         table = _Table.from_json(_read_cached(path, key))
         if table is None:  # an unknown code is never cached: it is checked here, before building
             if code not in available_calendars():
                 raise UnknownCalendarError(code)
             table = _build_table(code)
-            _write_cached(path, key, table.__dict__)
+            _write_cached(path, key, table.to_json())
         self.code = code
         self.tz = ZoneInfo(table.tz)
         self._sessions: list[date] = _dates(table.days)
