@@ -119,8 +119,8 @@ def build_compare_page(a: RunFiles, b: RunFiles) -> Page:
     page.heading("Equity")
     data: list[dict[str, Any]] = []
     for files, label, color in ((a, name_a, BLUE), (b, name_b, RED)):
-        if files.equity is not None and len(files.equity.stamps):
-            view = equity_view(files.equity)
+        view = equity_view(files.equity) if files.equity is not None else None
+        if view is not None and view.total:
             data.append({"type": "scatter", "mode": "lines", "name": label, "x": view.x, "y": view.equity,
                          "line": {"color": color, "width": 1.5}})
     if data:

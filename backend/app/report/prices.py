@@ -98,10 +98,11 @@ def price_line(starts: np.ndarray, closes: np.ndarray, spans: SessionSpans, base
 
 
 def symbol_price_line(store: Path, interval_label: str, symbol: str, spans: SessionSpans, base_s: int,
-                      max_points: int = MAX_POINTS, groups_at_once: int = 16) -> PriceLine:
+                      max_points: int = MAX_POINTS, groups_at_once: int = 8) -> PriceLine:
     """`price_line` of `symbol`'s stored bars over the run's sessions, the file read a few row
-    groups at a time (`groups_at_once`; the store writes 16,384 rows a group), so that memory
-    does not grow with the run's length (a file of one chunk is read once).
+    groups at a time (at most `groups_at_once`, in chunks of even sizes; the store writes 16,384
+    rows a group, a year of one-minute bars is 7 groups), so that memory does not grow with the
+    run's length (a file of one chunk is read once).
 
     Two passes over the file's timestamps and closes: the bars in the sessions are counted
     first (the count sets the drawn step, as in `price_line`), then each chunk's buckets are
@@ -138,7 +139,7 @@ def _symbol_price_line(store: Path, interval_label: str, symbol: str, spans: Ses
             if ("timestamp" in names and "close" in names and schema.field("timestamp").type == TIMESTAMP_TYPE
                     and schema.field("close").type == pa.float64()):
                 groups = list(range(parquet.metadata.num_row_groups))
-                chunks = [groups[i:i + groups_at_once] for i in range(0, len(groups), groups_at_once)]
+                chunks = _even_chunks(groups, groups_at_once)
                 line = _chunked_line(parquet, chunks, spans, base_s, max_points)
                 if line is not None:
                     return line
@@ -146,6 +147,16 @@ def _symbol_price_line(store: Path, interval_label: str, symbol: str, spans: Ses
         pass  # read_symbol_bars says what is wrong with the file
     starts, closes = read_symbol_bars(store, interval_label, symbol, spans)
     return price_line(starts, closes, spans, base_s, max_points)
+
+
+def _even_chunks(groups: list[int], most: int) -> list[list[int]]:
+    # As few chunks as hold at most `most` groups each, of even sizes (19 groups by 8: 7, 6, 6):
+    # a longer file is read in more chunks, none larger than a shorter file's.
+    if not groups:
+        return []
+    count = -(-len(groups) // max(1, most))
+    size = -(-len(groups) // count)
+    return [groups[i:i + size] for i in range(0, len(groups), size)]
 
 
 def _chunked_line(parquet: Any, chunks: list[list[int]], spans: SessionSpans, base_s: int,

@@ -41,9 +41,12 @@ class EquityView:
         return len(self.x) < self.total
 
 
-def equity_view(equity: Equity, max_points: int = MAX_POINTS) -> EquityView:
+def equity_view(equity: Equity | EquityView, max_points: int = MAX_POINTS) -> EquityView:
     """Thin `equity` to at most about `max_points` points, keeping each bucket's highs and lows of
-    equity and drawdown (so the deepest drawdown is drawn exactly)."""
+    equity and drawdown (so the deepest drawdown is drawn exactly). A view (thinned as the run
+    wrote equity.csv: `app.report.equity_thin`) is returned as it is."""
+    if isinstance(equity, EquityView):
+        return equity
     eq = equity.equity
     if eq.shape[0] == 0:
         return EquityView([], [], [], 0)

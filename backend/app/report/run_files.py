@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
 from app.report.html import ReportError
 from app.runtime.json_file import read_json
+
+if TYPE_CHECKING:
+    from app.report.run_charts import EquityView
 
 __all__ = ["Equity", "Fills", "RunFiles", "StampRows", "TextColumn", "load_run", "read_equity", "read_fills",
            "session_view"]
@@ -99,7 +102,7 @@ class RunFiles:
     sessions: list[dict[str, Any]]
     config: dict[str, Any] | None
     config_text: str | None
-    equity: Equity | None
+    equity: Equity | EquityView | None  # (a view: thinned by the run as it wrote equity.csv)
     fills: Fills | None
 
 
@@ -245,12 +248,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def load_run(run_dir: Path, equity: Equity | None = None, sessions: list[dict[str, Any]] | None = None) -> RunFiles:
+def load_run(run_dir: Path, equity: Equity | EquityView | None = None,
+             sessions: list[dict[str, Any]] | None = None) -> RunFiles:
     """Read everything a run's report shows from `run_dir`.
 
     summary.json is required; sessions.json, equity.csv, fills.csv and the config copies are
     read when present (a run that failed early, or is still running, may lack them). With
-    `equity` (what the run that just wrote equity.csv holds of it), equity.csv is not read; with
+    `equity` (what the run that just wrote equity.csv holds of it, or its thinned curve:
+    `app.report.equity_thin`), equity.csv is not read; with
     `sessions` (`session_view` of each record the run just wrote), sessions.json is not.
 
     Raises

@@ -25,6 +25,7 @@ from app.report.run_charts import (
     GREY,
     RED,
     SESSION_AXIS,
+    EquityView,
     equity_figure,
     equity_view,
     fill_markers,
@@ -48,7 +49,7 @@ SYMBOL_CHARTS = 8
 _BASE_SECONDS = {"1s": 1, "1m": 60, "1d": 86_400}
 
 
-def write_run_report(run_dir: Path, out: Path | None = None, equity: Equity | None = None,
+def write_run_report(run_dir: Path, out: Path | None = None, equity: Equity | EquityView | None = None,
                      sessions: list[dict[str, Any]] | None = None) -> Path:
     """Write the report of the run in `run_dir` to `out` (default ``run_dir/report.html``); return its path.
 
@@ -79,7 +80,8 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def write_run_report_safely(run_dir: Path, stopwatch: Stopwatch | None = None, equity: Equity | None = None,
+def write_run_report_safely(run_dir: Path, stopwatch: Stopwatch | None = None,
+                            equity: Equity | EquityView | None = None,
                             sessions: list[dict[str, Any]] | None = None) -> Path | None:
     """Write ``run_dir/report.html``; on any failure log a warning and return None (the run's other
     files are already written and stay as they are). With `stopwatch`, run.log says how long it took;
@@ -135,10 +137,10 @@ def _subtitle(files: RunFiles) -> str:
 
 def _equity_section(page: Page, files: RunFiles, breaks: list[dict[str, Any]]) -> None:
     page.heading("Equity and drawdown")
-    if files.equity is None or not len(files.equity.stamps):
+    view = equity_view(files.equity) if files.equity is not None else None
+    if view is None or not view.total:
         page.note("No equity points: the run wrote no equity.csv rows.")
         return
-    view = equity_view(files.equity)
     data, layout = equity_figure(view, breaks)
     page.chart("equity", data, layout, height=460)
     if view.thinned:

@@ -29,7 +29,10 @@ from app.runtime.text_columns import iso_local, printed_values
 from app.timing.stopwatch import Stopwatch
 
 if TYPE_CHECKING:  # (the writer process imports this module without the pipeline's)
+    from app.report.equity_thin import EquityThinner
     from app.runtime.build import Pipeline
+
+    KeptEquity = list[tuple[np.ndarray, np.ndarray]] | EquityThinner  # write_equity_csv's `keep`
     from app.runtime.outputs_process import OutputsProcess
 
 __all__ = ["build_summary", "equity_columns", "finish_text_and_page", "stamps_for", "write_equity_csv", "write_outputs",
@@ -97,7 +100,7 @@ def write_outputs(pipeline: Pipeline, journal: RunJournal, rollup: RecordRollup,
             write_run_report_safely(out_dir, sw)
             return summary
     # The whole curve, from the journal (the engine holds a session's points), a chunk at a time.
-    kept: list[tuple[np.ndarray, np.ndarray]] = []
+    kept = _equity_thinner(journal.dir / "equity.bin")  # report.html's curve, thinned as equity.csv is written
     write_equity_csv(out_dir / "equity.csv", read_equity_chunks(journal.dir / "equity.bin", EQUITY_CHUNK),
                      stamps_for(pipeline), kept)
     views: list[dict[str, Any]] = []  # what report.html reads of each record (not sessions.json read back)
@@ -108,7 +111,7 @@ def write_outputs(pipeline: Pipeline, journal: RunJournal, rollup: RecordRollup,
 
 
 def finish_text_and_page(out_dir: Path, summary: dict[str, Any], blocks: list[str],
-                         kept: list[tuple[np.ndarray, np.ndarray]], views: list[dict[str, Any]], sw: Stopwatch,
+                         kept: KeptEquity, views: list[dict[str, Any]], sw: Stopwatch,
                          outputs_s: Callable[[], float], files_whole: Callable[[], None]) -> None:
     """Write report.txt and summary.json, call `files_whole`, then write report.html and both again.
 
@@ -132,7 +135,7 @@ def finish_text_and_page(out_dir: Path, summary: dict[str, Any], blocks: list[st
 
 
 def write_equity_csv(path: Path, chunks: Iterable[np.ndarray], stamps: Callable[[np.ndarray], np.ndarray],
-                     keep: list[tuple[np.ndarray, np.ndarray]] | None = None, tmp_dir: Path | None = None) -> None:
+                     keep: KeptEquity | None = None, tmp_dir: Path | None = None) -> None:
     """Write equity.csv (one row per step) whole, by rename, from chunks of `EQUITY_DTYPE` points.
 
     The text columns take ~150 bytes a row while they are built: chunks bound that (three
@@ -158,10 +161,25 @@ def _same(rows: np.ndarray, _ns: np.ndarray) -> np.ndarray:
     return rows
 
 
-def _kept_equity(kept: list[tuple[np.ndarray, np.ndarray]]) -> Any:
-    # equity.csv for report.html (`app.report.run_files.Equity`), from write_equity_csv's `keep`.
+def _equity_thinner(path: Path) -> EquityThinner:
+    # A `keep` for write_equity_csv of the journal's equity points at `path` (as many as
+    # read_equity_chunks reads): only the points report.html draws are kept.
+    from app.report.equity_thin import EquityThinner
+    from app.runtime.journal import EQUITY_DTYPE
+
+    return EquityThinner(path.stat().st_size // EQUITY_DTYPE.itemsize if path.exists() else 0)
+
+
+def _kept_equity(kept: KeptEquity) -> Any:
+    # equity.csv for report.html (`app.report.run_files.Equity`, or its thinned curve), from
+    # write_equity_csv's `keep`; None (the page reads equity.csv) if the thinner was not given every point.
     from app.report.run_files import Equity, StampRows
 
+    if not isinstance(kept, list):
+        try:
+            return kept.view()
+        except ValueError:
+            return None
     stamps = np.concatenate([rows for rows, _ in kept]) if kept else np.zeros((0, 25), dtype=np.uint8)
     values = np.concatenate([v for _, v in kept]) if kept else np.empty(0)
     return Equity(StampRows(stamps), values)
