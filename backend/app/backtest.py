@@ -307,6 +307,10 @@ def _exit(code: int) -> NoReturn:
 
 
 if __name__ == "__main__":
+    # numpy (imported in main) loads OpenBLAS, which starts a thread per core that spins ~0.1 s
+    # of CPU waiting for work the pipeline never gives it (~0.1 s of the process's ~1 s CPU, on
+    # the core the pipeline threads and the output writer share). One BLAS thread, unless set.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     gc.disable()  # until the run starts (_collector_back_on)
     _COLLECTOR_OFF = True
     _exit(main())

@@ -114,19 +114,38 @@ def test_the_summary_says_how_much_cpu_each_pipeline_thread_used(store, tmp_path
                         r"DataUpkeep [\d.]+ s \| AnalysisEngine [\d.]+ s", line)
 
 
-def test_the_cli_runs_the_sessions_with_the_garbage_collector_on(store, tmp_path):
-    # The CLI process loads its modules with the collector off (app.backtest): it must be back on
-    # before the first session, or a long run would keep every cycle it makes.
-    # Arrange
-    seen = tmp_path / "gc.jsonl"
+def _probe_sessions(store: Path, tmp_path: Path) -> list[dict]:
+    # Run the CLI with support.collector_probe's strategy: what it saw at each session start.
+    seen = tmp_path / "probe.jsonl"
     cfg = write_config(tmp_path / "s.yaml", store, strategy={"class": "support.collector_probe:CollectorProbe",
                                                              "params": {"out": str(seen)}})
-
-    # Act
     proc = cli("-m", "app.backtest", str(cfg), "--output", str(tmp_path / "out"), "--quiet")
-
-    # Assert
     assert proc.returncode == 0, proc.stderr
     sessions = [json.loads(line) for line in seen.read_text().splitlines()]
     assert len(sessions) == json.loads((tmp_path / "out" / "summary.json").read_text())["sessions"] > 0
+    return sessions
+
+
+def test_the_cli_runs_the_sessions_with_the_garbage_collector_on(store, tmp_path, monkeypatch):
+    # The CLI process loads its modules with the collector off (app.backtest): it must be back on
+    # before the first session, or a long run would keep every cycle it makes.
+    # Arrange
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+
+    # Act
+    sessions = _probe_sessions(store, tmp_path)
+
+    # Assert: and one BLAS thread (no OpenBLAS threads spinning at numpy's import)
     assert all(s["gc_enabled"] for s in sessions)
+    assert all(s["blas_threads"] == "1" for s in sessions)
+
+
+def test_the_users_own_blas_thread_count_is_kept(store, tmp_path, monkeypatch):
+    # Arrange
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
+
+    # Act
+    sessions = _probe_sessions(store, tmp_path)
+
+    # Assert
+    assert all(s["blas_threads"] == "3" for s in sessions)
