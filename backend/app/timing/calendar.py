@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import bisect
-import difflib
 import functools
 import importlib.util
 import json
@@ -49,6 +48,8 @@ class UnknownCalendarError(ValueError):
     """The calendar code is not one exchange_calendars knows."""
 
     def __init__(self, code: str) -> None:
+        import difflib  # only for an unknown code: not a start-up import
+
         self.code = code
         close = difflib.get_close_matches(code, available_calendars(), n=1)
         self.suggestion = close[0] if close else None

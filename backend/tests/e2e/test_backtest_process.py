@@ -21,6 +21,8 @@ LIVE_ONLY = ("websockets", "msgpack", "app.feed", "app.feeds.alpaca", "app.feeds
 # Reading local Parquet needs none of these (app.store.parquet_file): pyarrow.parquet would bring
 # pyarrow.fs, and with it ssl and the cloud filesystems (~25 ms of start-up); pandas is ~0.5 s.
 NOT_FOR_LOCAL_FILES = ("ssl", "_ssl", "pyarrow.parquet", "pyarrow.fs", "pyarrow._fs", "pyarrow._s3fs", "pandas")
+# Only a wrong name needs these (the "did you mean" of a config or calendar error).
+ONLY_FOR_ERRORS = ("difflib",)
 
 _RUN_AND_LIST_MODULES = """
 import json, sys
@@ -57,6 +59,7 @@ def test_a_backtest_imports_nothing_only_live_sessions_or_remote_files_need(stor
     # Assert
     assert _imported(modules, LIVE_ONLY) == []
     assert _imported(modules, NOT_FOR_LOCAL_FILES) == []
+    assert _imported(modules, ONLY_FOR_ERRORS) == []
 
 
 def test_with_a_warm_calendar_cache_a_backtest_never_imports_exchange_calendars(
