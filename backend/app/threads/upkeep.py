@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from app.bars.gapfill import GapFiller
 from app.bars.quality import compute_quality, expected_over
 from app.errors import FeedError
 from app.metrics.collect import RunMetrics
@@ -23,6 +22,7 @@ from app.timing.stopwatch import Stopwatch
 from app.timing.time_manager import TimeManager
 
 if TYPE_CHECKING:  # live only: a backtest never imports the live modules
+    from app.bars.gapfill import GapFiller
     from app.feeds.live_source import FetchBars
 
 __all__ = ["DataUpkeep", "GapFillPlan"]
@@ -133,6 +133,8 @@ class DataUpkeep(SessionThread):
         return min(IDLE_WAKE_S, max(0.001, (due - self.tm.now_ns()) / 1e9))
 
     def _begin(self, state: SessionState) -> None:
+        from app.bars.gapfill import GapFiller  # live gap filling only: not a backtest import
+
         assert self.fill is not None
         self._state = state
         self._filler = GapFiller(self.symbols, self.fill.max_retries, int(self.fill.retry_interval_s * 1e9))

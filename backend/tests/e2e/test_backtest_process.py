@@ -17,7 +17,7 @@ from support.runs import cli, make_store, write_config
 from app.timing.calendar import CACHE_ENV
 
 LIVE_ONLY = ("websockets", "msgpack", "app.feed", "app.feeds.alpaca", "app.feeds._alpaca_wire",
-             "app.feeds.alpaca_rest", "app.feeds.live_source", "app.threads.live_stream")
+             "app.feeds.alpaca_rest", "app.feeds.live_source", "app.threads.live_stream", "app.bars.gapfill")
 # Reading local Parquet needs none of these (app.store.parquet_file): pyarrow.parquet would bring
 # pyarrow.fs, and with it ssl and the cloud filesystems (~25 ms of start-up); pandas is ~0.5 s.
 NOT_FOR_LOCAL_FILES = ("ssl", "_ssl", "pyarrow.parquet", "pyarrow.fs", "pyarrow._fs", "pyarrow._s3fs", "pandas")
