@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from app.report.downsample import MAX_POINTS, bucket_last, coarser_step
+from app.report.memory import hand_back_freed
 
 __all__ = ["PriceLine", "SessionSpans", "local_labels", "price_line", "rangebreaks", "read_symbol_bars",
            "session_spans", "symbol_price_line"]
@@ -110,10 +111,9 @@ def symbol_price_line(store: Path, interval_label: str, symbol: str, spans: Sess
     last close). The same line as `price_line(*read_symbol_bars(...))`; a file of another shape,
     or whose rows are not in time order, is read whole that way.
 
-    Arrow's memory pool (mimalloc) keeps the pages a read freed, for its next allocation: over a
-    run's symbols that grew by the size of each file read (~45 MB for 10 symbols of three years
-    of one-minute bars, ~5 MB after handing them back); they are handed back once the line is made
-    (`release_unused`: ~0.4 ms).
+    The pages the reads freed are handed back to the system once the line is made
+    (`app.report.memory.hand_back_freed`): kept by the allocators, they grew the process by
+    about the size of each file read.
 
     Raises
     ------
@@ -122,7 +122,7 @@ def symbol_price_line(store: Path, interval_label: str, symbol: str, spans: Sess
     try:
         return _symbol_price_line(store, interval_label, symbol, spans, base_s, max_points, groups_at_once)
     finally:
-        pa.default_memory_pool().release_unused()
+        hand_back_freed()
 
 
 def _symbol_price_line(store: Path, interval_label: str, symbol: str, spans: SessionSpans, base_s: int,

@@ -18,6 +18,7 @@ from typing import Any
 from app.errors import AppError
 from app.report.downsample import MAX_POINTS
 from app.report.html import Page, esc, status_banner, table, write_page
+from app.report.memory import hand_back_freed
 from app.report.prices import SessionSpans, rangebreaks, session_spans, symbol_price_line
 from app.report.run_charts import (
     BLUE,
@@ -62,8 +63,10 @@ def write_run_report(run_dir: Path, out: Path | None = None, equity: Equity | Eq
         If `run_dir` is not a run folder or one of its files is unreadable.
     """
     with _collector_paused():
+        hand_back_freed()  # what the run's outputs freed, before the page's reads (`app.report.memory`)
         files = load_run(run_dir, equity, sessions)
         page = build_run_page(files)
+        hand_back_freed()
         return write_page(page, out or run_dir / REPORT_NAME)
 
 
