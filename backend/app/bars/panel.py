@@ -18,6 +18,10 @@ from app.store.bar import BarArrays
 
 __all__ = ["StepRows", "WindowBars", "unfinished_from"]
 
+_HEAD = np.zeros(1, dtype=np.intp)  # one reduceat segment: the whole window
+_NONE = np.empty(0, dtype=np.intp)
+_NONE.setflags(write=False)
+
 
 def unfinished_from(anchor_ns: int, close_ns: int, target_ns: int, upto_ns: int) -> int:
     """Return the start of the first window not finished at `upto_ns` (as `aggregate_bars`
@@ -40,11 +44,14 @@ class WindowBars:
         Their derived bars, row ``j`` for symbol ``made[j]`` (all start at the window start).
     skipped : ndarray of int
         Positions of the symbols that had some but not all of the window's base bars.
+    counts : ndarray of int
+        Per symbol, how many of the window's rows hold one of its bars (`StepRows.counts`).
     """
 
     made: np.ndarray
     bars: BarArrays
     skipped: np.ndarray
+    counts: np.ndarray
 
 
 class StepRows:
@@ -67,6 +74,8 @@ class StepRows:
         self._present = np.zeros((max(1, capacity), n), dtype=bool)
         self._cols = np.empty((5, max(1, capacity), n))  # open, high, low, close, volume
         self._offset = 0  # absolute index of row 0
+        self._every = np.arange(n, dtype=np.intp)  # `made` when every symbol's window is complete
+        self._every.setflags(write=False)
         self._rows = 0  # rows held
 
     @property
@@ -115,26 +124,26 @@ class StepRows:
         A symbol with `per_window` bars in those rows gets a bar; one with fewer (but some) is
         skipped; one with none is neither.
         """
-        count = self.counts(lo, hi)
-        made = np.flatnonzero(count == per_window)
-        skipped = np.flatnonzero((count > 0) & (count < per_window))
-        k, w = made.shape[0], hi - lo
-        if k == 0:
-            none = np.empty(0)
-            return WindowBars(made, BarArrays(np.empty(0, np.int64), *(none,) * 5), skipped)
-        a = lo - self._offset
+        a, w = lo - self._offset, hi - lo
+        count = np.count_nonzero(self._present[a : a + w], axis=0)
+        full = count == per_window
+        if full.all():  # the usual close: every symbol has its window's bars (no index arrays)
+            made, skipped, block = self._every, _NONE, self._cols[:, a : a + w]
+        else:
+            made = np.flatnonzero(full)
+            skipped = np.flatnonzero((count > 0) & ~full)
+            if made.shape[0] == 0:
+                none = np.empty(0)
+                return WindowBars(made, BarArrays(np.empty(0, np.int64), *(none,) * 5), skipped, count)
+            block = self._cols[:, a : a + w][:, :, made]  # (5, w, k)
         # A complete symbol has a bar in every one of the rows (a row per grid slot), so each
-        # symbol's column is its window's bars in time order: one reduceat segment each.
-        block = self._cols[:, a : a + w][:, :, made]  # (5, w, k)
-        heads = np.arange(0, k * w, w)
-
-        def reduce(ufunc: np.ufunc, col: int) -> np.ndarray:
-            return ufunc.reduceat(np.ascontiguousarray(block[col].T).reshape(-1), heads)
-
-        bars = BarArrays(np.full(k, window_start, dtype=np.int64), block[0, 0].copy(),
-                         reduce(np.maximum, 1), reduce(np.minimum, 2), block[3, w - 1].copy(),
-                         reduce(np.add, 4))
-        return WindowBars(made, bars, skipped)
+        # symbol's column is its window's bars in time order: one reduceat segment per column,
+        # as `aggregate_bars` reduces each symbol's rows.
+        bars = BarArrays(np.full(made.shape[0], window_start, dtype=np.int64), block[0, 0].copy(),
+                         np.maximum.reduceat(block[1], _HEAD, axis=0)[0],
+                         np.minimum.reduceat(block[2], _HEAD, axis=0)[0], block[3, w - 1].copy(),
+                         np.add.reduceat(block[4], _HEAD, axis=0)[0])
+        return WindowBars(made, bars, skipped, count)
 
     def drop_before(self, lo: int) -> None:
         """Forget the rows before absolute index `lo`."""

@@ -55,11 +55,15 @@ class Panel(abc.ABC):
     def __init__(self, proto: IndicatorState, n: int) -> None:
         self.proto = proto
         self.n = n
+        # Rows fed since `load`, per symbol: `_every` (steps of every symbol, a Python int: no
+        # numpy call in the usual step) plus `_rows` (steps of some symbols).
         self._rows = np.zeros(n, dtype=np.int64)
+        self._every = 0
 
     def load(self, states: Sequence[IndicatorState]) -> None:
         """Take the current state of each symbol's `IndicatorState` (``states[s]``)."""
         self._rows[:] = 0
+        self._every = 0
         for s, st in enumerate(states):
             self._load(s, st)
 
@@ -67,8 +71,9 @@ class Panel(abc.ABC):
         """Give the state back to each symbol's `IndicatorState`, as if it had been fed the rows."""
         for s, st in enumerate(states):
             self._store(s, st)
-            st._rows += int(self._rows[s])
+            st._rows += int(self._rows[s]) + self._every
         self._rows[:] = 0
+        self._every = 0
 
     def step(self, idx: np.ndarray | None, bars: BarArrays) -> np.ndarray:
         """Feed one bar to each symbol in `idx` and return their values (one per symbol).
@@ -81,7 +86,7 @@ class Panel(abc.ABC):
             Row ``j`` is the bar of symbol ``idx[j]`` (the ``start`` column is not read).
         """
         if idx is None:
-            self._rows += 1
+            self._every += 1
         else:
             self._rows[idx] += 1
         return self._step(idx, bars)
@@ -112,38 +117,45 @@ def _put(arr: np.ndarray, idx: np.ndarray | None, values: np.ndarray | bool | fl
 
 
 class _WindowPanel(Panel):
-    # The last `period - 1` values of each symbol, right-aligned in `_tail`; `_filled` of them
-    # are real (fewer during warm-up: the value is NaN until a full window exists).
+    # Each symbol's window in a row of `_buf` (n, period): the last `period - 1` values,
+    # right-aligned, then a slot for the next value. `_filled` of those values are real (fewer
+    # during warm-up: the value is NaN until a full window exists). A step of every symbol
+    # writes the new values into the last column, reduces the rows (the same C-contiguous
+    # (n, period) matrix a concatenation would give, so the same sums) and shifts them left.
 
     def __init__(self, proto: IndicatorState, n: int) -> None:
         super().__init__(proto, n)
         self._w = proto.period - 1
-        self._tail = np.full((n, self._w), _NAN)
+        self._buf = np.full((n, self._w + 1), _NAN)
         self._filled = np.zeros(n, dtype=np.int64)
         self._warm = self._w == 0  # every symbol has a full window: no masking, no counting
 
     def _load(self, s: int, st: IndicatorState) -> None:
         tail = st._tail  # type: ignore[attr-defined]
         m = int(tail.shape[0])
-        self._tail[s] = _NAN
-        self._tail[s, self._w - m :] = tail
+        self._buf[s] = _NAN
+        self._buf[s, self._w - m : self._w] = tail
         self._filled[s] = m
         self._warm = bool(self._filled.min(initial=self._w) == self._w)
 
     def _store(self, s: int, st: IndicatorState) -> None:
         if self._w:
-            kept = self._tail[s, self._w - int(self._filled[s]) :]
+            kept = self._buf[s, self._w - int(self._filled[s]) : self._w]
             st._tail = kept.copy()  # type: ignore[attr-defined]
 
     def _step(self, idx: np.ndarray | None, bars: BarArrays) -> np.ndarray:
-        x = self._field(bars)
-        tail = self._tail if idx is None else self._tail[idx]
-        windows = np.concatenate((tail, x[:, None]), axis=1)  # a new (k, period) matrix
-        values = self.proto._of_windows(windows)  # type: ignore[attr-defined]
+        x = bars[self.proto._column]
         if idx is None:
-            self._tail = windows[:, 1:]
+            windows = self._buf
+            windows[:, self._w] = x
+            values = self.proto._of_windows(windows)  # type: ignore[attr-defined]
+            if self._w:
+                windows[:, : self._w] = windows[:, 1:]
         else:
-            self._tail[idx] = windows[:, 1:]
+            windows = self._buf[idx]  # a new (k, period) matrix
+            windows[:, self._w] = x
+            values = self.proto._of_windows(windows)  # type: ignore[attr-defined]
+            self._buf[idx, : self._w] = windows[:, 1:]
         if not self._warm:
             w = self._w
             filled = _take(self._filled, idx)

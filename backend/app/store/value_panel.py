@@ -21,7 +21,9 @@ session's interval.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
+from itertools import repeat
 
 import numpy as np
 
@@ -56,6 +58,7 @@ class ValuePanel:
             _SET_SNAP(one, (col, 0))
         self.lens = np.zeros(n, dtype=np.int64)
         self._all = np.arange(n, dtype=np.int64)
+        self._even = 0  # every series' length when they are all equal, else -1
 
     @property
     def capacity(self) -> int:
@@ -68,6 +71,7 @@ class ValuePanel:
     def resync(self) -> None:
         """Take each series' length back from the series (after the per-symbol path wrote some)."""
         self.lens[:] = [len(one) for one in self.series]
+        self._even = _even(self.lens)
 
     def append_step(self, idx: np.ndarray | None, values: np.ndarray) -> None:
         """Append ``values[j]`` to the series of symbol ``idx[j]`` (None: ``values[j]`` to symbol
@@ -76,6 +80,15 @@ class ValuePanel:
         if not series:
             return
         series[0]._owner.check()  # one writer: the thread that writes the panel writes every series
+        r = self._even
+        if idx is None and r >= 0:  # the usual live step: one plain row write, one length for all
+            if r >= self.table.shape[0]:
+                raise InvariantError(f"value series {series[0].name}: full ({r} rows)")
+            self.table[r] = values  # the row at every published length: never a published row
+            self.lens.fill(r + 1)
+            self._even = r + 1
+            deque(map(_SET_SNAP, series, zip(self._cols, repeat(r + 1))), maxlen=0)
+            return
         which = self._all if idx is None else idx
         rows = self.lens[which]
         if rows.shape[0] and int(rows.max()) >= self.table.shape[0]:
@@ -83,4 +96,10 @@ class ValuePanel:
         self.table[rows, which] = values  # rows at each published length: never a published row
         after = rows + 1
         self.lens[which] = after
+        self._even = _even(self.lens)
         publish_rows(_SET_SNAP, series, self._cols, idx, after)
+
+
+def _even(lens: np.ndarray) -> int:
+    # The common length of every series, or -1 when they differ.
+    return int(lens[0]) if lens.shape[0] and int(lens.min()) == int(lens.max()) else -1

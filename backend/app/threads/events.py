@@ -32,7 +32,9 @@ class StepBatch:
     measured from it); ``bars`` (live one-step batches, else None) holds the step's new base
     bars as columns, row ``j`` the bar of the ``j``-th symbol with ``base_idx[0, s] >= 0``:
     the values just appended to the base series, handed over so the DataProcessor need not
-    read them back symbol by symbol.
+    read them back symbol by symbol; ``every_row`` (live, else -1) says that every symbol's
+    new bar is at that row (``base_idx`` all ``every_row``, ``rows_after`` all one more) and
+    that ``bars`` holds them in the symbols' order, each starting at the step's start.
     """
 
     lo: int
@@ -44,6 +46,12 @@ class StepBatch:
     due_ns: int = 0
     received_ns: int = 0  # live: when the step's last bar came off the socket (0 in backtests)
     bars: BarArrays | None = None
+    every_row: int = -1
+
+    def with_derived(self, derived: dict[str, np.ndarray]) -> StepBatch:
+        """Return this batch with `derived` (`dataclasses.replace`, without its per-field work)."""
+        return StepBatch(self.lo, self.hi, self.ends, self.base_idx, self.rows_after, derived, self.due_ns,
+                         self.received_ns, self.bars, self.every_row)
 
 
 @dataclass(frozen=True, slots=True)

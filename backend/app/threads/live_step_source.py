@@ -51,8 +51,11 @@ class StepEmitter:
             block = blocks[0][1]
             r = self.panel.append_all(step.start_ns, block.values)
             if r is not None:
-                self._publish(step, np.full((1, n), r, dtype=np.int64), np.full(n, r + 1, dtype=np.int64),
-                              max(0, block.received_ns), self.panel.row(r))
+                at = np.empty((1, n), dtype=np.int64)
+                at.fill(r)
+                rows_after = np.empty(n, dtype=np.int64)
+                rows_after.fill(r + 1)
+                self._publish(step, at, rows_after, max(0, block.received_ns), self.panel.row(r), r)
                 return
         if blocks:
             which, values, received = _block_columns(step)
@@ -71,10 +74,10 @@ class StepEmitter:
         self._publish(step, idx.reshape(1, -1), self.panel.lens.copy(), received, cols)
 
     def _publish(self, step: ClosedStep, idx: np.ndarray, rows_after: np.ndarray, received: int,
-                 bars: BarArrays) -> None:
+                 bars: BarArrays, every_row: int = -1) -> None:
         end = step.start_ns + self.base_ns
         self.publish(StepBatch(self.k, self.k + 1, np.array([end], dtype=np.int64), idx, rows_after,
-                               due_ns=end, received_ns=received, bars=bars))
+                               due_ns=end, received_ns=received, bars=bars, every_row=every_row))
         self.k += 1
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -72,8 +71,10 @@ class DataProcessor(SessionThread):
         self._from_row: dict[str, np.ndarray] = {}
         self._window_end: dict[str, int] = {}
         self._base_rows = np.zeros(len(self.symbols), dtype=np.int64)
-        # Where the processor is, for a failure's message: the session and the steps in hand.
-        self._at: tuple[int, int] | None = None
+        self._even_rows = 0  # every item of `_base_rows` when they are all equal, else -1
+        # Where the processor is, for a failure's message: the session and the steps in hand
+        # (a batch's first and last step ends, read from the batch only then: `_where`).
+        self._at: tuple[int, int] | StepBatch | None = None
         self._at_session: str | None = None
         self.where = self._where
 
@@ -89,7 +90,7 @@ class DataProcessor(SessionThread):
                 return
             for event in self.inbox.events(after, seq):
                 if isinstance(event, StepBatch):
-                    self._at = (int(event.ends[0]), int(event.ends[-1]))
+                    self._at = event
                     t0 = now_ns()
                     self._step(event)
                     items = event.hi - event.lo
@@ -106,9 +107,12 @@ class DataProcessor(SessionThread):
 
     def _where(self) -> tuple[str | None, str | None]:
         # The steps being derived when it failed ("first to last" for a batch of several).
-        if self._at is None:
+        at = self._at
+        if at is None:
             return None, self._at_session
-        first, last = (self._fmt(ns) for ns in self._at)
+        if isinstance(at, StepBatch):
+            at = (int(at.ends[0]), int(at.ends[-1]))
+        first, last = (self._fmt(ns) for ns in at)
         return (first if first == last else f"{first} to {last}"), self._at_session
 
     def _begin(self, event: SessionStart) -> None:
@@ -117,6 +121,7 @@ class DataProcessor(SessionThread):
         self._from_row = {i.label: np.zeros(n, dtype=np.int64) for i in self.intraday}
         self._window_end = {}
         self._base_rows = np.zeros(n, dtype=np.int64)
+        self._even_rows = 0
         for symbol in self.symbols:
             for interval in (*self.intraday, *self.daily):
                 span = (state.close_ns - state.open_ns) // interval.ns + 1
@@ -146,11 +151,18 @@ class DataProcessor(SessionThread):
             panel = self._panel = self._one_step_panel(state)
             if self._base_rows.any():  # the per-symbol path ran before: as after `invalidate`
                 panel.invalidate()
-        if one_step and panel is not None:
+        r = batch.every_row
+        if one_step and panel is not None and r >= 0 and r == self._even_rows and panel.takes_every:
+            # The usual live step: every symbol's bar one row on (no per-symbol arithmetic).
+            self._base_rows.fill(r + 1)
+            self._even_rows = r + 1
+            derived = panel.step_every(batch, self._derive_rows)
+        elif one_step and panel is not None:
             rows_after = np.asarray(batch.rows_after, dtype=np.int64)
             new = rows_after - self._base_rows
             if panel.accepts(batch, new):
                 self._base_rows = rows_after.copy()
+                self._even_rows = _even(self._base_rows)
                 derived = panel.step(batch, new, self._base_rows, self._derive_rows)
             else:
                 derived = self._step_rows(state, batch)
@@ -162,8 +174,7 @@ class DataProcessor(SessionThread):
         if self.paced:
             self.outbox.check_overrun(self.clock.now_ns())
         # A new event only for the derived counts: with none to add, the batch as it came.
-        self.outbox.publish(batch if not derived and not batch.derived
-                            else dataclasses.replace(batch, derived=derived))
+        self.outbox.publish(batch if not derived and not batch.derived else batch.with_derived(derived))
 
     def _step_rows(self, state: SessionState, batch: StepBatch) -> dict[str, np.ndarray]:
         # Symbol by symbol, each vectorised over the batch's steps (Python ints: a handful of
@@ -175,6 +186,7 @@ class DataProcessor(SessionThread):
                 rows[s] = hi
                 self.indicators.update(state, self.symbols[s], label, lo, hi)
         self._base_rows = np.array(rows, dtype=np.int64)
+        self._even_rows = _even(self._base_rows)
         if not self.intraday:
             return {}
         upto = int(batch.ends[-1])
@@ -226,3 +238,8 @@ class DataProcessor(SessionThread):
                     self.indicators.update(state, symbol, interval.label, 0, 1)
         seq = self.outbox.publish(event)
         return self.outbox.wait_ack(seq) is WaitStatus.READY
+
+
+def _even(rows: np.ndarray) -> int:
+    # The common value of `rows`, or -1 when they differ.
+    return int(rows[0]) if rows.shape[0] and int(rows.min()) == int(rows.max()) else -1

@@ -76,6 +76,7 @@ class StepPanel:
         self._lo = dict.fromkeys(self._derived, 0)  # first row of each interval's open window
         self._held = True  # `_rows` holds every base row of every open window
         self._last_start: int | None = None
+        self.takes_every = not base.is_daily  # `step_every` applies (else `accepts` is False too)
 
     def accepts(self, batch: StepBatch, new: np.ndarray) -> bool:
         """Return True for one step with at most one new base bar per symbol."""
@@ -92,18 +93,30 @@ class StepPanel:
     def step(self, batch: StepBatch, new: np.ndarray, rows_after: np.ndarray,
              derive_rows: DeriveRows) -> dict[str, np.ndarray]:
         """Process one step whose new bars are ``rows_after[s] - 1`` for each ``new[s] == 1``."""
-        end = int(batch.ends[0])
-        start = end - self.base.ns
         idx = None if np.count_nonzero(new) == new.shape[0] else np.flatnonzero(new)
         bars = batch.bars  # live: the coordinator's columns of what it appended
         if bars is None or len(bars) != (new.shape[0] if idx is None else idx.shape[0]):
             bars = self._gather(rows_after, idx)
+        return self._advance(batch, idx, bars, rows_after - new, derive_rows, checked=False)
+
+    def step_every(self, batch: StepBatch, derive_rows: DeriveRows) -> dict[str, np.ndarray]:
+        """Process one step in which every symbol's new bar is at base row ``batch.every_row``,
+        ``batch.bars`` holding them in the symbols' order, each starting at the step's start
+        (the usual live step: `StepBatch.every_row`). The same as `step` given that batch's
+        ``new`` (all ones) and ``rows_after``, without working them out."""
+        assert batch.bars is not None and len(batch.bars) == len(self.symbols)
+        return self._advance(batch, None, batch.bars, batch.every_row, derive_rows, checked=True)
+
+    def _advance(self, batch: StepBatch, idx: np.ndarray | None, bars: BarArrays, rows_before: np.ndarray | int,
+                 derive_rows: DeriveRows, *, checked: bool) -> dict[str, np.ndarray]:
+        # `checked`: every bar of `bars` is known to start at the step's start.
+        end = int(batch.ends[0])
         if len(bars):
             self.bank.update_step(self.base.label, idx, bars)
         derived: dict[str, np.ndarray] = {}
         if not self.intraday:
             return derived
-        self._push(start, idx, bars, rows_after - new)
+        self._push(end - self.base.ns, idx, bars, rows_before, checked)
         for interval in self.intraday:
             derived[interval.label] = self._derive(interval, end, batch.ends, derive_rows)
         if self._held and self._rows is not None:
@@ -125,13 +138,14 @@ class StepPanel:
         return BarArrays(np.array(starts, dtype=np.int64), *cols)
 
     def _push(self, start: int, idx: np.ndarray | None, bars: BarArrays,
-              rows_before: np.ndarray) -> None:
+              rows_before: np.ndarray | int, checked: bool) -> None:
+        # `rows_before`: each symbol's base rows before the step (an int: the same for all).
         rows = self._rows
         if rows is None:
             return
         if not self._held:
             # Held again once no open window has rows (every base row is before them all).
-            if not all(np.array_equal(f, rows_before) for f in self.from_row.values()):
+            if not all(bool(np.all(f == rows_before)) for f in self.from_row.values()):
                 return
             rows.clear()
             self._lo = dict.fromkeys(self._lo, 0)
@@ -139,7 +153,7 @@ class StepPanel:
             self._held = True
         on_grid = (start - self.state.open_ns) % self.base.ns == 0
         ordered = self._last_start is None or start > self._last_start
-        if not (on_grid and ordered and np.count_nonzero(bars.start != start) == 0):
+        if not (on_grid and ordered and (checked or np.count_nonzero(bars.start != start) == 0)):
             self._held = False
             return
         rows.push(start, idx, bars)
@@ -167,7 +181,7 @@ class StepPanel:
             if hi == lo or result is not None:
                 if result is not None:
                     self._apply(interval, result)
-                    self.from_row[label] += rows.counts(lo, hi)
+                    self.from_row[label] += result.counts
                 self._lo[label] = hi
                 self.window_end[label] = open_window + t
                 return self._counts(label)
@@ -197,20 +211,21 @@ class StepPanel:
                 lens = self._counts(label)[0].copy()
                 lens[made] += 1
             self.bank.update_step(label, None if everyone else made, result.bars)
-            lens.setflags(write=False)
-            self._lens[label] = lens
+            row = lens.reshape(1, -1)
+            row.setflags(write=False)
+            self._lens[label] = row
         skipped = self.state.derived_skipped
         for s in result.skipped.tolist():
             skipped[(self.symbols[s], label)] += 1
 
     def _counts(self, label: str) -> np.ndarray:
         # Derived bars visible after the step: all of them (a bar is built once its window is
-        # over). One read-only array per change, shared by the steps' events until the next.
+        # over). One read-only (1, n) array per change, shared by the steps' events until the next.
         lens = self._lens[label]
         if lens is None:
             panel = self._panels.get(label)
             lens = (panel.lens.astype(np.int32) if panel is not None else
-                    np.array([len(s) for s in self._derived[label]], dtype=np.int32))
+                    np.array([len(s) for s in self._derived[label]], dtype=np.int32)).reshape(1, -1)
             lens.setflags(write=False)
             self._lens[label] = lens
-        return lens.reshape(1, -1)
+        return lens

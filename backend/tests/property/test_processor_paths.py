@@ -85,7 +85,7 @@ def sessions(draw):
     return n, slots, present, prices, history, derived, specs, every_slot
 
 
-def _run(case, batch_sizes):
+def _run(case, batch_sizes, hints=False):
     n, slots, present, prices, history, derived, specs, every_slot = case
     symbols = [f"S{i}" for i in range(n)]
     state = SessionState(date(2024, 1, 2), ANCHOR, ANCHOR + slots * SECOND, False)
@@ -126,7 +126,7 @@ def _run(case, batch_sizes):
         lambda failure: None,
     )
     proc._begin(SessionStart(0, state))
-    feed_steps(proc, state, symbols, present, prices, batch_sizes, every_slot, ANCHOR)
+    feed_steps(proc, state, symbols, present, prices, batch_sizes, every_slot, ANCHOR, hints=hints)
     proc._end(SessionEnd(0, state))
     counts = {
         i.label: np.concatenate(
@@ -141,10 +141,12 @@ def _run(case, batch_sizes):
 
 
 def feed_steps(proc: DataProcessor, state: SessionState, symbols: list[str], present: np.ndarray,
-               prices: np.ndarray, batch_sizes: list[int], every_slot: bool, origin: int) -> None:
+               prices: np.ndarray, batch_sizes: list[int], every_slot: bool, origin: int,
+               hints: bool = False) -> None:
     """Append each step's bars (``present[k, s]``: symbol s has a bar in 1s slot k from `origin`)
     and hand the processor `StepBatch`es of `batch_sizes` steps in turn (empty steps too when
-    `every_slot`)."""
+    `every_slot`). With `hints`, a one-step batch carries its bars as columns and, when every
+    symbol has its bar at the same row, that row (`StepBatch.every_row`), as the live emitter's."""
     n = len(symbols)
     steps = [k for k in range(present.shape[0]) if every_slot or present[k].any()]
     rows = np.zeros(n, dtype=np.int64)
@@ -159,7 +161,16 @@ def feed_steps(proc: DataProcessor, state: SessionState, symbols: list[str], pre
                 idx[i, s] = rows[s]
                 rows[s] += 1
         ends = origin + (np.asarray(steps[lo:hi], dtype=np.int64) + 1) * SECOND
-        proc._step(StepBatch(lo, hi, ends, idx, rows.copy()))
+        if hints and hi - lo == 1:
+            which = np.flatnonzero(idx[0] >= 0)
+            k = steps[lo]
+            bars = BarArrays(np.full(which.shape[0], origin + k * SECOND, dtype=np.int64),
+                             *(np.ascontiguousarray(prices[k, which, c]) for c in range(5)))
+            every = which.shape[0] == n and int(idx[0].min()) == int(idx[0].max())
+            proc._step(StepBatch(lo, hi, ends, idx, rows.copy(), bars=bars,
+                                 every_row=int(idx[0, 0]) if every else -1))
+        else:
+            proc._step(StepBatch(lo, hi, ends, idx, rows.copy()))
         lo = hi
 
 def _same(a, b):
@@ -182,5 +193,7 @@ def _same(a, b):
 @given(case=sessions(), sizes=st.lists(st.integers(1, 12), min_size=1, max_size=6))
 def test_one_step_batches_equal_whole_batches_and_any_mix(case, sizes):
     whole = _run(case, [10**6])  # the data-driven path: one batch, symbol by symbol
-    _same(_run(case, [1]), whole)  # live: one step per batch, across symbols
+    _same(_run(case, [1]), whole)  # clock-driven: one step per batch, across symbols
+    _same(_run(case, [1], hints=True), whole)  # live: the bars as columns, every symbol's row
+    _same(_run(case, sizes, hints=True), whole)
     _same(_run(case, sizes), whole)  # batch sizes switching between the two paths
