@@ -122,14 +122,17 @@ _NUMBER: Final = ({float}, {int}, {float, int})
 _BLOCK_FIELDS: Final = itemgetter("T", "t", "S", "o", "h", "l", "c", "vw", "v", "n")
 
 
-def parse_block(msgs: list[dict[str, Any]], received_ns: int, symbols: frozenset[str] | set[str]) -> BarBlock | None:
+def parse_block(msgs: list[dict[str, Any]], received_ns: int, symbols: frozenset[str] | set[str],
+                known: tuple[str, ...] = ()) -> BarBlock | None:
     """Return the frame's bars as one `BarBlock` when it is the plain case, else None.
 
     The plain case: at least two messages, every one a ``"b"`` bar of a distinct symbol of
     `symbols` with the same RFC-3339 ``t``, float ``o``/``h``/``l``/``c``/``vw``, an int or float
     ``v``, an int ``n``, the floats finite and an int volume below 2**53 in magnitude (so it
     converts exactly). The values are those `parse_bar` gives each message; anything else (None)
-    is parsed message by message, which names what is wrong. Whole-frame operations in C
+    is parsed message by message, which names what is wrong. `known` is a tuple of distinct
+    symbols of `symbols` (the previous block's: a provider sends them in the same order each
+    time); a frame whose symbols are exactly those needs no set of them. Whole-frame operations in C
     (`itemgetter` over the messages, one transposition, type sets, one float sum), no Python
     code per message: a step's frame meets cold caches, where each bytecode costs the most.
     """
@@ -138,13 +141,13 @@ def parse_block(msgs: list[dict[str, Any]], received_ns: int, symbols: frozenset
         return None
     try:  # a missing field, or an unhashable ``t`` or ``S`` (a list), is not the plain case
         kinds, stamps, names, o, h, lo, c, vw, v, n = zip(*map(_BLOCK_FIELDS, msgs), strict=True)
-        if (len(set(kinds)) != 1 or len(set(stamps)) != 1 or not symbols.issuperset(names)
-                or len(set(names)) != k):
+        if (kinds.count("b") != k or stamps.count(stamps[0]) != k
+                or (names != known and (not symbols.issuperset(names) or len(set(names)) != k))):
             return None
     except (KeyError, TypeError):
         return None
-    kind, stamp = kinds[0], stamps[0]
-    if kind != "b" or type(stamp) is not str:
+    stamp = stamps[0]
+    if type(stamp) is not str:
         return None
     v_types = set(map(type, v))
     if not (set(map(type, chain(o, h, lo, c, vw))) == _FLOAT and v_types in _NUMBER

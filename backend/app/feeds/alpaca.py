@@ -128,6 +128,7 @@ class AlpacaFeed:
         self._key, self._secret = key, secret
         self._symbols = sorted(set(symbols))
         self._symbol_set = frozenset(self._symbols)  # per bar: `in` a set, not a list
+        self._block_symbols: tuple[str, ...] = ()  # the last block's symbols, in its order
         self._interval = interval
         self._clock_ns = clock_ns or WallClock().now_ns
         self._stopwatch = sw = stopwatch or Stopwatch()
@@ -451,8 +452,10 @@ class AlpacaFeed:
             log.warning("malformed frame (%s): %s", e, truncate_raw(raw))
             return []
         received = self._clock_ns()
-        block = parse_block(msgs, received, self._symbol_set) if blocks and "b" in self._wanted_types else None
+        block = (parse_block(msgs, received, self._symbol_set, self._block_symbols)
+                 if blocks and "b" in self._wanted_types else None)
         if block is not None and self._deduper.offer_block(block.symbols, block.start_ns, block.values):
+            self._block_symbols = block.symbols  # the next frame's, most likely (`parse_block`)
             self.stats.bars += len(block)  # every key new: first deliveries, as a block
             self._note_start(block.start_ns)
             out.append(block)

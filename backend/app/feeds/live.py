@@ -12,7 +12,6 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import repeat
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, cast
 
 from app.store.bar import NS_PER_SECOND
@@ -194,22 +193,32 @@ class BarDeduper:
     """
 
     def __init__(self) -> None:
-        self._seen: dict[tuple[str, int], tuple[float, float, float, float, float]] = {}
+        # Per start, per symbol: the OHLCV kept (a frame's block goes in as one dict).
+        self._seen: dict[int, dict[str, tuple[float, float, float, float, float]]] = {}
         self.corrections = 0
         self.duplicates = 0
 
     def __len__(self) -> int:
-        return len(self._seen)
+        return sum(map(len, self._seen.values()))
 
     def has(self, symbol: str, start_ns: int) -> bool:
         """Return True when a bar for ``(symbol, start_ns)`` was accepted already."""
-        return (symbol, start_ns) in self._seen
+        row = self._seen.get(start_ns)
+        return row is not None and symbol in row
+
+    def _keep(self, bar: LiveBar) -> None:
+        row = self._seen.get(bar.start_ns)
+        if row is None:
+            self._seen[bar.start_ns] = {bar.symbol: bar.values}
+        else:
+            row[bar.symbol] = bar.values
 
     def accept(self, bar: LiveBar, *, final: bool = False) -> LiveBar | None:
         """Return the bar to deliver (kind adjusted), or None when it must be dropped."""
-        previous = self._seen.get(bar.key)
+        row = self._seen.get(bar.start_ns)
+        previous = None if row is None else row.get(bar.symbol)
         if previous is None:
-            self._seen[bar.key] = bar.values
+            self._keep(bar)
             if bar.kind == "updated":  # a restatement of a bar we never saw: it is the bar
                 return _with_kind(bar, "bar")
             return bar
@@ -219,33 +228,35 @@ class BarDeduper:
         if bar.kind == "bar" and not final:
             self.duplicates += 1
             return None
-        self._seen[bar.key] = bar.values
+        self._keep(bar)
         self.corrections += 1
         return bar if bar.kind != "bar" else _with_kind(bar, "updated")
 
     def offer(self, bar: LiveBar, *, final: bool = False) -> tuple[LiveBar | None, bool]:
         """Return `accept`'s answer and whether `has` was True before it (one look-up when new)."""
-        key = (bar.symbol, bar.start_ns)
-        if bar.kind != "updated" and key not in self._seen:
-            self._seen[key] = (bar.open, bar.high, bar.low, bar.close, bar.volume)
+        known = self.has(bar.symbol, bar.start_ns)
+        if bar.kind != "updated" and not known:
+            self._keep(bar)
             return bar, False
-        known = key in self._seen
         return self.accept(bar, final=final), known
 
     def offer_block(self, symbols: Sequence[str], start_ns: int, values: Sequence[Sequence[float]]) -> bool:
         """Accept first deliveries ``(symbols[j], start_ns)`` with OHLCV ``values[.][j]`` at once,
         as `offer` accepts each new one; return False (nothing accepted) when any key was seen:
         then offer them one by one."""
-        keys = list(zip(symbols, repeat(start_ns)))
-        seen = self._seen
-        if any(map(seen.__contains__, keys)):
+        row = self._seen.get(start_ns)
+        if row is not None and not row.keys().isdisjoint(symbols):
             return False
-        seen.update(zip(keys, zip(*values, strict=True), strict=True))
+        kept = zip(symbols, zip(*values, strict=True), strict=True)
+        if row is None:
+            self._seen[start_ns] = dict(kept)
+        else:
+            row.update(kept)
         return True
 
     def forget_before(self, start_ns: int) -> None:
         """Drop keys older than `start_ns` (bounded memory over long runs)."""
-        self._seen = {k: v for k, v in self._seen.items() if k[1] >= start_ns}
+        self._seen = {start: row for start, row in self._seen.items() if start >= start_ns}
 
 
 def _with_kind(bar: LiveBar, kind: BarKind) -> LiveBar:

@@ -123,6 +123,7 @@ class StepAssembler:
             raise ValueError(f"expected first_start_ns on the grid, received {first_start_ns}")
         self.symbols = tuple(symbols)
         self._slot = {s: i for i, s in enumerate(self.symbols)}
+        self._in_order = list(range(len(self.symbols)))  # a block's slots in our order (never changed)
         self.base_ns, self.grid_ns, self.end_ns, self.grace_ns = base_ns, grid_ns, end_ns, grace_ns
         self.next_start_ns = first_start_ns  # the first step not yet published
         self._pending: dict[int, list[LiveBar | BarBlock | None]] = {}
@@ -160,7 +161,8 @@ class StepAssembler:
         (a known symbol without a bar there yet, the step on the grid, over by `now_ns` and
         not yet published, values that pass `bar_reject_reason`); return False, filing none,
         otherwise: then `add` each of `block.bars()` (the same outcome, bar by bar)."""
-        found = list(map(self._slot.get, block.symbols))
+        in_order = block.symbols == self.symbols  # the usual frame: every symbol, in our order
+        found = self._in_order if in_order else list(map(self._slot.get, block.symbols))
         start = block.start_ns
         if (None in found or (start - self.grid_ns) % self.base_ns or start < self.next_start_ns
                 or start > now_ns or start + self.base_ns > self.end_ns or not _all_valid(block.values)):
@@ -168,11 +170,14 @@ class StepAssembler:
         slots = cast(list[int], found)
         row = self._pending.get(start)
         if row is None:
-            row = self._pending[start] = [None] * len(self.symbols)
+            row = self._pending[start] = [block] * len(self.symbols) if in_order else [None] * len(self.symbols)
         elif any(map(row.__getitem__, slots)):  # a symbol's bar is here already: a replacement
             return False
-        for slot in slots:
-            row[slot] = block
+        else:
+            in_order = False
+        if not in_order:
+            for slot in slots:
+                row[slot] = block
         self._blocks.setdefault(start, []).append((slots, block))
         return True
 

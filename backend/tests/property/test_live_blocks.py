@@ -81,19 +81,23 @@ def two(**change):
 
 
 @settings(deadline=None)
-@given(case=frames())
-@example(case=two())
-@example(case=two(t=STAMPS[1]))
-@example(case=two(S=SYMBOLS[0]))
-@example(case=two(v=True))
-@example(case=two(o=10))
-@example(case=two(v=2**60))
-@example(case=two(vw=float("nan")))
-def test_a_block_holds_exactly_the_bars_parsed_one_by_one(case):
-    # Arrange
+@given(case=frames(), use_own=st.booleans(),
+       other=st.lists(st.sampled_from(SYMBOLS), unique=True).map(tuple))
+@example(case=two(), use_own=True, other=())
+@example(case=two(t=STAMPS[1]), use_own=True, other=())
+@example(case=two(S=SYMBOLS[0]), use_own=True, other=())
+@example(case=two(v=True), use_own=True, other=())
+@example(case=two(o=10), use_own=True, other=())
+@example(case=two(v=2**60), use_own=True, other=())
+@example(case=two(vw=float("nan")), use_own=True, other=())
+def test_a_block_holds_exactly_the_bars_parsed_one_by_one(case, use_own, other):
+    # Arrange: the previous block's symbols (`known`) are this frame's, or others
     msgs, plain = case
+    own = tuple(m.get("S") for m in msgs)
+    mine = set(own) <= set(SYMBOLS) and len(set(own)) == len(own)
+    known = own if use_own and mine else other
     # Act
-    block = parse_block(msgs, 123, frozenset(SYMBOLS))
+    block = parse_block(msgs, 123, frozenset(SYMBOLS), known)
     # Assert: a plain frame is one block; a block's bars are the messages' bars, in frame order
     if plain:
         assert block is not None
