@@ -8,6 +8,7 @@ counted from the session's open); a gap separates sessions so no line crosses a 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -49,7 +50,7 @@ def _parse(text: str, zones: dict[str, ZoneInfo]) -> tuple[int, int]:
     return int(aware.timestamp()) * _NS, off_s
 
 
-def session_spans(records: list[dict[str, Any]]) -> SessionSpans | None:
+def session_spans(records: Iterable[Mapping[str, Any]]) -> SessionSpans | None:
     """Return the sessions' spans from sessions.json's records, None when they do not name them."""
     zones: dict[str, ZoneInfo] = {}
     opens, closes, offsets, dates = [], [], [], []

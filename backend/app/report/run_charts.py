@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -102,13 +103,14 @@ def headline_metrics(summary: dict[str, Any]) -> list[tuple[str, Any]]:
     return [(k, v) for k, v in rows if v is not None]
 
 
-def session_pnl(records: list[dict[str, Any]], symbols: list[str]) -> tuple[list[str], dict[str, list[float]],
-                                                                                list[float]]:
-    """Return (session dates, P&L per symbol per session, the session's total P&L)."""
-    dates = [str(r.get("date", i)) for i, r in enumerate(records)]
+def session_pnl(records: Iterable[Mapping[str, Any]], symbols: list[str]) -> tuple[list[str], dict[str, list[float]],
+                                                                                    list[float]]:
+    """Return (session dates, P&L per symbol per session, the session's total P&L), in one pass over `records`."""
+    dates: list[str] = []
     per: dict[str, list[float]] = {s: [] for s in symbols}
     totals: list[float] = []
-    for r in records:
+    for i, r in enumerate(records):
+        dates.append(str(r.get("date", i)))
         trading = r.get("trading", {}) or {}
         by_symbol = trading.get("by_symbol", {}) or {}
         for s in symbols:
@@ -117,13 +119,14 @@ def session_pnl(records: list[dict[str, Any]], symbols: list[str]) -> tuple[list
     return dates, per, totals
 
 
-def quality_grid(records: list[dict[str, Any]], symbols: list[str]) -> tuple[list[str], list[list[float | None]],
-                                                                              list[list[str]]]:
-    """Return (dates, z[symbol][session] quality %, hover text) from each record's ``quality`` block."""
-    dates = [str(r.get("date", i)) for i, r in enumerate(records)]
+def quality_grid(records: Iterable[Mapping[str, Any]], symbols: list[str]
+                 ) -> tuple[list[str], list[list[float | None]], list[list[str]]]:
+    """Return (dates, z[symbol][session] quality %, hover text) from each record's ``quality`` block (one pass)."""
+    dates: list[str] = []
     z: list[list[float | None]] = [[] for _ in symbols]
     text: list[list[str]] = [[] for _ in symbols]
-    for r in records:
+    for i, r in enumerate(records):
+        dates.append(str(r.get("date", i)))
         quality = r.get("quality", {}) or {}
         for row, s in enumerate(symbols):
             q = quality.get(s)

@@ -8,7 +8,7 @@ chart draws are turned into Python strings.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,8 +22,8 @@ from app.runtime.json_file import read_json
 if TYPE_CHECKING:
     from app.report.run_charts import EquityView
 
-__all__ = ["Equity", "Fills", "RunFiles", "StampRows", "TextColumn", "load_run", "read_equity", "read_fills",
-           "session_view"]
+__all__ = ["Equity", "Fills", "RunFiles", "SessionViews", "StampRows", "TextColumn", "load_run", "read_equity",
+           "read_fills", "session_view", "sessions_with"]
 
 
 class TextColumn:
@@ -99,7 +99,7 @@ class RunFiles:
 
     run_dir: Path
     summary: dict[str, Any]
-    sessions: list[dict[str, Any]]
+    sessions: list[dict[str, Any]] | SessionViews
     config: dict[str, Any] | None
     config_text: str | None
     equity: Equity | EquityView | None  # (a view: thinned by the run as it wrote equity.csv)
@@ -213,6 +213,78 @@ def session_view(record: Mapping[str, Any]) -> dict[str, Any]:
     return dict(sorted(view.items()))
 
 
+class SessionViews:
+    """`session_view` of each session, kept compact: the run's page holds these while it writes
+    its other files (a dict per session took ~10 KB for ten symbols: 7 MB for three years).
+
+    `append` takes one view at a time (``views.append(session_view(record))``, as a list would).
+    ``date``, ``open`` and ``close`` are kept as they are; each other block (``trading``,
+    ``quality``, ``metrics``) is pickled on its own, so that `only` unpickles just the blocks a
+    chart reads, one session at a time. Iterating gives each whole view back (equal to what was
+    appended).
+    """
+
+    _PLAIN = ("close", "date", "open")
+
+    def __init__(self) -> None:
+        self._plain: list[tuple[Any, ...]] = []  # per session: its plain keys' values (_ABSENT if not there)
+        self._blocks: dict[str, list[bytes | None]] = {}  # block name -> per session (None: not there)
+        self._order: dict[tuple[str, ...], tuple[str, ...]] = {}  # each session's key order, shared
+        self._keys: list[tuple[str, ...]] = []
+
+    def append(self, view: Mapping[str, Any]) -> None:
+        """Keep `view` (a `session_view`: keys sorted, plain values)."""
+        import pickle
+
+        n = len(self._plain)
+        keys = tuple(view)
+        self._keys.append(self._order.setdefault(keys, keys))
+        self._plain.append(tuple(view.get(key, _ABSENT) for key in self._PLAIN))
+        for key in keys:
+            if key in self._PLAIN:
+                continue
+            column = self._blocks.get(key)
+            if column is None:
+                column = self._blocks[key] = [None] * n
+            column.append(pickle.dumps(view[key], protocol=pickle.HIGHEST_PROTOCOL))
+        for column in self._blocks.values():
+            if len(column) == n:
+                column.append(None)
+
+    def __len__(self) -> int:
+        return len(self._plain)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self.only(*{key: None for keys in self._order for key in keys})
+
+    def only(self, *keys: str) -> Iterator[dict[str, Any]]:
+        """Yield each session's view with only `keys` (those it has), in its own key order."""
+        import pickle
+
+        wanted = set(keys)
+        for i, order in enumerate(self._keys):
+            view: dict[str, Any] = {}
+            for key in order:
+                if key not in wanted:
+                    continue
+                if key in self._PLAIN:
+                    view[key] = self._plain[i][self._PLAIN.index(key)]
+                else:
+                    blob = self._blocks[key][i]
+                    assert blob is not None  # (the session has the key: its block was kept)
+                    view[key] = pickle.loads(blob)
+            yield view
+
+
+_ABSENT = object()
+
+
+def sessions_with(sessions: list[dict[str, Any]] | SessionViews, *keys: str) -> Iterable[Mapping[str, Any]]:
+    """The sessions' views (`RunFiles.sessions`) with at least `keys`: each whole record of a list,
+    or only those blocks of `SessionViews`."""
+    return sessions.only(*keys) if isinstance(sessions, SessionViews) else sessions
+
+
 def _pick(block: Mapping[str, Any], keys: tuple[str, ...], inner: dict[str, tuple[str, ...]]) -> dict[str, Any]:
     # `keys` of `block` (those present), each a plain value, or for the keys in `inner`, a mapping
     # of name -> those keys of its value.
@@ -249,7 +321,7 @@ def _plain(value: Any) -> Any:
 
 
 def load_run(run_dir: Path, equity: Equity | EquityView | None = None,
-             sessions: list[dict[str, Any]] | None = None) -> RunFiles:
+             sessions: list[dict[str, Any]] | SessionViews | None = None) -> RunFiles:
     """Read everything a run's report shows from `run_dir`.
 
     summary.json is required; sessions.json, equity.csv, fills.csv and the config copies are

@@ -36,7 +36,7 @@ from app.report.run_charts import (
     quality_grid,
     session_pnl,
 )
-from app.report.run_files import Equity, RunFiles, load_run
+from app.report.run_files import Equity, RunFiles, SessionViews, load_run, sessions_with
 from app.timing.stopwatch import Stopwatch
 
 __all__ = ["REPORT_NAME", "SYMBOL_CHARTS", "build_run_page", "write_run_report", "write_run_report_safely"]
@@ -51,7 +51,7 @@ _BASE_SECONDS = {"1s": 1, "1m": 60, "1d": 86_400}
 
 
 def write_run_report(run_dir: Path, out: Path | None = None, equity: Equity | EquityView | None = None,
-                     sessions: list[dict[str, Any]] | None = None) -> Path:
+                     sessions: list[dict[str, Any]] | SessionViews | None = None) -> Path:
     """Write the report of the run in `run_dir` to `out` (default ``run_dir/report.html``); return its path.
 
     `equity`, `sessions`: equity.csv and sessions.json as the run that just wrote them holds
@@ -85,7 +85,7 @@ def _collector_paused() -> Iterator[None]:
 
 def write_run_report_safely(run_dir: Path, stopwatch: Stopwatch | None = None,
                             equity: Equity | EquityView | None = None,
-                            sessions: list[dict[str, Any]] | None = None) -> Path | None:
+                            sessions: list[dict[str, Any]] | SessionViews | None = None) -> Path | None:
     """Write ``run_dir/report.html``; on any failure log a warning and return None (the run's other
     files are already written and stay as they are). With `stopwatch`, run.log says how long it took;
     `equity` and `sessions` as for `write_run_report`."""
@@ -111,7 +111,7 @@ def build_run_page(files: RunFiles) -> Page:
     page.heading("Headline metrics")
     page.add(table(["metric", "value"], headline_metrics(s), "metrics"))
     symbols = [str(x) for x in s.get("symbols") or (files.config or {}).get("symbols") or []]
-    spans = session_spans(files.sessions)
+    spans = session_spans(sessions_with(files.sessions, "close", "date", "open"))
     breaks = rangebreaks(spans) if spans is not None else []
     _equity_section(page, files, breaks)
     _pnl_section(page, files, symbols)
@@ -156,7 +156,7 @@ def _pnl_section(page: Page, files: RunFiles, symbols: list[str]) -> None:
     if not files.sessions:
         page.note("No finished session (sessions.json is absent or empty).")
         return
-    dates, per, totals = session_pnl(files.sessions, symbols)
+    dates, per, totals = session_pnl(sessions_with(files.sessions, "date", "trading"), symbols)
     palette = [BLUE, "#e08a1e", "#7a4cc2", "#2aa198", "#c2477a", "#6b8e23", "#b8860b", "#4682b4"]
     data: list[dict[str, Any]] = [
         {"type": "bar", "name": sym, "x": dates, "y": per[sym], "marker": {"color": palette[i % len(palette)]}}
@@ -260,7 +260,7 @@ def _quality_section(page: Page, files: RunFiles, symbols: list[str]) -> None:
     if not files.sessions or not symbols:
         page.note("No finished session: no quality figures.")
         return
-    dates, z, text = quality_grid(files.sessions, symbols)
+    dates, z, text = quality_grid(sessions_with(files.sessions, "date", "quality"), symbols)
     present = [v for row in z for v in row if v is not None]
     if not present:
         page.note("The sessions hold no quality figures (quality checks were off).")
@@ -298,8 +298,9 @@ def _latency_section(page: Page, files: RunFiles) -> None:
     else:
         page.note("No run timings in summary.json (a recovered or unfinished run does not have them).")
     series: dict[str, list[float | None]] = {}
-    dates = [str(r.get("date", i)) for i, r in enumerate(files.sessions)]
-    for i, r in enumerate(files.sessions):
+    dates: list[str] = []
+    for i, r in enumerate(sessions_with(files.sessions, "date", "metrics")):
+        dates.append(str(r.get("date", i)))
         for name, st in latency_rows(((r.get("metrics") or {}).get("stages")) or {}):
             series.setdefault(name, [None] * len(files.sessions))[i] = float(st.get("p99_ms", 0.0))
     if len(dates) > 1 and series:

@@ -30,9 +30,11 @@ from app.timing.stopwatch import Stopwatch
 
 if TYPE_CHECKING:  # (the writer process imports this module without the pipeline's)
     from app.report.equity_thin import EquityThinner
+    from app.report.run_files import SessionViews
     from app.runtime.build import Pipeline
 
     KeptEquity = list[tuple[np.ndarray, np.ndarray]] | EquityThinner  # write_equity_csv's `keep`
+    Views = list[dict[str, Any]] | SessionViews  # write_sessions_and_blocks's `views`
     from app.runtime.outputs_process import OutputsProcess
 
 __all__ = ["build_summary", "equity_columns", "finish_text_and_page", "stamps_for", "write_equity_csv", "write_outputs",
@@ -103,7 +105,7 @@ def write_outputs(pipeline: Pipeline, journal: RunJournal, rollup: RecordRollup,
     kept = _equity_thinner(journal.dir / "equity.bin")  # report.html's curve, thinned as equity.csv is written
     write_equity_csv(out_dir / "equity.csv", read_equity_chunks(journal.dir / "equity.bin", EQUITY_CHUNK),
                      stamps_for(pipeline), kept)
-    views: list[dict[str, Any]] = []  # what report.html reads of each record (not sessions.json read back)
+    views = _session_views()  # what report.html reads of each record (not sessions.json read back)
     blocks = write_sessions_and_blocks(out_dir, (record for record, _ in journal.records()), views)
     finish_text_and_page(out_dir, summary, blocks, kept, views, sw, lambda: sw.elapsed_ns(began) / 1e9,
                          journal.remove)
@@ -111,7 +113,7 @@ def write_outputs(pipeline: Pipeline, journal: RunJournal, rollup: RecordRollup,
 
 
 def finish_text_and_page(out_dir: Path, summary: dict[str, Any], blocks: list[str],
-                         kept: KeptEquity, views: list[dict[str, Any]], sw: Stopwatch,
+                         kept: KeptEquity, views: Views, sw: Stopwatch,
                          outputs_s: Callable[[], float], files_whole: Callable[[], None]) -> None:
     """Write report.txt and summary.json, call `files_whole`, then write report.html and both again.
 
@@ -170,6 +172,13 @@ def _equity_thinner(path: Path) -> EquityThinner:
     return EquityThinner(path.stat().st_size // EQUITY_DTYPE.itemsize if path.exists() else 0)
 
 
+def _session_views() -> SessionViews:
+    # A `views` for write_sessions_and_blocks that keeps them compact (`app.report.run_files.SessionViews`).
+    from app.report.run_files import SessionViews
+
+    return SessionViews()
+
+
 def _kept_equity(kept: KeptEquity) -> Any:
     # equity.csv for report.html (`app.report.run_files.Equity`, or its thinned curve), from
     # write_equity_csv's `keep`; None (the page reads equity.csv) if the thinner was not given every point.
@@ -191,7 +200,7 @@ def write_sessions_and_report(out_dir: Path, summary: dict[str, Any], records: I
 
 
 def write_sessions_and_blocks(out_dir: Path, records: Iterator[dict[str, Any]],
-                              views: list[dict[str, Any]] | None = None, tmp_dir: Path | None = None) -> list[str]:
+                              views: Views | None = None, tmp_dir: Path | None = None) -> list[str]:
     """Write sessions.json (by rename) in one pass over `records`; return each session's report.txt block.
 
     Each session's report block is formatted from its record as the run made it (not from its
