@@ -42,16 +42,19 @@ class WindowBars:
         Positions of the symbols whose window was complete, increasing.
     bars : BarArrays
         Their derived bars, row ``j`` for symbol ``made[j]`` (all start at the window start).
+        The open and close columns may be views of the `StepRows`' own rows: valid until its
+        next `push` (take a copy to keep them).
     skipped : ndarray of int
         Positions of the symbols that had some but not all of the window's base bars.
-    counts : ndarray of int
-        Per symbol, how many of the window's rows hold one of its bars (`StepRows.counts`).
+    counts : ndarray of int, or int
+        Per symbol, how many of the window's rows hold one of its bars (`StepRows.counts`); an
+        int when it is the same for every symbol.
     """
 
     made: np.ndarray
     bars: BarArrays
     skipped: np.ndarray
-    counts: np.ndarray
+    counts: np.ndarray | int
 
 
 class StepRows:
@@ -74,6 +77,7 @@ class StepRows:
         self._present = np.zeros((max(1, capacity), n), dtype=bool)
         self._cols = np.empty((5, max(1, capacity), n))  # open, high, low, close, volume
         self._offset = 0  # absolute index of row 0
+        self._partial = -1  # absolute index of the last row pushed without every symbol's bar
         self._every = np.arange(n, dtype=np.intp)  # `made` when every symbol's window is complete
         self._every.setflags(write=False)
         self._rows = 0  # rows held
@@ -86,6 +90,7 @@ class StepRows:
     def clear(self) -> None:
         """Drop every row; the next one pushed is row 0."""
         self._offset = self._rows = 0
+        self._partial = -1
 
     def push(self, start: int, idx: np.ndarray | None, bars: BarArrays) -> None:
         """Add the step starting at `start`: row ``j`` of `bars` is the bar of symbol ``idx[j]``
@@ -102,6 +107,7 @@ class StepRows:
             present[:] = False
             present[idx] = True
             cols[:, idx] = bars[1:]
+            self._partial = self._offset + i
         self._rows = i + 1
 
     def first_at_or_after(self, t: int, lo: int) -> int:
@@ -125,9 +131,14 @@ class StepRows:
         skipped; one with none is neither.
         """
         a, w = lo - self._offset, hi - lo
-        count = np.count_nonzero(self._present[a : a + w], axis=0)
-        full = count == per_window
-        if full.all():  # the usual close: every symbol has its window's bars (no index arrays)
+        count: np.ndarray | int
+        full: np.ndarray | None = None
+        if w == per_window and self._partial < lo:
+            count = w  # the usual close: every row holds every symbol's bar (pushed so), nothing to count
+        else:
+            count = np.count_nonzero(self._present[a : a + w], axis=0)
+            full = np.asarray(count == per_window)
+        if full is None or full.all():  # every symbol has its window's bars (no index arrays)
             made, skipped, block = self._every, _NONE, self._cols[:, a : a + w]
         else:
             made = np.flatnonzero(full)
@@ -139,9 +150,9 @@ class StepRows:
         # A complete symbol has a bar in every one of the rows (a row per grid slot), so each
         # symbol's column is its window's bars in time order: one reduceat segment per column,
         # as `aggregate_bars` reduces each symbol's rows.
-        bars = BarArrays(np.full(made.shape[0], window_start, dtype=np.int64), block[0, 0].copy(),
+        bars = BarArrays(np.full(made.shape[0], window_start, dtype=np.int64), block[0, 0],
                          np.maximum.reduceat(block[1], _HEAD, axis=0)[0],
-                         np.minimum.reduceat(block[2], _HEAD, axis=0)[0], block[3, w - 1].copy(),
+                         np.minimum.reduceat(block[2], _HEAD, axis=0)[0], block[3, w - 1],
                          np.add.reduceat(block[4], _HEAD, axis=0)[0])
         return WindowBars(made, bars, skipped, count)
 

@@ -56,7 +56,8 @@ class ValuePanel:
         self._cols = [self.table[:, i] for i in range(n)]
         for one, col in zip(self.series, self._cols, strict=True):
             _SET_SNAP(one, (col, 0))
-        self.lens = np.zeros(n, dtype=np.int64)
+        # Each series' length; while they are all equal, `_even` (and `lens` may lag behind it).
+        self._lens = np.zeros(n, dtype=np.int64)
         self._all = np.arange(n, dtype=np.int64)
         self._even = 0  # every series' length when they are all equal, else -1
 
@@ -70,8 +71,8 @@ class ValuePanel:
 
     def resync(self) -> None:
         """Take each series' length back from the series (after the per-symbol path wrote some)."""
-        self.lens[:] = [len(one) for one in self.series]
-        self._even = _even(self.lens)
+        self._lens[:] = [len(one) for one in self.series]
+        self._even = _even(self._lens)
 
     def append_step(self, idx: np.ndarray | None, values: np.ndarray) -> None:
         """Append ``values[j]`` to the series of symbol ``idx[j]`` (None: ``values[j]`` to symbol
@@ -85,18 +86,19 @@ class ValuePanel:
             if r >= self.table.shape[0]:
                 raise InvariantError(f"value series {series[0].name}: full ({r} rows)")
             self.table[r] = values  # the row at every published length: never a published row
-            self.lens.fill(r + 1)
-            self._even = r + 1
+            self._even = r + 1  # `lens` is behind while the lengths are even (brought up below)
             deque(map(_SET_SNAP, series, zip(self._cols, repeat(r + 1))), maxlen=0)
             return
+        if r >= 0:
+            self._lens.fill(r)
         which = self._all if idx is None else idx
-        rows = self.lens[which]
+        rows = self._lens[which]
         if rows.shape[0] and int(rows.max()) >= self.table.shape[0]:
             raise InvariantError(f"value series {series[0].name}: full ({self.table.shape[0]} rows)")
         self.table[rows, which] = values  # rows at each published length: never a published row
         after = rows + 1
-        self.lens[which] = after
-        self._even = _even(self.lens)
+        self._lens[which] = after
+        self._even = _even(self._lens)
         publish_rows(_SET_SNAP, series, self._cols, idx, after)
 
 

@@ -20,7 +20,7 @@ volumes = st.floats(0, 1e9, allow_nan=False, allow_infinity=False)
 def window_steps(draw, max_symbols=5, max_per_window=12):
     """One window of `per` base slots; the steps (slots where some symbol has a bar) and bars."""
     n = draw(st.integers(1, max_symbols))
-    per = draw(st.integers(1, max_per_window))
+    per = draw(st.one_of(st.integers(1, max_per_window), st.just(60)))  # 60: a 1m window of 1s bars
     present = np.array(
         draw(st.lists(st.lists(st.booleans(), min_size=n, max_size=n), min_size=per, max_size=per)),
         dtype=bool,
@@ -32,13 +32,15 @@ def window_steps(draw, max_symbols=5, max_per_window=12):
     )
     # Complete windows should be common, not one in 2**per.
     full = draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    if draw(st.booleans()):
+        full = [True] * n  # every symbol complete: the usual live close
     present[:, np.array(full, dtype=bool)] = True
     return n, per, present, cols
 
 
 @settings(deadline=None)
-@given(case=window_steps(), offset=st.integers(0, 3), steps_everywhere=st.booleans())
-def test_window_across_symbols_equals_aggregate_bars_per_symbol(case, offset, steps_everywhere):
+@given(case=window_steps(), offset=st.integers(0, 3), steps_everywhere=st.booleans(), whole=st.booleans())
+def test_window_across_symbols_equals_aggregate_bars_per_symbol(case, offset, steps_everywhere, whole):
     # Arrange: the window starts `offset` windows after the anchor; rows are pushed step by step
     n, per, present, cols = case
     base, target = SECOND, per * SECOND
@@ -53,7 +55,7 @@ def test_window_across_symbols_equals_aggregate_bars_per_symbol(case, offset, st
         if not idx.shape[0] and not steps_everywhere:
             continue  # backtests: no step where no symbol has a bar
         start = window_start + k * base
-        every = idx.shape[0] == n and k % 2 == 0
+        every = idx.shape[0] == n and (k % 2 == 0 or whole)  # whole: as live pushes a full step
         bars = BarArrays(np.full(idx.shape[0], start), *(cols[k, idx, c] for c in range(5)))
         rows.push(start, None if every else idx, bars)
     rows.drop_before(first)
