@@ -53,6 +53,7 @@ __all__ = [
     "JSON_CHUNK",
     "LocalSeconds",
     "RunJournal",
+    "SessionsJsonWriter",
     "equity_rows",
     "fill_rows",
     "read_equity",
@@ -118,33 +119,58 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 
 
 def write_sessions_json(path: Path, records: Iterator[dict[str, Any]], tmp_dir: Path | None = None) -> None:
-    """Write sessions.json (``to_json(list(records))``), `JSON_CHUNK` records at a time, by rename.
+    """Write sessions.json (``to_json(list(records))``), `JSON_CHUNK` records at a time, by rename
+    (`SessionsJsonWriter`; written in `tmp_dir`, default `path`'s folder, then renamed)."""
+    writer = SessionsJsonWriter(path, tmp_dir)
+    try:
+        for record in records:
+            writer.add(record)
+    except BaseException:
+        writer.abandon()
+        raise
+    writer.close()
+
+
+class SessionsJsonWriter:
+    """sessions.json a record at a time, as they come: `add` each, then `close` renames it whole.
 
     ``indent=2`` writes a list as ``[``, each item indented two more spaces, ``,`` between them
     and ``]`` (an empty list as ``[]``), so a chunk's document minus its brackets is that
-    chunk's part of the whole: memory is bounded by a chunk, and a reader never sees half a file
-    (written in `tmp_dir`, default `path`'s folder, then renamed).
+    chunk's part of the whole: memory is bounded by a chunk of `chunk` records, and a reader
+    never sees half a file. `abandon` closes the temporary file without renaming it.
     """
-    tmp = (tmp_dir or path.parent) / (path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        chunk: list[dict[str, Any]] = []
-        wrote = False
 
-        def flush() -> None:
-            nonlocal wrote
-            text = _records_json(chunk)
-            fh.write(("[\n" if not wrote else ",\n") + text[2:-2])  # without "[\n" and "\n]"
-            wrote = True
-            chunk.clear()
+    def __init__(self, path: Path, tmp_dir: Path | None = None, chunk: int = JSON_CHUNK) -> None:
+        self.path = path
+        self.tmp = (tmp_dir or path.parent) / (path.name + ".tmp")
+        self._fh = self.tmp.open("w", encoding="utf-8")
+        self._chunk: list[dict[str, Any]] = []
+        self._size = chunk
+        self._wrote = False
 
-        for record in records:
-            chunk.append(record)
-            if len(chunk) == JSON_CHUNK:
-                flush()
-        if chunk:
-            flush()
-        fh.write("\n]\n" if wrote else "[]\n")
-    os.replace(tmp, path)
+    def add(self, record: dict[str, Any]) -> None:
+        """Append one record (encoded with its chunk)."""
+        self._chunk.append(record)
+        if len(self._chunk) == self._size:
+            self._flush()
+
+    def _flush(self) -> None:
+        text = _records_json(self._chunk)
+        self._fh.write(("[\n" if not self._wrote else ",\n") + text[2:-2])  # without "[\n" and "\n]"
+        self._wrote = True
+        self._chunk.clear()
+
+    def close(self) -> None:
+        """Encode the last chunk, finish the list and rename the file over `path`."""
+        if self._chunk:
+            self._flush()
+        self._fh.write("\n]\n" if self._wrote else "[]\n")
+        self._fh.close()
+        os.replace(self.tmp, self.path)
+
+    def abandon(self) -> None:
+        """Close the temporary file without renaming it."""
+        self._fh.close()
 
 
 def _records_json(records: list[Any]) -> str:

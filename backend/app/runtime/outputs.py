@@ -19,10 +19,10 @@ from app.metrics.stats import compute_run_summary, open_positions, symbol_pnl_of
 from app.runtime.journal import (
     EQUITY_HEADER,
     RunJournal,
+    SessionsJsonWriter,
     equity_rows,
     read_equity_chunks,
     write_json_atomic,
-    write_sessions_json,
 )
 from app.runtime.rollup import RecordRollup
 from app.runtime.text_columns import iso_local, printed_values
@@ -37,8 +37,8 @@ if TYPE_CHECKING:  # (the writer process imports this module without the pipelin
     Views = list[dict[str, Any]] | SessionViews  # write_sessions_and_blocks's `views`
     from app.runtime.outputs_process import OutputsProcess
 
-__all__ = ["build_summary", "equity_columns", "finish_text_and_page", "stamps_for", "write_equity_csv", "write_outputs",
-           "write_sessions_and_blocks", "write_sessions_and_report"]
+__all__ = ["EquityCsvWriter", "SessionsPass", "build_summary", "equity_columns", "finish_text_and_page",
+           "stamps_for", "write_equity_csv", "write_outputs", "write_sessions_and_blocks", "write_sessions_and_report"]
 
 
 EQUITY_CHUNK = 32_768
@@ -146,17 +146,45 @@ def write_equity_csv(path: Path, chunks: Iterable[np.ndarray], stamps: Callable[
     row: report.html draws them without reading the file back). The file is written in
     `tmp_dir` (default: `path`'s folder) as ``<name>.tmp``, then renamed.
     """
-    tmp = (tmp_dir or path.parent) / (path.name + ".tmp")
-    with tmp.open("wb") as fh:
-        fh.write(EQUITY_HEADER)
+    writer = EquityCsvWriter(path, stamps, keep, tmp_dir)
+    try:
         for points in chunks:
-            if not points.shape[0]:  # (recover hands over every point at once: maybe none)
-                continue
-            rows = stamps(points["ns"])
-            fh.write(equity_rows(points["ns"], points["equity"], points["cash"], functools.partial(_same, rows)))
-            if keep is not None:
-                keep.append((rows, printed_values(points["equity"])))
-    os.replace(tmp, path)
+            writer.add(points)
+    except BaseException:
+        writer.abandon()
+        raise
+    writer.close()
+
+
+class EquityCsvWriter:
+    """`write_equity_csv` a chunk at a time, as the chunks come: `add` each, then `close` renames
+    the file whole (`abandon` leaves the temporary file unrenamed)."""
+
+    def __init__(self, path: Path, stamps: Callable[[np.ndarray], np.ndarray], keep: KeptEquity | None = None,
+                 tmp_dir: Path | None = None) -> None:
+        self.path = path
+        self.tmp = (tmp_dir or path.parent) / (path.name + ".tmp")
+        self._stamps, self._keep = stamps, keep
+        self._fh = self.tmp.open("wb")
+        self._fh.write(EQUITY_HEADER)
+
+    def add(self, points: np.ndarray) -> None:
+        """Append the rows of `points` (`EQUITY_DTYPE`)."""
+        if not points.shape[0]:  # (recover hands over every point at once: maybe none)
+            return
+        rows = self._stamps(points["ns"])
+        self._fh.write(equity_rows(points["ns"], points["equity"], points["cash"], functools.partial(_same, rows)))
+        if self._keep is not None:
+            self._keep.append((rows, printed_values(points["equity"])))
+
+    def close(self) -> None:
+        """Finish the file and rename it over `path`."""
+        self._fh.close()
+        os.replace(self.tmp, self.path)
+
+    def abandon(self) -> None:
+        """Close the temporary file without renaming it."""
+        self._fh.close()
 
 
 def _same(rows: np.ndarray, _ns: np.ndarray) -> np.ndarray:
@@ -207,20 +235,44 @@ def write_sessions_and_blocks(out_dir: Path, records: Iterator[dict[str, Any]],
     JSON, rounded to 6 decimals, which could move a printed figure's last digit). With `views`,
     each record's `app.report.run_files.session_view` is appended to it.
     """
-    from app.metrics.report import format_session_report  # after the run: start-up does not pay for it
-    from app.report.run_files import session_view
-
-    blocks: list[str] = []
-
-    def tee() -> Iterator[dict[str, Any]]:
+    sessions = SessionsPass(out_dir, views, tmp_dir)
+    try:
         for record in records:
-            blocks.append(format_session_report(record))
-            if views is not None:
-                views.append(session_view(record))
-            yield record
+            sessions.add(record)
+    except BaseException:
+        sessions.abandon()
+        raise
+    return sessions.close()
 
-    write_sessions_json(out_dir / "sessions.json", tee(), tmp_dir)
-    return blocks
+
+class SessionsPass:
+    """`write_sessions_and_blocks` a record at a time, as the records come: `add` each, then
+    `close` renames sessions.json whole and returns the report blocks (`abandon`: not renamed)."""
+
+    def __init__(self, out_dir: Path, views: Views | None = None, tmp_dir: Path | None = None) -> None:
+        from app.metrics.report import format_session_report  # after the run: start-up does not pay for it
+        from app.report.run_files import session_view
+
+        self._block, self._view = format_session_report, session_view
+        self.blocks: list[str] = []
+        self.views = views
+        self._json = SessionsJsonWriter(out_dir / "sessions.json", tmp_dir)
+
+    def add(self, record: dict[str, Any]) -> None:
+        """One session's record: its report block, its view (with `views`), its JSON."""
+        self.blocks.append(self._block(record))
+        if self.views is not None:
+            self.views.append(self._view(record))
+        self._json.add(record)
+
+    def close(self) -> list[str]:
+        """Finish sessions.json (renamed whole); return the sessions' report.txt blocks."""
+        self._json.close()
+        return self.blocks
+
+    def abandon(self) -> None:
+        """Close sessions.json's temporary file without renaming it."""
+        self._json.abandon()
 
 
 def _write_report_text(out_dir: Path, summary: dict[str, Any], blocks: list[str],

@@ -23,21 +23,19 @@ import json
 import logging
 import os
 import pickle
-import queue
 import resource
 import shutil
 import signal
 import sys
-import threading
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from app.report.run_files import SessionViews
 from app.runtime.journal import EQUITY_DTYPE, JOURNAL_DIR, read_equity_chunks, read_records
-from app.runtime.outputs import EQUITY_CHUNK, finish_text_and_page, write_equity_csv, write_sessions_and_blocks
+from app.runtime.outputs import EQUITY_CHUNK, EquityCsvWriter, SessionsPass, finish_text_and_page
 from app.runtime.text_columns import iso_local
 from app.timing.stopwatch import Stopwatch
 from app.timing.zone_offsets import utc_offsets_s
@@ -52,51 +50,12 @@ TMP_DIR = ".writer"
 """The process's folder in the run folder for equity.csv and sessions.json until they are whole."""
 
 
-class AbortedError(Exception):
-    """The run process went away before ``finish``: the files being written are not renamed."""
-
-
-class _Feed:
-    """Items handed to a writer running on its own thread, as a blocking iterable."""
-
-    _END = object()
-
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-
-    def put(self, item: Any) -> None:
-        self._queue.put(item)
-
-    def end(self, error: BaseException | None = None) -> None:
-        self._queue.put(error if error is not None else self._END)
-
-    def __iter__(self) -> Iterator[Any]:
-        while True:
-            item = self._queue.get()
-            if item is self._END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-
-class _Writer(threading.Thread):
-    # One file's writer over a feed; its exception is kept for `Follower.finish`.
-
-    def __init__(self, name: str, target: Callable[[], Any]) -> None:
-        super().__init__(name=name, daemon=True)
-        self._target_fn = target
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self._target_fn()
-        except BaseException as e:  # noqa: BLE001 - reported by finish(), not lost with the thread
-            self.error = e
-
-
 class Follower:
-    """Encodes a run's journal into its files as sessions are committed (see the module doc)."""
+    """Encodes a run's journal into its files as sessions are committed (see the module doc).
+
+    One thread: each `take` encodes what the commit added (equity.csv's rows, each record's
+    JSON, report block and view) into the files being written in `tmp_dir`.
+    """
 
     def __init__(self, out_dir: Path, zone: ZoneInfo) -> None:
         self.out_dir = out_dir
@@ -104,56 +63,38 @@ class Follower:
         self.tmp_dir = out_dir / TMP_DIR  # its files until renamed (not the run's: no race with --recover)
         self.tmp_dir.mkdir(exist_ok=True)
         self._equity_at = self._records_at = 0
-        self._equity, self._records = _Feed(), _Feed()
         self.kept: list[tuple[np.ndarray, np.ndarray]] = []
-        self.views: list[dict[str, Any]] = []
-        self.blocks: list[str] = []
+        self.views = SessionViews()
 
         def stamps(ts_ns: np.ndarray) -> np.ndarray:
             return iso_local(ts_ns, utc_offsets_s(ts_ns, zone))
 
-        def sessions() -> None:
-            self.blocks = write_sessions_and_blocks(out_dir, iter(self._records), self.views, self.tmp_dir)
-
-        def equity() -> None:
-            write_equity_csv(out_dir / "equity.csv", self._equity, stamps, self.kept, self.tmp_dir)
-
-        self._writers = [_Writer("equity.csv", equity), _Writer("sessions.json", sessions)]
-        for writer in self._writers:
-            writer.start()
+        self._equity = EquityCsvWriter(out_dir / "equity.csv", stamps, self.kept, self.tmp_dir)
+        self._sessions = SessionsPass(out_dir, self.views, self.tmp_dir)
+        self.blocks: list[str] = []
 
     def take(self, lengths: dict[str, int]) -> None:
-        """Hand the writers what the journal committed since the last call."""
+        """Encode what the journal committed since the last call."""
         equity = lengths[EQUITY_FILE] - lengths[EQUITY_FILE] % EQUITY_DTYPE.itemsize
         for chunk in read_equity_chunks(self._journal / "equity.bin", EQUITY_CHUNK, equity, self._equity_at):
-            self._equity.put(chunk)
+            self._equity.add(chunk)
         self._equity_at = max(self._equity_at, equity)
         records = lengths[RECORDS_FILE]
         if records > self._records_at:
             for record, _ in read_records(self._journal / "sessions.pkl", records, self._records_at):
-                self._records.put(record)
+                self._sessions.add(record)
             self._records_at = records
 
     def files(self) -> None:
-        """Make equity.csv and sessions.json whole (after the last `take`); raise a writer's error."""
-        for feed in (self._equity, self._records):
-            feed.end()
-        self._join()
+        """Make equity.csv and sessions.json whole (after the last `take`)."""
+        self._equity.close()
+        self.blocks = self._sessions.close()
 
     def abort(self) -> None:
-        """Stop the writers without renaming their files, and remove those."""
-        for feed in (self._equity, self._records):
-            feed.end(AbortedError())
-        for writer in self._writers:
-            writer.join()
+        """Leave both files unrenamed and remove them."""
+        self._equity.abandon()
+        self._sessions.abandon()
         shutil.rmtree(self.tmp_dir, ignore_errors=True)
-
-    def _join(self) -> None:
-        for writer in self._writers:
-            writer.join()
-        for writer in self._writers:
-            if writer.error is not None:
-                raise RuntimeError(f"{writer.name}: {type(writer.error).__name__}: {writer.error}") from writer.error
 
 
 def _reply(out: BinaryIO, **fields: Any) -> None:
