@@ -219,37 +219,47 @@ class SessionViews:
 
     `append` takes one view at a time (``views.append(session_view(record))``, as a list would).
     ``date``, ``open`` and ``close`` are kept as they are; each other block (``trading``,
-    ``quality``, ``metrics``) is pickled on its own, so that `only` unpickles just the blocks a
-    chart reads, one session at a time. Iterating gives each whole view back (equal to what was
-    appended).
+    ``quality``, ``metrics``) is pickled apart, `batch` sessions to a pickle, so that `only`
+    unpickles just the blocks a chart reads, a batch at a time. Iterating gives each whole view
+    back (equal to what was appended, keys in the same order).
     """
 
+    BATCH = 64
     _PLAIN = ("close", "date", "open")
 
-    def __init__(self) -> None:
+    def __init__(self, batch: int = BATCH) -> None:
+        self._batch = batch
         self._plain: list[tuple[Any, ...]] = []  # per session: its plain keys' values (_ABSENT if not there)
-        self._blocks: dict[str, list[bytes | None]] = {}  # block name -> per session (None: not there)
-        self._order: dict[tuple[str, ...], tuple[str, ...]] = {}  # each session's key order, shared
-        self._keys: list[tuple[str, ...]] = []
+        self._keys: list[tuple[str, ...]] = []  # per session: its keys in order (equal tuples shared)
+        self._order: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._done: dict[str, list[bytes | None]] = {}  # block -> per whole batch, its pickled values (None: none)
+        self._open: dict[str, list[Any]] = {}  # block -> its values in the batch being filled (None: not there)
 
     def append(self, view: Mapping[str, Any]) -> None:
-        """Keep `view` (a `session_view`: keys sorted, plain values)."""
-        import pickle
-
+        """Keep `view` (a `session_view`: keys sorted, plain values; its blocks are mappings)."""
         n = len(self._plain)
         keys = tuple(view)
         self._keys.append(self._order.setdefault(keys, keys))
-        self._plain.append(tuple(view.get(key, _ABSENT) for key in self._PLAIN))
+        get = view.get
+        self._plain.append((get("close", _ABSENT), get("date", _ABSENT), get("open", _ABSENT)))
+        at = n % self._batch
         for key in keys:
-            if key in self._PLAIN:
+            if key in _PLAIN_KEYS:
                 continue
-            column = self._blocks.get(key)
+            column = self._open.get(key)
             if column is None:
-                column = self._blocks[key] = [None] * n
-            column.append(pickle.dumps(view[key], protocol=pickle.HIGHEST_PROTOCOL))
-        for column in self._blocks.values():
-            if len(column) == n:
+                column = self._open[key] = [None] * at
+                self._done[key] = [None] * (n // self._batch)
+            column.append(view[key])
+        for column in self._open.values():
+            if len(column) == at:
                 column.append(None)
+        if at == self._batch - 1:
+            import pickle
+
+            for key, column in self._open.items():
+                self._done[key].append(pickle.dumps(column, protocol=pickle.HIGHEST_PROTOCOL))
+            self._open = {key: [] for key in self._open}
 
     def __len__(self) -> int:
         return len(self._plain)
@@ -261,22 +271,30 @@ class SessionViews:
         """Yield each session's view with only `keys` (those it has), in its own key order."""
         import pickle
 
-        wanted = set(keys)
-        for i, order in enumerate(self._keys):
-            view: dict[str, Any] = {}
-            for key in order:
-                if key not in wanted:
-                    continue
-                if key in self._PLAIN:
-                    view[key] = self._plain[i][self._PLAIN.index(key)]
-                else:
-                    blob = self._blocks[key][i]
-                    assert blob is not None  # (the session has the key: its block was kept)
-                    view[key] = pickle.loads(blob)
-            yield view
+        blocks = [key for key in keys if key in self._open]
+        plain = {key: self._PLAIN.index(key) for key in keys if key in self._PLAIN}
+        size = self._batch
+        for first in range(0, len(self._plain), size):
+            batch = first // size
+            values: dict[str, list[Any]] = {}
+            for key in blocks:
+                done = self._done[key]
+                blob = done[batch] if batch < len(done) else None
+                values[key] = (pickle.loads(blob) if blob is not None else [None] * size) \
+                    if batch < len(done) else self._open[key]
+            for i in range(first, min(first + size, len(self._plain))):
+                row = self._plain[i]
+                view: dict[str, Any] = {}
+                for key in self._keys[i]:
+                    if key in plain:
+                        view[key] = row[plain[key]]
+                    elif key in values:
+                        view[key] = values[key][i - first]
+                yield view
 
 
 _ABSENT = object()
+_PLAIN_KEYS = frozenset(SessionViews._PLAIN)
 
 
 def sessions_with(sessions: list[dict[str, Any]] | SessionViews, *keys: str) -> Iterable[Mapping[str, Any]]:

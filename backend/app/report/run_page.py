@@ -66,7 +66,6 @@ def write_run_report(run_dir: Path, out: Path | None = None, equity: Equity | Eq
         hand_back_freed()  # what the run's outputs freed, before the page's reads (`app.report.memory`)
         files = load_run(run_dir, equity, sessions)
         page = build_run_page(files)
-        hand_back_freed()
         return write_page(page, out or run_dir / REPORT_NAME)
 
 

@@ -32,10 +32,10 @@ record = st.fixed_dictionaries(
 
 
 @pytest.mark.property
-@given(st.lists(record, max_size=8))
-def test_the_compact_views_give_back_what_was_appended_and_the_same_charts(records: list[dict]):
+@given(st.lists(record, max_size=12), st.integers(1, 5))
+def test_the_compact_views_give_back_what_was_appended_and_the_same_charts(records: list[dict], batch: int):
     listed = [session_view(r) for r in records]
-    views = SessionViews()
+    views = SessionViews(batch)
     for view in listed:
         views.append(view)
     assert len(views) == len(listed)
