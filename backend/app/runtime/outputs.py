@@ -18,6 +18,7 @@ import numpy as np
 from app.metrics.stats import compute_run_summary, open_positions, symbol_pnl_of
 from app.runtime.journal import (
     EQUITY_HEADER,
+    JSON_CHUNK,
     RunJournal,
     SessionsJsonWriter,
     equity_rows,
@@ -249,14 +250,15 @@ class SessionsPass:
     """`write_sessions_and_blocks` a record at a time, as the records come: `add` each, then
     `close` renames sessions.json whole and returns the report blocks (`abandon`: not renamed)."""
 
-    def __init__(self, out_dir: Path, views: Views | None = None, tmp_dir: Path | None = None) -> None:
+    def __init__(self, out_dir: Path, views: Views | None = None, tmp_dir: Path | None = None,
+                 chunk: int = JSON_CHUNK) -> None:
         from app.metrics.report import format_session_report  # after the run: start-up does not pay for it
         from app.report.run_files import session_view
 
         self._block, self._view = format_session_report, session_view
         self.blocks: list[str] = []
         self.views = views
-        self._json = SessionsJsonWriter(out_dir / "sessions.json", tmp_dir)
+        self._json = SessionsJsonWriter(out_dir / "sessions.json", tmp_dir, chunk)
 
     def add(self, record: dict[str, Any]) -> None:
         """One session's record: its report block, its view (with `views`), its JSON."""

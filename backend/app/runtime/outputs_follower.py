@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 EQUITY_FILE = f"{JOURNAL_DIR}/equity.bin"
 RECORDS_FILE = f"{JOURNAL_DIR}/sessions.pkl"
+FOLLOW_JSON_CHUNK = 8
+"""Records of sessions.json encoded at a time as they come (the same bytes as `JSON_CHUNK` at a time)."""
 TMP_DIR = ".writer"
 """The process's folder in the run folder for equity.csv and sessions.json until they are whole."""
 
@@ -70,7 +72,8 @@ class Follower:
             return iso_local(ts_ns, utc_offsets_s(ts_ns, zone))
 
         self._equity = EquityCsvWriter(out_dir / "equity.csv", stamps, self.kept, self.tmp_dir)
-        self._sessions = SessionsPass(out_dir, self.views, self.tmp_dir)
+        # Records encoded 8 at a time (64 inline): at most 7 are left for the run's end.
+        self._sessions = SessionsPass(out_dir, self.views, self.tmp_dir, chunk=FOLLOW_JSON_CHUNK)
         self.blocks: list[str] = []
 
     def take(self, lengths: dict[str, int]) -> None:

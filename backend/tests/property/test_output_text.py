@@ -86,12 +86,13 @@ def test_sessions_json_written_in_chunks_equals_the_whole_document(tmp_path_fact
     import app.runtime.journal as journal
 
     path = tmp_path_factory.mktemp("json") / "list.json"
-    for chunk in (1, 2, journal.JSON_CHUNK):
-        saved, journal.JSON_CHUNK = journal.JSON_CHUNK, chunk
-        try:
-            journal.write_sessions_json(path, iter(items))
-        finally:
-            journal.JSON_CHUNK = saved
+    journal.write_sessions_json(path, iter(items))
+    assert path.read_text(encoding="utf-8") == to_json(items) + "\n"
+    for chunk in (1, 2, 3, 8):  # as the output writer process writes them (8), and odd splits
+        writer = journal.SessionsJsonWriter(path, chunk=chunk)
+        for item in items:
+            writer.add(item)
+        writer.close()
         assert path.read_text(encoding="utf-8") == to_json(items) + "\n"
 
 
