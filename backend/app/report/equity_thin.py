@@ -50,6 +50,7 @@ class EquityThinner:
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # rows since the last whole bucket
         self._pending_at = 0  # the row number of the first pending row
         self._picks: list[_PICK] = []
+        self._view: EquityView | None = None
 
     def append(self, chunk: tuple[np.ndarray, np.ndarray]) -> None:
         """Take the next `chunk`: (stamp rows, equity), one row per point.
@@ -59,6 +60,8 @@ class EquityThinner:
         ValueError
             If the chunks hold more points than `total`, or its two parts differ in length.
         """
+        if self._view is not None:
+            raise ValueError("an equity chunk after the view was made; expected every chunk first")
         rows, eq = chunk
         k = int(eq.shape[0])
         if rows.shape[0] != k:
@@ -106,22 +109,27 @@ class EquityThinner:
         self._pending_at = at + used
 
     def view(self) -> EquityView:
-        """Return the thinned curve: `equity_view` of all the chunks joined.
+        """Return the thinned curve: `equity_view` of all the chunks joined (made once: no chunk
+        may come after it).
 
         Raises
         ------
         ValueError
             If the chunks held fewer points than `total`.
         """
+        if self._view is not None:
+            return self._view
         if self._spool is not None:
             thinner = EquityThinner(self._seen, self.max_points)
             for chunk in self._spool.chunks():
                 thinner.append(chunk)
-            return thinner.view()
+            self._view = thinner.view()
+            return self._view
         if self._seen != self.total:
             raise ValueError(f"equity chunks of {self._seen} points; {self.total} were announced")
         if not self._seen:
-            return EquityView([], [], [], 0)
+            self._view = EquityView([], [], [], 0)
+            return self._view
         if not self._whole and self._full_end < self._seen and self._pending:
             rows, eq, dd = _joined(self._pending)  # the tail: the last, short bucket
             for values in (eq, dd):
@@ -140,7 +148,9 @@ class EquityThinner:
         text = rows.tobytes().decode("ascii")
         x = [plotly_time(text[i: i + width]) for i in range(0, len(text), width)] if width else [
             plotly_time("") for _ in range(rows.shape[0])]
-        return EquityView(x, np.round(eq, 4).tolist(), np.round(dd, 4).tolist(), self._seen)
+        self._view = EquityView(x, np.round(eq, 4).tolist(), np.round(dd, 4).tolist(), self._seen)
+        self._picks, self._pending = [], []  # (the view is all that is asked for from here on)
+        return self._view
 
     def close(self) -> None:
         """Remove the spool file, if any (`view` can no longer be asked for)."""

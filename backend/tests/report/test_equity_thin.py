@@ -76,5 +76,7 @@ def test_more_or_fewer_points_than_announced_is_an_error(tmp_path: Path):
         short.view()
     spooled = EquityThinner(None, spool_dir=tmp_path)
     spooled.append((rows, eq))
-    assert spooled.view().total == 10
+    assert spooled.view().total == 10 and spooled.view() is spooled.view()
+    with pytest.raises(ValueError, match="after the view was made"):
+        spooled.append((rows, eq))
     spooled.close()
