@@ -112,9 +112,8 @@ class AlpacaFeed:
         stopwatch: Stopwatch | None = None,
     ) -> None:
         if interval.label not in ("1s", "1m", "1d"):
-            raise ConfigError(
-                f"expected a base interval of 1s, 1m or 1d for Alpaca, received {interval.label!r}", field="interval"
-            )
+            raise ConfigError(f"expected a base interval of 1s, 1m or 1d for Alpaca, received {interval.label!r}",
+                              field="interval")
         path_feed = urllib.parse.urlsplit(stream_url).path.rstrip("/").rsplit("/", 1)[-1]
         if feed not in _FEEDS or path_feed != feed:
             raise ConfigError(
@@ -128,7 +127,7 @@ class AlpacaFeed:
         self._key, self._secret = key, secret
         self._symbols = sorted(set(symbols))
         self._symbol_set = frozenset(self._symbols)  # per bar: `in` a set, not a list
-        self._block_symbols: tuple[str, ...] = ()  # the last block's symbols, in its order
+        self._last: tuple[str, ...] = ()  # the last block's symbols, in its order
         self._interval = interval
         self._clock_ns = clock_ns or WallClock().now_ns
         self._stopwatch = sw = stopwatch or Stopwatch()
@@ -451,16 +450,15 @@ class AlpacaFeed:
             self.stats.malformed += 1
             log.warning("malformed frame (%s): %s", e, truncate_raw(raw))
             return []
-        received = self._clock_ns()
-        block = (parse_block(msgs, received, self._symbol_set, self._block_symbols)
-                 if blocks and "b" in self._wanted_types else None)
+        received, wanted = self._clock_ns(), self._wanted_types
+        block = parse_block(msgs, received, self._symbol_set, self._last) if blocks and "b" in wanted else None
         if block is not None and self._deduper.offer_block(block.symbols, block.start_ns, block.values):
-            self._block_symbols = block.symbols  # the next frame's, most likely (`parse_block`)
+            self._last = block.symbols  # the next frame's, most likely (`parse_block`)
             self.stats.bars += len(block)  # every key new: first deliveries, as a block
             self._note_start(block.start_ns)
             out.append(block)
             return msgs
-        wanted, symbols, deliver = self._wanted_types, self._symbol_set, self._deliver  # per bar: locals
+        symbols, deliver = self._symbol_set, self._deliver  # per bar: locals
         for msg in msgs:
             kind = msg["T"]
             if kind in wanted:

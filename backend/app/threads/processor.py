@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -95,6 +96,11 @@ class DataProcessor(SessionThread):
                     self._step(event)
                     items = event.hi - event.lo
                     stat.record_many((now_ns() - t0) // items, items)  # batch time shared
+                    if self.paced:
+                        # Hand the GIL to the engine now (woken by the step, waiting for it), not
+                        # after this thread's ack and wait: the strategy's step starts ~0.1 ms
+                        # sooner. A no-op when the engine is not waiting yet.
+                        os.sched_yield()
                 elif isinstance(event, SessionStart):
                     self._at_session, self._at = event.state.session.isoformat(), None
                     self._begin(event)
