@@ -33,7 +33,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from app.report.run_files import SessionViews
+from app.report.equity_thin import EquityThinner
+from app.report.run_charts import EquityView, equity_view
+from app.report.run_files import Equity, SessionViews, StampRows
 from app.runtime.journal import EQUITY_DTYPE, JOURNAL_DIR, read_equity_chunks, read_records
 from app.runtime.outputs import EQUITY_CHUNK, EquityCsvWriter, SessionsPass, finish_text_and_page
 from app.runtime.text_columns import iso_local
@@ -48,8 +50,57 @@ EQUITY_FILE = f"{JOURNAL_DIR}/equity.bin"
 RECORDS_FILE = f"{JOURNAL_DIR}/sessions.pkl"
 FOLLOW_JSON_CHUNK = 8
 """Records of sessions.json encoded at a time as they come (the same bytes as `JSON_CHUNK` at a time)."""
+HELD_EQUITY_POINTS = 1 << 18
+"""Equity points (33 bytes each) the page's curve keeps in memory before it spools them (~2.7 years of minutes)."""
 TMP_DIR = ".writer"
 """The process's folder in the run folder for equity.csv and sessions.json until they are whole."""
+
+
+class _HeldThenSpooled(EquityThinner):
+    """report.html's equity curve in the writer process, whose length is known only at the end.
+
+    Up to `hold` points are kept in memory and thinned at once by `equity_view` (~4 ms for a
+    year of one-minute steps); past that, they go to the thinner's spool `rows` at a time and are
+    thinned when the view is asked for (~14 ms a year: a session's few hundred points a chunk
+    made it ~5x slower). The same points either way; memory is bounded by `hold` points (33 bytes
+    each), whatever the run's length.
+    """
+
+    def __init__(self, spool_dir: Path, rows: int, hold: int) -> None:
+        super().__init__(None, spool_dir=spool_dir)
+        self._rows, self._hold = rows, hold
+        self._held: list[tuple[np.ndarray, np.ndarray]] = []
+        self._count = 0
+        self._spooled = False
+
+    def append(self, chunk: tuple[np.ndarray, np.ndarray]) -> None:
+        self._held.append(chunk)
+        self._count += int(chunk[1].shape[0])
+        if self._count >= (self._rows if self._spooled else self._hold):
+            self._spooled = True
+            self._pass_on()
+
+    def _pass_on(self) -> None:
+        if self._held:
+            super().append(_joined(self._held))
+        self._held, self._count = [], 0
+
+    def view(self) -> EquityView:
+        """The thinned curve (the spool file is removed: no chunk may come after it)."""
+        try:
+            if not self._spooled:
+                rows, values = _joined(self._held)
+                return equity_view(Equity(StampRows(rows), values), self.max_points)
+            self._pass_on()
+            return super().view()
+        finally:
+            self.close()
+
+
+def _joined(chunks: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    if not chunks:
+        return np.zeros((0, 25), dtype=np.uint8), np.empty(0)
+    return np.concatenate([r for r, _ in chunks]), np.concatenate([v for _, v in chunks])
 
 
 class Follower:
@@ -65,8 +116,10 @@ class Follower:
         self.tmp_dir = out_dir / TMP_DIR  # its files until renamed (not the run's: no race with --recover)
         self.tmp_dir.mkdir(exist_ok=True)
         self._equity_at = self._records_at = 0
-        self.kept: list[tuple[np.ndarray, np.ndarray]] = []
-        self.views = SessionViews()
+        # report.html's equity curve (its length, which sets the thinning, is known only at the
+        # end): held, then spooled past a bound, so memory stays flat.
+        self.kept = _HeldThenSpooled(self.tmp_dir, EQUITY_CHUNK, HELD_EQUITY_POINTS)
+        self.views = SessionViews()  # and each session's view, compact
 
         def stamps(ts_ns: np.ndarray) -> np.ndarray:
             return iso_local(ts_ns, utc_offsets_s(ts_ns, zone))
