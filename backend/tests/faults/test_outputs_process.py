@@ -161,3 +161,29 @@ def test_a_full_pipe_skips_commit_messages_and_never_blocks_the_run(tmp_path):
         os.kill(writer.pid, signal.SIGCONT)
         writer.close()
     assert not (tmp_path / TMP_DIR).exists()
+
+
+def test_sigterm_mid_run_with_a_writer_process_ends_interrupted_with_every_file_written(tmp_path):
+    # The real CLI: the writer runs in its own session, so the signal is the run's alone; the
+    # run hands the writer its end as after any other ending.
+    from support.runs import running_cli, wait_for_log
+
+    store = make_store(tmp_path / "store", start=date(2024, 6, 24), end=date(2024, 7, 9))
+    cfg = write_config(tmp_path / "s.yaml", store,
+                       strategy={"class": "support.faulty:SlowSessions",
+                                 "params": {"fast": 5, "slow": 20, "quantity": 10, "pause_s": 0.4}})
+    out = tmp_path / "out"
+    with running_cli(str(cfg), "--output", str(out), "--quiet", "--outputs", "process") as proc:
+        wait_for_log(out, proc, "session 2024-07-01 ended")
+
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+
+    assert proc.returncode == 130, err
+    summary = json.loads((out / "summary.json").read_text())
+    sessions = json.loads((out / "sessions.json").read_text())
+    assert summary["status"] == "interrupted"
+    assert summary["sessions"] == len(sessions) >= 1
+    assert "writer" in summary["metrics"]["process"]  # the writer wrote them
+    assert (out / "report.txt").read_text().startswith("Run status: INTERRUPTED")
+    _assert_whole(out)
