@@ -17,7 +17,7 @@ _new_tuple = tuple.__new__
 
 
 def step_bars(symbols: Sequence[str], series: Sequence[BarSeries], base_idx: np.ndarray,
-              counts_before: Sequence[int], columns: BarArrays | None = None,
+              counts_before: Sequence[int], columns: BarArrays | None = None, every_row: int = -1,
               ) -> tuple[list[Any], list[int], list[list[int]]]:
     """Return a batch's bars as Bar tuples in (step, symbol) order, each step's first index, and the counts.
 
@@ -26,14 +26,19 @@ def step_bars(symbols: Sequence[str], series: Sequence[BarSeries], base_idx: np.
     Built column-wise: each symbol's rows in the batch are contiguous in its series, so one
     permutation puts the concatenated columns in step order, and the tuples are made in C.
     A one-step batch may bring its bars as `columns` already (live: ``StepBatch.bars``, row j
-    the bar of the j-th symbol present), else each is read from its series.
+    the bar of the j-th symbol present), else each is read from its series; with `every_row`
+    (``StepBatch.every_row``: every symbol's bar at that row, `columns` in the symbols' order)
+    nothing of `base_idx` is read.
     """
+    if every_row >= 0 and columns is not None:  # the usual live step
+        flat = list(map(_new_tuple, repeat(Bar), zip(symbols, *(c.tolist() for c in columns), strict=True)))
+        return flat, [0, len(flat)], [[every_row + 1] * len(symbols)]
     base_idx = base_idx.astype(np.int64, copy=False)  # the step sources' int32 would wrap the sentinel below
     if base_idx.shape[0] == 0:
         return [], [0], []
-    present = base_idx >= 0
     if base_idx.shape[0] == 1:  # one step (live, clock-driven): read each row directly
         return _one_step(symbols, series, base_idx[0].tolist(), counts_before, columns)
+    present = base_idx >= 0
     ks, ss = np.nonzero(present)  # row-major: by step, then symbol
     rows = base_idx[ks, ss]
     parts: list[list[np.ndarray]] = [[] for _ in BarArrays._fields]

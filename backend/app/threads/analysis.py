@@ -149,10 +149,13 @@ class AnalysisEngine(SessionThread):
         ctx.begin_batch(batch.derived)
         if batch.received_ns:  # live: latency from the socket to this callback
             self.metrics.stat("feed_to_strategy").record(max(0, self.tm.now_ns() - batch.received_ns))
-        ks, ss = np.nonzero(batch.base_idx >= 0)
         eq: list[float] | np.ndarray
         cash: list[float] | np.ndarray
-        if ks.shape[0] == len(ends) and (len(ctx.symbols) == 1 or bool(np.all(np.diff(ks) == 1))):
+        single = False
+        if batch.every_row < 0 or len(ctx.symbols) == 1:  # else a live step of every symbol: many bars
+            ks, ss = np.nonzero(batch.base_idx >= 0)
+            single = ks.shape[0] == len(ends) and (len(ctx.symbols) == 1 or bool(np.all(np.diff(ks) == 1)))
+        if single:
             if len(ctx.symbols) == 1 and len(ends) > 1 and self.broker.steady_between_fills \
                     and self.broker.holding(ctx.symbols[0]) is not None:
                 eq_ns, eq, cash, walked = self._walk_one(state, batch, ends)
@@ -235,7 +238,8 @@ class AnalysisEngine(SessionThread):
         # A live step brings its bars as columns (`StepBatch.bars`): no series is read then.
         one_step = batch.bars is not None and batch.base_idx.shape[0] == 1
         series = [] if one_step else [state.bars[(symbol, ctx.base_interval)] for symbol in ctx.symbols]
-        flat, bounds, counts = step_bars(ctx.symbols, series, batch.base_idx, ctx.base_counts, batch.bars)
+        flat, bounds, counts = step_bars(ctx.symbols, series, batch.base_idx, ctx.base_counts, batch.bars,
+                                         batch.every_row)
         eq_ns: list[int] = []
         eq: list[float] = []
         cash: list[float] = []

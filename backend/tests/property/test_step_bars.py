@@ -58,3 +58,22 @@ def test_each_step_holds_its_bars_in_symbol_order_and_the_counts_carry_over(per_
                               for j, c in enumerate(zip(*rows, strict=True)))) if rows else None
         if columns is not None:
             assert step_bars(symbols, series, idx[lo:hi], before, columns) == (flat, bounds, got_counts)
+            row = idx[lo].tolist()
+            if min(row) == max(row) >= 0:  # every symbol at one row: as StepBatch.every_row says
+                assert step_bars(symbols, series, idx[lo:hi], before, columns, row[0]) == (flat, bounds, got_counts)
+
+
+@given(st.sets(st.integers(0, 40), min_size=1, max_size=25), st.integers(2, 5), st.data())
+def test_a_step_of_every_symbol_at_one_row_reads_nothing_of_its_rows(minutes, n, data):
+    # Arrange: every symbol has a bar in every step, so step k holds row k of each
+    symbols = tuple(f"S{i}" for i in range(n))
+    series = [_series(s, sorted(minutes)) for s in symbols]
+    _, idx = build_steps([s.view().start for s in series], MIN)
+    k = data.draw(st.integers(0, idx.shape[0] - 1))
+    columns = BarArrays(*(np.array(c, dtype=np.int64 if j == 0 else np.float64)
+                          for j, c in enumerate(zip(*[s.row(k) for s in series], strict=True))))
+    # Act
+    got = step_bars(symbols, series, idx[k:k + 1], [k] * n, columns, k)
+    # Assert: what the general path reads from the rows
+    assert got == step_bars(symbols, series, idx[k:k + 1], [k] * n)
+    assert all(type(b) is Bar for b in got[0])
