@@ -29,6 +29,11 @@ def _status_line(out: Path) -> str:
     return (out / "report.txt").read_text().splitlines()[0]
 
 
+def _assert_written_by(summary: dict, way: str) -> None:
+    # The output writer process reports its CPU and memory in the summary; the run's own does not.
+    assert ("writer" in summary["metrics"].get("process", {})) == (way == "process")
+
+
 def _parse_outputs(out: Path) -> tuple[dict, list[dict], list[list[str]], list[list[str]]]:
     summary = json.loads((out / "summary.json").read_text())
     sessions = json.loads((out / "sessions.json").read_text())
@@ -37,13 +42,18 @@ def _parse_outputs(out: Path) -> tuple[dict, list[dict], list[list[str]], list[l
     return summary, sessions, fills, equity
 
 
-def test_a_strategy_stuck_in_on_bar_fails_the_run_naming_method_symbol_bar_and_stack(store, tmp_path):
+# Who writes the files: the output writer process or the run's own (auto picks by the machine's load).
+WAYS = pytest.mark.parametrize("way", ["process", "inline"])
+
+
+@WAYS
+def test_a_strategy_stuck_in_on_bar_fails_the_run_naming_method_symbol_bar_and_stack(store, tmp_path, way):
     out = tmp_path / "out"
     cfg = write_config(tmp_path / "s.yaml", store, symbols=["AAPL"],
                        strategy={"class": "support.faulty:SpinsForever", "params": {"at": 400},
                                  "callback_timeout_s": 1})
 
-    proc = cli("-m", "app.backtest", str(cfg), "--output", str(out), "--quiet", timeout=60)
+    proc = cli("-m", "app.backtest", str(cfg), "--output", str(out), "--quiet", "--outputs", way, timeout=60)
 
     # One error line names the method, the symbol, the bar and where it was stuck; exit 1.
     assert proc.returncode == 1, proc.stderr
@@ -57,6 +67,7 @@ def test_a_strategy_stuck_in_on_bar_fails_the_run_naming_method_symbol_bar_and_s
     assert 'analysis.py", line' in log and 'faulty.py", line' in log
     summary, sessions, fills, equity = _parse_outputs(out)
     assert summary["status"] == "failed" and "SpinsForever.on_bar" in summary["status_detail"]
+    _assert_written_by(summary, way)
     assert _status_line(out).startswith("Run status: FAILED — ")
     assert len(sessions) == 1  # the first session's bars; stuck at the 400th (in the second)
     # The equity points of the finished session, none of the batch the stuck callback was in.
@@ -64,19 +75,21 @@ def test_a_strategy_stuck_in_on_bar_fails_the_run_naming_method_symbol_bar_and_s
     assert {row[0][:10] for row in equity[1:]} == {sessions[0]["date"]}
 
 
-def test_a_callback_blocked_in_a_c_call_cannot_be_interrupted_yet_the_reports_are_written(store, tmp_path):
+@WAYS
+def test_a_callback_blocked_in_a_c_call_cannot_be_interrupted_yet_the_reports_are_written(store, tmp_path, way):
     out = tmp_path / "out"
     cfg = write_config(tmp_path / "s.yaml", store, symbols=["AAPL"], run={"join_timeout_s": 1},
                        strategy={"class": "support.faulty:BlocksForever", "params": {"at": 400},
                                  "callback_timeout_s": 1})
 
-    proc = cli("-m", "app.backtest", str(cfg), "--output", str(out), "--quiet", timeout=60)
+    proc = cli("-m", "app.backtest", str(cfg), "--output", str(out), "--quiet", "--outputs", way, timeout=60)
 
     assert proc.returncode == 1, proc.stderr
     assert "thread AnalysisEngine did not stop within 1 s; giving up" in proc.stderr
     summary, sessions, _, _ = _parse_outputs(out)
     assert summary["status"] == "failed"
     assert "BlocksForever.on_bar" in summary["status_detail"]
+    _assert_written_by(summary, way)
     assert len(sessions) == 1 and summary["sessions"] == 1
     assert _status_line(out).startswith("Run status: FAILED")
 
@@ -206,16 +219,18 @@ def test_an_unusable_output_is_one_line_and_exit_2(store, tmp_path, where, expec
         assert target.read_text() == "keep me"  # nothing lost
 
 
-def test_a_run_that_processed_no_bars_never_exits_0(store, tmp_path):
+@WAYS
+def test_a_run_that_processed_no_bars_never_exits_0(store, tmp_path, way):
     # Every session past the store's end, skipped by choice: nothing to trade on.
     out = tmp_path / "out"
     cfg = write_config(tmp_path / "s.yaml", store, data={"store": str(store), "on_missing": "skip"},
                        backtest={"start_date": "2024-08-01", "end_date": "2024-08-02", "speed_multiplier": 0})
 
-    proc = cli("-m", "app.backtest", str(cfg), "--output", str(out), "--quiet")
+    proc = cli("-m", "app.backtest", str(cfg), "--output", str(out), "--quiet", "--outputs", way)
 
     assert proc.returncode == 1, proc.stderr
     assert "error: the run processed no bars (2 of 2 sessions finished)" in proc.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "failed" and summary["bars_processed"] == 0
+    _assert_written_by(summary, way)
     assert _status_line(out).startswith("Run status: FAILED — the run processed no bars")
