@@ -101,6 +101,8 @@ def _outputs_process(choice: str) -> bool:
     """Whether an output writer process encodes the files (`--outputs`): on 'auto', when a core looks free."""
     if choice != "auto":
         return choice == "process"
+    if os.name != "posix":  # (its pipes are POSIX's: non-blocking writes, select)
+        return False
     cores = os.cpu_count() or 1
     try:
         load = os.getloadavg()[0]

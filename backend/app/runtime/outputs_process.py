@@ -86,16 +86,20 @@ class OutputsProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         errors = tempfile.TemporaryFile()
+        proc: subprocess.Popen[bytes] | None = None
         try:
             proc = subprocess.Popen(  # our own module, by this interpreter
                 [sys.executable, "-m", "app.runtime.outputs_follower", str(out_dir), zone],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, env=env,
                 start_new_session=True)  # Ctrl-C at the terminal is the run's to handle, not its
-        except OSError as e:
+            return cls(proc, out_dir, errors, sw)
+        except (OSError, AttributeError, ValueError) as e:  # (no non-blocking pipes off POSIX)
+            if proc is not None:
+                proc.kill()
+                proc.wait()
             errors.close()
             log.warning("output writer process not started (%s): this process writes the outputs", e)
             return None
-        return cls(proc, out_dir, errors, sw)
 
     def committed(self, lengths: dict[str, int]) -> None:
         """Tell the process the journal's committed lengths (never blocks; see the module doc)."""

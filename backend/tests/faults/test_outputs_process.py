@@ -187,3 +187,20 @@ def test_sigterm_mid_run_with_a_writer_process_ends_interrupted_with_every_file_
     assert "writer" in summary["metrics"]["process"]  # the writer wrote them
     assert (out / "report.txt").read_text().startswith("Run status: INTERRUPTED")
     _assert_whole(out)
+
+
+def test_a_writer_process_that_cannot_start_leaves_the_run_to_write_every_file(config, reference, tmp_path,
+                                                                               monkeypatch):
+    def no_process(*args: Any, **kwargs: Any) -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(op.subprocess, "Popen", no_process)
+    out = tmp_path / "out"
+
+    summary = run_module.run(config, out, outputs_process=True).summary
+
+    assert digests(out) == reference
+    assert "writer" not in summary["metrics"].get("process", {})
+    assert "output writer process not started ([Errno 11] Resource temporarily unavailable)" in (
+        out / "run.log").read_text()
+    _assert_whole(out)
