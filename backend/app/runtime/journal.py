@@ -32,10 +32,10 @@ import io
 import json
 import os
 import pickle
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol, TypeVar
 
 import numpy as np
 
@@ -54,14 +54,19 @@ __all__ = [
     "LocalSeconds",
     "RunJournal",
     "SessionsJsonWriter",
+    "Writer",
     "equity_rows",
     "fill_rows",
     "read_equity",
     "read_equity_chunks",
     "read_records",
+    "write_all",
     "write_json_atomic",
     "write_sessions_json",
 ]
+
+T_contra = TypeVar("T_contra", contravariant=True)
+R_co = TypeVar("R_co", covariant=True)
 
 FILLS_HEADER = b"timestamp,symbol,side,quantity,price,commission\n"
 EQUITY_HEADER = b"timestamp,equity,cash\n"
@@ -121,14 +126,26 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 def write_sessions_json(path: Path, records: Iterator[dict[str, Any]], tmp_dir: Path | None = None) -> None:
     """Write sessions.json (``to_json(list(records))``), `JSON_CHUNK` records at a time, by rename
     (`SessionsJsonWriter`; written in `tmp_dir`, default `path`'s folder, then renamed)."""
-    writer = SessionsJsonWriter(path, tmp_dir)
+    write_all(SessionsJsonWriter(path, tmp_dir), records)
+
+
+class Writer(Protocol[T_contra, R_co]):
+    """A file written an item at a time: `add` each, `close` (whole, by rename), or `abandon`."""
+
+    def add(self, item: T_contra) -> None: ...
+    def close(self) -> R_co: ...
+    def abandon(self) -> None: ...
+
+
+def write_all(writer: Writer[T_contra, R_co], items: Iterable[T_contra]) -> R_co:
+    """Add every item of `items` to `writer` and close it; on any error abandon it (not renamed) and re-raise."""
     try:
-        for record in records:
-            writer.add(record)
+        for item in items:
+            writer.add(item)
     except BaseException:
         writer.abandon()
         raise
-    writer.close()
+    return writer.close()
 
 
 class SessionsJsonWriter:

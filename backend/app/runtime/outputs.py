@@ -23,6 +23,7 @@ from app.runtime.journal import (
     SessionsJsonWriter,
     equity_rows,
     read_equity_chunks,
+    write_all,
     write_json_atomic,
 )
 from app.runtime.rollup import RecordRollup
@@ -147,14 +148,7 @@ def write_equity_csv(path: Path, chunks: Iterable[np.ndarray], stamps: Callable[
     row: report.html draws them without reading the file back). The file is written in
     `tmp_dir` (default: `path`'s folder) as ``<name>.tmp``, then renamed.
     """
-    writer = EquityCsvWriter(path, stamps, keep, tmp_dir)
-    try:
-        for points in chunks:
-            writer.add(points)
-    except BaseException:
-        writer.abandon()
-        raise
-    writer.close()
+    write_all(EquityCsvWriter(path, stamps, keep, tmp_dir), chunks)
 
 
 class EquityCsvWriter:
@@ -236,14 +230,7 @@ def write_sessions_and_blocks(out_dir: Path, records: Iterator[dict[str, Any]],
     JSON, rounded to 6 decimals, which could move a printed figure's last digit). With `views`,
     each record's `app.report.run_files.session_view` is appended to it.
     """
-    sessions = SessionsPass(out_dir, views, tmp_dir)
-    try:
-        for record in records:
-            sessions.add(record)
-    except BaseException:
-        sessions.abandon()
-        raise
-    return sessions.close()
+    return write_all(SessionsPass(out_dir, views, tmp_dir), records)
 
 
 class SessionsPass:
