@@ -38,11 +38,12 @@ from app.report.run_charts import EquityView, equity_view
 from app.report.run_files import Equity, SessionViews, StampRows
 from app.runtime.journal import EQUITY_DTYPE, JOURNAL_DIR, read_equity_chunks, read_records
 from app.runtime.outputs import EQUITY_CHUNK, EquityCsvWriter, SessionsPass, finish_text_and_page
+from app.runtime.outputs_process import TMP_DIR
 from app.runtime.text_columns import iso_local
 from app.timing.stopwatch import Stopwatch
 from app.timing.zone_offsets import utc_offsets_s
 
-__all__ = ["TMP_DIR", "Follower", "main"]
+__all__ = ["Follower", "main"]
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,6 @@ FOLLOW_JSON_CHUNK = 8
 """Records of sessions.json encoded at a time as they come (the same bytes as `JSON_CHUNK` at a time)."""
 HELD_EQUITY_POINTS = 1 << 18
 """Equity points (33 bytes each) the page's curve keeps in memory before it spools them (~2.7 years of minutes)."""
-TMP_DIR = ".writer"
-"""The process's folder in the run folder for equity.csv and sessions.json until they are whole."""
 
 
 class _HeldThenSpooled(EquityThinner):

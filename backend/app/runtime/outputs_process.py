@@ -31,15 +31,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from app.runtime.outputs_follower import TMP_DIR
 from app.timing.stopwatch import Deadline, Stopwatch
 
-__all__ = ["FINISH_TIMEOUT_S", "Finished", "OutputsProcess"]
+__all__ = ["FINISH_TIMEOUT_S", "TMP_DIR", "Finished", "OutputsProcess"]
 
 log = logging.getLogger(__name__)
 
 FINISH_TIMEOUT_S = 600.0
 """How long `finish` waits for the files (a 200-symbol year takes ~20 s) before writing them itself."""
+
+TMP_DIR = ".writer"
+"""The writer's folder in the run folder for equity.csv and sessions.json until they are whole."""
 
 _PIPE_BUF = 4096  # (POSIX's minimum: writes up to this size on a pipe are whole or not at all)
 

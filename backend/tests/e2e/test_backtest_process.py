@@ -37,8 +37,8 @@ def store(tmp_path_factory) -> Path:
     return make_store(tmp_path_factory.mktemp("store"))
 
 
-def _backtest_modules(cfg: Path, out: Path) -> list[str]:
-    proc = cli("-c", _RUN_AND_LIST_MODULES, str(cfg), "--output", str(out), "--quiet")
+def _backtest_modules(cfg: Path, out: Path, *args: str) -> list[str]:
+    proc = cli("-c", _RUN_AND_LIST_MODULES, str(cfg), "--output", str(out), "--quiet", *args)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["exit"] == 0
@@ -49,17 +49,20 @@ def _imported(modules: list[str], prefixes: tuple[str, ...]) -> list[str]:
     return [m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes)]
 
 
-def test_a_backtest_imports_nothing_only_live_sessions_or_remote_files_need(store, tmp_path):
+@pytest.mark.parametrize("way", ["inline", "process"])
+def test_a_backtest_imports_nothing_only_live_sessions_or_remote_files_need(store, tmp_path, way):
     # Arrange
     cfg = write_config(tmp_path / "s.yaml", store)
 
     # Act
-    modules = _backtest_modules(cfg, tmp_path / "out")
+    modules = _backtest_modules(cfg, tmp_path / "out", "--outputs", way)
 
     # Assert
     assert _imported(modules, LIVE_ONLY) == []
     assert _imported(modules, NOT_FOR_LOCAL_FILES) == []
     assert _imported(modules, ONLY_FOR_ERRORS) == []
+    if way == "process":  # the page and the writer's code are the writer process's alone
+        assert _imported(modules, ("app.report", "app.runtime.outputs_follower")) == []
 
 
 def test_with_a_warm_calendar_cache_a_backtest_never_imports_exchange_calendars(

@@ -19,7 +19,7 @@ import app.runtime.outputs_process as op
 import app.runtime.run as run_module
 import pytest
 from app.config import load_session_config
-from app.runtime.outputs_follower import TMP_DIR
+from app.runtime.outputs_process import TMP_DIR
 from support.golden import digests
 from support.runs import make_store, write_config
 
