@@ -93,7 +93,8 @@ def write_outputs(pipeline: Pipeline, journal: RunJournal, rollup: RecordRollup,
     breakdown = _breakdown(summary["metrics"], startup_s, elapsed_s, sw.elapsed_ns(began) / 1e9)
     summary["metrics"]["breakdown"] = breakdown
     if writer is not None:
-        done = writer.finish(journal.committed, summary, sw.elapsed_ns(began) / 1e9, journal.remove)
+        done = writer.finish(journal.committed, summary, began if sw.system_wide else None,
+                             sw.elapsed_ns(began) / 1e9, journal.remove)
         if done.page:  # (its summary.json and report.txt say the same)
             breakdown["outputs_s"] = done.reply["outputs_s"]
             summary["metrics"].setdefault("process", {})["writer"] = done.reply["writer"]

@@ -184,8 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         if message[0] != "finish":
             follower.take(message[1])
             continue
-        _, lengths, summary, before_s = message
-        _finish(follower, lengths, summary, before_s, sys.stdout.buffer)
+        _, lengths, summary, began_ns, before_s = message
+        _finish(follower, lengths, summary, began_ns, before_s, sys.stdout.buffer)
         logging.shutdown()
         os._exit(0)  # every file is written and closed: the interpreter's teardown is the run's wait
 
@@ -204,14 +204,18 @@ def _warm_up() -> None:
         pass
 
 
-def _finish(follower: Follower, lengths: dict[str, int], summary: dict[str, Any], before_s: float,
-            out: BinaryIO) -> None:
+def _finish(follower: Follower, lengths: dict[str, int], summary: dict[str, Any], began_ns: int | None,
+            before_s: float, out: BinaryIO) -> None:
+    # The outputs are timed from when the run began them if its counter is this one (system-wide:
+    # the time this process took to catch up with the run counts), else from now plus the run's part.
     sw = Stopwatch()
-    began = sw.now_ns()
+    received = sw.now_ns()
+    began, before_s = (began_ns, 0.0) if began_ns is not None else (received, before_s)
     follower.take(lengths)
     follower.files()
-    log.info("output writer: equity.csv and sessions.json whole %.3f s after the run's end was handed over "
-             "(the run's part before: %.3f s)", sw.elapsed_ns(began) / 1e9, before_s)
+    log.info("output writer: equity.csv and sessions.json whole %.3f s after the run's end was handed over, "
+             "%.3f s after the run's outputs began", sw.elapsed_ns(received) / 1e9,
+             before_s + sw.elapsed_ns(began) / 1e9)
     process = summary["metrics"].setdefault("process", {})
 
     def outputs_s() -> float:

@@ -118,9 +118,15 @@ class OutputsProcess:
         except OSError:  # a broken pipe: the process ended; finish() reports how
             self.broken = True
 
-    def finish(self, lengths: dict[str, int], summary: dict[str, Any], before_s: float,
+    def finish(self, lengths: dict[str, int], summary: dict[str, Any], began_ns: int | None, before_s: float,
                on_files: Callable[[], None], timeout_s: float | None = None) -> Finished:
-        """Hand over the run's end (`lengths`, `summary`, the outputs' time so far) and wait for the files.
+        """Hand over the run's end (`lengths`, `summary`, when the outputs began and their time so far)
+        and wait for the files.
+
+        `began_ns` is the run's `Stopwatch` reading when its outputs began, if its counter is
+        system-wide (`Stopwatch.system_wide`): the process times the outputs from it, so that
+        the time it took to catch up with the run counts; else from when it was handed the end,
+        plus `before_s`.
 
         `on_files` runs as soon as every file but the page is whole. Returns how far the process
         got; anything short of the page is logged with the process's own error output.
@@ -128,7 +134,7 @@ class OutputsProcess:
         done = Finished()
         deadline = self._sw.deadline(FINISH_TIMEOUT_S if timeout_s is None else timeout_s)
         try:
-            self._send(pickle.dumps(("finish", lengths, summary, before_s), protocol=5), deadline)
+            self._send(pickle.dumps(("finish", lengths, summary, began_ns, before_s), protocol=5), deadline)
             for reply in self._replies(deadline):
                 if reply.get("done") == "files":
                     done.files = True

@@ -39,6 +39,12 @@ class Stopwatch:
         """Return the ns passed since the reading `since_ns`."""
         return self.now_ns() - since_ns
 
+    @property
+    def system_wide(self) -> bool:
+        """Whether its readings mean the same in another process (the default counter: on Linux
+        and macOS one monotonic clock for the whole system), not a `ManualTime` or another source."""
+        return self.now_ns is time.perf_counter_ns
+
     def process_start_ns(self) -> int:
         """Return this counter's reading when the process started (the run's start-up time; real counters)."""
         return self.now_ns() - process_age_ns()

@@ -204,3 +204,33 @@ def test_a_writer_process_that_cannot_start_leaves_the_run_to_write_every_file(c
     assert "output writer process not started ([Errno 11] Resource temporarily unavailable)" in (
         out / "run.log").read_text()
     _assert_whole(out)
+
+
+def test_the_outputs_time_counts_the_writer_catching_up_with_the_run(config, tmp_path, monkeypatch):
+    # The writer is stopped for 0.5 s as the last session ends: the run waits for it, and the
+    # outputs' time says so (it is timed from when the run began its outputs, not from when the
+    # writer read the run's end).
+    import threading
+
+    started = _capture_writer(monkeypatch)
+    resume: list[threading.Timer] = []
+
+    def pause_the_writer() -> None:
+        pid = started[0].pid
+        os.kill(pid, signal.SIGSTOP)
+        timer = threading.Timer(0.5, os.kill, (pid, signal.SIGCONT))
+        resume.append(timer)
+        timer.start()
+
+    out = tmp_path / "out"
+    planned = 23  # sessions of the fixture's range (asserted below)
+    try:
+        summary = run_module.run(config, out, outputs_process=True,
+                                 progress=_at_session(planned, pause_the_writer)).summary
+    finally:
+        for timer in resume:
+            timer.join()
+
+    assert summary["sessions"] == planned and resume
+    assert summary["metrics"]["breakdown"]["outputs_s"] >= 0.45
+    assert "writer" in summary["metrics"]["process"]
