@@ -55,3 +55,9 @@ def test_the_process_started_before_now_on_any_stopwatch():
     assert sw.process_start_ns() < 10**18
     real = Stopwatch()
     assert real.process_start_ns() < real.now_ns()
+
+
+def test_only_the_default_counter_is_system_wide():
+    # Another process (the output writer) may time from a reading of the default counter only.
+    assert Stopwatch().system_wide
+    assert not Stopwatch(ManualTime()).system_wide
