@@ -46,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--outputs", choices=("auto", "process", "inline"), default="auto",
                    help="who encodes the output files: 'process', a second process, from the run's journal while "
                         "the run goes on (on another core); 'inline', this process after the run; 'auto' (default) "
-                        "a second process when a core looks free (2+ cores, load average below cores - 1). "
+                        "a second process when a core looks free (the 1-minute load average leaves 1.5 cores: one for the "
+                        "run, most of one for the writer). "
                         "The same bytes either way")
     return p
 
@@ -97,6 +98,10 @@ class _ConsoleFormatter(logging.Formatter):
         return self.inner.format(record)
 
 
+FREE_CORES_FOR_A_WRITER = 1.5
+"""`--outputs auto` starts an output writer process when the load average leaves this many cores."""
+
+
 def _outputs_process(choice: str) -> bool:
     """Whether an output writer process encodes the files (`--outputs`): on 'auto', when a core looks free."""
     if choice != "auto":
@@ -108,7 +113,7 @@ def _outputs_process(choice: str) -> bool:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):  # (no load average on this platform: cores only)
         load = 0.0
-    return cores > 1 and load <= cores - 1
+    return cores - load >= FREE_CORES_FOR_A_WRITER
 
 
 def _default_output(session_name: str) -> Path:
