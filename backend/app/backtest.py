@@ -46,9 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--outputs", choices=("auto", "process", "inline"), default="auto",
                    help="who encodes the output files: 'process', a second process, from the run's journal while "
                         "the run goes on (on another core); 'inline', this process after the run; 'auto' (default) "
-                        "a second process when a core looks free (the 1-minute load average leaves 1.5 cores: one for the "
-                        "run, most of one for the writer). "
-                        "The same bytes either way")
+                        "a second process when a core looks free (the 1-minute load average leaves 1.5 "
+                        "cores: one for the run, most of one for the writer). The same bytes either way")
     return p
 
 
