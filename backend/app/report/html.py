@@ -21,7 +21,7 @@ from typing import IO, Any
 
 from app.errors import AppError
 
-__all__ = ["Page", "ReportError", "esc", "fmt_num", "plotly_js", "status_banner", "table", "write_page"]
+__all__ = ["Page", "ReportError", "esc", "fmt_num", "plotly_js", "status_banner", "table", "trace_json", "write_page"]
 
 
 class ReportError(AppError):
@@ -104,6 +104,11 @@ def _json(value: Any) -> str:
     return text.replace("</", "<\\/")
 
 
+def trace_json(trace: dict[str, Any]) -> str:
+    """Return one trace as `Page.chart` writes it (for `Page.chart_traces`)."""
+    return _json(trace)
+
+
 SCROLL_ROWS = 25
 """Tables longer than this scroll in a box."""
 
@@ -158,6 +163,15 @@ class Page:
         fig = {"data": data, "layout": {**base, **layout}}
         self._parts.append(f'<div class="chart" id="{div}" data-chart="{esc(name)}"></div>')
         self._charts.append((div, _json(fig)))
+
+    def chart_traces(self, name: str, traces: list[str], layout: dict[str, Any], height: int = 360) -> None:
+        """`chart` of traces already written as JSON (`trace_json` of each): the same bytes, for
+        traces made one at a time whose Python objects are not all kept until the chart is."""
+        div = f"chart-{len(self._charts)}"
+        base = {"margin": {"l": 60, "r": 20, "t": 40, "b": 40}, "height": height, "hovermode": "closest",
+                "paper_bgcolor": "#fff", "plot_bgcolor": "#fff"}
+        self._parts.append(f'<div class="chart" id="{div}" data-chart="{esc(name)}"></div>')
+        self._charts.append((div, '{"data":[' + ",".join(traces) + '],"layout":' + _json({**base, **layout}) + "}"))
 
     @property
     def chart_count(self) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 
 from app.errors import AppError
 from app.report.downsample import MAX_POINTS
-from app.report.html import Page, esc, status_banner, table, write_page
+from app.report.html import Page, esc, status_banner, table, trace_json, write_page
 from app.report.memory import hand_back_freed
 from app.report.prices import SessionSpans, rangebreaks, session_spans, symbol_price_line
 from app.report.run_charts import (
@@ -182,26 +182,46 @@ def _price_section(page: Page, files: RunFiles, symbols: list[str], spans: Sessi
         return
     fills = files.fills
     groups = group_fills(fills) if fills is not None else {}
-    traces_by_symbol: dict[str, list[dict[str, Any]]] = {}
+    # Each symbol's traces are written as JSON as they are made (a long run's lines and fills took
+    # ~1 MB a symbol as objects, all kept until the chart): in the menu's form when there are more
+    # symbols than charts (`_price_menu`), else as they are.
+    menu = len(symbols) > SYMBOL_CHARTS
+    texts_by_symbol: dict[str, list[str]] = {}
     notes: list[str] = []
     for sym in symbols:
         traces = _price_traces(files, sym, spans, notes)
         if fills is not None:
             traces += fill_markers(fills, groups, sym)
-        if traces:
-            traces_by_symbol[sym] = traces
-        else:
+        if not traces:
             notes.append(f"{sym}: no prices and no fills to draw")
+        elif menu:
+            shown = not texts_by_symbol  # the menu shows the first symbol drawn
+            texts_by_symbol[sym] = [trace_json({**t, "visible": shown, "name": f"{sym} {t['name']}"}) for t in traces]
+        else:
+            texts_by_symbol[sym] = [trace_json(t) for t in traces]
     layout = {"xaxis": {"type": "date", "rangebreaks": breaks}, "yaxis": {"title": {"text": "price"}},
               "legend": {"orientation": "h", "y": 1.1}}
-    if len(traces_by_symbol) <= SYMBOL_CHARTS:
-        for sym, traces in traces_by_symbol.items():
-            page.chart(f"price_{sym}", traces, {**layout, "title": {"text": f"{sym}: price and fills"}})
+    if len(texts_by_symbol) <= SYMBOL_CHARTS:
+        for sym, texts in texts_by_symbol.items():
+            if menu:  # (fewer symbols drew than a menu is for: their traces as they were made)
+                texts = [_unmenu(text, sym) for text in texts]
+            page.chart_traces(f"price_{sym}", texts, {**layout, "title": {"text": f"{sym}: price and fills"}})
     else:
-        _price_menu(page, traces_by_symbol, layout)
+        _price_menu(page, texts_by_symbol, layout)
     page.note("Drag to zoom, double-click to reset; buys are green triangles up, sells red triangles down.")
     for text in dict.fromkeys(notes):
         page.note(text)
+
+
+def _unmenu(text: str, sym: str) -> str:
+    # A trace written in the menu's form, as it was before (no "visible", its own name): JSON reads
+    # back what it wrote (floats by repr, NaN, keys in order).
+    import json
+
+    trace = json.loads(text)
+    del trace["visible"]
+    trace["name"] = trace["name"][len(sym) + 1:]
+    return trace_json(trace)
 
 
 def _price_traces(files: RunFiles, sym: str, spans: SessionSpans | None, notes: list[str]) -> list[dict[str, Any]]:
@@ -237,21 +257,17 @@ def _step_label(step_s: int) -> str:
     return f"{step_s // 60}m" if step_s >= 60 and step_s % 60 == 0 else f"{step_s}s"
 
 
-def _price_menu(page: Page, traces_by_symbol: dict[str, list[dict[str, Any]]], layout: dict[str, Any]) -> None:
-    # Many symbols: one chart, a menu shows one symbol's traces at a time.
-    data: list[dict[str, Any]] = []
-    owner: list[str] = []
-    for sym, traces in traces_by_symbol.items():
-        for t in traces:
-            data.append({**t, "visible": not owner or owner[0] == sym, "name": f"{sym} {t['name']}"})
-            owner.append(sym)
+def _price_menu(page: Page, texts_by_symbol: dict[str, list[str]], layout: dict[str, Any]) -> None:
+    # Many symbols: one chart, a menu shows one symbol's traces at a time (each trace written with
+    # its symbol in its name and shown for the first symbol only: `_price_section`).
+    owner = [sym for sym, texts in texts_by_symbol.items() for _ in texts]
     first = owner[0]
-    data = [{**t, "visible": owner[i] == first} for i, t in enumerate(data)]
     buttons = [{"label": sym, "method": "update",
                 "args": [{"visible": [o == sym for o in owner]}, {"title": {"text": f"{sym}: price and fills"}}]}
-               for sym in traces_by_symbol]
-    page.chart("prices", data, {**layout, "title": {"text": f"{first}: price and fills"},
-                                "updatemenus": [{"buttons": buttons, "x": 0, "y": 1.18, "xanchor": "left"}]})
+               for sym in texts_by_symbol]
+    page.chart_traces("prices", [text for texts in texts_by_symbol.values() for text in texts],
+                      {**layout, "title": {"text": f"{first}: price and fills"},
+                       "updatemenus": [{"buttons": buttons, "x": 0, "y": 1.18, "xanchor": "left"}]})
 
 
 def _quality_section(page: Page, files: RunFiles, symbols: list[str]) -> None:
