@@ -7,7 +7,8 @@
   `app.runtime.journal`): it reads the new equity points and session records and encodes them
   (equity.csv's rows, sessions.json's records, report.txt's session blocks, report.html's session
   views), on a second core while the run's threads share the first;
-- ``("finish", lengths, summary, outputs_s)`` once the run ended: it writes what is left, makes
+- ``("finish", lengths, summary, began_ns, before_s)`` once the run ended (when its outputs
+  began, on the system-wide counter, else None and their time so far): it writes what is left, makes
   equity.csv and sessions.json whole, then runs `app.runtime.outputs.finish_text_and_page` (the
   same code and the same bytes as a run that writes its outputs itself). It answers on stdout
   with a JSON line ``{"done": "files"}`` once every file but the page is whole, then
@@ -233,6 +234,7 @@ def _finish(follower: Follower, lengths: dict[str, int], summary: dict[str, Any]
 def _usage() -> dict[str, float]:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {"cpu_s": round(usage.ru_utime + usage.ru_stime, 3), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+
 
 if __name__ == "__main__":
     sys.exit(main())
