@@ -52,15 +52,16 @@ EQUITY_FILE = f"{JOURNAL_DIR}/equity.bin"
 RECORDS_FILE = f"{JOURNAL_DIR}/sessions.pkl"
 FOLLOW_JSON_CHUNK = 8
 """Records of sessions.json encoded at a time as they come (the same bytes as `JSON_CHUNK` at a time)."""
-HELD_EQUITY_POINTS = 1 << 18
-"""Equity points (33 bytes each) the page's curve keeps in memory before it spools them (~2.7 years of minutes)."""
+HELD_EQUITY_POINTS = 1 << 17
+"""Equity points (33 bytes each, ~4.3 MB) the page's curve keeps in memory before it spools
+them: a year of one-minute steps (~98,000) stays held and is thinned at once."""
 
 
 class _HeldThenSpooled(EquityThinner):
     """report.html's equity curve in the writer process, whose length is known only at the end.
 
     Up to `hold` points are kept in memory and thinned at once by `equity_view` (~4 ms for a
-    year of one-minute steps); past that, they go to the thinner's spool `rows` at a time and are
+    year of one-minute steps); past that, they go to the thinner's spool about `rows` at a time and are
     thinned when the view is asked for (~14 ms a year: a session's few hundred points a chunk
     made it ~5x slower). The same points either way; memory is bounded by `hold` points (33 bytes
     each), whatever the run's length.
@@ -81,8 +82,18 @@ class _HeldThenSpooled(EquityThinner):
             self._pass_on()
 
     def _pass_on(self) -> None:
-        if self._held:
-            super().append(_joined(self._held))
+        # The held chunks, joined `rows` points at a time (never all at once: at the spill that
+        # would be a second copy of everything held).
+        group: list[tuple[np.ndarray, np.ndarray]] = []
+        size = 0
+        for chunk in self._held:
+            group.append(chunk)
+            size += int(chunk[1].shape[0])
+            if size >= self._rows:
+                super().append(_joined(group))
+                group, size = [], 0
+        if group:
+            super().append(_joined(group))
         self._held, self._count = [], 0
 
     def view(self) -> EquityView:
@@ -215,8 +226,8 @@ def _finish(follower: Follower, lengths: dict[str, int], summary: dict[str, Any]
     follower.take(lengths)
     follower.files()
     log.info("output writer: equity.csv and sessions.json whole %.3f s after the run's end was handed over, "
-             "%.3f s after the run's outputs began", sw.elapsed_ns(received) / 1e9,
-             before_s + sw.elapsed_ns(began) / 1e9)
+             "%.3f s after the run's outputs began; peak RSS so far %.1f MB", sw.elapsed_ns(received) / 1e9,
+             before_s + sw.elapsed_ns(began) / 1e9, _usage()["peak_rss_mb"])
     process = summary["metrics"].setdefault("process", {})
 
     def outputs_s() -> float:
