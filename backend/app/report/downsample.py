@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["MAX_POINTS", "PRICE_STEPS_S", "bucket_last", "coarser_step", "extreme_indices"]
+__all__ = ["MAX_POINTS", "PRICE_STEPS_S", "bucket_last", "coarser_step", "extreme_indices", "no_all_nan"]
 
 MAX_POINTS = 5_000
 """Points per curve on a page, at most (about; `extreme_indices` says exactly)."""
@@ -40,8 +40,8 @@ def extreme_indices(series: Sequence[np.ndarray], max_points: int = MAX_POINTS) 
     base = np.arange(full, dtype=np.int64) * size
     for values in series:
         head = values[: full * size].reshape(full, size)
-        picks.append(base + np.nanargmin(_no_all_nan(head), axis=1))
-        picks.append(base + np.nanargmax(_no_all_nan(head), axis=1))
+        picks.append(base + np.nanargmin(no_all_nan(head), axis=1))
+        picks.append(base + np.nanargmax(no_all_nan(head), axis=1))
         if full * size < n:
             tail = values[full * size:]
             if not np.all(np.isnan(tail)):
@@ -52,8 +52,9 @@ def extreme_indices(series: Sequence[np.ndarray], max_points: int = MAX_POINTS) 
     return out[np.r_[True, out[1:] != out[:-1]]]
 
 
-def _no_all_nan(block: np.ndarray) -> np.ndarray:
-    # nanargmin raises on a row of NaN only: such a row keeps its first point.
+def no_all_nan(block: np.ndarray) -> np.ndarray:
+    """`block` (buckets x points) with each all-NaN row's first point made 0: nanargmin raises on
+    a row of NaN only, so such a bucket keeps its first point."""
     bad = np.all(np.isnan(block), axis=1)
     if not bad.any():
         return block

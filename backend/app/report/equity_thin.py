@@ -20,7 +20,7 @@ from typing import IO
 
 import numpy as np
 
-from app.report.downsample import MAX_POINTS
+from app.report.downsample import MAX_POINTS, no_all_nan
 from app.report.run_charts import EquityView, plotly_time
 
 __all__ = ["EquityThinner"]
@@ -103,7 +103,7 @@ class EquityThinner:
         for values in (eq, dd):
             head = values[:used].reshape(count, size)
             for pick in (np.nanargmin, np.nanargmax):
-                local = base - at + pick(_no_all_nan(head), axis=1)
+                local = base - at + pick(no_all_nan(head), axis=1)
                 self._picks.append((local + at, rows[local], eq[local], dd[local]))
         self._pending = [(rows[used:], eq[used:], dd[used:])] if used < eq.shape[0] else []
         self._pending_at = at + used
@@ -163,16 +163,6 @@ def _joined(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.
         return parts[0]
     return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
             np.concatenate([p[2] for p in parts]))
-
-
-def _no_all_nan(block: np.ndarray) -> np.ndarray:
-    # As downsample._no_all_nan: a bucket of NaN only keeps its first point.
-    bad = np.all(np.isnan(block), axis=1)
-    if not bad.any():
-        return block
-    block = block.copy()
-    block[bad, 0] = 0.0
-    return block
 
 
 class _Spool:
