@@ -6,7 +6,6 @@ Live only: imported by `runtime/build.py`'s live branch (and re-exported by `liv
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from operator import attrgetter
 from typing import TYPE_CHECKING
@@ -20,6 +19,7 @@ from app.metrics.collect import RunMetrics
 from app.store.bar import BarArrays
 from app.store.panel import BarPanel
 from app.store.session_data import SessionState
+from app.sync.hand_over import hand_over
 from app.sync.subscription import StreamSubscription
 from app.threads.events import StepBatch
 from app.threads.pause import PauseGate
@@ -157,7 +157,7 @@ class LiveSteps:
         first.publish(batch)
         self.stat.record(stopwatch.now_ns() - t0)
         self._unsettled.append((batch, now))
-        os.sched_yield()  # the GIL to the woken processor now, not after the stream's next lines
+        hand_over()  # the GIL to the woken processor now, not after the stream's next lines
 
     def _settle(self) -> None:
         """Hand the steps published since the last call to the other outputs and the recording."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -14,6 +13,7 @@ from app.metrics.collect import RunMetrics
 from app.store.bar import Interval
 from app.store.series import BarSeries
 from app.store.session_data import SessionState
+from app.sync.hand_over import hand_over
 from app.sync.stop import StopToken
 from app.sync.subscription import StreamSubscription, WaitStatus
 from app.threads.base import FailureSink, SessionThread
@@ -100,7 +100,7 @@ class DataProcessor(SessionThread):
                         # Hand the GIL to the engine now (woken by the step, waiting for it), not
                         # after this thread's ack and wait: the strategy's step starts ~0.1 ms
                         # sooner. A no-op when the engine is not waiting yet.
-                        os.sched_yield()
+                        hand_over()
                 elif isinstance(event, SessionStart):
                     self._at_session, self._at = event.state.session.isoformat(), None
                     self._begin(event)
