@@ -34,10 +34,10 @@ if TYPE_CHECKING:  # (the writer process imports this module without the pipelin
     from app.report.equity_thin import EquityThinner
     from app.report.run_files import SessionViews
     from app.runtime.build import Pipeline
+    from app.runtime.outputs_process import OutputsProcess
 
     KeptEquity = list[tuple[np.ndarray, np.ndarray]] | EquityThinner  # write_equity_csv's `keep`
     Views = list[dict[str, Any]] | SessionViews  # write_sessions_and_blocks's `views`
-    from app.runtime.outputs_process import OutputsProcess
 
 __all__ = ["EquityCsvWriter", "SessionsPass", "build_summary", "equity_columns", "finish_text_and_page",
            "stamps_for", "write_equity_csv", "write_outputs", "write_sessions_and_blocks", "write_sessions_and_report"]
