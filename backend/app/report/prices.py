@@ -94,9 +94,10 @@ def price_line(starts: np.ndarray, closes: np.ndarray, spans: SessionSpans, base
     Bars outside every session are left out. Each kept point is the close of a bucket of
     ``step`` seconds counted from its session's open, labelled with the bucket's start.
     """
-    n = _inside(starts, spans)[0].shape[0]
+    inside = _inside(starts, spans)
+    n = inside[0].shape[0]
     step = coarser_step(n, base_s, max_points)
-    return _assemble(_Buckets.of(starts, closes, spans, step), spans, step, base_s, n)
+    return _assemble(_Buckets.of(starts, closes, spans, step, inside), spans, step, base_s, n)
 
 
 def symbol_price_line(store: Path, interval_label: str, symbol: str, spans: SessionSpans, base_s: int,
@@ -226,8 +227,10 @@ class _Buckets:
     last_close: np.ndarray
 
     @classmethod
-    def of(cls, starts: np.ndarray, closes: np.ndarray, spans: SessionSpans, step: int) -> _Buckets:
-        rows, sess = _inside(starts, spans)
+    def of(cls, starts: np.ndarray, closes: np.ndarray, spans: SessionSpans, step: int,
+           inside: tuple[np.ndarray, np.ndarray] | None = None) -> _Buckets:
+        # `inside`: `_inside(starts, spans)` when the caller has it already.
+        rows, sess = inside if inside is not None else _inside(starts, spans)
         starts, closes = starts[rows], closes[rows]
         rel = (starts - spans.open_ns[sess]) // (step * _NS)
         keys = sess.astype(np.int64) * (1 << 32) + rel

@@ -288,9 +288,11 @@ class SessionViews:
             values: dict[str, list[Any]] = {}
             for key in blocks:
                 done = self._done[key]
-                blob = done[batch] if batch < len(done) else None
-                values[key] = (pickle.loads(blob) if blob is not None else [None] * size) \
-                    if batch < len(done) else self._open[key]
+                if batch == len(done):  # the batch being filled
+                    values[key] = self._open[key]
+                else:
+                    blob = done[batch]
+                    values[key] = pickle.loads(blob) if blob is not None else [None] * size
             for i in range(first, min(first + size, len(self._plain))):
                 row = self._plain[i]
                 view: dict[str, Any] = {}

@@ -31,7 +31,7 @@ from app.errors import InvariantError
 from app.store.panel import PRETOUCH_ROWS, _lazy, publish_rows
 from app.store.series import ValueSeries, snapshot_slot
 
-__all__ = ["ValuePanel"]
+__all__ = ["ValuePanel", "common_value"]
 
 # The slot a ValueSeries' snapshot ``(array, length)`` lives in (replaced by one assignment).
 _SET_SNAP, _GET_SNAP = snapshot_slot(ValueSeries)
@@ -72,7 +72,7 @@ class ValuePanel:
     def resync(self) -> None:
         """Take each series' length back from the series (after the per-symbol path wrote some)."""
         self._lens[:] = [len(one) for one in self.series]
-        self._even = _even(self._lens)
+        self._even = common_value(self._lens)
 
     def append_step(self, idx: np.ndarray | None, values: np.ndarray) -> None:
         """Append ``values[j]`` to the series of symbol ``idx[j]`` (None: ``values[j]`` to symbol
@@ -98,10 +98,10 @@ class ValuePanel:
         self.table[rows, which] = values  # rows at each published length: never a published row
         after = rows + 1
         self._lens[which] = after
-        self._even = _even(self._lens)
+        self._even = common_value(self._lens)
         publish_rows(_SET_SNAP, series, self._cols, idx, after)
 
 
-def _even(lens: np.ndarray) -> int:
-    # The common length of every series, or -1 when they differ.
-    return int(lens[0]) if lens.shape[0] and int(lens.min()) == int(lens.max()) else -1
+def common_value(values: np.ndarray) -> int:
+    """The value every item of `values` (non-negative ints) has, or -1 when they differ (or none)."""
+    return int(values[0]) if values.shape[0] and int(values.min()) == int(values.max()) else -1

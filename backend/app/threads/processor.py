@@ -13,6 +13,7 @@ from app.metrics.collect import RunMetrics
 from app.store.bar import Interval
 from app.store.series import BarSeries
 from app.store.session_data import SessionState
+from app.store.value_panel import common_value
 from app.sync.hand_over import hand_over
 from app.sync.stop import StopToken
 from app.sync.subscription import StreamSubscription, WaitStatus
@@ -168,7 +169,7 @@ class DataProcessor(SessionThread):
             new = rows_after - self._base_rows
             if panel.accepts(batch, new):
                 self._base_rows = rows_after.copy()
-                self._even_rows = _even(self._base_rows)
+                self._even_rows = common_value(self._base_rows)
                 derived = panel.step(batch, new, self._base_rows, self._derive_rows)
             else:
                 derived = self._step_rows(state, batch)
@@ -192,7 +193,7 @@ class DataProcessor(SessionThread):
                 rows[s] = hi
                 self.indicators.update(state, self.symbols[s], label, lo, hi)
         self._base_rows = np.array(rows, dtype=np.int64)
-        self._even_rows = _even(self._base_rows)
+        self._even_rows = common_value(self._base_rows)
         if not self.intraday:
             return {}
         upto = int(batch.ends[-1])
@@ -245,7 +246,3 @@ class DataProcessor(SessionThread):
         seq = self.outbox.publish(event)
         return self.outbox.wait_ack(seq) is WaitStatus.READY
 
-
-def _even(rows: np.ndarray) -> int:
-    # The common value of `rows`, or -1 when they differ.
-    return int(rows[0]) if rows.shape[0] and int(rows.min()) == int(rows.max()) else -1
